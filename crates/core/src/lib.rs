@@ -1,0 +1,5 @@
+//! Axon's pure core. Everything that decides lives here and is tested without I/O:
+//! run plans, the Task state machine, spawner decisions, cron schedules and prompt templates.
+//! Drivers (local, kubernetes) only observe and act.
+
+pub mod results;

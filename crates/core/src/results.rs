@@ -1,0 +1,139 @@
+//! The results document: what an agent run produced, written by the runner (`axon agent run`)
+//! and read by the drivers to fill `Task.status`. Status never comes from log text, so an agent
+//! printing fake markers into its log cannot forge results.
+
+use serde::{Deserialize, Serialize};
+
+/// Where the runner writes the document, as told by the driver.
+pub const RESULTS_FILE_ENV: &str = "AXON_RESULTS_FILE";
+
+/// Kubernetes caps a termination message at 4096 bytes; stay below it.
+pub const TERMINATION_MESSAGE_LIMIT: usize = 4000;
+
+/// One agent run's outcome.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultsDocument {
+    /// Agent type that ran (`claude-code`, `codex`, `gemini`, `opencode`, or `custom`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_type: Option<String>,
+    /// Branch checked out in the work tree when the agent finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Branch the work tree was cloned at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_branch: Option<String>,
+    /// Commits made by the agent (newest first), as full SHAs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commits: Vec<String>,
+    /// Whether `branch` exists on the remote at the work tree's HEAD.
+    #[serde(default)]
+    pub pushed: bool,
+    /// Pull request URLs for the branch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pull_requests: Vec<String>,
+    /// Token and cost accounting.
+    #[serde(default)]
+    pub usage: Usage,
+    /// The agent's final answer (truncated for the termination message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_answer: Option<String>,
+    /// The agent CLI's exit code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Whether the agent itself reported success.
+    #[serde(default)]
+    pub success: bool,
+    /// Why the run failed, in words a user can act on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+}
+
+/// Tokens, cost and turns reported by the agent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    #[serde(default)]
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub output_tokens: u64,
+    /// Cost in USD, when the agent reports it (Claude Code, OpenCode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    #[serde(default)]
+    pub turns: u64,
+}
+
+impl ResultsDocument {
+    /// Serialize for a Kubernetes termination message: always valid JSON under
+    /// [`TERMINATION_MESSAGE_LIMIT`] bytes, dropping the least important data first.
+    pub fn to_termination_message(&self) -> String {
+        let mut doc = self.clone();
+        let mut out = serde_json::to_string(&doc).unwrap_or_default();
+        if out.len() <= TERMINATION_MESSAGE_LIMIT {
+            return out;
+        }
+        doc.final_answer = doc.final_answer.map(|a| truncate_chars(&a, 500));
+        if let Some(reason) = doc.failure_reason.take() {
+            doc.failure_reason = Some(truncate_chars(&reason, 500));
+        }
+        out = serde_json::to_string(&doc).unwrap_or_default();
+        while out.len() > TERMINATION_MESSAGE_LIMIT {
+            if doc.commits.len() > 1 {
+                doc.commits.truncate(doc.commits.len() / 2);
+            } else if doc.final_answer.is_some() {
+                doc.final_answer = None;
+            } else if doc.pull_requests.len() > 1 {
+                doc.pull_requests.truncate(1);
+            } else {
+                doc.failure_reason = doc.failure_reason.map(|r| truncate_chars(&r, 100));
+                out = serde_json::to_string(&doc).unwrap_or_default();
+                break;
+            }
+            out = serde_json::to_string(&doc).unwrap_or_default();
+        }
+        out
+    }
+}
+
+fn truncate_chars(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max).collect();
+        t.push('…');
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn termination_message_stays_under_limit() {
+        let doc = ResultsDocument {
+            commits: (0..500).map(|i| format!("{i:040}")).collect(),
+            final_answer: Some("x".repeat(10_000)),
+            failure_reason: Some("y".repeat(10_000)),
+            ..Default::default()
+        };
+        let msg = doc.to_termination_message();
+        assert!(msg.len() <= TERMINATION_MESSAGE_LIMIT, "{}", msg.len());
+        let back: ResultsDocument = serde_json::from_str(&msg).expect("valid json");
+        assert!(!back.commits.is_empty());
+    }
+
+    #[test]
+    fn small_document_round_trips() {
+        let doc = ResultsDocument {
+            branch: Some("axon/fix".into()),
+            commits: vec!["a".repeat(40)],
+            usage: Usage { input_tokens: 10, output_tokens: 5, cost_usd: Some(0.01), turns: 2 },
+            success: true,
+            ..Default::default()
+        };
+        let back: ResultsDocument = serde_json::from_str(&doc.to_termination_message()).expect("json");
+        assert_eq!(back, doc);
+    }
+}
