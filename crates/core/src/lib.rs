@@ -2,4 +2,7 @@
 //! run plans, the Task state machine, spawner decisions, cron schedules and prompt templates.
 //! Drivers (local, kubernetes) only observe and act.
 
+pub mod cron;
 pub mod results;
+pub mod spawn;
+pub mod template;

@@ -1,1 +1,12 @@
-//! placeholder
+//! Test support for Axon's tests: real servers on 127.0.0.1, each bounded in time and stopped
+//! when dropped. Nothing here reaches beyond loopback.
+//!
+//! * [`model_server`]: a scripted fake model server speaking the Anthropic Messages, OpenAI
+//!   Responses, OpenAI Chat Completions and Gemini `streamGenerateContent` APIs (SSE).
+//! * [`github_server`]: a fake GitHub REST server (issues, pulls, labels, comments, pagination,
+//!   ETag/304, rate limiting) with a request log.
+//! * [`git_server`]: a bare repository served by `git daemon` on 127.0.0.1.
+
+pub mod git_server;
+pub mod github_server;
+pub mod model_server;
