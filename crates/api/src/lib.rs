@@ -1,1 +1,43 @@
-//! placeholder
+//! Axon's resource model: the four resources of API group `axon.io/v1alpha1` (Task, Workspace,
+//! AgentConfig, TaskSpawner) as Kubernetes custom resources, the YAML loader both backends and
+//! `axon validate` use, the config file, and CRD generation.
+//!
+//! The same types serve the local backend (stored as documents in SQLite) and the Kubernetes
+//! backend (stored by the API server), so the same YAML works on both.
+
+// `#[kube(printcolumn(...))]` repeats keys by design; clippy mistakes them for duplicates.
+#![allow(clippy::duplicated_attributes)]
+
+pub mod agent_config;
+pub mod common;
+pub mod config;
+pub mod crd;
+pub mod duration;
+pub mod error;
+pub mod loader;
+pub mod task;
+pub mod task_spawner;
+pub mod workspace;
+
+pub use agent_config::{AgentConfig, AgentConfigSpec, Plugin, PluginAgent, PluginSkill};
+pub use common::{
+    AgentType, Condition, CredentialType, Credentials, EnvVar, LocalObjectReference,
+    SecretReference,
+};
+pub use config::Config;
+pub use duration::Duration;
+pub use error::ApiError;
+pub use loader::{Document, Resource};
+pub use task::{Task, TaskOutputs, TaskPhase, TaskSpec, TaskStatus, TaskUsage};
+pub use task_spawner::{
+    Cron, GitHubIssues, IssueState, ItemType, TaskSpawner, TaskSpawnerPhase, TaskSpawnerSpec,
+    TaskSpawnerStatus, TaskTemplate, When,
+};
+pub use workspace::{Workspace, WorkspaceFile, WorkspaceSpec};
+
+/// API group of every Axon resource.
+pub const GROUP: &str = "axon.io";
+/// API version of every Axon resource.
+pub const VERSION: &str = "v1alpha1";
+/// `apiVersion` as written in YAML.
+pub const API_VERSION: &str = "axon.io/v1alpha1";

@@ -129,11 +129,17 @@ mod tests {
         let doc = ResultsDocument {
             branch: Some("axon/fix".into()),
             commits: vec!["a".repeat(40)],
-            usage: Usage { input_tokens: 10, output_tokens: 5, cost_usd: Some(0.01), turns: 2 },
+            usage: Usage {
+                input_tokens: 10,
+                output_tokens: 5,
+                cost_usd: Some(0.01),
+                turns: 2,
+            },
             success: true,
             ..Default::default()
         };
-        let back: ResultsDocument = serde_json::from_str(&doc.to_termination_message()).expect("json");
+        let back: ResultsDocument =
+            serde_json::from_str(&doc.to_termination_message()).expect("json");
         assert_eq!(back, doc);
     }
 }

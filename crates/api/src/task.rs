@@ -1,0 +1,205 @@
+//! The Task: one agent run on (optionally) a Workspace.
+
+use crate::common::{AgentType, Condition, Credentials, EnvVar, LocalObjectReference};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A Task runs one coding agent, with a prompt, on an optional Workspace, and records what came out.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "axon.io",
+    version = "v1alpha1",
+    kind = "Task",
+    plural = "tasks",
+    namespaced,
+    derive = "PartialEq",
+    status = "TaskStatus",
+    shortname = "tk",
+    category = "axon",
+    printcolumn(name = "Type", type_ = "string", json_path = ".spec.type"),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "Model",
+        type_ = "string",
+        json_path = ".spec.model",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Workspace",
+        type_ = "string",
+        json_path = ".spec.workspaceRef.name",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Branch",
+        type_ = "string",
+        json_path = ".status.outputs.branch",
+        priority = "1"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskSpec {
+    /// Agent type: `claude-code`, `codex`, `gemini` or `opencode`.
+    #[serde(rename = "type")]
+    pub type_: AgentType,
+    /// The prompt given to the agent.
+    pub prompt: String,
+    /// The agent's credential (type and Secret).
+    pub credentials: Credentials,
+    /// Model override (for example `claude-sonnet-4-20250514`); empty means the agent's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Custom agent image (Kubernetes) or executable path (local backend) implementing the
+    /// agent image interface; overrides the default image for the type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Workspace (git repository) the agent works on. Without one the agent runs in an empty,
+    /// ephemeral directory and its files are lost when it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_ref: Option<LocalObjectReference>,
+    /// AgentConfig (instructions, skills, sub-agents) for the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_config_ref: Option<LocalObjectReference>,
+    /// Delete the Task this many seconds after it finishes (0: immediately). Unset: keep it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub ttl_seconds_after_finished: Option<i32>,
+    /// Fail the Task when the agent runs longer than this many seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub timeout_seconds: Option<i64>,
+    /// How many times to retry a failed agent run (default 0: no retry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 10))]
+    pub backoff_limit: Option<i32>,
+    /// API-compatible model endpoint (a gateway, proxy or self-hosted model) used instead of
+    /// the vendor's; translated into each agent's own setting.
+    #[serde(
+        default,
+        rename = "modelBaseURL",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub model_base_url: Option<String>,
+    /// Extra environment variables for the agent (not for secrets).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+}
+
+/// Lifecycle phase of a Task.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum TaskPhase {
+    /// Accepted, waiting to run.
+    #[default]
+    Pending,
+    /// The agent is running.
+    Running,
+    /// The agent finished successfully.
+    Succeeded,
+    /// The agent, its workspace or its setup failed; `message` says why.
+    Failed,
+}
+
+impl TaskPhase {
+    /// Whether the Task has finished (Succeeded or Failed).
+    pub fn is_finished(self) -> bool {
+        matches!(self, TaskPhase::Succeeded | TaskPhase::Failed)
+    }
+
+    /// The name used in status and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskPhase::Pending => "Pending",
+            TaskPhase::Running => "Running",
+            TaskPhase::Succeeded => "Succeeded",
+            TaskPhase::Failed => "Failed",
+        }
+    }
+}
+
+impl fmt::Display for TaskPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Observed state of a Task.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskStatus {
+    /// Current phase: Pending, Running, Succeeded or Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<TaskPhase>,
+    /// Name of the Job created for this Task (local backend: the run's id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
+    /// Name of the Pod running the Task (local backend: the sandbox's process id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_name: Option<String>,
+    /// When the Task started running (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    /// When the Task completed (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_time: Option<String>,
+    /// Additional information about the current status: why it waits, or why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// What the agent produced: branch, commits, pull requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<TaskOutputs>,
+    /// Tokens, cost and turns the agent used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<TaskUsage>,
+    /// Standard conditions (`Ready`, `Succeeded`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The spec generation this status was computed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+/// What an agent run produced, from the runner's results document (never from log text).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskOutputs {
+    /// Branch the agent left checked out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Branch the work tree was cloned at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_branch: Option<String>,
+    /// Commits the agent made (full SHAs, newest first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commits: Vec<String>,
+    /// Whether the branch was pushed to the remote.
+    #[serde(default)]
+    pub pushed: bool,
+    /// Pull request URLs for the branch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pull_requests: Vec<String>,
+}
+
+/// Tokens, cost and turns of an agent run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskUsage {
+    /// Input tokens.
+    #[serde(default)]
+    pub input_tokens: u64,
+    /// Output tokens.
+    #[serde(default)]
+    pub output_tokens: u64,
+    /// Cost in USD, when the agent reports it.
+    #[serde(default, rename = "costUSD", skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// Model turns.
+    #[serde(default)]
+    pub turns: u64,
+}

@@ -1,0 +1,237 @@
+//! The TaskSpawner: watches a source (GitHub issues/PRs, a cron schedule) and creates a Task
+//! per work item.
+
+use crate::common::{AgentType, Condition, Credentials, EnvVar, LocalObjectReference};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Creates Tasks from a source: GitHub issues or pull requests, or a cron schedule.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "axon.io",
+    version = "v1alpha1",
+    kind = "TaskSpawner",
+    plural = "taskspawners",
+    namespaced,
+    derive = "PartialEq",
+    status = "TaskSpawnerStatus",
+    shortname = "tsp",
+    category = "axon",
+    validation = Rule::new("!has(self.spec.when.githubIssues) || has(self.spec.taskTemplate.workspaceRef)").message("spec.taskTemplate.workspaceRef is required when spec.when.githubIssues is set"),
+    printcolumn(name = "Source", type_ = "string", json_path = ".status.source"),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Active", type_ = "integer", json_path = ".status.activeTasks"),
+    printcolumn(name = "Tasks", type_ = "integer", json_path = ".status.totalTasksCreated"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskSpawnerSpec {
+    /// The source of work items: exactly one of `githubIssues` or `cron`.
+    pub when: When,
+    /// Template for the Tasks this spawner creates.
+    pub task_template: TaskTemplate,
+    /// How often to poll the source (Go duration such as `30s`, `5m`, `1h`; default `5m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
+    pub poll_interval: Option<String>,
+    /// Limit on this spawner's unfinished Tasks; further items wait for a later poll.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_concurrency: Option<i32>,
+}
+
+/// The source of work items. Exactly one field is set.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.githubIssues) != has(self.cron)").message("exactly one source must be set: githubIssues or cron"))]
+pub struct When {
+    /// Create a Task per GitHub issue or pull request of the Workspace's repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_issues: Option<GitHubIssues>,
+    /// Create a Task per tick of a cron schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<Cron>,
+}
+
+/// GitHub issues / pull requests filter.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GitHubIssues {
+    /// Only items carrying all of these labels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// Skip items carrying any of these labels (e.g. `axon/needs-input`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_labels: Vec<String>,
+    /// Item state: `open` (default), `closed` or `all`.
+    #[serde(default)]
+    pub state: IssueState,
+    /// Item types: `issues` (default) and/or `pulls`.
+    #[serde(default = "default_types")]
+    pub types: Vec<ItemType>,
+}
+
+fn default_types() -> Vec<ItemType> {
+    vec![ItemType::Issues]
+}
+
+/// State filter for GitHub items.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum IssueState {
+    /// Open items only.
+    #[default]
+    Open,
+    /// Closed items only.
+    Closed,
+    /// Open and closed items.
+    All,
+}
+
+impl IssueState {
+    /// The value GitHub's API expects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueState::Open => "open",
+            IssueState::Closed => "closed",
+            IssueState::All => "all",
+        }
+    }
+}
+
+/// Kind of GitHub item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemType {
+    /// Issues.
+    Issues,
+    /// Pull requests.
+    Pulls,
+}
+
+/// A cron schedule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Cron {
+    /// Standard 5-field cron expression, optionally prefixed with `CRON_TZ=Zone` (e.g. `0 * * * *`).
+    pub schedule: String,
+}
+
+/// Template for spawned Tasks: a Task spec whose prompt is a Go text/template.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskTemplate {
+    /// Agent type: `claude-code`, `codex`, `gemini` or `opencode`.
+    #[serde(rename = "type")]
+    pub type_: AgentType,
+    /// The agent's credential (same as a Task's).
+    pub credentials: Credentials,
+    /// Model override.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Custom agent image override (see the agent image interface).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Workspace (repository, auth and clone target) for spawned Tasks; required with `githubIssues`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_ref: Option<LocalObjectReference>,
+    /// AgentConfig for spawned Tasks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_config_ref: Option<LocalObjectReference>,
+    /// Go text/template for the prompt (variables: ID Number Title Body URL Labels Comments Kind Time Schedule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_template: Option<String>,
+    /// Delete spawned Tasks this many seconds after they finish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub ttl_seconds_after_finished: Option<i32>,
+    /// Fail spawned Tasks that run longer than this many seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub timeout_seconds: Option<i64>,
+    /// Retries of a failed agent run (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 10))]
+    pub backoff_limit: Option<i32>,
+    /// API-compatible model endpoint for spawned Tasks.
+    #[serde(
+        default,
+        rename = "modelBaseURL",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub model_base_url: Option<String>,
+    /// Extra environment variables for the agent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+}
+
+/// Lifecycle phase of a TaskSpawner.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum TaskSpawnerPhase {
+    /// Not yet polling.
+    #[default]
+    Pending,
+    /// Polling its source.
+    Running,
+    /// Cannot poll; `message` says why.
+    Failed,
+}
+
+impl fmt::Display for TaskSpawnerPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TaskSpawnerPhase::Pending => "Pending",
+            TaskSpawnerPhase::Running => "Running",
+            TaskSpawnerPhase::Failed => "Failed",
+        })
+    }
+}
+
+/// Observed state of a TaskSpawner.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskSpawnerStatus {
+    /// Current phase: Pending, Running or Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<TaskSpawnerPhase>,
+    /// Name of the Deployment running the spawner (Kubernetes backend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_name: Option<String>,
+    /// The source, for display: `github-issues`, `github-pulls` or `cron <schedule>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Total number of items discovered from the source.
+    #[serde(default)]
+    pub total_discovered: i64,
+    /// Total number of Tasks created by this spawner.
+    #[serde(default)]
+    pub total_tasks_created: i64,
+    /// Number of currently active (non-finished) Tasks.
+    #[serde(default)]
+    pub active_tasks: i64,
+    /// Last time the source was polled (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_discovery_time: Option<String>,
+    /// Additional information about the current status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Standard conditions (e.g. `TemplateError`, `RateLimited`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The spec generation this status was computed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+impl When {
+    /// A short description of the source, for display.
+    pub fn describe(&self) -> String {
+        match (&self.github_issues, &self.cron) {
+            (Some(g), _) if g.types == [ItemType::Pulls] => "github-pulls".to_string(),
+            (Some(_), _) => "github-issues".to_string(),
+            (None, Some(c)) => format!("cron {}", c.schedule),
+            (None, None) => "none".to_string(),
+        }
+    }
+}

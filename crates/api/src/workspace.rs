@@ -1,0 +1,50 @@
+//! The Workspace: a git repository the agent works on.
+
+use crate::common::SecretReference;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A git repository (and ref) that Tasks clone into a fresh work tree.
+#[derive(CustomResource, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "axon.io",
+    version = "v1alpha1",
+    kind = "Workspace",
+    plural = "workspaces",
+    namespaced,
+    derive = "PartialEq",
+    shortname = "ws",
+    category = "axon",
+    printcolumn(name = "Repo", type_ = "string", json_path = ".spec.repo"),
+    printcolumn(name = "Ref", type_ = "string", json_path = ".spec.ref"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceSpec {
+    /// Git repository URL to clone (HTTPS, git://, SSH, file:// or a local path).
+    #[schemars(length(min = 1))]
+    pub repo: String,
+    /// Branch, tag, or commit SHA to check out (defaults to the repository's default branch).
+    #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub git_ref: Option<String>,
+    /// Secret containing `GITHUB_TOKEN` for git auth and the gh CLI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<SecretReference>,
+    /// Files to inject into the cloned repository before the agent starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<WorkspaceFile>,
+}
+
+/// A file written into the work tree before the agent starts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WorkspaceFile {
+    /// Path relative to the repository root (no `..`, not absolute).
+    pub path: String,
+    /// File content.
+    pub content: String,
+}
