@@ -5,4 +5,6 @@
 pub mod cron;
 pub mod results;
 pub mod spawn;
+pub mod spawn_item;
+pub mod spawn_name;
 pub mod template;

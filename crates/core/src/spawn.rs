@@ -1,1 +1,381 @@
-//! Placeholder.
+//! The spawn decision: given the items a source discovered (oldest first) and the Tasks this
+//! spawner already has, which Tasks to create now, which items wait for a free slot, and which
+//! finished Tasks to mark because their item now needs input.
+//!
+//! The decision reads nothing but its arguments, and everything it needs to remember lives on
+//! the Tasks themselves (labels and annotations written at creation, one annotation written
+//! when an item is seen needing input). So a spawner that crashes and restarts at any point
+//! decides the same way again, and since Task names are identities, creates nothing twice.
+//!
+//! The needs-input loop: an agent that cannot make progress labels its issue with an excluded
+//! label (e.g. `axon/needs-input`) and stops. A poll that sees the label marks the item's latest
+//! Task. When a human removes the label and that Task has finished, the next poll creates the
+//! next generation (`<spawner>-<ID>-r2`) exactly once: the new Task carries no mark, so the
+//! poll after that does nothing. An item never has two live Tasks.
+
+use crate::spawn_item::{ItemState, WorkItem};
+use crate::spawn_name::task_name;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Label on every spawned Task: the name of its TaskSpawner.
+pub const LABEL_TASKSPAWNER: &str = "axon.io/taskspawner";
+/// Annotation on every spawned Task: `{{.ID}}` of the item it was created for.
+pub const ANNOTATION_SOURCE_ID: &str = "axon.io/source-id";
+/// Annotation on every spawned Task: which generation of its item it is (1, 2, ...).
+pub const ANNOTATION_GENERATION: &str = "axon.io/source-generation";
+/// Annotation written on an item's latest Task when a poll saw the item with an excluded label:
+/// once that Task has finished and the label is gone, the item is re-queued.
+pub const ANNOTATION_NEEDS_INPUT: &str = "axon.io/needs-input-seen";
+
+/// What the decision needs to know about an existing Task of this spawner.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SpawnedTask {
+    /// The Task's name.
+    pub name: String,
+    /// `axon.io/source-id`; `None` for a Task without it (counted as active if unfinished,
+    /// otherwise ignored).
+    pub item_id: Option<String>,
+    /// `axon.io/source-generation` (1 when absent).
+    pub generation: u32,
+    /// Whether the Task reached a terminal phase (Succeeded or Failed).
+    pub finished: bool,
+    /// Whether it carries `axon.io/needs-input-seen`.
+    pub needs_input_seen: bool,
+}
+
+/// Spawner settings the decision obeys.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SpawnPolicy {
+    /// `spec.maxConcurrency`: at most this many unfinished Tasks; `None` or 0 is unlimited.
+    pub max_concurrency: Option<u32>,
+    /// `spec.when.githubIssues.excludeLabels`.
+    pub exclude_labels: Vec<String>,
+}
+
+/// A Task to create.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PlannedTask {
+    /// Its name, `<spawner>-<ID>` or `<spawner>-<ID>-r<N>`.
+    pub name: String,
+    /// `{{.ID}}` of its item.
+    pub item_id: String,
+    /// Which generation of the item it is.
+    pub generation: u32,
+    /// Index of the item in the discovered list (to render its prompt).
+    pub item_index: usize,
+}
+
+/// The outcome of one decision.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SpawnPlan {
+    /// Tasks to create now, oldest item first.
+    pub create: Vec<PlannedTask>,
+    /// Items that want a Task but wait for a free slot (`maxConcurrency`).
+    pub deferred: Vec<String>,
+    /// Items skipped because they carry an excluded label.
+    pub excluded: Vec<String>,
+    /// Tasks to annotate with [`ANNOTATION_NEEDS_INPUT`].
+    pub mark_needs_input: Vec<String>,
+    /// Unfinished Tasks of the spawner before this poll.
+    pub active_before: u32,
+}
+
+/// Decides what to do for one poll. `items` must be oldest first (that is the order in which
+/// free slots are handed out).
+pub fn plan_spawns(
+    spawner: &str,
+    items: &[WorkItem],
+    existing: &[SpawnedTask],
+    policy: &SpawnPolicy,
+) -> SpawnPlan {
+    let active_before =
+        u32::try_from(existing.iter().filter(|t| !t.finished).count()).unwrap_or(u32::MAX);
+    let mut by_item: HashMap<&str, Vec<&SpawnedTask>> = HashMap::new();
+    for t in existing {
+        if let Some(id) = &t.item_id {
+            by_item.entry(id.as_str()).or_default().push(t);
+        }
+    }
+    let mut slots = match policy.max_concurrency {
+        None | Some(0) => u32::MAX,
+        Some(max) => max.saturating_sub(active_before),
+    };
+    let mut plan = SpawnPlan {
+        active_before,
+        ..SpawnPlan::default()
+    };
+    for (index, item) in items.iter().enumerate() {
+        let tasks = by_item
+            .get(item.id.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let latest = tasks.iter().max_by_key(|t| t.generation);
+        if item.has_any_label(&policy.exclude_labels) {
+            plan.excluded.push(item.id.clone());
+            if let Some(latest) = latest.filter(|t| !t.needs_input_seen) {
+                plan.mark_needs_input.push(latest.name.clone());
+            }
+            continue;
+        }
+        let generation = match latest {
+            None => 1,
+            Some(_) if tasks.iter().any(|t| !t.finished) => continue,
+            Some(l) if l.needs_input_seen && item.state == ItemState::Open => l.generation + 1,
+            Some(_) => continue,
+        };
+        if slots == 0 {
+            plan.deferred.push(item.id.clone());
+            continue;
+        }
+        slots -= 1;
+        plan.create.push(PlannedTask {
+            name: task_name(spawner, &item.id, generation),
+            item_id: item.id.clone(),
+            generation,
+            item_index: index,
+        });
+    }
+    plan
+}
+
+/// The counters of `TaskSpawner.status` after a poll.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SpawnCounters {
+    /// `status.totalDiscovered`.
+    pub total_discovered: i64,
+    /// `status.totalTasksCreated`.
+    pub total_tasks_created: i64,
+    /// `status.activeTasks`.
+    pub active_tasks: i64,
+}
+
+impl SpawnCounters {
+    /// Counters after a poll that discovered `discovered` items (the source's current count
+    /// after filters) and actually created `created` Tasks (an already existing name is not a
+    /// creation). `previous_total_created` is the last status' `totalTasksCreated`.
+    pub fn after_poll(
+        previous_total_created: i64,
+        discovered: usize,
+        plan: &SpawnPlan,
+        created: usize,
+    ) -> Self {
+        let created = i64::try_from(created).unwrap_or(i64::MAX);
+        SpawnCounters {
+            total_discovered: i64::try_from(discovered).unwrap_or(i64::MAX),
+            total_tasks_created: previous_total_created.saturating_add(created),
+            active_tasks: i64::from(plan.active_before).saturating_add(created),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spawn_item::ItemKind;
+
+    fn item(n: u64, labels: &[&str]) -> WorkItem {
+        WorkItem {
+            labels: labels.iter().map(|l| l.to_string()).collect(),
+            ..WorkItem::github(n, ItemKind::Issue, format!("issue {n}"))
+        }
+    }
+
+    fn task(name: &str, id: &str, generation: u32, finished: bool, mark: bool) -> SpawnedTask {
+        SpawnedTask {
+            name: name.into(),
+            item_id: Some(id.into()),
+            generation,
+            finished,
+            needs_input_seen: mark,
+        }
+    }
+
+    fn policy(max: Option<u32>) -> SpawnPolicy {
+        SpawnPolicy {
+            max_concurrency: max,
+            exclude_labels: vec!["axon/needs-input".into()],
+        }
+    }
+
+    /// Applies a plan the way a driver would: creates Tasks, writes marks.
+    fn apply(existing: &mut Vec<SpawnedTask>, plan: &SpawnPlan) {
+        for p in &plan.create {
+            if !existing.iter().any(|t| t.name == p.name) {
+                existing.push(task(&p.name, &p.item_id, p.generation, false, false));
+            }
+        }
+        for name in &plan.mark_needs_input {
+            for t in existing.iter_mut().filter(|t| &t.name == name) {
+                t.needs_input_seen = true;
+            }
+        }
+    }
+
+    #[test]
+    fn new_items_get_tasks_and_existing_ones_are_skipped() {
+        let items = [item(1, &[]), item(2, &[]), item(3, &["axon/needs-input"])];
+        let existing = [task("s-1", "1", 1, false, false)];
+        let plan = plan_spawns("s", &items, &existing, &policy(None));
+        insta::assert_yaml_snapshot!(plan, @r#"
+        create:
+          - name: s-2
+            item_id: "2"
+            generation: 1
+            item_index: 1
+        deferred: []
+        excluded:
+          - "3"
+        mark_needs_input: []
+        active_before: 1
+        "#);
+    }
+
+    #[test]
+    fn max_concurrency_hands_slots_to_the_oldest_items() {
+        let items: Vec<WorkItem> = (1..=6).map(|n| item(n, &[])).collect();
+        let existing = [
+            task("s-1", "1", 1, false, false),
+            task("s-2", "2", 1, true, false),
+            SpawnedTask {
+                name: "manual".into(),
+                item_id: None,
+                generation: 1,
+                finished: false,
+                needs_input_seen: false,
+            },
+        ];
+        let plan = plan_spawns("s", &items, &existing, &policy(Some(4)));
+        let created: Vec<&str> = plan.create.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(plan.active_before, 2);
+        assert_eq!(created, ["s-3", "s-4"]);
+        assert_eq!(plan.deferred, ["5", "6"]);
+        // Full: nothing created, everything deferred.
+        let plan = plan_spawns("s", &items, &existing, &policy(Some(2)));
+        assert!(plan.create.is_empty());
+        assert_eq!(plan.deferred, ["3", "4", "5", "6"]);
+        // 0 means unlimited.
+        let plan = plan_spawns("s", &items, &existing, &policy(Some(0)));
+        assert_eq!(plan.create.len(), 4);
+    }
+
+    #[test]
+    fn finished_items_are_not_requeued_without_needing_input() {
+        let items = [item(1, &[])];
+        let existing = [task("s-1", "1", 1, true, false)];
+        let plan = plan_spawns("s", &items, &existing, &policy(None));
+        assert_eq!(plan, SpawnPlan::default());
+    }
+
+    /// The whole loop, poll by poll, including repeated polls at each step and a restart
+    /// (a restart is simply calling the decision again with the same Tasks).
+    #[test]
+    fn needs_input_requeues_exactly_once() {
+        let p = policy(None);
+        let mut tasks = Vec::new();
+        let mut log = Vec::new();
+        let mut poll = |step: &str, items: &[WorkItem], tasks: &mut Vec<SpawnedTask>| {
+            for _ in 0..3 {
+                let plan = plan_spawns("s", items, tasks, &p);
+                apply(tasks, &plan);
+            }
+            let mut live: Vec<String> = tasks
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{}{}{}",
+                        t.name,
+                        if t.finished { " (finished)" } else { " (live)" },
+                        if t.needs_input_seen {
+                            " [needs-input]"
+                        } else {
+                            ""
+                        }
+                    )
+                })
+                .collect();
+            live.sort();
+            log.push(format!("{step}: {}", live.join(", ")));
+        };
+        let open = [item(7, &[])];
+        let labelled = [item(7, &["axon/needs-input"])];
+        poll("discovered", &open, &mut tasks);
+        poll(
+            "agent labels the issue while running",
+            &labelled,
+            &mut tasks,
+        );
+        tasks[0].finished = true;
+        poll("task finished, label still there", &labelled, &mut tasks);
+        poll("human removes the label", &open, &mut tasks);
+        poll("second run still going", &open, &mut tasks);
+        for t in tasks.iter_mut() {
+            t.finished = true;
+        }
+        poll(
+            "second run finished without needing input",
+            &open,
+            &mut tasks,
+        );
+        poll("needs input again", &labelled, &mut tasks);
+        poll("label removed again", &open, &mut tasks);
+        let mut closed = item(7, &[]);
+        closed.state = ItemState::Closed;
+        for t in tasks.iter_mut() {
+            t.finished = true;
+        }
+        poll("third run finished", &open, &mut tasks);
+        poll("labelled, then closed", &labelled, &mut tasks);
+        poll("closed items are not re-queued", &[closed], &mut tasks);
+        insta::assert_snapshot!(log.join("\n"), @r"
+        discovered: s-7 (live)
+        agent labels the issue while running: s-7 (live) [needs-input]
+        task finished, label still there: s-7 (finished) [needs-input]
+        human removes the label: s-7 (finished) [needs-input], s-7-r2 (live)
+        second run still going: s-7 (finished) [needs-input], s-7-r2 (live)
+        second run finished without needing input: s-7 (finished) [needs-input], s-7-r2 (finished)
+        needs input again: s-7 (finished) [needs-input], s-7-r2 (finished) [needs-input]
+        label removed again: s-7 (finished) [needs-input], s-7-r2 (finished) [needs-input], s-7-r3 (live)
+        third run finished: s-7 (finished) [needs-input], s-7-r2 (finished) [needs-input], s-7-r3 (finished)
+        labelled, then closed: s-7 (finished) [needs-input], s-7-r2 (finished) [needs-input], s-7-r3 (finished) [needs-input]
+        closed items are not re-queued: s-7 (finished) [needs-input], s-7-r2 (finished) [needs-input], s-7-r3 (finished) [needs-input]
+        ");
+    }
+
+    #[test]
+    fn an_excluded_item_never_seen_before_gets_its_first_task_when_unlabelled() {
+        let p = policy(None);
+        let plan = plan_spawns("s", &[item(3, &["AXON/Needs-Input"])], &[], &p);
+        assert!(plan.create.is_empty() && plan.mark_needs_input.is_empty());
+        assert_eq!(plan.excluded, ["3"]);
+        let plan = plan_spawns("s", &[item(3, &[])], &[], &p);
+        assert_eq!(plan.create[0].name, "s-3");
+    }
+
+    #[test]
+    fn requeues_wait_for_a_slot_too() {
+        let items = [item(1, &[]), item(2, &[])];
+        let existing = [
+            task("s-1", "1", 1, true, true),
+            task("s-2", "2", 1, false, false),
+        ];
+        let plan = plan_spawns("s", &items, &existing, &policy(Some(1)));
+        assert!(plan.create.is_empty());
+        assert_eq!(plan.deferred, ["1"]);
+        let plan = plan_spawns("s", &items, &existing, &policy(Some(2)));
+        assert_eq!(plan.create[0].name, "s-1-r2");
+    }
+
+    #[test]
+    fn counters() {
+        let plan = SpawnPlan {
+            active_before: 3,
+            ..SpawnPlan::default()
+        };
+        insta::assert_yaml_snapshot!(SpawnCounters::after_poll(10, 25, &plan, 2), @r"
+        total_discovered: 25
+        total_tasks_created: 12
+        active_tasks: 5
+        ");
+    }
+}

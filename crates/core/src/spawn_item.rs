@@ -1,0 +1,114 @@
+//! A work item discovered by a TaskSpawner source: one GitHub issue or pull request, or one cron
+//! tick. Both sources produce the same shape so that naming, the spawn decision and the prompt
+//! template treat them alike; the fields follow the seed's promptTemplate variable table.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What kind of thing an item is, as shown by `{{.Kind}}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ItemKind {
+    /// A GitHub issue, or a cron tick (the seed's table says cron items are of kind "Issue").
+    Issue,
+    /// A GitHub pull request.
+    #[serde(rename = "PR")]
+    PullRequest,
+}
+
+impl ItemKind {
+    /// The text `{{.Kind}}` renders to: `Issue` or `PR`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Issue => "Issue",
+            ItemKind::PullRequest => "PR",
+        }
+    }
+}
+
+/// Whether the item is still open at its source. Cron ticks are always open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ItemState {
+    /// Open (the only state in which an item is re-queued after needing input).
+    #[default]
+    Open,
+    /// Closed (or merged).
+    Closed,
+}
+
+/// One discovered work item. `id` is its identity within its spawner: the Task name is derived
+/// from it, so it must be stable across polls.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkItem {
+    /// `{{.ID}}`: the issue/PR number as a string, or the cron tick as `YYYYMMDD-HHMM`.
+    pub id: String,
+    /// `{{.Number}}`: the issue/PR number, `0` for cron.
+    pub number: u64,
+    /// `{{.Title}}`: the issue/PR title, or the tick time (RFC 3339) for cron.
+    pub title: String,
+    /// `{{.Body}}`: the issue/PR body, empty for cron.
+    pub body: String,
+    /// `{{.URL}}`: the item's HTML URL, empty for cron.
+    pub url: String,
+    /// `{{.Labels}}` (joined with `, `): the item's labels, in source order.
+    pub labels: Vec<String>,
+    /// `{{.Comments}}`: the item's comments, concatenated; empty for cron.
+    pub comments: String,
+    /// `{{.Kind}}`.
+    pub kind: ItemKind,
+    /// `{{.Time}}`: the cron tick time, `None` for GitHub items.
+    pub time: Option<DateTime<Utc>>,
+    /// `{{.Schedule}}`: the cron expression, empty for GitHub items.
+    pub schedule: String,
+    /// Open or closed at the source.
+    pub state: ItemState,
+}
+
+impl WorkItem {
+    /// A GitHub issue or pull request with no comments; fill the rest with struct update syntax.
+    pub fn github(number: u64, kind: ItemKind, title: impl Into<String>) -> Self {
+        WorkItem {
+            id: number.to_string(),
+            number,
+            title: title.into(),
+            body: String::new(),
+            url: String::new(),
+            labels: Vec::new(),
+            comments: String::new(),
+            kind,
+            time: None,
+            schedule: String::new(),
+            state: ItemState::Open,
+        }
+    }
+
+    /// The item for one cron tick, with the fields the seed's table prescribes.
+    pub fn cron_tick(tick: DateTime<Utc>, schedule: &str) -> Self {
+        WorkItem {
+            id: crate::cron::tick_id(tick),
+            number: 0,
+            title: tick.to_rfc3339_opts(SecondsFormat::Secs, true),
+            body: String::new(),
+            url: String::new(),
+            labels: Vec::new(),
+            comments: String::new(),
+            kind: ItemKind::Issue,
+            time: Some(tick),
+            schedule: schedule.to_string(),
+            state: ItemState::Open,
+        }
+    }
+
+    /// Whether the item carries any of `labels` (GitHub label names compare case-insensitively).
+    pub fn has_any_label(&self, labels: &[String]) -> bool {
+        self.labels
+            .iter()
+            .any(|have| labels.iter().any(|l| l.eq_ignore_ascii_case(have)))
+    }
+
+    /// Whether the item carries all of `labels`.
+    pub fn has_all_labels(&self, labels: &[String]) -> bool {
+        labels
+            .iter()
+            .all(|want| self.labels.iter().any(|l| l.eq_ignore_ascii_case(want)))
+    }
+}
