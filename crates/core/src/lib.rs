@@ -3,8 +3,10 @@
 //! Drivers (local, kubernetes) only observe and act.
 
 pub mod cron;
+pub mod plan;
 pub mod results;
 pub mod spawn;
+pub mod task_status;
 pub mod spawn_item;
 pub mod spawn_name;
 pub mod template;

@@ -1,0 +1,353 @@
+//! The Task state machine, shared by both drivers: what a driver observed about a run becomes
+//! the next `TaskStatus` (phase, times, message, outputs, usage, conditions). A finished Task
+//! never changes phase again, so a late or repeated observation cannot undo a result.
+
+use crate::results::ResultsDocument;
+use axon_api::{Condition, TaskOutputs, TaskPhase, TaskStatus, TaskUsage};
+
+/// What a driver observed about a Task's run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunObservation {
+    /// Not running yet; `reason` says what it waits for.
+    Waiting { reason: String },
+    /// The agent started.
+    Started {
+        at: String,
+        /// Job (Kubernetes) or run id (local).
+        job: String,
+        /// Pod (Kubernetes) or sandbox process id (local).
+        pod: String,
+    },
+    /// The run ended.
+    Finished {
+        at: String,
+        /// The results document, when the runner wrote one.
+        results: Option<ResultsDocument>,
+        /// Exit code of the agent container or sandbox.
+        exit_code: Option<i32>,
+        /// Why the platform ended the run, when it did.
+        cause: Option<EndCause>,
+    },
+    /// The run could not start: clone failed, a secret is missing, a reference is missing.
+    SetupFailed { at: String, reason: String },
+}
+
+/// Why a run was ended from outside the agent.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EndCause {
+    /// Exceeded `timeoutSeconds`.
+    Timeout { seconds: i64 },
+    /// Deleted or cancelled by a user.
+    Cancelled,
+    /// Killed for exceeding its memory limit.
+    OomKilled,
+    /// The image could not be pulled.
+    ImagePull { image: String, reason: String },
+    /// The engine running it disappeared and the run could not be re-adopted.
+    Orphaned { detail: String },
+    /// Anything else the platform reported.
+    Other(String),
+}
+
+fn condition(
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: &str,
+    at: &str,
+    generation: Option<i64>,
+) -> Condition {
+    Condition {
+        type_: type_.to_string(),
+        status: if status { "True" } else { "False" }.to_string(),
+        reason: reason.to_string(),
+        message: message.to_string(),
+        last_transition_time: Some(at.to_string()),
+        observed_generation: generation,
+    }
+}
+
+/// Put `c` into `conditions`, keeping the old transition time when the status did not change.
+fn set_condition(conditions: &mut Vec<Condition>, mut c: Condition) {
+    if let Some(old) = conditions.iter_mut().find(|o| o.type_ == c.type_) {
+        if old.status == c.status {
+            c.last_transition_time = old.last_transition_time.clone();
+        }
+        *old = c;
+    } else {
+        conditions.push(c);
+    }
+}
+
+/// The status after `observation`. Pure: the same inputs give the same status.
+pub fn next_status(
+    current: &TaskStatus,
+    observation: &RunObservation,
+    generation: Option<i64>,
+) -> TaskStatus {
+    let mut s = current.clone();
+    if s.phase.is_some_and(TaskPhase::is_finished) {
+        return s;
+    }
+    s.observed_generation = generation.or(s.observed_generation);
+    match observation {
+        RunObservation::Waiting { reason } => {
+            s.phase = Some(TaskPhase::Pending);
+            s.message = Some(reason.clone());
+        }
+        RunObservation::Started { at, job, pod } => {
+            s.phase = Some(TaskPhase::Running);
+            s.job_name = Some(job.clone());
+            s.pod_name = Some(pod.clone());
+            s.start_time = s.start_time.or_else(|| Some(at.clone()));
+            s.message = Some("agent running".to_string());
+            set_condition(
+                &mut s.conditions,
+                condition("Running", true, "AgentStarted", "", at, generation),
+            );
+        }
+        RunObservation::SetupFailed { at, reason } => {
+            s.phase = Some(TaskPhase::Failed);
+            s.completion_time = Some(at.clone());
+            s.message = Some(reason.clone());
+            set_condition(
+                &mut s.conditions,
+                condition("Running", false, "SetupFailed", reason, at, generation),
+            );
+            set_condition(
+                &mut s.conditions,
+                condition("Succeeded", false, "SetupFailed", reason, at, generation),
+            );
+        }
+        RunObservation::Finished {
+            at,
+            results,
+            exit_code,
+            cause,
+        } => {
+            let (ok, reason, message) = verdict(results.as_ref(), *exit_code, cause.as_ref());
+            s.phase = Some(if ok {
+                TaskPhase::Succeeded
+            } else {
+                TaskPhase::Failed
+            });
+            s.start_time = s.start_time.or_else(|| Some(at.clone()));
+            s.completion_time = Some(at.clone());
+            s.message = Some(message.clone());
+            if let Some(r) = results {
+                s.outputs = Some(TaskOutputs {
+                    branch: r.branch.clone(),
+                    base_branch: r.base_branch.clone(),
+                    commits: r.commits.clone(),
+                    pushed: r.pushed,
+                    pull_requests: r.pull_requests.clone(),
+                });
+                s.usage = Some(TaskUsage {
+                    input_tokens: r.usage.input_tokens,
+                    output_tokens: r.usage.output_tokens,
+                    cost_usd: r.usage.cost_usd,
+                    turns: r.usage.turns,
+                });
+            }
+            set_condition(
+                &mut s.conditions,
+                condition("Running", false, reason, "", at, generation),
+            );
+            set_condition(
+                &mut s.conditions,
+                condition("Succeeded", ok, reason, &message, at, generation),
+            );
+        }
+    }
+    s
+}
+
+/// Success, a CamelCase reason, and a message that says why.
+fn verdict(
+    results: Option<&ResultsDocument>,
+    exit_code: Option<i32>,
+    cause: Option<&EndCause>,
+) -> (bool, &'static str, String) {
+    if let Some(cause) = cause {
+        return match cause {
+            EndCause::Timeout { seconds } => (
+                false,
+                "Timeout",
+                format!("timed out after {seconds}s (timeoutSeconds) and was killed"),
+            ),
+            EndCause::Cancelled => (false, "Cancelled", "cancelled".to_string()),
+            EndCause::OomKilled => (
+                false,
+                "OOMKilled",
+                "killed for exceeding its memory limit (OOMKilled)".to_string(),
+            ),
+            EndCause::ImagePull { image, reason } => (
+                false,
+                "ImagePullBackOff",
+                format!("cannot pull image {image}: {reason}"),
+            ),
+            EndCause::Orphaned { detail } => (
+                false,
+                "Orphaned",
+                format!("the engine running this Task stopped: {detail}"),
+            ),
+            EndCause::Other(m) => (false, "Failed", m.clone()),
+        };
+    }
+    match (results, exit_code) {
+        (Some(r), code) if r.success && code.unwrap_or(0) == 0 => {
+            let what = match (&r.branch, r.commits.len()) {
+                (Some(b), n) if n > 0 => format!(
+                    "agent succeeded: {n} commit(s) on {b}{}",
+                    if r.pushed { ", pushed" } else { "" }
+                ),
+                _ => "agent succeeded".to_string(),
+            };
+            (true, "AgentSucceeded", what)
+        }
+        (Some(r), code) => {
+            let why = r
+                .failure_reason
+                .clone()
+                .unwrap_or_else(|| "the agent reported failure".to_string());
+            let code = code.or(r.exit_code);
+            (
+                false,
+                "AgentFailed",
+                match code {
+                    Some(c) if c != 0 => format!("agent failed (exit code {c}): {why}"),
+                    _ => format!("agent failed: {why}"),
+                },
+            )
+        }
+        (None, Some(0)) => (
+            false,
+            "NoResults",
+            "the agent exited 0 but wrote no results document".to_string(),
+        ),
+        (None, Some(c)) => (
+            false,
+            "AgentFailed",
+            format!("agent exited with code {c} and wrote no results document"),
+        ),
+        (None, None) => (
+            false,
+            "AgentFailed",
+            "the agent ended without an exit code or results".to_string(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::Usage;
+
+    fn run(observations: &[RunObservation]) -> TaskStatus {
+        observations
+            .iter()
+            .fold(TaskStatus::default(), |s, o| next_status(&s, o, Some(1)))
+    }
+
+    fn started() -> RunObservation {
+        RunObservation::Started {
+            at: "2026-01-01T00:00:00Z".into(),
+            job: "t".into(),
+            pod: "t-1".into(),
+        }
+    }
+
+    #[test]
+    fn success_fills_outputs_and_usage() {
+        let results = ResultsDocument {
+            branch: Some("axon/t".into()),
+            base_branch: Some("main".into()),
+            commits: vec!["c".repeat(40)],
+            pushed: true,
+            usage: Usage {
+                input_tokens: 10,
+                output_tokens: 3,
+                cost_usd: Some(0.5),
+                turns: 2,
+            },
+            success: true,
+            exit_code: Some(0),
+            ..Default::default()
+        };
+        let s = run(&[
+            RunObservation::Waiting {
+                reason: "waiting for a free slot (2 of 2 running)".into(),
+            },
+            started(),
+            RunObservation::Finished {
+                at: "2026-01-01T00:01:00Z".into(),
+                results: Some(results),
+                exit_code: Some(0),
+                cause: None,
+            },
+        ]);
+        insta::assert_yaml_snapshot!(s);
+    }
+
+    #[test]
+    fn failures_say_why() {
+        let failed =
+            |results: Option<ResultsDocument>, code: Option<i32>, cause: Option<EndCause>| {
+                run(&[
+                    started(),
+                    RunObservation::Finished {
+                        at: "t".into(),
+                        results,
+                        exit_code: code,
+                        cause,
+                    },
+                ])
+                .message
+                .unwrap_or_default()
+            };
+        assert_eq!(
+            failed(None, None, Some(EndCause::Timeout { seconds: 5 })),
+            "timed out after 5s (timeoutSeconds) and was killed"
+        );
+        assert_eq!(
+            failed(None, Some(3), None),
+            "agent exited with code 3 and wrote no results document"
+        );
+        let api_error = ResultsDocument {
+            failure_reason: Some("model API error 529: overloaded".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            failed(Some(api_error), Some(1), None),
+            "agent failed (exit code 1): model API error 529: overloaded"
+        );
+    }
+
+    #[test]
+    fn finished_is_final() {
+        let done = run(&[
+            started(),
+            RunObservation::Finished {
+                at: "t".into(),
+                results: None,
+                exit_code: None,
+                cause: Some(EndCause::Cancelled),
+            },
+        ]);
+        let after = next_status(&done, &started(), Some(2));
+        assert_eq!(after, done);
+    }
+
+    #[test]
+    fn setup_failure_is_failed_with_reason() {
+        let s = run(&[RunObservation::SetupFailed {
+            at: "t".into(),
+            reason: "secret \"key\" has no key ANTHROPIC_API_KEY".into(),
+        }]);
+        assert_eq!(s.phase, Some(TaskPhase::Failed));
+        assert_eq!(
+            s.message.as_deref(),
+            Some("secret \"key\" has no key ANTHROPIC_API_KEY")
+        );
+    }
+}
