@@ -14,6 +14,7 @@ pub mod config;
 pub mod crd;
 pub mod duration;
 pub mod error;
+pub mod kind;
 pub mod loader;
 pub mod task;
 pub mod task_spawner;
@@ -27,6 +28,7 @@ pub use common::{
 pub use config::Config;
 pub use duration::Duration;
 pub use error::ApiError;
+pub use kind::Kind;
 pub use loader::{Document, Resource};
 pub use task::{Task, TaskOutputs, TaskPhase, TaskSpec, TaskStatus, TaskUsage};
 pub use task_spawner::{

@@ -347,3 +347,15 @@ pub(crate) fn one_line(s: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+impl Resource {
+    /// The resource's kind as a value.
+    pub fn kind_value(&self) -> crate::Kind {
+        match self {
+            Resource::Task(_) => crate::Kind::Task,
+            Resource::Workspace(_) => crate::Kind::Workspace,
+            Resource::AgentConfig(_) => crate::Kind::AgentConfig,
+            Resource::TaskSpawner(_) => crate::Kind::TaskSpawner,
+        }
+    }
+}
