@@ -2,6 +2,7 @@
 //! run plans, the Task state machine, spawner decisions, cron schedules and prompt templates.
 //! Drivers (local, kubernetes) only observe and act.
 
+pub mod apply;
 pub mod cron;
 pub mod plan;
 pub mod results;
