@@ -9,6 +9,7 @@ pub mod results;
 pub mod run_request;
 pub mod spawn;
 pub mod task_status;
+pub mod validate;
 pub mod spawn_item;
 pub mod spawn_name;
 pub mod template;
