@@ -1,0 +1,340 @@
+//! The real agent CLIs against the fake model server and the git server, offline.
+//!
+//! Why: proves that [`FakeModelServer`] speaks each vendor's wire format well enough that the
+//! unmodified `claude`, `codex`, `gemini` and `opencode` binaries run a scripted task end to
+//! end: their own tools write a file, commit, and push to a `git daemon` on 127.0.0.1; and that
+//! a scripted API error makes each CLI fail. No Axon code is involved, so the configuration
+//! below is the minimal working one per CLI, and the agent adapters reuse it (summary in
+//! `crates/testsupport/CLI-NOTES.md`).
+//!
+//! The binaries are found in `$AXON_AGENT_BIN_DIR` (default
+//! `/root/.cache/axon-ci/agents/node_modules/.bin`). A missing binary fails the test, unless
+//! `AXON_SKIP_AGENT_CLIS=1`.
+//!
+//! Per CLI, what it needs to run headless and offline (everything else in the environment is
+//! cleared; `HOME` is a fresh directory with a `.gitconfig` holding a user name and email):
+//!
+//! **Claude Code** (`claude -p PROMPT --output-format stream-json --verbose
+//! --dangerously-skip-permissions --model MODEL`): env `ANTHROPIC_BASE_URL=http://127.0.0.1:PORT`,
+//! `ANTHROPIC_API_KEY=<anything>`, `CLAUDE_CONFIG_DIR=$HOME/.claude`, `IS_SANDBOX=1` (needed as
+//! root with `--dangerously-skip-permissions`), `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1`,
+//! `DISABLE_AUTOUPDATER=1`, `DISABLE_TELEMETRY=1`, `DISABLE_ERROR_REPORTING=1`,
+//! `CLAUDE_CODE_MAX_RETRIES=0`.
+//!
+//! **Codex** (`codex exec --json --dangerously-bypass-approvals-and-sandbox -m MODEL PROMPT`):
+//! env `CODEX_HOME=$HOME/.codex`, `OPENAI_API_KEY=<anything>`, and `$CODEX_HOME/config.toml` as
+//! written by [`codex_config`].
+//!
+//! **Gemini CLI** (`gemini -p PROMPT --output-format stream-json --yolo -m MODEL`): env
+//! `GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:PORT`, `GEMINI_API_KEY=<anything>`, and
+//! `$HOME/.gemini/settings.json` as written by [`gemini_settings`].
+//!
+//! **OpenCode** (`opencode run --format json -m fake/MODEL PROMPT`): env
+//! `OPENCODE_CONFIG_CONTENT` as written by [`opencode_config`], the `OPENCODE_DISABLE_*`
+//! switches, and `npm_config_registry` pointing at a closed loopback port.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use axon_testsupport::git_server::{GIT_EMAIL, GIT_NAME, GitServer};
+use axon_testsupport::model_server::{FakeModelServer, RecordedRequest, Script};
+
+const BRANCH: &str = "axon/test";
+const FILE: &str = "hello.txt";
+const CONTENT: &str = "hello from the scripted model\n";
+const PROMPT: &str = "Write hello.txt, commit it and push it.";
+const RUN_TIMEOUT: Duration = Duration::from_secs(240);
+
+fn bin_dir() -> PathBuf {
+    std::env::var_os("AXON_AGENT_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root/.cache/axon-ci/agents/node_modules/.bin"))
+}
+
+/// The CLI's path, or `None` when it is missing and `AXON_SKIP_AGENT_CLIS=1`.
+fn agent_bin(name: &str) -> Option<PathBuf> {
+    let path = bin_dir().join(name);
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var("AXON_SKIP_AGENT_CLIS").as_deref() == Ok("1") {
+        eprintln!(
+            "skipping: {} not found and AXON_SKIP_AGENT_CLIS=1",
+            path.display()
+        );
+        return None;
+    }
+    panic!(
+        "agent CLI `{name}` not found at {} (set AXON_AGENT_BIN_DIR, install the pinned CLIs as \
+         .ci/run does, or set AXON_SKIP_AGENT_CLIS=1 to skip)",
+        path.display()
+    );
+}
+
+/// A work tree cloned from a fresh git server, an isolated HOME and a fake model server.
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    home: PathBuf,
+    work: PathBuf,
+    git: GitServer,
+    model: FakeModelServer,
+}
+
+impl Fixture {
+    fn new(script: Script) -> Fixture {
+        // Not under /tmp: Codex refuses to create its helper links below a temporary directory.
+        let tmp = tempfile::Builder::new()
+            .prefix("agent-cli-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .expect("temp dir");
+        let home = tmp.path().join("home");
+        let work = tmp.path().join("work");
+        std::fs::create_dir_all(&home).expect("home");
+        std::fs::write(
+            home.join(".gitconfig"),
+            format!(
+                "[user]\n\tname = {GIT_NAME}\n\temail = {GIT_EMAIL}\n[init]\n\tdefaultBranch = main\n"
+            ),
+        )
+        .expect("gitconfig");
+        let git = GitServer::start().expect("git server");
+        let out = Command::new("git")
+            .args(["clone", "--quiet", &git.url()])
+            .arg(&work)
+            .env("HOME", &home)
+            .stdin(Stdio::null())
+            .output()
+            .expect("git clone");
+        assert!(
+            out.status.success(),
+            "clone: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let model = FakeModelServer::start(script).expect("model server");
+        Fixture {
+            _tmp: tmp,
+            home,
+            work,
+            git,
+            model,
+        }
+    }
+
+    /// A command for `bin` in the work tree, with a cleared environment.
+    fn command(&self, bin: &Path) -> Command {
+        let mut cmd = Command::new(bin);
+        cmd.current_dir(&self.work)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("LANG", "C.UTF-8")
+            .env("TERM", "dumb")
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
+    fn assert_pushed(&self, run: &Run) {
+        assert!(
+            run.status.success(),
+            "CLI failed with {}\n{}",
+            run.status,
+            run.transcript()
+        );
+        assert_eq!(
+            std::fs::read_to_string(self.work.join(FILE))
+                .ok()
+                .as_deref(),
+            Some(CONTENT),
+            "file in the work tree\n{}",
+            run.transcript()
+        );
+        assert!(
+            self.git.branches().contains(&BRANCH.to_string()),
+            "branch {BRANCH} pushed; branches: {:?}\n{}",
+            self.git.branches(),
+            run.transcript()
+        );
+        assert_eq!(self.git.file_at(BRANCH, FILE).as_deref(), Some(CONTENT));
+        let commits = self.git.commits(BRANCH);
+        assert_eq!(commits.len(), 2, "seed + agent commit: {commits:?}");
+        assert_eq!(commits[0].subject, format!("Add {FILE}"));
+    }
+
+    fn assert_model(&self, model: &str) -> Vec<RecordedRequest> {
+        let main = self.model.main_requests();
+        assert!(
+            !main.is_empty(),
+            "no main-conversation request: {:?}",
+            self.model.requests()
+        );
+        for r in &main {
+            assert_eq!(
+                r.model.as_deref(),
+                Some(model),
+                "model of {} {}",
+                r.method,
+                r.path
+            );
+        }
+        main
+    }
+}
+
+fn script() -> Script {
+    Script::write_commit_push(FILE, CONTENT, BRANCH, "done")
+}
+
+fn error_script() -> Script {
+    Script::new().api_error(400, "scripted failure: model is on strike")
+}
+
+struct Run {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn transcript(&self) -> String {
+        format!(
+            "--- stdout ---\n{}\n--- stderr ---\n{}",
+            tail(&self.stdout),
+            tail(&self.stderr)
+        )
+    }
+}
+
+fn tail(s: &str) -> &str {
+    let start = s.len().saturating_sub(6000);
+    let start = (start..s.len())
+        .find(|i| s.is_char_boundary(*i))
+        .unwrap_or(0);
+    &s[start..]
+}
+
+/// Runs `cmd` with stdin closed, killing it after [`RUN_TIMEOUT`].
+fn run(mut cmd: Command) -> Run {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn CLI");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let out_thread = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        String::from_utf8_lossy(&s).into_owned()
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        String::from_utf8_lossy(&s).into_owned()
+    });
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait CLI") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let status = child.wait().expect("wait killed CLI");
+            let stdout = out_thread.join().unwrap_or_default();
+            let stderr = err_thread.join().unwrap_or_default();
+            panic!(
+                "CLI timed out after {RUN_TIMEOUT:?} ({status})\n{}",
+                Run {
+                    status,
+                    stdout,
+                    stderr
+                }
+                .transcript()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Run {
+        status,
+        stdout: out_thread.join().unwrap_or_default(),
+        stderr: err_thread.join().unwrap_or_default(),
+    }
+}
+
+// ---------------------------------------------------------------- Claude Code
+
+const CLAUDE_MODEL: &str = "claude-sonnet-4-5";
+
+fn claude(fx: &Fixture, bin: &Path) -> Command {
+    let mut cmd = fx.command(bin);
+    cmd.args([
+        "-p",
+        PROMPT,
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--dangerously-skip-permissions",
+        "--model",
+        CLAUDE_MODEL,
+    ])
+    .env("ANTHROPIC_BASE_URL", fx.model.base_url())
+    .env("ANTHROPIC_API_KEY", "sk-ant-fake-key")
+    .env("CLAUDE_CONFIG_DIR", fx.home.join(".claude"))
+    .env("IS_SANDBOX", "1")
+    .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+    .env("DISABLE_AUTOUPDATER", "1")
+    .env("DISABLE_TELEMETRY", "1")
+    .env("DISABLE_ERROR_REPORTING", "1")
+    .env("CLAUDE_CODE_MAX_RETRIES", "0");
+    cmd
+}
+
+/// The `{"type":"result"}` line of a Claude Code stream.
+fn claude_result(stdout: &str) -> Option<serde_json::Value> {
+    stdout
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["type"] == "result")
+}
+
+#[test]
+fn claude_code_writes_commits_and_pushes() {
+    let Some(bin) = agent_bin("claude") else {
+        return;
+    };
+    let fx = Fixture::new(script());
+    let run = run(claude(&fx, &bin));
+    fx.assert_pushed(&run);
+    let main = fx.assert_model(CLAUDE_MODEL);
+    assert!(main.iter().any(|r| r.tools.iter().any(|t| t == "Write")));
+    assert!(main[0].system.contains("Claude"), "system prompt recorded");
+    let result = claude_result(&run.stdout).expect("result line");
+    assert_eq!(result["is_error"], false, "{result}");
+    assert_eq!(result["result"], "done");
+    assert!(
+        result["usage"]["output_tokens"].as_u64().unwrap_or(0) > 0,
+        "{result}"
+    );
+}
+
+#[test]
+fn claude_code_reports_api_error() {
+    let Some(bin) = agent_bin("claude") else {
+        return;
+    };
+    let fx = Fixture::new(error_script());
+    let run = run(claude(&fx, &bin));
+    assert!(
+        !run.status.success(),
+        "CLI should fail\n{}",
+        run.transcript()
+    );
+    let result = claude_result(&run.stdout).expect("result line");
+    assert_eq!(result["is_error"], true, "{result}");
+    assert!(
+        run.stdout.contains("model is on strike"),
+        "{}",
+        run.transcript()
+    );
+}
