@@ -338,3 +338,118 @@ fn claude_code_reports_api_error() {
         run.transcript()
     );
 }
+
+// ---------------------------------------------------------------- Codex
+
+const CODEX_MODEL: &str = "gpt-5.5";
+
+/// `$CODEX_HOME/config.toml` for a provider at `base_url` (`http://127.0.0.1:PORT`).
+fn codex_config(base_url: &str) -> String {
+    format!(
+        r#"model = "{CODEX_MODEL}"
+model_provider = "fake"
+check_for_update_on_startup = false
+
+[analytics]
+enabled = false
+
+[feedback]
+enabled = false
+
+[features]
+plugins = false
+unbounded_connection_retries = false
+
+[model_providers.fake]
+name = "fake"
+base_url = "{base_url}/v1"
+env_key = "OPENAI_API_KEY"
+wire_api = "responses"
+request_max_retries = 0
+stream_max_retries = 0
+"#
+    )
+}
+
+fn codex(fx: &Fixture, bin: &Path) -> Command {
+    let codex_home = fx.home.join(".codex");
+    std::fs::create_dir_all(&codex_home).expect("codex home");
+    std::fs::write(
+        codex_home.join("config.toml"),
+        codex_config(&fx.model.base_url()),
+    )
+    .expect("codex config");
+    let mut cmd = fx.command(bin);
+    cmd.args([
+        "exec",
+        "--json",
+        "--dangerously-bypass-approvals-and-sandbox",
+        "-m",
+        CODEX_MODEL,
+        PROMPT,
+    ])
+    .env("CODEX_HOME", &codex_home)
+    .env("OPENAI_API_KEY", "sk-fake-key");
+    cmd
+}
+
+/// The JSON events of a Codex `--json` stream.
+fn jsonl(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .collect()
+}
+
+#[test]
+fn codex_writes_commits_and_pushes() {
+    let Some(bin) = agent_bin("codex") else {
+        return;
+    };
+    let fx = Fixture::new(script());
+    let run = run(codex(&fx, &bin));
+    fx.assert_pushed(&run);
+    fx.assert_model(CODEX_MODEL);
+    let events = jsonl(&run.stdout);
+    let completed = events
+        .iter()
+        .rfind(|e| e["type"] == "turn.completed")
+        .expect("turn.completed");
+    assert!(
+        completed["usage"]["output_tokens"].as_u64().unwrap_or(0) > 0,
+        "{completed}"
+    );
+    let answer = events
+        .iter()
+        .filter(|e| e["type"] == "item.completed" && e["item"]["type"] == "agent_message")
+        .next_back()
+        .expect("agent_message");
+    assert_eq!(answer["item"]["text"], "done");
+}
+
+#[test]
+fn codex_reports_api_error() {
+    let Some(bin) = agent_bin("codex") else {
+        return;
+    };
+    let fx = Fixture::new(error_script());
+    let run = run(codex(&fx, &bin));
+    assert!(
+        !run.status.success(),
+        "CLI should fail\n{}",
+        run.transcript()
+    );
+    let events = jsonl(&run.stdout);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "turn.failed" || e["type"] == "error"),
+        "{}",
+        run.transcript()
+    );
+    assert!(
+        run.stdout.contains("model is on strike"),
+        "{}",
+        run.transcript()
+    );
+}

@@ -367,7 +367,7 @@ fn fill_args(tool: &Tool, values: &Map<String, Value>) -> Value {
     for name in props.keys() {
         if let Some(v) = values.get(name) {
             args.insert(name.clone(), v.clone());
-        } else if name == "description" || name == "justification" {
+        } else if name == "description" {
             args.insert(name.clone(), json!("Scripted step"));
         }
     }
