@@ -112,6 +112,16 @@ impl Fixture {
             "clone: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        // The identity goes into the clone's own config: Gemini CLI runs shell commands with
+        // GIT_CONFIG_GLOBAL=/dev/null, so ~/.gitconfig is not seen there.
+        for (key, value) in [("user.name", GIT_NAME), ("user.email", GIT_EMAIL)] {
+            let out = Command::new("git")
+                .args(["config", key, value])
+                .current_dir(&work)
+                .output()
+                .expect("git config");
+            assert!(out.status.success(), "git config {key}");
+        }
         let model = FakeModelServer::start(script).expect("model server");
         Fixture {
             _tmp: tmp,
@@ -421,8 +431,7 @@ fn codex_writes_commits_and_pushes() {
     );
     let answer = events
         .iter()
-        .filter(|e| e["type"] == "item.completed" && e["item"]["type"] == "agent_message")
-        .next_back()
+        .rfind(|e| e["type"] == "item.completed" && e["item"]["type"] == "agent_message")
         .expect("agent_message");
     assert_eq!(answer["item"]["text"], "done");
 }
@@ -452,4 +461,80 @@ fn codex_reports_api_error() {
         "{}",
         run.transcript()
     );
+}
+
+// ---------------------------------------------------------------- Gemini CLI
+
+const GEMINI_MODEL: &str = "gemini-2.5-pro";
+
+/// `~/.gemini/settings.json`: API-key auth, no folder-trust prompt, no telemetry or update
+/// checks, one attempt per request.
+fn gemini_settings() -> serde_json::Value {
+    serde_json::json!({
+        "security": {
+            "auth": {"selectedType": "gemini-api-key"},
+            "folderTrust": {"enabled": false}
+        },
+        "privacy": {"usageStatisticsEnabled": false},
+        "telemetry": {"enabled": false},
+        "general": {
+            "enableAutoUpdate": false,
+            "enableAutoUpdateNotification": false,
+            "disableAutoUpdate": true,
+            "disableUpdateNag": true,
+            "maxAttempts": 1
+        }
+    })
+}
+
+fn gemini(fx: &Fixture, bin: &Path) -> Command {
+    let dir = fx.home.join(".gemini");
+    std::fs::create_dir_all(&dir).expect("gemini dir");
+    std::fs::write(dir.join("settings.json"), gemini_settings().to_string()).expect("settings");
+    let mut cmd = fx.command(bin);
+    cmd.args([
+        "-p",
+        PROMPT,
+        "--output-format",
+        "stream-json",
+        "--yolo",
+        "-m",
+        GEMINI_MODEL,
+    ])
+    .env("GOOGLE_GEMINI_BASE_URL", fx.model.base_url())
+    .env("GEMINI_API_KEY", "fake-gemini-key");
+    cmd
+}
+
+#[test]
+fn gemini_writes_commits_and_pushes() {
+    let Some(bin) = agent_bin("gemini") else {
+        return;
+    };
+    let fx = Fixture::new(script());
+    let run = run(gemini(&fx, &bin));
+    fx.assert_pushed(&run);
+    fx.assert_model(GEMINI_MODEL);
+    let events = jsonl(&run.stdout);
+    let result = events
+        .iter()
+        .rfind(|e| e["type"] == "result")
+        .expect("result event");
+    assert_eq!(result["status"], "success", "{result}");
+}
+
+#[test]
+fn gemini_reports_api_error() {
+    let Some(bin) = agent_bin("gemini") else {
+        return;
+    };
+    let fx = Fixture::new(error_script());
+    let run = run(gemini(&fx, &bin));
+    assert!(
+        !run.status.success(),
+        "CLI should fail\n{}",
+        run.transcript()
+    );
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("model is on strike"), "{}", run.transcript());
 }

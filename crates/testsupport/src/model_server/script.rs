@@ -430,13 +430,15 @@ pub fn synth_json(schema: &Value) -> Value {
 }
 
 /// Finds the working directory a client states in its prompt: Claude Code and OpenCode say
-/// `Working directory: /x`, Codex `<cwd>/x</cwd>`, Gemini CLI `working in the directory: /x`.
+/// `Working directory: /x`, Codex `<cwd>/x</cwd>`, Gemini CLI `**Workspace Directories:**` (older
+/// versions `working in the directory: /x`).
 pub fn find_cwd(text: &str) -> Option<String> {
     let patterns: &[(&str, Option<&str>)] = &[
         ("<cwd>", Some("</cwd>")),
         ("Working directory: ", None),
         ("working in the directory: ", None),
         ("Primary working directory: ", None),
+        ("**Workspace Directories:**\n  - ", None),
     ];
     for (start, end) in patterns {
         if let Some(pos) = text.find(start) {
