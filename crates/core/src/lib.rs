@@ -6,6 +6,7 @@ pub mod apply;
 pub mod cron;
 pub mod plan;
 pub mod results;
+pub mod schedule;
 pub mod run_request;
 pub mod spawn;
 pub mod task_status;
