@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Install everything the tests need on a fresh machine, idempotently:
+#   - Debian packages: bubblewrap (the local sandbox), git
+#   - the four agent CLIs from npm at pinned versions (agents/versions.env), cached outside the
+#     clone in $AXON_CI_CACHE/agents (default ~/.cache/axon-ci)
+#   - manifest validators from PyPI (kubernetes-validate, yamllint, checkov) in a venv there
+# Prints the environment to export (AXON_AGENT_BIN_DIR, AXON_VENV).
+set -euo pipefail
+only_agents=false
+[ "${1:-}" = "--agents" ] && only_agents=true
+here=$(cd "$(dirname "$0")/.." && pwd)
+cache=${AXON_CI_CACHE:-$HOME/.cache/axon-ci}
+mkdir -p "$cache"
+set -a; . "$here/agents/versions.env"; set +a
+
+need_apt=()
+command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
+command -v git >/dev/null 2>&1 || need_apt+=(git)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "install-deps: apt-get install ${need_apt[*]}" >&2
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+agents="$cache/agents"
+want="claude-code@$CLAUDE_CODE_VERSION codex@$CODEX_VERSION gemini-cli@$GEMINI_CLI_VERSION opencode-ai@$OPENCODE_VERSION"
+if [ "$(cat "$agents/.installed" 2>/dev/null)" != "$want" ]; then
+  echo "install-deps: npm install agent CLIs ($want)" >&2
+  mkdir -p "$agents"
+  npm install --no-fund --no-audit --loglevel=error --prefix "$agents" \
+    "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION" "@openai/codex@$CODEX_VERSION" \
+    "@google/gemini-cli@$GEMINI_CLI_VERSION" "opencode-ai@$OPENCODE_VERSION" >&2
+  echo "$want" > "$agents/.installed"
+fi
+
+if $only_agents; then
+  echo "export AXON_AGENT_BIN_DIR=$agents/node_modules/.bin"
+  exit 0
+fi
+
+venv="$cache/venv"
+pywant="kubernetes-validate==1.37.0 yamllint==1.38.0 checkov==3.3.30"
+if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$pywant" ]; then
+  echo "install-deps: pip install $pywant" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check $pywant >&2
+  echo "$pywant" > "$venv/.installed"
+fi
+
+echo "export AXON_AGENT_BIN_DIR=$agents/node_modules/.bin"
+echo "export AXON_VENV=$venv"
