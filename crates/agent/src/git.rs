@@ -2,6 +2,7 @@
 //! branch, the commits since the run started (or since the base branch), whether the branch
 //! is on the remote at HEAD, and the remote's URL. Never from what the agent printed.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -21,9 +22,18 @@ pub struct GitState {
     pub remote_url: Option<String>,
 }
 
-/// Run git in `dir`; `None` when it fails (not a repository, no such ref, timeout).
-pub async fn git(dir: &Path, args: &[&str]) -> Option<String> {
+/// Run git in `dir`, with the agent's environment when given (its `HOME` holds the git
+/// configuration and credentials the agent used); `None` when it fails (not a repository, no
+/// such ref, timeout).
+pub async fn git(
+    dir: &Path,
+    env: Option<&BTreeMap<String, String>>,
+    args: &[&str],
+) -> Option<String> {
     let mut cmd = Command::new("git");
+    if let Some(env) = env {
+        cmd.env_clear().envs(env);
+    }
     cmd.args(args)
         .current_dir(dir)
         .env("GIT_TERMINAL_PROMPT", "0")
@@ -42,34 +52,46 @@ pub async fn git(dir: &Path, args: &[&str]) -> Option<String> {
 }
 
 /// The HEAD commit, recorded before the agent starts.
-pub async fn head(dir: &Path) -> Option<String> {
-    git(dir, &["rev-parse", "--verify", "-q", "HEAD"])
+pub async fn head(dir: &Path, env: Option<&BTreeMap<String, String>>) -> Option<String> {
+    git(dir, env, &["rev-parse", "--verify", "-q", "HEAD"])
         .await
         .filter(|s| !s.is_empty())
 }
 
 /// Inspect the work tree. `start` is HEAD before the agent ran; `base_branch` the branch it
 /// was cloned at.
-pub async fn inspect(dir: &Path, start: Option<&str>, base_branch: Option<&str>) -> GitState {
+pub async fn inspect(
+    dir: &Path,
+    env: Option<&BTreeMap<String, String>>,
+    start: Option<&str>,
+    base_branch: Option<&str>,
+) -> GitState {
     let mut state = GitState::default();
-    if git(dir, &["rev-parse", "--is-inside-work-tree"])
+    if git(dir, env, &["rev-parse", "--is-inside-work-tree"])
         .await
         .as_deref()
         != Some("true")
     {
         return state;
     }
-    state.head = head(dir).await;
-    state.branch = git(dir, &["symbolic-ref", "--short", "-q", "HEAD"])
+    state.head = head(dir, env).await;
+    state.branch = git(dir, env, &["symbolic-ref", "--short", "-q", "HEAD"])
         .await
         .filter(|b| !b.is_empty());
     let remote = match &state.branch {
-        Some(b) => git(dir, &["config", "--get", &format!("branch.{b}.remote")]).await,
+        Some(b) => {
+            git(
+                dir,
+                env,
+                &["config", "--get", &format!("branch.{b}.remote")],
+            )
+            .await
+        }
         None => None,
     }
     .filter(|r| r != ".")
     .unwrap_or_else(|| "origin".to_string());
-    state.remote_url = git(dir, &["remote", "get-url", &remote]).await;
+    state.remote_url = git(dir, env, &["remote", "get-url", &remote]).await;
 
     // Commits since the start of the run; without a recorded start, since the base branch.
     let mut excludes: Vec<String> = Vec::new();
@@ -80,7 +102,7 @@ pub async fn inspect(dir: &Path, start: Option<&str>, base_branch: Option<&str>)
             format!("refs/remotes/{remote}/{base}"),
             format!("refs/heads/{base}"),
         ] {
-            if git(dir, &["rev-parse", "--verify", "-q", &candidate])
+            if git(dir, env, &["rev-parse", "--verify", "-q", &candidate])
                 .await
                 .is_some()
             {
@@ -92,7 +114,7 @@ pub async fn inspect(dir: &Path, start: Option<&str>, base_branch: Option<&str>)
     if state.head.is_some() && !excludes.is_empty() {
         let mut args = vec!["rev-list", "--max-count=1000", "HEAD", "--not"];
         args.extend(excludes.iter().map(String::as_str));
-        if let Some(list) = git(dir, &args).await {
+        if let Some(list) = git(dir, env, &args).await {
             state.commits = list
                 .lines()
                 .map(str::to_string)
@@ -101,17 +123,33 @@ pub async fn inspect(dir: &Path, start: Option<&str>, base_branch: Option<&str>)
         }
     }
 
+    // Pushed: there is work, and the remote has the branch at HEAD.
     if let (Some(branch), Some(head)) = (&state.branch, &state.head)
         && state.remote_url.is_some()
+        && !state.commits.is_empty()
     {
         let reference = format!("refs/heads/{branch}");
-        if let Some(out) = git(dir, &["ls-remote", "--heads", &remote, &reference]).await {
+        if let Some(out) = git(dir, env, &["ls-remote", "--heads", &remote, &reference]).await {
             state.pushed = out.lines().any(|l| {
                 l.split_whitespace().next() == Some(head.as_str()) && l.ends_with(&reference)
             });
         }
     }
     state
+}
+
+/// The commit identity git would use in `dir` (`user.name`, `user.email`).
+pub async fn identity(
+    dir: &Path,
+    env: Option<&BTreeMap<String, String>>,
+) -> Option<(String, String)> {
+    let name = git(dir, env, &["config", "user.name"])
+        .await
+        .filter(|s| !s.is_empty())?;
+    let email = git(dir, env, &["config", "user.email"])
+        .await
+        .filter(|s| !s.is_empty())?;
+    Some((name, email))
 }
 
 #[cfg(test)]
@@ -156,19 +194,19 @@ mod tests {
         );
         run(&work, &["commit", "-q", "--allow-empty", "-m", "base"]);
         run(&work, &["push", "-q", "origin", "main"]);
-        let start = head(&work).await;
+        let start = head(&work, None).await;
 
         run(&work, &["checkout", "-q", "-b", "axon/fix"]);
         run(&work, &["commit", "-q", "--allow-empty", "-m", "one"]);
         run(&work, &["commit", "-q", "--allow-empty", "-m", "two"]);
-        let state = inspect(&work, start.as_deref(), Some("main")).await;
+        let state = inspect(&work, None, start.as_deref(), Some("main")).await;
         assert_eq!(state.branch.as_deref(), Some("axon/fix"));
         assert_eq!(state.commits.len(), 2);
         assert_eq!(state.commits.first(), state.head.as_ref());
         assert!(!state.pushed);
 
         run(&work, &["push", "-q", "origin", "axon/fix"]);
-        let state = inspect(&work, None, Some("main")).await;
+        let state = inspect(&work, None, None, Some("main")).await;
         assert!(state.pushed);
         assert_eq!(state.commits.len(), 2, "since refs/remotes/origin/main");
     }
@@ -176,6 +214,9 @@ mod tests {
     #[tokio::test]
     async fn outside_a_repository_is_empty() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        assert_eq!(inspect(tmp.path(), None, None).await, GitState::default());
+        assert_eq!(
+            inspect(tmp.path(), None, None, None).await,
+            GitState::default()
+        );
     }
 }

@@ -148,12 +148,26 @@ async fn run_agent(
                     .await;
             }
             apply_env(&mut child_env, &setup, env.bin_dir.as_deref());
+            if agent_type == AgentType::Gemini {
+                // Gemini CLI runs shell commands with GIT_CONFIG_GLOBAL=/dev/null, so the
+                // identity from ~/.gitconfig is lost to the agent's `git commit`: pass it on.
+                if let Some((name, email)) = git::identity(&workdir, Some(&child_env)).await {
+                    for (k, v) in [
+                        ("GIT_AUTHOR_NAME", &name),
+                        ("GIT_COMMITTER_NAME", &name),
+                        ("GIT_AUTHOR_EMAIL", &email),
+                        ("GIT_COMMITTER_EMAIL", &email),
+                    ] {
+                        child_env.entry(k.to_string()).or_insert_with(|| v.clone());
+                    }
+                }
+            }
             let path = find_program(&setup.program, env.bin_dir.as_deref(), env.path.as_deref())?;
             (path, setup.args.clone(), setup.program.clone())
         }
     };
 
-    let start = git::head(&workdir).await;
+    let start = git::head(&workdir, Some(&child_env)).await;
     let mut cmd = Command::new(&program);
     cmd.args(&program_args)
         .current_dir(&workdir)
@@ -187,9 +201,11 @@ async fn run_agent(
             )
         };
         tokio::pin!(pumps);
-        let status = wait_forwarding_signals(&mut child, pid, &mut pumps).await?;
+        let (status, pumps_done) = wait_forwarding_signals(&mut child, pid, &mut pumps).await?;
         kill_group(pid, libc::SIGKILL);
-        let _ = tokio::time::timeout(DRAIN_AFTER_EXIT, &mut pumps).await;
+        if !pumps_done {
+            let _ = tokio::time::timeout(DRAIN_AFTER_EXIT, &mut pumps).await;
+        }
         status
     };
 
@@ -199,6 +215,7 @@ async fn run_agent(
     let doc = results_document(
         args,
         env,
+        &child_env,
         &workdir,
         start.as_deref(),
         &outcome,
@@ -339,19 +356,20 @@ fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// Wait for the agent, forwarding SIGTERM and SIGINT to its process group.
+/// Wait for the agent, forwarding SIGTERM and SIGINT to its process group. Also says whether
+/// the output pumps finished meanwhile (they must not be polled again then).
 async fn wait_forwarding_signals(
     child: &mut tokio::process::Child,
     pid: Option<u32>,
     pumps: &mut (impl std::future::Future + Unpin),
-) -> Result<ExitStatus, AgentError> {
+) -> Result<(ExitStatus, bool), AgentError> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).map_err(AgentError::Process)?;
     let mut int = signal(SignalKind::interrupt()).map_err(AgentError::Process)?;
     let mut pumps_done = false;
     loop {
         tokio::select! {
-            status = child.wait() => return status.map_err(AgentError::Process),
+            status = child.wait() => return Ok((status.map_err(AgentError::Process)?, pumps_done)),
             _ = &mut *pumps, if !pumps_done => pumps_done = true,
             _ = term.recv() => kill_group(pid, libc::SIGTERM),
             _ = int.recv() => kill_group(pid, libc::SIGINT),
@@ -467,6 +485,7 @@ async fn pump_stderr(
 async fn results_document(
     args: &AgentRunArgs,
     env: &RunEnv,
+    child_env: &BTreeMap<String, String>,
     workdir: &Path,
     start: Option<&str>,
     outcome: &Outcome,
@@ -475,7 +494,7 @@ async fn results_document(
     redactor: &Redactor,
     err: &mut (dyn AsyncWrite + Unpin + Send),
 ) -> ResultsDocument {
-    let state = git::inspect(workdir, start, env.base_branch.as_deref()).await;
+    let state = git::inspect(workdir, Some(child_env), start, env.base_branch.as_deref()).await;
     let mut pull_requests = Vec::new();
     if let (Some(token), Some(branch), true, Some(url)) = (
         &env.github_token,

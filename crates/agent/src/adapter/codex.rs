@@ -65,11 +65,6 @@ impl Adapter for Codex {
         let mut toml =
             String::from("# Written by axon agent run: headless, no update checks or analytics.\n");
         toml.push_str("check_for_update_on_startup = false\n");
-        if let Some(n) = input.model_max_retries
-            && n == 0
-        {
-            toml.push_str("unbounded_connection_retries = false\n");
-        }
         if let Some(model) = input.model {
             toml.push_str(&format!("model = {}\n", toml_str(model)));
         }
@@ -77,6 +72,9 @@ impl Adapter for Codex {
             toml.push_str("model_provider = \"axon\"\n");
         }
         toml.push_str("\n[analytics]\nenabled = false\n\n[feedback]\nenabled = false\n\n[features]\nplugins = false\n");
+        if input.model_max_retries == Some(0) {
+            toml.push_str("unbounded_connection_retries = false\n");
+        }
         if let Some(url) = input.model_base_url {
             toml.push_str("\n[model_providers.axon]\nname = \"axon\"\n");
             toml.push_str(&format!("base_url = {}\n", toml_str(&openai_base_url(url))));
