@@ -217,7 +217,7 @@ impl Run {
 }
 
 fn tail(s: &str) -> &str {
-    let start = s.len().saturating_sub(6000);
+    let start = s.len().saturating_sub(20000);
     let start = (start..s.len())
         .find(|i| s.is_char_boundary(*i))
         .unwrap_or(0);
@@ -530,6 +530,110 @@ fn gemini_reports_api_error() {
     };
     let fx = Fixture::new(error_script());
     let run = run(gemini(&fx, &bin));
+    assert!(
+        !run.status.success(),
+        "CLI should fail\n{}",
+        run.transcript()
+    );
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("model is on strike"), "{}", run.transcript());
+}
+
+// ---------------------------------------------------------------- OpenCode
+
+const OPENCODE_MODEL: &str = "fake-model";
+
+/// `OPENCODE_CONFIG_CONTENT`: one `@ai-sdk/openai-compatible` provider `fake` at the server,
+/// used for both the main and the small (title) model; no autoupdate, no sharing.
+fn opencode_config(base_url: &str) -> serde_json::Value {
+    serde_json::json!({
+        "$schema": "https://opencode.ai/config.json",
+        "autoupdate": false,
+        "share": "disabled",
+        "model": format!("fake/{OPENCODE_MODEL}"),
+        "small_model": format!("fake/{OPENCODE_MODEL}"),
+        "provider": {
+            "fake": {
+                "npm": "@ai-sdk/openai-compatible",
+                "name": "Fake",
+                "options": {"baseURL": format!("{base_url}/v1"), "apiKey": "fake-key"},
+                "models": {OPENCODE_MODEL: {"name": "Fake model"}}
+            }
+        }
+    })
+}
+
+/// A loopback port nobody listens on: connections to it are refused at once.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind")
+        .port()
+}
+
+fn opencode(fx: &Fixture, bin: &Path) -> Command {
+    let mut cmd = fx.command(bin);
+    cmd.args([
+        "run",
+        "--format",
+        "json",
+        "-m",
+        &format!("fake/{OPENCODE_MODEL}"),
+        PROMPT,
+    ])
+    .env(
+        "OPENCODE_CONFIG_CONTENT",
+        opencode_config(&fx.model.base_url()).to_string(),
+    )
+    .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
+    .env("OPENCODE_DISABLE_SHARE", "1")
+    .env("OPENCODE_DISABLE_LSP_DOWNLOAD", "1")
+    .env("OPENCODE_DISABLE_DEFAULT_PLUGINS", "1")
+    .env("OPENCODE_DISABLE_MODELS_FETCH", "1")
+    .env("OPENCODE_DISABLE_CLAUDE_CODE", "1")
+    .env("OPENCODE_DISABLE_TERMINAL_TITLE", "1")
+    .env(
+        "npm_config_registry",
+        format!("http://127.0.0.1:{}/", closed_port()),
+    );
+    cmd
+}
+
+#[test]
+fn opencode_writes_commits_and_pushes() {
+    let Some(bin) = agent_bin("opencode") else {
+        return;
+    };
+    let fx = Fixture::new(script());
+    let run = run(opencode(&fx, &bin));
+    fx.assert_pushed(&run);
+    fx.assert_model(OPENCODE_MODEL);
+    let events = jsonl(&run.stdout);
+    let output_tokens: u64 = events
+        .iter()
+        .filter(|e| e["type"] == "step_finish")
+        .filter_map(|e| e["part"]["tokens"]["output"].as_u64())
+        .sum();
+    assert_eq!(
+        output_tokens,
+        3 * 20,
+        "three main steps\n{}",
+        run.transcript()
+    );
+    let text = events
+        .iter()
+        .rfind(|e| e["type"] == "text")
+        .expect("text event");
+    assert_eq!(text["part"]["text"], "done");
+}
+
+#[test]
+fn opencode_reports_api_error() {
+    let Some(bin) = agent_bin("opencode") else {
+        return;
+    };
+    let fx = Fixture::new(error_script());
+    let run = run(opencode(&fx, &bin));
     assert!(
         !run.status.success(),
         "CLI should fail\n{}",
