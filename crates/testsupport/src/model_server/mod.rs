@@ -374,8 +374,7 @@ async fn handle(
         step,
         status: response.status().as_u16(),
     };
-    let (response, dumped) = dump(&shared, count, &record, response).await;
-    let _ = dumped;
+    let response = dump(&shared, count, &record, response).await;
     lock(&shared.log).push(record);
     response
 }
@@ -526,14 +525,10 @@ pub fn text_of(v: &Value) -> String {
     }
 }
 
-async fn dump(
-    shared: &Shared,
-    n: usize,
-    record: &RecordedRequest,
-    response: Response,
-) -> (Response, bool) {
+/// Writes the request and answer to `AXON_FAKE_MODEL_DUMP` when set (buffering the answer).
+async fn dump(shared: &Shared, n: usize, record: &RecordedRequest, response: Response) -> Response {
     let Some(dir) = &shared.dump_dir else {
-        return (response, false);
+        return response;
     };
     let req = json!({
         "method": record.method, "path": record.path, "query": record.query,
@@ -552,5 +547,5 @@ async fn dump(
         dir.join(format!("{}-{n:03}-response.txt", shared.port)),
         format!("{}\n\n{}", parts.status, String::from_utf8_lossy(&bytes)),
     );
-    (Response::from_parts(parts, Body::from(bytes)), true)
+    Response::from_parts(parts, Body::from(bytes))
 }
