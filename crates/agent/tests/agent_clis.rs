@@ -108,6 +108,19 @@ impl Fixture {
         .expect("gitconfig");
         let agents_md = tmp.path().join("agents.md");
         std::fs::write(&agents_md, INSTRUCTIONS).expect("agents.md");
+        let plugin = tmp.path().join("plugins/review");
+        std::fs::create_dir_all(plugin.join("skills/axon-lint")).expect("skill dir");
+        std::fs::create_dir_all(plugin.join("agents")).expect("agents dir");
+        std::fs::write(
+            plugin.join("skills/axon-lint/SKILL.md"),
+            "---\nname: axon-lint\ndescription: AXON-SKILL-MARKER lint the code before committing\n---\nRun the linter.\n",
+        )
+        .expect("skill");
+        std::fs::write(
+            plugin.join("agents/axon-critic.md"),
+            "---\nname: axon-critic\ndescription: AXON-AGENT-MARKER reviews diffs\n---\nBe critical.\n",
+        )
+        .expect("agent");
         let git = GitServer::start().expect("git server");
         let out = std::process::Command::new("git")
             .args(["clone", "--quiet", &git.url()])
@@ -155,6 +168,10 @@ impl Fixture {
         set("AXON_TASK", "test-task".into());
         set("AXON_BASE_BRANCH", "main".into());
         set("AXON_AGENTS_MD_FILE", self.agents_md.display().to_string());
+        set(
+            "AXON_PLUGINS_DIR",
+            self._tmp.path().join("plugins").display().to_string(),
+        );
         set("AXON_MODEL_BASE_URL", self.model.base_url());
         set("AXON_MODEL_MAX_RETRIES", "0".into());
         set("AXON_RESULTS_FILE", self.results.display().to_string());
@@ -222,6 +239,23 @@ impl Fixture {
             main.iter().any(|r| r.mentions("AXON-INSTRUCTIONS-MARKER")),
             "instructions reach the model\n{t}"
         );
+        assert!(
+            main.iter().any(|r| r.mentions("AXON-SKILL-MARKER")),
+            "plugin skill reaches the model\n{t}"
+        );
+        if run.doc.agent_type.as_deref() != Some("codex") {
+            // Codex has no Markdown sub-agents (the adapter warns).
+            assert!(
+                main.iter().any(|r| r.mentions("AXON-AGENT-MARKER")),
+                "plugin sub-agent reaches the model\n{t}"
+            );
+        } else {
+            assert!(
+                run.stderr
+                    .contains("sub-agent \"axon-critic\" of plugin \"review\" is ignored"),
+                "{t}"
+            );
+        }
         assert!(!run.stdout.is_empty(), "the stream is forwarded");
         assert!(
             !run.stdout.contains("sk-test-secret"),
@@ -286,6 +320,14 @@ async fn pushes(agent: (&str, &str, &str, (&str, &str))) {
     }
     let fx = Fixture::new(push_script());
     let run = fx.run(fx.env(agent.1, agent.2, agent.3)).await;
+    // AXON_RECORD_STREAMS=DIR keeps each CLI's real stream (the source of tests/fixtures/recorded).
+    if let Some(dir) = std::env::var_os("AXON_RECORD_STREAMS") {
+        std::fs::write(
+            PathBuf::from(dir).join(format!("{}.jsonl", agent.1)),
+            &run.stdout,
+        )
+        .expect("record stream");
+    }
     fx.assert_pushed(&run);
 }
 
@@ -295,6 +337,13 @@ async fn api_error(agent: (&str, &str, &str, (&str, &str))) {
     }
     let fx = Fixture::new(error_script());
     let run = fx.run(fx.env(agent.1, agent.2, agent.3)).await;
+    if let Some(dir) = std::env::var_os("AXON_RECORD_STREAMS") {
+        std::fs::write(
+            PathBuf::from(dir).join(format!("{}-api-error.jsonl", agent.1)),
+            &run.stdout,
+        )
+        .expect("record stream");
+    }
     fx.assert_api_error(&run);
 }
 

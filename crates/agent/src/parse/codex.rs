@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use axon_core::results::Usage;
 use serde_json::Value;
 
-use super::{StreamParser, json_object, key_argument, str_of, u64_of};
+use super::{StreamParser, error_message, json_object, key_argument, str_of, u64_of};
 use crate::event::{Event, FinalResult};
 
 /// Parser state: whether the model is producing output, and which items were announced.
@@ -159,12 +159,12 @@ impl StreamParser for CodexParser {
                     .unwrap_or("turn failed");
                 out.push(Event::Result(FinalResult {
                     success: false,
-                    error: Some(message.to_string()),
+                    error: Some(error_message(message)),
                     ..Default::default()
                 }));
             }
             Some("error") => out.push(Event::Error {
-                message: str_of(&v, "message").unwrap_or("error").to_string(),
+                message: error_message(str_of(&v, "message").unwrap_or("error")),
                 fatal: true,
             }),
             _ => {}

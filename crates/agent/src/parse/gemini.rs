@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use axon_core::results::Usage;
 use serde_json::Value;
 
-use super::{StreamParser, json_object, key_argument, rfc3339_ms, str_of, u64_of};
+use super::{StreamParser, error_message, json_object, key_argument, rfc3339_ms, str_of, u64_of};
 use crate::event::{Event, FinalResult};
 
 /// Parser state: whether the model is producing output, and tool names by id.
@@ -88,7 +88,7 @@ impl StreamParser for GeminiParser {
                 });
             }
             Some("error") => out.push(Event::Error {
-                message: str_of(&v, "message").unwrap_or("error").to_string(),
+                message: error_message(str_of(&v, "message").unwrap_or("error")),
                 fatal: str_of(&v, "severity") != Some("warning"),
             }),
             Some("result") => {
@@ -100,7 +100,7 @@ impl StreamParser for GeminiParser {
                     error: v
                         .get("error")
                         .and_then(|e| str_of(e, "message"))
-                        .map(str::to_string)
+                        .map(error_message)
                         .or_else(|| (!success).then(|| "Gemini CLI reported an error".to_string())),
                     usage: stats.is_object().then(|| Usage {
                         input_tokens: u64_of(&stats, "input_tokens"),

@@ -119,6 +119,40 @@ pub fn one_line(s: &str, max: usize) -> String {
     }
 }
 
+/// An error message as a person reads it: a JSON error body (`{"error":{"type","message"}}`,
+/// as some CLIs pass the API's response through) becomes `type: message`; anything else is
+/// kept.
+pub fn error_message(raw: &str) -> String {
+    let (Some(open), Some(close)) = (raw.find('{'), raw.rfind('}')) else {
+        return raw.to_string();
+    };
+    if close < open {
+        return raw.to_string();
+    }
+    let Some(v) = json_object(&raw[open..=close]) else {
+        return raw.to_string();
+    };
+    let e = v.get("error").filter(|e| e.is_object()).unwrap_or(&v);
+    let Some(message) = str_of(e, "message") else {
+        return raw.to_string();
+    };
+    let kind = str_of(e, "type")
+        .or_else(|| str_of(e, "status"))
+        .or_else(|| str_of(e, "code"));
+    let prefix = raw[..open].trim_matches(|c: char| c == '[' || c == ':' || c.is_whitespace());
+    let mut out = String::new();
+    for part in [Some(prefix), kind]
+        .into_iter()
+        .flatten()
+        .filter(|p| !p.is_empty())
+    {
+        out.push_str(part);
+        out.push_str(": ");
+    }
+    out.push_str(message);
+    out
+}
+
 /// Text from a tool result's content: a string, or an array of `{type: text, text}` blocks.
 fn content_text(v: &Value) -> String {
     match v {
@@ -151,6 +185,22 @@ mod tests {
         let v = serde_json::json!({"command": ["bash", "-lc", "make test"]});
         assert_eq!(key_argument(&v).as_deref(), Some("bash -lc make test"));
         assert_eq!(key_argument(&serde_json::json!({"x": 1})), None);
+    }
+
+    #[test]
+    fn json_error_bodies_are_made_readable() {
+        let raw = r#"{"error":{"code":"invalid_request","message":"model is on strike","type":"invalid_request_error"}}"#;
+        assert_eq!(
+            error_message(raw),
+            "invalid_request_error: model is on strike"
+        );
+        assert_eq!(error_message("plain words"), "plain words");
+        let gemini = r#"[API Error: {"error":{"code":400,"message":"on strike","status":"INVALID_ARGUMENT"}}]"#;
+        assert_eq!(
+            error_message(gemini),
+            "API Error: INVALID_ARGUMENT: on strike"
+        );
+        assert_eq!(error_message("a {b} c"), "a {b} c");
     }
 
     #[test]
