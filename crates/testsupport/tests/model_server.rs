@@ -408,3 +408,13 @@ fn stops_on_drop() {
     drop(server);
     assert!(TcpStream::connect(addr).is_err());
 }
+
+#[tokio::test]
+async fn usable_from_async_tests() {
+    let server = FakeModelServer::start(script()).expect("start inside a runtime");
+    let addr = server.addr();
+    let stream = tokio::net::TcpStream::connect(addr).await;
+    assert!(stream.is_ok());
+    drop(stream);
+    drop(server);
+}

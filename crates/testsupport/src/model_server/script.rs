@@ -13,7 +13,8 @@ pub enum Step {
     /// Write `content` to `path` with the client's file-writing tool (Claude `Write`, Gemini
     /// `write_file`, OpenCode `write`, Codex `apply_patch`), or with its shell tool when it
     /// offers no writing tool. A relative path is resolved against the working directory the
-    /// client reports in its prompt.
+    /// client reports in its prompt. Write new files: Claude Code's `Write` refuses to overwrite
+    /// a file the conversation has not read.
     WriteFile {
         /// Path to write, relative to the agent's working directory or absolute.
         path: String,
