@@ -59,11 +59,11 @@ fn main() -> ExitCode {
     };
     let addr = server.addr().to_string();
     eprintln!("axon-fake-model: listening on http://{addr} for {max_seconds}s");
-    if let Some(f) = addr_file {
-        if let Err(e) = std::fs::write(&f, &addr) {
-            eprintln!("axon-fake-model: cannot write {f}: {e}");
-            return ExitCode::FAILURE;
-        }
+    if let Some(f) = addr_file
+        && let Err(e) = std::fs::write(&f, &addr)
+    {
+        eprintln!("axon-fake-model: cannot write {f}: {e}");
+        return ExitCode::FAILURE;
     }
     std::thread::sleep(Duration::from_secs(max_seconds));
     drop(server);
