@@ -1,1 +1,32 @@
-//! placeholder
+//! Axon's TaskSpawner: sources of work items (GitHub issues and pull requests, cron ticks)
+//! and the loop that turns them into Tasks.
+//!
+//! The decisions (names, which items get a Task now, templates, cron ticks) live in
+//! `axon_core`; this crate does the I/O around them. Backends plug in through [`TaskSink`]
+//! and run a [`Spawner`]:
+//!
+//! ```ignore
+//! let mut spawner = Spawner::new("fix-bugs", sink, SystemClock, SpawnerOptions::default());
+//! spawner.run(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! ```
+
+pub mod clock;
+pub mod cron_source;
+pub mod github;
+pub mod memory;
+pub mod rate_limit;
+pub mod repo;
+pub mod secret;
+pub mod sink;
+pub mod spawner;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use github::{GithubClient, GithubConfig, GithubError, RequestStats};
+pub use memory::MemorySink;
+pub use repo::{RepoRef, RepoUrlError};
+pub use secret::Token;
+pub use sink::{CreateOutcome, SinkError, TaskSink};
+pub use spawner::{
+    PollOutcome, PollReport, Spawner, SpawnerError, SpawnerOptions, build_task, poll_interval,
+    spawned_task,
+};

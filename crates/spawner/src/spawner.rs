@@ -1,0 +1,687 @@
+//! The spawner loop: poll the source, decide, create Tasks, write status; repeat every
+//! `pollInterval` until told to stop.
+//!
+//! Each poll reads everything it decides from fresh (the TaskSpawner, its Tasks), so the loop
+//! can be killed and restarted at any point: the decision in `axon_core::spawn` names Tasks
+//! deterministically and the sink creates idempotently. The only state kept between polls is
+//! the GitHub client's caches, which save requests but never change a decision.
+
+use crate::clock::Clock;
+use crate::cron_source;
+use crate::github::{GithubClient, GithubConfig, GithubError};
+use crate::repo::RepoRef;
+use crate::sink::{CreateOutcome, SinkError, TaskSink};
+use axon_api::{
+    Condition, Duration as ApiDuration, Task, TaskSpawner, TaskSpawnerPhase, TaskSpawnerStatus,
+    TaskSpec,
+};
+use axon_core::cron;
+use axon_core::spawn::{
+    ANNOTATION_GENERATION, ANNOTATION_NEEDS_INPUT, ANNOTATION_SOURCE_ID, LABEL_TASKSPAWNER,
+    SpawnCounters, SpawnPolicy, SpawnedTask, plan_spawns,
+};
+use axon_core::spawn_item::WorkItem;
+use axon_core::template::{PromptTemplate, parse_template};
+use chrono::{DateTime, SecondsFormat, Utc};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::pin;
+use std::time::Duration;
+
+/// Condition type set while GitHub rate-limits the spawner.
+pub const CONDITION_RATE_LIMITED: &str = "RateLimited";
+/// Condition type set while the prompt template fails to parse or render.
+pub const CONDITION_TEMPLATE_ERROR: &str = "TemplateError";
+/// Condition type set while the source cannot be polled (bad repo, token, schedule...).
+pub const CONDITION_SOURCE_ERROR: &str = "SourceError";
+
+/// Errors that stop the loop. Source and template problems do not: they go to status and the
+/// loop polls again later.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpawnerError {
+    /// The backend failed.
+    #[error("TaskSpawner {spawner}: backend error: {source}")]
+    Sink {
+        /// The spawner.
+        spawner: String,
+        /// The backend's error.
+        source: SinkError,
+    },
+}
+
+/// Settings that are not part of the TaskSpawner resource.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SpawnerOptions {
+    /// GitHub API base URL; default: derived from the Workspace's repo host
+    /// (`https://api.github.com`, or `https://HOST/api/v3` for GitHub Enterprise).
+    pub github_api_base: Option<String>,
+}
+
+/// What one poll did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PollReport {
+    /// Items the source returned that are not excluded.
+    pub discovered: usize,
+    /// Tasks created.
+    pub created: Vec<String>,
+    /// Tasks the decision wanted that already existed (a restart mid-poll).
+    pub already_existed: Vec<String>,
+    /// Items waiting for a free slot.
+    pub deferred: Vec<String>,
+    /// Items skipped for an excluded label.
+    pub excluded: Vec<String>,
+    /// Tasks annotated as "item needed input".
+    pub marked: Vec<String>,
+    /// Items whose prompt failed to render (no Task created).
+    pub render_errors: Vec<String>,
+}
+
+/// The outcome of one poll.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PollOutcome {
+    /// The source was polled.
+    Polled(PollReport),
+    /// GitHub rate-limited the poll; poll again at `until`.
+    RateLimited {
+        /// When GitHub accepts requests again.
+        until: DateTime<Utc>,
+    },
+    /// The spawner cannot poll now (bad template, schedule, repo, token...); status says why.
+    Failed {
+        /// The reason, as written to status.
+        message: String,
+    },
+    /// The TaskSpawner no longer exists.
+    Gone,
+}
+
+/// One TaskSpawner's loop.
+pub struct Spawner<S: TaskSink, C: Clock> {
+    name: String,
+    sink: S,
+    clock: C,
+    options: SpawnerOptions,
+    github: Option<GithubClient>,
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// What the decision needs to know about a Task, read from its labels, annotations and phase.
+pub fn spawned_task(task: &Task) -> SpawnedTask {
+    let annotations = task.metadata.annotations.as_ref();
+    let get = |k: &str| annotations.and_then(|a| a.get(k)).cloned();
+    SpawnedTask {
+        name: task.metadata.name.clone().unwrap_or_default(),
+        item_id: get(ANNOTATION_SOURCE_ID),
+        generation: get(ANNOTATION_GENERATION)
+            .and_then(|g| g.parse().ok())
+            .unwrap_or(1),
+        finished: task
+            .status
+            .as_ref()
+            .and_then(|s| s.phase)
+            .is_some_and(|p| p.is_finished()),
+        needs_input_seen: get(ANNOTATION_NEEDS_INPUT).as_deref() == Some("true"),
+    }
+}
+
+/// The Task for an item: the spawner's template with the rendered prompt, named, labelled
+/// and annotated so that later polls (and restarts) recognise it.
+pub fn build_task(
+    spawner: &TaskSpawner,
+    name: &str,
+    item_id: &str,
+    generation: u32,
+    prompt: String,
+) -> Task {
+    let t = &spawner.spec.task_template;
+    let spawner_name = spawner.metadata.name.clone().unwrap_or_default();
+    let spec = TaskSpec {
+        type_: t.type_,
+        prompt,
+        credentials: t.credentials.clone(),
+        model: t.model.clone(),
+        image: t.image.clone(),
+        workspace_ref: t.workspace_ref.clone(),
+        agent_config_ref: t.agent_config_ref.clone(),
+        ttl_seconds_after_finished: t.ttl_seconds_after_finished,
+        timeout_seconds: t.timeout_seconds,
+        backoff_limit: t.backoff_limit,
+        model_base_url: t.model_base_url.clone(),
+        env: t.env.clone(),
+    };
+    let mut task = Task::new(name, spec);
+    task.metadata.namespace = spawner.metadata.namespace.clone();
+    task.metadata.labels = Some(BTreeMap::from([(
+        LABEL_TASKSPAWNER.to_string(),
+        spawner_name,
+    )]));
+    task.metadata.annotations = Some(BTreeMap::from([
+        (ANNOTATION_SOURCE_ID.to_string(), item_id.to_string()),
+        (ANNOTATION_GENERATION.to_string(), generation.to_string()),
+    ]));
+    task
+}
+
+/// Sets (or replaces) condition `type_`, keeping its transition time when the status holds.
+fn set_condition(
+    conditions: &mut Vec<Condition>,
+    type_: &str,
+    on: bool,
+    reason: &str,
+    message: &str,
+    now: DateTime<Utc>,
+    generation: Option<i64>,
+) {
+    let status = if on { "True" } else { "False" };
+    let previous = conditions.iter().position(|c| c.type_ == type_);
+    if !on && previous.is_none() {
+        return; // never set, nothing to clear
+    }
+    let transition = match previous.map(|i| &conditions[i]) {
+        Some(c) if c.status == status => c.last_transition_time.clone(),
+        _ => Some(rfc3339(now)),
+    };
+    let condition = Condition {
+        type_: type_.to_string(),
+        status: status.to_string(),
+        reason: reason.to_string(),
+        message: message.to_string(),
+        last_transition_time: transition,
+        observed_generation: generation,
+    };
+    match previous {
+        Some(i) => conditions[i] = condition,
+        None => conditions.push(condition),
+    }
+}
+
+/// The poll interval of a spawner: `spec.pollInterval`, default five minutes, at least 1s.
+pub fn poll_interval(spawner: &TaskSpawner) -> Duration {
+    spawner
+        .spec
+        .poll_interval
+        .as_deref()
+        .and_then(|s| s.parse::<ApiDuration>().ok())
+        .map_or(
+            ApiDuration::DEFAULT_POLL_INTERVAL.as_std(),
+            ApiDuration::as_std,
+        )
+        .max(Duration::from_secs(1))
+}
+
+enum Discovery {
+    Items(Vec<WorkItem>),
+    RateLimited(DateTime<Utc>),
+    Failed(String),
+}
+
+impl<S: TaskSink, C: Clock> Spawner<S, C> {
+    /// A loop for TaskSpawner `name` over `sink`.
+    pub fn new(name: impl Into<String>, sink: S, clock: C, options: SpawnerOptions) -> Self {
+        Spawner {
+            name: name.into(),
+            sink,
+            clock,
+            options,
+            github: None,
+        }
+    }
+
+    /// GitHub request counts of the current client (zero before the first GitHub poll).
+    pub fn github_stats(&self) -> crate::github::RequestStats {
+        self.github
+            .as_ref()
+            .map(GithubClient::stats)
+            .unwrap_or_default()
+    }
+
+    fn sink_error(&self, source: SinkError) -> SpawnerError {
+        SpawnerError::Sink {
+            spawner: self.name.clone(),
+            source,
+        }
+    }
+
+    /// One poll: discover, decide, create, write status.
+    pub async fn poll_once(&mut self) -> Result<PollOutcome, SpawnerError> {
+        let Some(spawner) = self
+            .sink
+            .get_spawner(&self.name)
+            .await
+            .map_err(|e| self.sink_error(e))?
+        else {
+            return Ok(PollOutcome::Gone);
+        };
+        let now = self.clock.now();
+        let previous = spawner.status.clone().unwrap_or_default();
+        let generation = spawner.metadata.generation;
+        let mut status = TaskSpawnerStatus {
+            source: Some(spawner.spec.when.describe()),
+            observed_generation: generation,
+            ..previous.clone()
+        };
+
+        let template = match parse_template(
+            spawner
+                .spec
+                .task_template
+                .prompt_template
+                .as_deref()
+                .unwrap_or(""),
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                let message = e.to_string();
+                set_condition(
+                    &mut status.conditions,
+                    CONDITION_TEMPLATE_ERROR,
+                    true,
+                    "InvalidTemplate",
+                    &message,
+                    now,
+                    generation,
+                );
+                return self.fail(status, message).await;
+            }
+        };
+
+        let tasks = self
+            .sink
+            .list_tasks(&self.name)
+            .await
+            .map_err(|e| self.sink_error(e))?;
+        let existing: Vec<SpawnedTask> = tasks.iter().map(spawned_task).collect();
+
+        let discovery = self.discover(&spawner, &previous, &existing, now).await?;
+        let items = match discovery {
+            Discovery::Items(items) => items,
+            Discovery::RateLimited(until) => {
+                let message = format!(
+                    "GitHub rate limit reached; waiting until {} before polling again",
+                    rfc3339(until)
+                );
+                set_condition(
+                    &mut status.conditions,
+                    CONDITION_RATE_LIMITED,
+                    true,
+                    "RateLimited",
+                    &message,
+                    now,
+                    generation,
+                );
+                status.phase = Some(TaskSpawnerPhase::Running);
+                status.message = Some(message);
+                self.write_status(status).await?;
+                return Ok(PollOutcome::RateLimited { until });
+            }
+            Discovery::Failed(message) => {
+                set_condition(
+                    &mut status.conditions,
+                    CONDITION_SOURCE_ERROR,
+                    true,
+                    "SourceUnavailable",
+                    &message,
+                    now,
+                    generation,
+                );
+                return self.fail(status, message).await;
+            }
+        };
+        set_condition(
+            &mut status.conditions,
+            CONDITION_SOURCE_ERROR,
+            false,
+            "Polled",
+            "",
+            now,
+            generation,
+        );
+        set_condition(
+            &mut status.conditions,
+            CONDITION_RATE_LIMITED,
+            false,
+            "WithinLimit",
+            "",
+            now,
+            generation,
+        );
+
+        let policy = SpawnPolicy {
+            max_concurrency: spawner
+                .spec
+                .max_concurrency
+                .and_then(|m| u32::try_from(m).ok()),
+            exclude_labels: spawner
+                .spec
+                .when
+                .github_issues
+                .as_ref()
+                .map(|g| g.exclude_labels.clone())
+                .unwrap_or_default(),
+        };
+        let plan = plan_spawns(&self.name, &items, &existing, &policy);
+        let mut report = PollReport {
+            discovered: items.len() - plan.excluded.len(),
+            deferred: plan.deferred.clone(),
+            excluded: plan.excluded.clone(),
+            ..PollReport::default()
+        };
+
+        for task in &plan.mark_needs_input {
+            self.sink
+                .annotate_task(task, ANNOTATION_NEEDS_INPUT, "true")
+                .await
+                .map_err(|e| self.sink_error(e))?;
+            report.marked.push(task.clone());
+        }
+
+        let wants_comments = template.source().contains(".Comments");
+        let mut render_failure: Option<String> = None;
+        let mut rate_limited: Option<DateTime<Utc>> = None;
+        for planned in &plan.create {
+            let Some(item) = items.get(planned.item_index) else {
+                continue;
+            };
+            let prompt = match self.render(&template, item, wants_comments).await {
+                Ok(p) => p,
+                Err(RenderFailure::RateLimited(until)) => {
+                    // Create nothing more this poll; the rest is picked up after the wait.
+                    rate_limited = Some(until);
+                    break;
+                }
+                Err(RenderFailure::Message(message)) => {
+                    report.render_errors.push(item.id.clone());
+                    render_failure.get_or_insert(message);
+                    continue;
+                }
+            };
+            let task = build_task(
+                &spawner,
+                &planned.name,
+                &planned.item_id,
+                planned.generation,
+                prompt,
+            );
+            match self.sink.create_task(&spawner, task).await {
+                Ok(CreateOutcome::Created) => report.created.push(planned.name.clone()),
+                Ok(CreateOutcome::AlreadyExists) => {
+                    report.already_existed.push(planned.name.clone())
+                }
+                Err(e) => return Err(self.sink_error(e)),
+            }
+        }
+
+        match &render_failure {
+            Some(message) => set_condition(
+                &mut status.conditions,
+                CONDITION_TEMPLATE_ERROR,
+                true,
+                "RenderFailed",
+                message,
+                now,
+                generation,
+            ),
+            None => set_condition(
+                &mut status.conditions,
+                CONDITION_TEMPLATE_ERROR,
+                false,
+                "Rendered",
+                "",
+                now,
+                generation,
+            ),
+        }
+        let counters = SpawnCounters::after_poll(
+            previous.total_tasks_created,
+            report.discovered,
+            &plan,
+            report.created.len(),
+        );
+        status.total_discovered = counters.total_discovered;
+        status.total_tasks_created = counters.total_tasks_created;
+        status.active_tasks = counters.active_tasks;
+        status.last_discovery_time = Some(rfc3339(now));
+        status.phase = Some(TaskSpawnerPhase::Running);
+        status.message = Some(summary(
+            &report,
+            policy.max_concurrency,
+            render_failure.as_deref(),
+        ));
+        if let Some(until) = rate_limited {
+            let message = format!(
+                "GitHub rate limit reached while fetching comments; waiting until {}",
+                rfc3339(until)
+            );
+            set_condition(
+                &mut status.conditions,
+                CONDITION_RATE_LIMITED,
+                true,
+                "RateLimited",
+                &message,
+                now,
+                generation,
+            );
+            status.message = Some(message);
+            self.write_status(status).await?;
+            return Ok(PollOutcome::RateLimited { until });
+        }
+        self.write_status(status).await?;
+        Ok(PollOutcome::Polled(report))
+    }
+
+    async fn write_status(&self, status: TaskSpawnerStatus) -> Result<(), SpawnerError> {
+        self.sink
+            .update_status(&self.name, status)
+            .await
+            .map_err(|e| self.sink_error(e))
+    }
+
+    async fn fail(
+        &self,
+        mut status: TaskSpawnerStatus,
+        message: String,
+    ) -> Result<PollOutcome, SpawnerError> {
+        tracing::warn!(spawner = %self.name, %message, "TaskSpawner cannot poll");
+        status.phase = Some(TaskSpawnerPhase::Failed);
+        status.message = Some(message.clone());
+        self.write_status(status).await?;
+        Ok(PollOutcome::Failed { message })
+    }
+
+    async fn render(
+        &mut self,
+        template: &PromptTemplate,
+        item: &WorkItem,
+        wants_comments: bool,
+    ) -> Result<String, RenderFailure> {
+        let mut item = item.clone();
+        if wants_comments
+            && item.number > 0
+            && let Some(client) = self.github.as_mut()
+        {
+            item.comments = match client.comments(item.number, &self.clock).await {
+                Ok(c) => c,
+                Err(GithubError::RateLimited { until }) => {
+                    return Err(RenderFailure::RateLimited(until));
+                }
+                Err(e) => return Err(RenderFailure::Message(e.to_string())),
+            };
+        }
+        template
+            .render(&item)
+            .map_err(|e| RenderFailure::Message(e.to_string()))
+    }
+
+    async fn discover(
+        &mut self,
+        spawner: &TaskSpawner,
+        previous: &TaskSpawnerStatus,
+        existing: &[SpawnedTask],
+        now: DateTime<Utc>,
+    ) -> Result<Discovery, SpawnerError> {
+        if let Some(c) = &spawner.spec.when.cron {
+            let schedule = match cron::parse(&c.schedule) {
+                Ok(s) => s,
+                Err(e) => return Ok(Discovery::Failed(e.to_string())),
+            };
+            let created = spawner
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .and_then(|t| DateTime::from_timestamp(t.0.as_second(), 0));
+            let last = previous.last_discovery_time.as_deref().and_then(parse_time);
+            let cursor = cron_source::cron_cursor(created, last, existing).unwrap_or(now);
+            return Ok(Discovery::Items(
+                cron_source::discover(&schedule, cursor, now)
+                    .into_iter()
+                    .collect(),
+            ));
+        }
+        let Some(filter) = &spawner.spec.when.github_issues else {
+            return Ok(Discovery::Failed(
+                "spec.when has no source: set githubIssues or cron".to_string(),
+            ));
+        };
+        let Some(workspace_ref) = &spawner.spec.task_template.workspace_ref else {
+            return Ok(Discovery::Failed(
+                "spec.taskTemplate.workspaceRef is required with githubIssues".to_string(),
+            ));
+        };
+        let Some(workspace) = self
+            .sink
+            .get_workspace(&workspace_ref.name)
+            .await
+            .map_err(|e| self.sink_error(e))?
+        else {
+            return Ok(Discovery::Failed(format!(
+                "Workspace {:?} not found",
+                workspace_ref.name
+            )));
+        };
+        let repo = match RepoRef::parse(&workspace.spec.repo) {
+            Ok(r) => r,
+            Err(e) => return Ok(Discovery::Failed(e.to_string())),
+        };
+        let token = self
+            .sink
+            .github_token(&workspace)
+            .await
+            .map_err(|e| self.sink_error(e))?;
+        let config = GithubConfig {
+            api_base: self
+                .options
+                .github_api_base
+                .clone()
+                .unwrap_or_else(|| repo.default_api_base()),
+            owner: repo.owner,
+            repo: repo.repo,
+            token,
+        };
+        // Keep the client (and its caches) while the repository and token stay the same.
+        if self.github.as_ref().map(GithubClient::config) != Some(&config) {
+            match GithubClient::new(config) {
+                Ok(c) => self.github = Some(c),
+                Err(e) => return Ok(Discovery::Failed(e.to_string())),
+            }
+        }
+        let Some(client) = self.github.as_mut() else {
+            return Ok(Discovery::Failed("GitHub client unavailable".to_string()));
+        };
+        match client.list_items(filter, &self.clock).await {
+            Ok(items) => Ok(Discovery::Items(items)),
+            Err(GithubError::RateLimited { until }) => Ok(Discovery::RateLimited(until)),
+            Err(e) => Ok(Discovery::Failed(e.to_string())),
+        }
+    }
+
+    /// When to poll next after `outcome`: the rate-limit reset, the next cron tick, or
+    /// `pollInterval` from now.
+    async fn next_wait(&self, outcome: &PollOutcome) -> Duration {
+        let now = self.clock.now();
+        if let PollOutcome::RateLimited { until } = outcome {
+            return (*until - now).to_std().unwrap_or(Duration::from_secs(1));
+        }
+        let spawner = self.sink.get_spawner(&self.name).await.ok().flatten();
+        let Some(spawner) = spawner else {
+            return Duration::from_secs(1);
+        };
+        let interval = poll_interval(&spawner);
+        if let Some(c) = &spawner.spec.when.cron
+            && let Ok(schedule) = cron::parse(&c.schedule)
+            && let Some(next) = schedule.next_after(now)
+        {
+            let until_tick = (next - now).to_std().unwrap_or(Duration::ZERO);
+            return until_tick.min(interval).max(Duration::from_millis(100));
+        }
+        interval
+    }
+
+    /// Polls until `shutdown` completes or the TaskSpawner is deleted. A poll in progress when
+    /// `shutdown` fires is finished first (its writes are idempotent either way); the wait
+    /// between polls is interrupted at once.
+    pub async fn run(&mut self, shutdown: impl Future<Output = ()>) -> Result<(), SpawnerError> {
+        let mut shutdown = pin!(shutdown);
+        loop {
+            let outcome = self.poll_once().await?;
+            match &outcome {
+                PollOutcome::Gone => {
+                    tracing::info!(spawner = %self.name, "TaskSpawner deleted; stopping");
+                    return Ok(());
+                }
+                PollOutcome::Polled(r) if !r.created.is_empty() => {
+                    tracing::info!(spawner = %self.name, created = r.created.len(), "created Tasks");
+                }
+                PollOutcome::RateLimited { until } => {
+                    tracing::warn!(spawner = %self.name, until = %rfc3339(*until), "GitHub rate limit; waiting");
+                }
+                _ => {}
+            }
+            let wait = self.next_wait(&outcome).await;
+            tokio::select! {
+                biased;
+                () = &mut shutdown => return Ok(()),
+                () = self.clock.sleep(wait) => {}
+            }
+        }
+    }
+}
+
+enum RenderFailure {
+    RateLimited(DateTime<Utc>),
+    Message(String),
+}
+
+fn summary(report: &PollReport, max: Option<u32>, render_failure: Option<&str>) -> String {
+    let mut parts = vec![format!("{} items discovered", report.discovered)];
+    parts.push(format!("{} Tasks created", report.created.len()));
+    if !report.deferred.is_empty() {
+        parts.push(format!(
+            "{} waiting for a free slot (maxConcurrency {})",
+            report.deferred.len(),
+            max.unwrap_or(0)
+        ));
+    }
+    if !report.excluded.is_empty() {
+        parts.push(format!(
+            "{} skipped by excludeLabels",
+            report.excluded.len()
+        ));
+    }
+    let mut message = parts.join(", ");
+    if let Some(e) = render_failure {
+        message.push_str(&format!(
+            "; {} items not created: {e}",
+            report.render_errors.len()
+        ));
+    }
+    message
+}
