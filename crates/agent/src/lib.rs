@@ -8,6 +8,18 @@
 //! * [`adapter`]: one [`Adapter`] per agent type, pure, snapshot-tested.
 //! * [`parse`] → [`Event`] → [`Outcome`]: stream parsing and the verdict.
 //! * [`render_logs`] / [`LogRenderer`]: `axon logs` for people.
+//!
+//! What each agent supports (proven against the real, pinned CLIs in `tests/agent_clis.rs`):
+//!
+//! | | instructions (`agentsMD`) | plugin skills | plugin sub-agents | endpoint override | `AXON_MODEL_MAX_RETRIES` | cost |
+//! |---|---|---|---|---|---|---|
+//! | Claude Code | `~/.claude/CLAUDE.md` | `--plugin-dir` | `--plugin-dir` | `ANTHROPIC_BASE_URL` | yes | yes |
+//! | Codex | `$CODEX_HOME/AGENTS.md` | `$CODEX_HOME/skills` | **no** (warned) | `[model_providers.axon]` | yes | no |
+//! | Gemini CLI | `~/.gemini/GEMINI.md` | `~/.gemini/skills` | `~/.gemini/agents` | `GOOGLE_GEMINI_BASE_URL` | yes | no |
+//! | OpenCode | `~/.config/opencode/AGENTS.md` | `~/.config/opencode/skills` | `~/.config/opencode/agents` | provider in `OPENCODE_CONFIG_CONTENT` | **no** (warned) | yes |
+//!
+//! `AXON_MODEL_BASE_URL` is the endpoint's root (`http://host:port`); the adapters add `/v1`
+//! for the OpenAI-style clients (Codex, OpenCode) and strip it for Claude Code.
 
 pub mod adapter;
 pub mod env;

@@ -260,3 +260,33 @@ async fn a_bad_environment_is_a_runner_failure() {
             .contains("cursor")
     );
 }
+
+#[tokio::test]
+async fn render_mode_writes_readable_logs() {
+    let fx = Fixture::new();
+    let agent = fx.script(
+        "agent.sh",
+        r#"echo '{"type":"step_start","part":{"type":"step-start"}}'
+echo '{"type":"tool_use","part":{"type":"tool","tool":"bash","state":{"status":"completed","input":{"command":"make test"},"output":"ok"}}}'
+echo '{"type":"text","part":{"type":"text","text":"All green."}}'
+echo '{"type":"step_finish","part":{"type":"step-finish","cost":0.01,"tokens":{"input":10,"output":5}}}'
+"#,
+    );
+    let args = AgentRunArgs {
+        prompt: "p".into(),
+        entrypoint: Some(agent),
+        render: true,
+        workdir: Some(fx.work.clone()),
+        env: Some(fx.env(&[("AXON_AGENT_TYPE", "opencode")])),
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = run_with_output(args, &mut out, &mut err)
+        .await
+        .expect("runner ok");
+    assert_eq!(code, 0);
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "── turn 1 ──\n→ bash: make test\nAll green.\n■ succeeded · 1 turn · 1 tool call · 10 in / 5 out tokens · $0.0100\n"
+    );
+    assert_eq!(fx.doc().usage.cost_usd, Some(0.01));
+}
