@@ -5,8 +5,10 @@
 use crate::results::ResultsDocument;
 use axon_api::{Condition, TaskOutputs, TaskPhase, TaskStatus, TaskUsage};
 
-/// What a driver observed about a Task's run.
+/// What a driver observed about a Task's run. Short-lived values passed by reference, so the
+/// size of `Finished` does not matter.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum RunObservation {
     /// Not running yet; `reason` says what it waits for.
     Waiting { reason: String },
