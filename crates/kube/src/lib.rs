@@ -1,1 +1,18 @@
-//! placeholder
+//! Axon's Kubernetes backend: the Task ⇄ Job and TaskSpawner ⇄ Deployment controllers
+//! (`axon controller`), the install manifests, and the client the CLI uses against a cluster.
+//!
+//! Functional core, thin driver: rendering (Jobs, ConfigMaps, Deployments, RBAC, manifests)
+//! and observing (Job/Pod state → [`axon_core::task_status::RunObservation`]) are pure
+//! functions tested without a cluster; the controllers only fetch, call them and write.
+
+pub mod error;
+pub mod job;
+pub mod manifests;
+pub mod metrics;
+pub mod names;
+pub mod observe;
+pub mod preflight;
+pub mod security;
+pub mod ttl;
+
+pub use error::KubeError;

@@ -1,0 +1,275 @@
+//! The install manifests: the four CRDs, the `axon-system` Namespace, the controller's
+//! ServiceAccount, least-privilege RBAC, and its Deployment, in apply order. `deploy/` holds
+//! them for the default image (checked fresh by a test), `axon install` applies them.
+
+use crate::names::{
+    CONTROLLER_NAME, LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_NAME, METRICS_PORT, SYSTEM_NAMESPACE,
+};
+use crate::security::{container_security_context, pod_security_context, resources};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, Namespace, ObjectFieldSelector,
+    PodSpec, PodTemplateSpec, Probe, ServiceAccount,
+};
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Labels of everything the install creates.
+fn labels() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (LABEL_NAME.to_string(), "axon".to_string()),
+        (LABEL_COMPONENT.to_string(), "controller".to_string()),
+        (LABEL_MANAGED_BY.to_string(), "axon".to_string()),
+    ])
+}
+
+fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.into()),
+        namespace: namespace.map(str::to_string),
+        labels: Some(labels()),
+        ..Default::default()
+    }
+}
+
+fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
+    let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    PolicyRule {
+        api_groups: Some(v(groups)),
+        resources: Some(v(resources)),
+        verbs: v(verbs),
+        ..Default::default()
+    }
+}
+
+/// What the controller may do, cluster-wide. `secrets: get` (no list, no watch) checks that a
+/// Task's Secrets and keys exist before its Pod is created, so a missing one is named in
+/// status; the rest is what the Task ⇄ Job and TaskSpawner ⇄ Deployment loops touch. The
+/// controller also holds what it grants each spawner's Role (RBAC forbids granting more).
+pub fn controller_rules() -> Vec<PolicyRule> {
+    vec![
+        rule(
+            &["axon.io"],
+            &["tasks"],
+            &["get", "list", "watch", "create", "delete"],
+        ),
+        rule(&["axon.io"], &["taskspawners"], &["get", "list", "watch"]),
+        rule(
+            &["axon.io"],
+            &["tasks/status", "taskspawners/status"],
+            &["get", "patch", "update"],
+        ),
+        rule(
+            &["axon.io"],
+            &["workspaces", "agentconfigs"],
+            &["get", "list", "watch"],
+        ),
+        rule(
+            &["batch"],
+            &["jobs"],
+            &["get", "list", "watch", "create", "delete"],
+        ),
+        rule(&[""], &["pods"], &["get", "list", "watch"]),
+        rule(&[""], &["configmaps"], &["get", "create"]),
+        rule(&[""], &["secrets"], &["get"]),
+        rule(&[""], &["serviceaccounts"], &["get", "create", "patch"]),
+        rule(
+            &["rbac.authorization.k8s.io"],
+            &["roles", "rolebindings"],
+            &["get", "create", "patch"],
+        ),
+        rule(
+            &["apps"],
+            &["deployments"],
+            &["get", "list", "watch", "create", "patch"],
+        ),
+        rule(&["events.k8s.io"], &["events"], &["create", "patch"]),
+    ]
+}
+
+fn to_value<T: serde::Serialize>(t: &T) -> Value {
+    serde_json::to_value(t).unwrap_or(Value::Null)
+}
+
+fn env_field(name: &str, path: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                field_path: path.into(),
+                api_version: None,
+            }),
+            ..Default::default()
+        }),
+    }
+}
+
+fn probe(path: &str) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::String("metrics".into()),
+            ..Default::default()
+        }),
+        period_seconds: Some(10),
+        ..Default::default()
+    }
+}
+
+/// The controller's Deployment.
+pub fn controller_deployment(image: &str, version: &str) -> Deployment {
+    let selector = BTreeMap::from([
+        (LABEL_NAME.to_string(), "axon".to_string()),
+        (LABEL_COMPONENT.to_string(), "controller".to_string()),
+    ]);
+    let container = Container {
+        name: "controller".into(),
+        image: Some(image.into()),
+        image_pull_policy: Some("Always".into()),
+        command: Some(vec!["axon".into()]),
+        args: Some(vec![
+            "controller".into(),
+            format!("--metrics-addr=0.0.0.0:{METRICS_PORT}"),
+            "--leader-elect=true".into(),
+        ]),
+        env: Some(vec![
+            EnvVar {
+                name: "AXON_IMAGE".into(),
+                value: Some(image.into()),
+                value_from: None,
+            },
+            EnvVar {
+                name: "AXON_VERSION".into(),
+                value: Some(version.into()),
+                value_from: None,
+            },
+            env_field("POD_NAMESPACE", "metadata.namespace"),
+            env_field("POD_NAME", "metadata.name"),
+            EnvVar {
+                name: "RUST_LOG".into(),
+                value: Some("info".into()),
+                value_from: None,
+            },
+        ]),
+        ports: Some(vec![ContainerPort {
+            name: Some("metrics".into()),
+            container_port: i32::from(METRICS_PORT),
+            protocol: Some("TCP".into()),
+            ..Default::default()
+        }]),
+        liveness_probe: Some(probe("/healthz")),
+        readiness_probe: Some(probe("/readyz")),
+        security_context: Some(container_security_context()),
+        resources: Some(resources("50m", "64Mi", "500m", "256Mi")),
+        ..Default::default()
+    };
+    Deployment {
+        metadata: meta(CONTROLLER_NAME, Some(SYSTEM_NAMESPACE)),
+        spec: DeploymentSpec {
+            replicas: Some(1),
+            selector: LabelSelector {
+                match_labels: Some(selector),
+                ..Default::default()
+            },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels()),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    service_account_name: Some(CONTROLLER_NAME.into()),
+                    automount_service_account_token: Some(true),
+                    security_context: Some(pod_security_context()),
+                    termination_grace_period_seconds: Some(30),
+                    containers: vec![container],
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        },
+        status: None,
+    }
+}
+
+fn subject() -> Vec<Subject> {
+    vec![Subject {
+        kind: "ServiceAccount".into(),
+        name: CONTROLLER_NAME.into(),
+        namespace: Some(SYSTEM_NAMESPACE.into()),
+        api_group: None,
+    }]
+}
+
+/// Every install document, in apply order: CRDs, Namespace, ServiceAccount, ClusterRole and
+/// binding, the leader-election Role and binding, the Deployment.
+pub fn install_manifests(image: &str, version: &str) -> Vec<Value> {
+    let mut docs: Vec<Value> = axon_api::crd::crds().iter().map(to_value).collect();
+    let mut ns_meta = meta(SYSTEM_NAMESPACE, None);
+    if let Some(l) = ns_meta.labels.as_mut() {
+        l.insert(
+            "pod-security.kubernetes.io/enforce".into(),
+            "restricted".into(),
+        );
+    }
+    docs.push(to_value(&Namespace {
+        metadata: ns_meta,
+        ..Default::default()
+    }));
+    docs.push(to_value(&ServiceAccount {
+        metadata: meta(CONTROLLER_NAME, Some(SYSTEM_NAMESPACE)),
+        ..Default::default()
+    }));
+    docs.push(to_value(&ClusterRole {
+        metadata: meta(CONTROLLER_NAME, None),
+        rules: Some(controller_rules()),
+        aggregation_rule: None,
+    }));
+    docs.push(to_value(&ClusterRoleBinding {
+        metadata: meta(CONTROLLER_NAME, None),
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "ClusterRole".into(),
+            name: CONTROLLER_NAME.into(),
+        },
+        subjects: Some(subject()),
+    }));
+    let lease_role = format!("{CONTROLLER_NAME}-leader-election");
+    docs.push(to_value(&Role {
+        metadata: meta(&lease_role, Some(SYSTEM_NAMESPACE)),
+        rules: Some(vec![rule(
+            &["coordination.k8s.io"],
+            &["leases"],
+            &["get", "create", "update"],
+        )]),
+    }));
+    docs.push(to_value(&RoleBinding {
+        metadata: meta(&lease_role, Some(SYSTEM_NAMESPACE)),
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "Role".into(),
+            name: lease_role.clone(),
+        },
+        subjects: Some(subject()),
+    }));
+    docs.push(to_value(&controller_deployment(image, version)));
+    docs
+}
+
+/// Multi-document YAML (`---` between documents).
+pub fn to_yaml(docs: &[Value]) -> String {
+    let mut out = String::new();
+    for d in docs {
+        out.push_str("---\n");
+        out.push_str(&serde_saphyr::to_string(d).unwrap_or_default());
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}

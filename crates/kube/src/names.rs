@@ -1,0 +1,78 @@
+//! Names, labels and defaults shared by everything the Kubernetes backend creates, so a Job,
+//! a Deployment and the install manifests agree on them.
+
+use axon_api::AgentType;
+
+/// Namespace of the controller.
+pub const SYSTEM_NAMESPACE: &str = "axon-system";
+/// Name of the controller's Deployment, ServiceAccount, ClusterRole and bindings.
+pub const CONTROLLER_NAME: &str = "axon-controller";
+/// Name of the leader-election Lease (in [`SYSTEM_NAMESPACE`]).
+pub const LEASE_NAME: &str = "axon-controller-leader";
+/// Field manager of the CLI's server-side applies.
+pub const CLI_FIELD_MANAGER: &str = "axon";
+/// Field manager of the controller's server-side applies.
+pub const CONTROLLER_FIELD_MANAGER: &str = "axon-controller";
+/// Default image of the `axon` binary (controller, init container, spawners).
+pub const AXON_IMAGE_REPO: &str = "ghcr.io/axon-core/axon";
+/// Port of the controller's `/metrics`, `/healthz`, `/readyz`.
+pub const METRICS_PORT: u16 = 8080;
+
+/// Label on a Job, its Pods and its ConfigMap: the Task's name.
+pub const LABEL_TASK: &str = "axon.io/task";
+/// Label on a Job and its Pods: the agent type.
+pub const LABEL_AGENT_TYPE: &str = "axon.io/agent-type";
+/// Label on a spawner's Deployment, ServiceAccount, Role and binding: the TaskSpawner's name.
+pub const LABEL_SPAWNER: &str = "axon.io/taskspawner";
+/// Standard label naming the manager of a resource.
+pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// Standard label naming the component.
+pub const LABEL_COMPONENT: &str = "app.kubernetes.io/component";
+/// Standard label naming the application.
+pub const LABEL_NAME: &str = "app.kubernetes.io/name";
+
+/// Name of the agent container in a Task's Pod.
+pub const AGENT_CONTAINER: &str = "agent";
+/// Name of the init container that prepares the work tree.
+pub const PREPARE_CONTAINER: &str = "prepare";
+/// Where the work tree (the shared emptyDir) is mounted.
+pub const WORKSPACE_DIR: &str = "/workspace";
+/// The clone inside [`WORKSPACE_DIR`].
+pub const REPO_DIR: &str = "/workspace/repo";
+/// The agent's private, writable HOME.
+pub const HOME_DIR: &str = "/home/axon";
+/// Where the AgentConfig files (ConfigMap) are mounted in the agent container.
+pub const AGENT_CONFIG_DIR: &str = "/etc/axon/agent-config";
+/// Where the Workspace's `files[]` (ConfigMap) are mounted in the init container.
+pub const WORKSPACE_FILES_DIR: &str = "/etc/axon/workspace-files";
+/// Where the Workspace's Secret is mounted in the init container.
+pub const GITHUB_SECRET_DIR: &str = "/var/run/axon/github";
+/// Termination message file: the results document.
+pub const TERMINATION_LOG: &str = "/dev/termination-log";
+/// The entrypoint every agent image provides.
+pub const ENTRYPOINT: &str = "/axon_entrypoint.sh";
+/// UID and GID the Pods run as (high, so it maps to no host user).
+pub const RUN_AS_USER: i64 = 10001;
+
+/// The default image for an agent type: `ghcr.io/axon-core/axon-<type>:<version>`.
+pub fn default_agent_image(agent: AgentType, version: &str) -> String {
+    format!("ghcr.io/axon-core/axon-{}:{}", agent.as_str(), version)
+}
+
+/// The default `axon` image for a version.
+pub fn default_axon_image(version: &str) -> String {
+    format!("{AXON_IMAGE_REPO}:{version}")
+}
+
+/// The name of a Task's ConfigMap (AgentConfig files and Workspace files).
+pub fn config_map_name(task: &str) -> String {
+    format!("{task}-axon-config")
+}
+
+/// The name of a TaskSpawner's Deployment, ServiceAccount, Role and RoleBinding.
+pub fn spawner_name(spawner: &str) -> String {
+    format!("{spawner}-spawner")
+}
+
+/// The version of this crate: the default image tag.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

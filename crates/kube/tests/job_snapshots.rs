@@ -1,0 +1,213 @@
+//! Snapshots of the Job (and ConfigMap) rendered for every agent type × credential type ×
+//! with/without Workspace × with/without AgentConfig, plus the properties every Job must have.
+
+use axon_api::{
+    AgentConfig, AgentConfigSpec, AgentType, CredentialType, Credentials, LocalObjectReference,
+    Plugin, PluginAgent, PluginSkill, SecretReference, Task, TaskSpec, Workspace, WorkspaceFile,
+    WorkspaceSpec,
+};
+use axon_core::plan::plan_run;
+use axon_kube::job::{JobOptions, render_config_map, render_job};
+use k8s_openapi::api::batch::v1::Job;
+
+fn task(agent: AgentType, cred: CredentialType, ws: bool, ac: bool) -> Task {
+    let mut t = Task::new(
+        "fix-bugs-42",
+        TaskSpec {
+            type_: agent,
+            prompt: "Fix the bug described in issue #42".into(),
+            credentials: Credentials {
+                type_: cred,
+                secret_ref: SecretReference {
+                    name: "agent-credentials".into(),
+                },
+            },
+            model: Some("model-x".into()),
+            image: None,
+            workspace_ref: ws.then(|| LocalObjectReference {
+                name: "repo".into(),
+            }),
+            agent_config_ref: ac.then(|| LocalObjectReference {
+                name: "team".into(),
+            }),
+            ttl_seconds_after_finished: Some(3600),
+            timeout_seconds: Some(1800),
+            backoff_limit: None,
+            model_base_url: None,
+            env: vec![],
+        },
+    );
+    t.metadata.namespace = Some("team-a".into());
+    t.metadata.uid = Some("0000-task-uid".into());
+    t
+}
+
+fn workspace() -> Workspace {
+    let mut w = Workspace::new(
+        "repo",
+        WorkspaceSpec {
+            repo: "https://github.com/acme/app.git".into(),
+            git_ref: Some("main".into()),
+            secret_ref: Some(SecretReference {
+                name: "github-token".into(),
+            }),
+            files: vec![WorkspaceFile {
+                path: ".axon/notes.md".into(),
+                content: "Run make test.".into(),
+            }],
+        },
+    );
+    w.metadata.namespace = Some("team-a".into());
+    w
+}
+
+fn agent_config() -> AgentConfig {
+    AgentConfig::new(
+        "team",
+        AgentConfigSpec {
+            agents_md: Some("Follow TDD.".into()),
+            plugins: vec![Plugin {
+                name: "team-tools".into(),
+                skills: vec![PluginSkill {
+                    name: "deploy".into(),
+                    content: "---\nname: deploy\n---\nDeploy.".into(),
+                }],
+                agents: vec![PluginAgent {
+                    name: "reviewer".into(),
+                    content: "---\nname: reviewer\n---\nReview.".into(),
+                }],
+            }],
+        },
+    )
+}
+
+fn opts() -> JobOptions {
+    JobOptions {
+        axon_image: "ghcr.io/axon-core/axon:0.1.0".into(),
+        version: "0.1.0".into(),
+    }
+}
+
+fn render(t: &Task, ws: bool, ac: bool) -> Job {
+    let (w, a) = (workspace(), agent_config());
+    let plan = plan_run(t, ws.then_some(&w), ac.then_some(&a)).expect("plan");
+    render_job(&plan, t, &opts())
+}
+
+fn combos() -> Vec<(AgentType, CredentialType)> {
+    let mut v: Vec<_> = AgentType::ALL
+        .into_iter()
+        .map(|a| (a, CredentialType::ApiKey))
+        .collect();
+    v.push((AgentType::ClaudeCode, CredentialType::Oauth));
+    v
+}
+
+#[test]
+fn job_snapshots() {
+    for (agent, cred) in combos() {
+        for ws in [false, true] {
+            for ac in [false, true] {
+                let t = task(agent, cred, ws, ac);
+                let job = render(&t, ws, ac);
+                let name = format!(
+                    "job-{}-{}{}{}",
+                    agent.as_str(),
+                    cred.as_str(),
+                    if ws { "-workspace" } else { "" },
+                    if ac { "-agentconfig" } else { "" }
+                );
+                insta::assert_yaml_snapshot!(name, job);
+            }
+        }
+    }
+}
+
+#[test]
+fn config_map_snapshot() {
+    let t = task(AgentType::ClaudeCode, CredentialType::ApiKey, true, true);
+    let plan = plan_run(&t, Some(&workspace()), Some(&agent_config())).expect("plan");
+    insta::assert_yaml_snapshot!(render_config_map(&plan, &t));
+    let bare = task(AgentType::Codex, CredentialType::ApiKey, false, false);
+    let plan = plan_run(&bare, None, None).expect("plan");
+    assert_eq!(render_config_map(&plan, &bare), None);
+}
+
+#[test]
+fn every_job_is_restricted_and_owned() {
+    for (agent, cred) in combos() {
+        for ws in [false, true] {
+            for ac in [false, true] {
+                let t = task(agent, cred, ws, ac);
+                let v = serde_json::to_value(render(&t, ws, ac)).expect("json");
+                assert_eq!(v["metadata"]["name"], "fix-bugs-42");
+                assert_eq!(v["metadata"]["labels"]["axon.io/task"], "fix-bugs-42");
+                assert_eq!(
+                    v["metadata"]["labels"]["axon.io/agent-type"],
+                    agent.as_str()
+                );
+                let owner = &v["metadata"]["ownerReferences"][0];
+                assert_eq!(owner["kind"], "Task");
+                assert_eq!(owner["controller"], true);
+                assert_eq!(owner["uid"], "0000-task-uid");
+                let spec = &v["spec"];
+                assert_eq!(spec["backoffLimit"], 0);
+                assert_eq!(spec["activeDeadlineSeconds"], 1800);
+                let pod = &spec["template"]["spec"];
+                assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+                assert_eq!(
+                    pod["securityContext"]["seccompProfile"]["type"],
+                    "RuntimeDefault"
+                );
+                assert_eq!(pod["automountServiceAccountToken"], false);
+                let containers = pod["containers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .chain(pod["initContainers"].as_array().into_iter().flatten());
+                for c in containers {
+                    let sc = &c["securityContext"];
+                    assert_eq!(sc["allowPrivilegeEscalation"], false);
+                    assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]));
+                    assert_eq!(sc["runAsNonRoot"], true);
+                }
+                let agent_c = &pod["containers"][0];
+                assert_eq!(
+                    agent_c["command"],
+                    serde_json::json!(["/axon_entrypoint.sh"])
+                );
+                assert_eq!(agent_c["terminationMessagePolicy"], "File");
+                assert_eq!(agent_c["terminationMessagePath"], "/dev/termination-log");
+                let text = v.to_string();
+                assert!(
+                    !text.contains("\"value\":\"secret"),
+                    "secrets travel by reference"
+                );
+                assert_eq!(
+                    pod["initContainers"].is_array(),
+                    ws,
+                    "init container iff workspace"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn custom_image_and_backoff_override() {
+    let mut t = task(AgentType::Gemini, CredentialType::ApiKey, false, false);
+    t.spec.image = Some("registry.example/my-agent:1".into());
+    t.spec.backoff_limit = Some(2);
+    let v = serde_json::to_value(render(&t, false, false)).expect("json");
+    assert_eq!(
+        v["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example/my-agent:1"
+    );
+    assert_eq!(v["spec"]["backoffLimit"], 2);
+    let t = task(AgentType::Gemini, CredentialType::ApiKey, false, false);
+    let v = serde_json::to_value(render(&t, false, false)).expect("json");
+    assert_eq!(
+        v["spec"]["template"]["spec"]["containers"][0]["image"],
+        "ghcr.io/axon-core/axon-gemini:0.1.0"
+    );
+}
