@@ -13,6 +13,9 @@ pub mod names;
 pub mod observe;
 pub mod preflight;
 pub mod security;
+pub mod spawner_controller;
+pub mod spawner_deployment;
+pub mod task_controller;
 pub mod ttl;
 
 pub use error::KubeError;

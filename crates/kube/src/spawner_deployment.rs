@@ -1,0 +1,218 @@
+//! What a TaskSpawner runs: a Deployment of `axon spawner --name X -n NS` with its own
+//! ServiceAccount and a Role that allows only what the spawner does: read its TaskSpawner, its
+//! Workspace and that Workspace's Secret, write its TaskSpawner's status, create and list Tasks
+//! in its namespace. Pure rendering, and the spawner's phase from its Deployment.
+
+use crate::names::{LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_NAME, LABEL_SPAWNER, spawner_name};
+use crate::security::{container_security_context, pod_security_context, resources};
+use axon_api::{TaskSpawner, TaskSpawnerPhase};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use kube::{Resource as _, ResourceExt};
+use std::collections::BTreeMap;
+
+/// The objects that run one TaskSpawner.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpawnerObjects {
+    pub service_account: ServiceAccount,
+    pub role: Role,
+    pub role_binding: RoleBinding,
+    pub deployment: Deployment,
+}
+
+fn labels(spawner: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (LABEL_SPAWNER.to_string(), spawner.to_string()),
+        (LABEL_NAME.to_string(), "axon".to_string()),
+        (LABEL_COMPONENT.to_string(), "spawner".to_string()),
+        (LABEL_MANAGED_BY.to_string(), "axon".to_string()),
+    ])
+}
+
+fn owner(ts: &TaskSpawner) -> OwnerReference {
+    ts.controller_owner_ref(&())
+        .unwrap_or_else(|| OwnerReference {
+            api_version: axon_api::API_VERSION.into(),
+            kind: "TaskSpawner".into(),
+            name: ts.name_any(),
+            uid: ts.metadata.uid.clone().unwrap_or_default(),
+            controller: Some(true),
+            block_owner_deletion: None,
+        })
+}
+
+fn rule(resources: &[&str], names: &[&str], verbs: &[&str]) -> PolicyRule {
+    let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    PolicyRule {
+        api_groups: Some(vec![if resources.iter().any(|r| *r == "secrets") {
+            String::new()
+        } else if resources.iter().any(|r| *r == "events") {
+            "events.k8s.io".to_string()
+        } else {
+            "axon.io".to_string()
+        }]),
+        resources: Some(v(resources)),
+        resource_names: (!names.is_empty()).then(|| v(names)),
+        verbs: v(verbs),
+        ..Default::default()
+    }
+}
+
+/// The Role's rules for spawner `name` reading Workspace `workspace` and its Secret `secret`.
+pub fn spawner_rules(name: &str, workspace: Option<&str>, secret: Option<&str>) -> Vec<PolicyRule> {
+    let mut rules = vec![
+        rule(&["taskspawners"], &[name], &["get", "watch"]),
+        rule(
+            &["taskspawners/status"],
+            &[name],
+            &["get", "patch", "update"],
+        ),
+        rule(&["tasks"], &[], &["get", "list", "watch", "create"]),
+    ];
+    if let Some(ws) = workspace {
+        rules.push(rule(&["workspaces"], &[ws], &["get"]));
+    }
+    if let Some(s) = secret {
+        rules.push(rule(&["secrets"], &[s], &["get"]));
+    }
+    rules.push(rule(&["events"], &[], &["create", "patch"]));
+    rules
+}
+
+/// Render the objects for `ts`, whose Workspace's Secret is `workspace_secret`, running `image`.
+pub fn render_spawner(
+    ts: &TaskSpawner,
+    workspace_secret: Option<&str>,
+    image: &str,
+) -> SpawnerObjects {
+    let name = ts.name_any();
+    let ns = ts.namespace();
+    let obj = spawner_name(&name);
+    let meta = ObjectMeta {
+        name: Some(obj.clone()),
+        namespace: ns.clone(),
+        labels: Some(labels(&name)),
+        owner_references: Some(vec![owner(ts)]),
+        ..Default::default()
+    };
+    let workspace = ts
+        .spec
+        .task_template
+        .workspace_ref
+        .as_ref()
+        .map(|w| w.name.as_str());
+    let selector = BTreeMap::from([(LABEL_SPAWNER.to_string(), name.clone())]);
+    let container = Container {
+        name: "spawner".into(),
+        image: Some(image.into()),
+        image_pull_policy: Some("Always".into()),
+        command: Some(vec!["axon".into()]),
+        args: Some(vec![
+            "spawner".into(),
+            "--name".into(),
+            name.clone(),
+            "-n".into(),
+            ns.clone().unwrap_or_default(),
+        ]),
+        env: Some(vec![EnvVar {
+            name: "RUST_LOG".into(),
+            value: Some("info".into()),
+            value_from: None,
+        }]),
+        security_context: Some(container_security_context()),
+        resources: Some(resources("10m", "32Mi", "200m", "128Mi")),
+        ..Default::default()
+    };
+    SpawnerObjects {
+        service_account: ServiceAccount {
+            metadata: meta.clone(),
+            automount_service_account_token: Some(true),
+            ..Default::default()
+        },
+        role: Role {
+            metadata: meta.clone(),
+            rules: Some(spawner_rules(&name, workspace, workspace_secret)),
+        },
+        role_binding: RoleBinding {
+            metadata: meta.clone(),
+            role_ref: RoleRef {
+                api_group: Some("rbac.authorization.k8s.io".into()),
+                kind: "Role".into(),
+                name: obj.clone(),
+            },
+            subjects: Some(vec![Subject {
+                kind: "ServiceAccount".into(),
+                name: obj.clone(),
+                namespace: ns.clone(),
+                api_group: None,
+            }]),
+        },
+        deployment: Deployment {
+            metadata: meta,
+            spec: DeploymentSpec {
+                replicas: Some(1),
+                strategy: Some(DeploymentStrategy {
+                    type_: Some("Recreate".into()),
+                    rolling_update: None,
+                }),
+                selector: LabelSelector {
+                    match_labels: Some(selector),
+                    ..Default::default()
+                },
+                template: PodTemplateSpec {
+                    metadata: Some(ObjectMeta {
+                        labels: Some(labels(&name)),
+                        ..Default::default()
+                    }),
+                    spec: Some(PodSpec {
+                        service_account_name: Some(obj),
+                        automount_service_account_token: Some(true),
+                        security_context: Some(pod_security_context()),
+                        containers: vec![container],
+                        ..Default::default()
+                    }),
+                },
+                ..Default::default()
+            },
+            status: None,
+        },
+    }
+}
+
+/// The spawner's phase and message from its Deployment (`None`: not created yet).
+pub fn spawner_phase(deployment: Option<&Deployment>) -> (TaskSpawnerPhase, Option<String>) {
+    let Some(d) = deployment else {
+        return (
+            TaskSpawnerPhase::Pending,
+            Some("creating the spawner's Deployment".into()),
+        );
+    };
+    let name = d.metadata.name.clone().unwrap_or_default();
+    let status = d.status.as_ref();
+    if let Some(c) = status.and_then(|s| s.conditions.as_ref()).and_then(|cs| {
+        cs.iter().find(|c| {
+            c.type_.as_deref() == Some("Progressing") && c.status.as_deref() == Some("False")
+        })
+    }) {
+        return (
+            TaskSpawnerPhase::Failed,
+            Some(format!(
+                "Deployment {name} is not progressing: {}",
+                c.message
+                    .clone()
+                    .or_else(|| c.reason.clone())
+                    .unwrap_or_default()
+            )),
+        );
+    }
+    if status.and_then(|s| s.available_replicas).unwrap_or(0) >= 1 {
+        (TaskSpawnerPhase::Running, None)
+    } else {
+        (
+            TaskSpawnerPhase::Pending,
+            Some(format!("waiting for Deployment {name} to become available")),
+        )
+    }
+}

@@ -1,0 +1,310 @@
+//! The Task controller: one Job per Task (created once), status from the Job and its Pods
+//! through the core state machine, an Event per phase transition, TTL deletion. `reconcile`
+//! only fetches, calls the pure functions (plan, preflight, render, observe, next_status, ttl)
+//! and writes.
+
+use crate::error::{KubeError, is_conflict};
+use crate::job::{JobOptions, render_config_map, render_job};
+use crate::metrics::Metrics;
+use crate::names::LABEL_TASK;
+use crate::observe::observe;
+use crate::preflight::{FoundSecrets, check_secrets};
+use crate::ttl::{TtlAction, ttl_action};
+use axon_api::{AgentConfig, Task, TaskPhase, TaskStatus, Workspace};
+use axon_core::plan::plan_run;
+use axon_core::task_status::{RunObservation, next_status};
+use jiff::Timestamp;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Client, Resource, ResourceExt};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a missing Workspace, AgentConfig or Secret is waited for after the Task is
+/// created (they may be applied right after it) before the Task fails.
+pub const SETUP_GRACE: Duration = Duration::from_secs(30);
+/// How often a Task waiting for a missing reference is looked at again.
+const RETRY: Duration = Duration::from_secs(5);
+/// Safety-net resync of running Tasks (watches drive everything else).
+const RESYNC: Duration = Duration::from_secs(300);
+
+/// What the Task controller needs.
+pub struct Context {
+    pub client: Client,
+    pub job_options: JobOptions,
+    pub metrics: Arc<Metrics>,
+    pub recorder: Recorder,
+}
+
+fn what(task: &Task) -> String {
+    format!(
+        "Task {}/{}",
+        task.namespace().unwrap_or_default(),
+        task.name_any()
+    )
+}
+
+/// Reconcile one Task (records duration and errors in the metrics).
+pub async fn reconcile(task: Arc<Task>, ctx: Arc<Context>) -> Result<Action, KubeError> {
+    let start = Instant::now();
+    let now =
+        Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now());
+    let result = reconcile_task(&task, &ctx, now).await;
+    ctx.metrics
+        .reconciled("task", start.elapsed(), result.is_err());
+    result
+}
+
+/// What to do after a failed reconcile: log and retry soon.
+pub fn error_policy(task: Arc<Task>, err: &KubeError, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(task = %what(&task), error = %err, "reconcile failed");
+    Action::requeue(Duration::from_secs(10))
+}
+
+/// A missing reference: wait during the grace period, then fail.
+fn setup_problem(task: &Task, reason: String, now: Timestamp) -> RunObservation {
+    let created = task
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map(|t| t.0)
+        .unwrap_or(now);
+    let age = created.duration_until(now).as_secs().max(0) as u64;
+    if age < SETUP_GRACE.as_secs() {
+        RunObservation::Waiting {
+            reason: format!("{reason} (waiting up to {}s)", SETUP_GRACE.as_secs()),
+        }
+    } else {
+        RunObservation::SetupFailed {
+            at: now.to_string(),
+            reason,
+        }
+    }
+}
+
+async fn reconcile_task(task: &Task, ctx: &Context, now: Timestamp) -> Result<Action, KubeError> {
+    let ns = task.namespace().unwrap_or_default();
+    let name = task.name_any();
+    let client = ctx.client.clone();
+    let current = task.status.clone().unwrap_or_default();
+    if current.phase.is_some_and(TaskPhase::is_finished) {
+        return expire(task, ctx, now).await;
+    }
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
+    let job = jobs
+        .get_opt(&name)
+        .await
+        .map_err(|e| KubeError::api(format!("get Job {ns}/{name}"), e))?;
+    let observation = match job {
+        Some(job) => {
+            let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+            let pods = pods
+                .list(&ListParams::default().labels(&format!("{LABEL_TASK}={name}")))
+                .await
+                .map_err(|e| KubeError::api(format!("list Pods of Task {ns}/{name}"), e))?;
+            observe(
+                &job,
+                &pods.items,
+                task.spec.timeout_seconds,
+                &now.to_string(),
+            )
+        }
+        None => start(task, ctx, now).await?,
+    };
+    let next = next_status(&current, &observation, task.metadata.generation);
+    if next != current {
+        write_status(task, ctx, &current, &next).await?;
+    }
+    Ok(match (&observation, next.phase) {
+        (_, Some(p)) if p.is_finished() => {
+            match ttl_action(Some(&next), task.spec.ttl_seconds_after_finished, now) {
+                TtlAction::RequeueAfter(d) => Action::requeue(d),
+                TtlAction::Delete => Action::requeue(Duration::from_secs(1)),
+                TtlAction::Keep => Action::await_change(),
+            }
+        }
+        (RunObservation::Waiting { .. }, _) => Action::requeue(RETRY),
+        _ => Action::requeue(RESYNC),
+    })
+}
+
+/// No Job yet: plan, check the Secrets, create the ConfigMap and the Job.
+async fn start(task: &Task, ctx: &Context, now: Timestamp) -> Result<RunObservation, KubeError> {
+    let ns = task.namespace().unwrap_or_default();
+    let name = task.name_any();
+    let client = ctx.client.clone();
+    let workspace = match &task.spec.workspace_ref {
+        Some(r) => Api::<Workspace>::namespaced(client.clone(), &ns)
+            .get_opt(&r.name)
+            .await
+            .map_err(|e| KubeError::api(format!("get Workspace {ns}/{}", r.name), e))?,
+        None => None,
+    };
+    let agent_config = match &task.spec.agent_config_ref {
+        Some(r) => Api::<AgentConfig>::namespaced(client.clone(), &ns)
+            .get_opt(&r.name)
+            .await
+            .map_err(|e| KubeError::api(format!("get AgentConfig {ns}/{}", r.name), e))?,
+        None => None,
+    };
+    let plan = match plan_run(task, workspace.as_ref(), agent_config.as_ref()) {
+        Ok(plan) => plan,
+        Err(e) => return Ok(setup_problem(task, e.to_string(), now)),
+    };
+    let required = plan.secret_refs();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let mut found = FoundSecrets::new();
+    for secret in required.keys() {
+        let s = secrets
+            .get_opt(secret)
+            .await
+            .map_err(|e| KubeError::api(format!("get Secret {ns}/{secret}"), e))?;
+        // Only key names are kept; values never leave this function.
+        let keys = s.map(|s| {
+            s.data
+                .iter()
+                .flat_map(|d| d.keys().cloned())
+                .chain(s.string_data.iter().flat_map(|d| d.keys().cloned()))
+                .collect::<BTreeSet<String>>()
+        });
+        found.insert(secret.clone(), keys);
+    }
+    if let Err(reason) = check_secrets(&required, &found) {
+        return Ok(setup_problem(task, reason, now));
+    }
+    let pp = PostParams::default();
+    if let Some(cm) = render_config_map(&plan, task) {
+        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+        match cms.create(&pp, &cm).await {
+            Ok(_) => {}
+            Err(e) if is_conflict(&e) => {}
+            Err(kube::Error::Api(s)) if s.code == 422 || s.code == 400 => {
+                return Ok(RunObservation::SetupFailed {
+                    at: now.to_string(),
+                    reason: format!(
+                        "cannot create the ConfigMap with the AgentConfig and Workspace files: {}",
+                        s.message
+                    ),
+                });
+            }
+            Err(e) => {
+                return Err(KubeError::api(
+                    format!("create ConfigMap for Task {ns}/{name}"),
+                    e,
+                ));
+            }
+        }
+    }
+    let job = render_job(&plan, task, &ctx.job_options);
+    let jobs: Api<Job> = Api::namespaced(client, &ns);
+    match jobs.create(&pp, &job).await {
+        Ok(_) => {
+            tracing::info!(task = %what(task), "created Job");
+            publish(
+                ctx,
+                task,
+                EventType::Normal,
+                "JobCreated",
+                format!("created Job {name}"),
+            )
+            .await;
+        }
+        Err(e) if is_conflict(&e) => {}
+        Err(kube::Error::Api(s)) if s.code == 422 || s.code == 400 => {
+            return Ok(RunObservation::SetupFailed {
+                at: now.to_string(),
+                reason: format!("cannot create the Job: {}", s.message),
+            });
+        }
+        Err(e) => return Err(KubeError::api(format!("create Job {ns}/{name}"), e)),
+    }
+    Ok(RunObservation::Waiting {
+        reason: format!("created Job {name}, waiting for its Pod"),
+    })
+}
+
+/// Write the new status and tell about a phase change (Event, metrics, log).
+async fn write_status(
+    task: &Task,
+    ctx: &Context,
+    old: &TaskStatus,
+    new: &TaskStatus,
+) -> Result<(), KubeError> {
+    let ns = task.namespace().unwrap_or_default();
+    let name = task.name_any();
+    let api: Api<Task> = Api::namespaced(ctx.client.clone(), &ns);
+    let patch = serde_json::json!({ "status": new });
+    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|e| KubeError::api(format!("update status of {}", what(task)), e))?;
+    if old.phase != new.phase {
+        let phase = new.phase.unwrap_or_default();
+        let message = new.message.clone().unwrap_or_default();
+        tracing::info!(task = %what(task), phase = %phase, message = %message, "phase changed");
+        let kind = if phase == TaskPhase::Failed {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        };
+        publish(ctx, task, kind, phase.as_str(), message).await;
+        if phase.is_finished() {
+            let u = new.usage.clone().unwrap_or_default();
+            ctx.metrics
+                .task_finished(phase.as_str(), u.input_tokens, u.output_tokens, u.cost_usd);
+        }
+    }
+    Ok(())
+}
+
+/// Publish an Event about the Task; a failure is logged, never fatal.
+async fn publish(ctx: &Context, task: &Task, type_: EventType, reason: &str, note: String) {
+    let mut note = note;
+    if note.len() > 1000 {
+        let mut cut = 1000;
+        while !note.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        note.truncate(cut);
+    }
+    let ev = Event {
+        type_,
+        reason: reason.to_string(),
+        note: Some(note),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&ev, &task.object_ref(&())).await {
+        tracing::warn!(task = %what(task), error = %e, "cannot publish event");
+    }
+}
+
+/// A finished Task: delete it when its TTL expired (Job and ConfigMap follow by owner reference).
+async fn expire(task: &Task, ctx: &Context, now: Timestamp) -> Result<Action, KubeError> {
+    match ttl_action(
+        task.status.as_ref(),
+        task.spec.ttl_seconds_after_finished,
+        now,
+    ) {
+        TtlAction::Keep => Ok(Action::await_change()),
+        TtlAction::RequeueAfter(d) => Ok(Action::requeue(d)),
+        TtlAction::Delete => {
+            let ns = task.namespace().unwrap_or_default();
+            let api: Api<Task> = Api::namespaced(ctx.client.clone(), &ns);
+            match api
+                .delete(&task.name_any(), &DeleteParams::background())
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!(task = %what(task), "deleted after ttlSecondsAfterFinished")
+                }
+                Err(e) if crate::error::is_not_found(&e) => {}
+                Err(e) => return Err(KubeError::api(format!("delete {}", what(task)), e)),
+            }
+            Ok(Action::await_change())
+        }
+    }
+}

@@ -1,0 +1,413 @@
+//! Every Task reconcile path against a scripted API server: the exact calls the controller
+//! makes, and the status it writes.
+
+mod support;
+
+use axon_api::{
+    AgentType, CredentialType, Credentials, LocalObjectReference, SecretReference, Task, TaskPhase,
+    TaskSpec, TaskStatus,
+};
+use axon_kube::job::JobOptions;
+use axon_kube::metrics::Metrics;
+use axon_kube::task_controller::{Context, reconcile};
+use http::Method;
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use support::{Expect, Seen, expect, get, not_found, scripted};
+
+const JOB: &str = "/apis/batch/v1/namespaces/ns/jobs/t";
+const JOBS: &str = "/apis/batch/v1/namespaces/ns/jobs";
+const PODS: &str = "/api/v1/namespaces/ns/pods";
+const SECRET: &str = "/api/v1/namespaces/ns/secrets/key";
+const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/ns/events";
+const STATUS: &str = "/apis/axon.io/v1alpha1/namespaces/ns/tasks/t/status";
+const TASK: &str = "/apis/axon.io/v1alpha1/namespaces/ns/tasks/t";
+
+fn task(status: Option<TaskStatus>) -> Task {
+    let mut t = Task::new(
+        "t",
+        TaskSpec {
+            type_: AgentType::ClaudeCode,
+            prompt: "Do it".into(),
+            credentials: Credentials {
+                type_: CredentialType::ApiKey,
+                secret_ref: SecretReference { name: "key".into() },
+            },
+            model: None,
+            image: None,
+            workspace_ref: None,
+            agent_config_ref: None,
+            ttl_seconds_after_finished: None,
+            timeout_seconds: Some(600),
+            backoff_limit: None,
+            model_base_url: None,
+            env: vec![],
+        },
+    );
+    t.metadata.namespace = Some("ns".into());
+    t.metadata.uid = Some("uid-1".into());
+    t.metadata.generation = Some(1);
+    t.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        "2020-01-01T00:00:00Z".parse().expect("time"),
+    ));
+    t.status = status;
+    t
+}
+
+fn context(client: Client) -> (Arc<Context>, Arc<Metrics>) {
+    let metrics = Arc::new(Metrics::default());
+    let ctx = Context {
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "axon-controller".into(),
+                instance: None,
+            },
+        ),
+        client,
+        job_options: JobOptions {
+            axon_image: "ghcr.io/axon-core/axon:test".into(),
+            version: "test".into(),
+        },
+        metrics: metrics.clone(),
+    };
+    (Arc::new(ctx), metrics)
+}
+
+async fn run(t: Task, script: Vec<Expect>) -> (Vec<Seen>, Arc<Metrics>) {
+    let (client, server) = scripted(script);
+    let (ctx, metrics) = context(client);
+    let result = reconcile(Arc::new(t), ctx.clone()).await;
+    drop(ctx);
+    let seen = server.await.expect("verifier");
+    assert!(result.is_ok(), "reconcile failed: {result:?}");
+    (seen, metrics)
+}
+
+fn secret(keys: &[&str]) -> Value {
+    let data: serde_json::Map<String, Value> = keys
+        .iter()
+        .map(|k| (k.to_string(), json!("c2VjcmV0")))
+        .collect();
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "key", "namespace": "ns"}, "data": data})
+}
+
+fn job(status: Value) -> Value {
+    json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "t", "namespace": "ns"}, "spec": {"template": {}}, "status": status})
+}
+
+fn pods(items: Vec<Value>) -> Value {
+    json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": items})
+}
+
+fn pod(agent_state: Value) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "t-x1", "namespace": "ns", "creationTimestamp": "2026-01-01T00:00:00Z"},
+        "status": {"phase": "Running", "containerStatuses": [
+            {"name": "agent", "image": "img", "imageID": "", "ready": true, "restartCount": 0, "state": agent_state}
+        ]}
+    })
+}
+
+fn status_of(seen: &[Seen]) -> TaskStatus {
+    let s = seen
+        .iter()
+        .rev()
+        .find(|s| s.path == STATUS)
+        .expect("a status patch");
+    serde_json::from_value(s.body["status"].clone()).expect("status parses")
+}
+
+fn patched() -> Expect {
+    let t = serde_json::to_value(task(None)).expect("task json");
+    expect(Method::PATCH, STATUS, 200, Some(t))
+}
+
+fn pending() -> TaskStatus {
+    TaskStatus {
+        phase: Some(TaskPhase::Pending),
+        message: Some("created Job t, waiting for its Pod".into()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn new_task_creates_its_job_once() {
+    let (seen, _) = run(
+        task(None),
+        vec![
+            not_found(JOB),
+            get(SECRET, secret(&["ANTHROPIC_API_KEY"])),
+            expect(Method::POST, JOBS, 201, None),
+            expect(Method::POST, EVENTS, 201, None),
+            patched(),
+            expect(Method::POST, EVENTS, 201, None),
+        ],
+    )
+    .await;
+    let created = &seen[2].body;
+    assert_eq!(created["metadata"]["name"], "t");
+    assert_eq!(created["metadata"]["ownerReferences"][0]["uid"], "uid-1");
+    assert_eq!(created["spec"]["activeDeadlineSeconds"], 600);
+    assert_eq!(seen[3].body["reason"], "JobCreated");
+    let s = status_of(&seen);
+    assert_eq!(s.phase, Some(TaskPhase::Pending));
+    assert_eq!(
+        s.message.as_deref(),
+        Some("created Job t, waiting for its Pod")
+    );
+    assert!(
+        !seen.iter().any(|s| s.body.to_string().contains("c2VjcmV0")),
+        "no secret value is written anywhere"
+    );
+
+    // Second reconcile: the Job exists, so nothing is created.
+    let (seen, _) = run(
+        task(Some(pending())),
+        vec![
+            get(JOB, job(json!({"active": 1}))),
+            get(PODS, pods(vec![])),
+            patched(),
+        ],
+    )
+    .await;
+    assert!(
+        seen.iter().all(|s| s.method != Method::POST),
+        "second reconcile creates nothing"
+    );
+    assert_eq!(seen[1].query, "&labelSelector=axon.io%2Ftask%3Dt");
+}
+
+#[tokio::test]
+async fn unchanged_status_is_not_rewritten() {
+    let waiting = TaskStatus {
+        phase: Some(TaskPhase::Pending),
+        message: Some("waiting for Job t to create its Pod".into()),
+        observed_generation: Some(1),
+        ..Default::default()
+    };
+    run(
+        task(Some(waiting)),
+        vec![get(JOB, job(json!({"active": 1}))), get(PODS, pods(vec![]))],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn running_pod_makes_the_task_running() {
+    let (seen, _) = run(
+        task(Some(pending())),
+        vec![
+            get(JOB, job(json!({"active": 1}))),
+            get(
+                PODS,
+                pods(vec![pod(
+                    json!({"running": {"startedAt": "2026-01-01T00:00:10Z"}}),
+                )]),
+            ),
+            patched(),
+            expect(Method::POST, EVENTS, 201, None),
+        ],
+    )
+    .await;
+    let s = status_of(&seen);
+    assert_eq!(s.phase, Some(TaskPhase::Running));
+    assert_eq!(s.job_name.as_deref(), Some("t"));
+    assert_eq!(s.pod_name.as_deref(), Some("t-x1"));
+    assert_eq!(s.start_time.as_deref(), Some("2026-01-01T00:00:10Z"));
+    assert_eq!(seen[3].body["reason"], "Running");
+}
+
+#[tokio::test]
+async fn succeeded_job_fills_outputs_from_the_termination_message() {
+    let results = json!({
+        "branch": "axon/t", "baseBranch": "main", "commits": ["a".repeat(40)], "pushed": true,
+        "pullRequests": ["https://github.com/o/r/pull/1"],
+        "usage": {"inputTokens": 100, "outputTokens": 20, "costUSD": 0.5, "turns": 3},
+        "success": true, "exitCode": 0
+    });
+    let terminated = json!({"terminated": {"exitCode": 0, "reason": "Completed", "message": results.to_string(),
+        "startedAt": "2026-01-01T00:00:10Z", "finishedAt": "2026-01-01T00:05:00Z"}});
+    let (seen, metrics) = run(
+        task(Some(pending())),
+        vec![
+            get(JOB, job(json!({"succeeded": 1, "completionTime": "2026-01-01T00:05:01Z",
+                "conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": "2026-01-01T00:05:01Z"}]}))),
+            get(PODS, pods(vec![pod(terminated)])),
+            patched(),
+            expect(Method::POST, EVENTS, 201, None),
+        ],
+    )
+    .await;
+    let s = status_of(&seen);
+    assert_eq!(s.phase, Some(TaskPhase::Succeeded));
+    assert_eq!(s.completion_time.as_deref(), Some("2026-01-01T00:05:01Z"));
+    let out = s.outputs.expect("outputs");
+    assert_eq!(out.branch.as_deref(), Some("axon/t"));
+    assert_eq!(out.pull_requests, ["https://github.com/o/r/pull/1"]);
+    assert_eq!(s.usage.expect("usage").input_tokens, 100);
+    assert_eq!(
+        s.message.as_deref(),
+        Some("agent succeeded: 1 commit(s) on axon/t, pushed")
+    );
+    let text = metrics.render(&Default::default());
+    assert!(
+        text.contains("axon_tokens_total{direction=\"input\"} 100"),
+        "{text}"
+    );
+    assert!(
+        text.contains("axon_tasks_finished_total{phase=\"Succeeded\"} 1"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn failed_job_says_why() {
+    let terminated = json!({"terminated": {"exitCode": 3, "reason": "Error",
+        "startedAt": "2026-01-01T00:00:10Z", "finishedAt": "2026-01-01T00:01:00Z"}});
+    let (seen, _) = run(
+        task(Some(pending())),
+        vec![
+            get(JOB, job(json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "lastTransitionTime": "2026-01-01T00:01:01Z"}]}))),
+            get(PODS, pods(vec![pod(terminated)])),
+            patched(),
+            expect(Method::POST, EVENTS, 201, None),
+        ],
+    )
+    .await;
+    let s = status_of(&seen);
+    assert_eq!(s.phase, Some(TaskPhase::Failed));
+    assert_eq!(
+        s.message.as_deref(),
+        Some("agent exited with code 3 and wrote no results document")
+    );
+    assert_eq!(seen[3].body["type"], "Warning");
+}
+
+#[tokio::test]
+async fn deadline_exceeded_is_a_timeout() {
+    let (seen, _) = run(
+        task(Some(pending())),
+        vec![
+            get(JOB, job(json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True", "reason": "DeadlineExceeded", "message": "Job was active longer than specified deadline", "lastTransitionTime": "2026-01-01T00:10:00Z"}]}))),
+            get(PODS, pods(vec![])),
+            patched(),
+            expect(Method::POST, EVENTS, 201, None),
+        ],
+    )
+    .await;
+    let s = status_of(&seen);
+    assert_eq!(s.phase, Some(TaskPhase::Failed));
+    assert_eq!(
+        s.message.as_deref(),
+        Some("timed out after 600s (timeoutSeconds) and was killed")
+    );
+}
+
+#[tokio::test]
+async fn missing_secret_fails_with_its_name() {
+    let (seen, _) = run(
+        task(None),
+        vec![
+            not_found(JOB),
+            not_found(SECRET),
+            patched(),
+            expect(Method::POST, EVENTS, 201, None),
+        ],
+    )
+    .await;
+    let s = status_of(&seen);
+    assert_eq!(s.phase, Some(TaskPhase::Failed));
+    let m = s.message.unwrap_or_default();
+    assert!(m.starts_with("Secret \"key\" not found"), "{m}");
+}
+
+#[tokio::test]
+async fn missing_key_fails_with_its_name() {
+    let (seen, _) = run(
+        task(None),
+        vec![
+            not_found(JOB),
+            get(SECRET, secret(&["CLAUDE_CODE_OAUTH_TOKEN"])),
+            patched(),
+            expect(Method::POST, EVENTS, 201, None),
+        ],
+    )
+    .await;
+    let m = status_of(&seen).message.unwrap_or_default();
+    assert!(m.contains("has no key \"ANTHROPIC_API_KEY\""), "{m}");
+}
+
+#[tokio::test]
+async fn missing_workspace_fails_with_its_name() {
+    let mut t = task(None);
+    t.spec.workspace_ref = Some(LocalObjectReference {
+        name: "repo".into(),
+    });
+    let (seen, _) = run(
+        t,
+        vec![
+            not_found(JOB),
+            not_found("/apis/axon.io/v1alpha1/namespaces/ns/workspaces/repo"),
+            patched(),
+            expect(Method::POST, EVENTS, 201, None),
+        ],
+    )
+    .await;
+    let m = status_of(&seen).message.unwrap_or_default();
+    assert!(m.starts_with("Workspace \"repo\" not found"), "{m}");
+}
+
+#[tokio::test]
+async fn a_new_task_waits_for_a_missing_secret_before_failing() {
+    let mut t = task(None);
+    t.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        jiff::Timestamp::now(),
+    ));
+    let (seen, _) = run(
+        t,
+        vec![
+            not_found(JOB),
+            not_found(SECRET),
+            patched(),
+            expect(Method::POST, EVENTS, 201, None),
+        ],
+    )
+    .await;
+    let s = status_of(&seen);
+    assert_eq!(s.phase, Some(TaskPhase::Pending));
+}
+
+#[tokio::test]
+async fn ttl_deletes_a_finished_task() {
+    let mut t = task(Some(TaskStatus {
+        phase: Some(TaskPhase::Succeeded),
+        completion_time: Some("2026-01-01T00:00:00Z".into()),
+        ..Default::default()
+    }));
+    t.spec.ttl_seconds_after_finished = Some(60);
+    let (seen, _) = run(
+        t,
+        vec![expect(
+            Method::DELETE,
+            TASK,
+            200,
+            Some(json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 200})),
+        )],
+    )
+    .await;
+    assert_eq!(seen[0].body["propagationPolicy"], "Background");
+}
+
+#[tokio::test]
+async fn finished_task_without_ttl_is_left_alone() {
+    let t = task(Some(TaskStatus {
+        phase: Some(TaskPhase::Failed),
+        completion_time: Some("2026-01-01T00:00:00Z".into()),
+        ..Default::default()
+    }));
+    run(t, vec![]).await;
+}
