@@ -1,1 +1,39 @@
-//! placeholder
+//! Axon's local backend: the four resources stored in SQLite under AXON_HOME (`~/.axon`), each
+//! Task run directly on this machine in a bubblewrap sandbox.
+//!
+//! * [`LocalBackend`]: what the CLI calls (apply, get, list, delete, secrets, logs, wait, serve).
+//! * The engine (`engine`): one detached process per AXON_HOME, started on demand, scheduling
+//!   Pending Tasks under a global concurrency limit with `axon_core::schedule`.
+//! * The supervisor (`supervisor`): one detached process per running Task: workspace, secrets,
+//!   sandbox, timeout, cancel, results.
+//! * [`workspace_prep`]: clone through a mirror cache, shared with the Kubernetes init container.
+//!
+//! Decisions live in `axon_core` (`plan_run`, `next_status`, `schedule::decide`); this crate
+//! only observes and acts.
+
+mod backend;
+mod engine;
+mod error;
+mod ids;
+mod inspect;
+mod internal;
+mod kick;
+mod lock;
+mod logs;
+mod migrations;
+mod observe;
+mod paths;
+mod run_options;
+pub mod sandbox;
+mod secrets;
+mod store;
+mod supervisor;
+mod teardown;
+pub mod workspace_prep;
+
+pub use backend::{LocalBackend, STORED_MESSAGE};
+pub use error::LocalError;
+pub use internal::internal_main;
+pub use run_options::RunnerMode;
+pub use sandbox::{NO_SANDBOX_WARNING, SandboxMode};
+pub use workspace_prep::{PreparedWorkspace, prepare_cli};

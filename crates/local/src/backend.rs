@@ -1,0 +1,355 @@
+//! `LocalBackend`: what the CLI calls on the local backend. Commands are short-lived processes
+//! sharing one AXON_HOME; the long-lived parts (the engine, one supervisor per running Task)
+//! are detached processes started on demand (see `engine`, `supervisor`).
+
+use crate::engine::{self, CONCURRENCY_KEY};
+use crate::error::LocalError;
+use crate::ids;
+use crate::kick;
+use crate::lock::is_held;
+use crate::logs::{FOLLOW_INTERVAL, copy_from};
+use crate::paths::Home;
+use crate::run_options::{RunOptions, RunnerMode};
+use crate::sandbox::{SandboxMode, find_bwrap};
+use crate::secrets::Secrets;
+use crate::store::{Row, Store};
+use crate::teardown::delete_task;
+use axon_api::{Kind, Resource, Task, TaskStatus};
+use axon_core::apply::ApplyOutcome;
+use axon_core::task_status::{RunObservation, next_status};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The message of a Task that was just stored.
+pub const STORED_MESSAGE: &str = "waiting to be scheduled";
+
+/// The local backend over one AXON_HOME.
+#[derive(Debug)]
+pub struct LocalBackend {
+    home: Home,
+    store: Store,
+    secrets: Secrets,
+    exe: PathBuf,
+    concurrency: usize,
+    sandbox: SandboxMode,
+    runner: RunnerMode,
+}
+
+impl LocalBackend {
+    /// Open AXON_HOME (creating it, 0700, and the store), re-executing the current binary for
+    /// the engine and supervisors.
+    pub fn open(home: &Path) -> Result<LocalBackend, LocalError> {
+        let exe = std::env::current_exe().map_err(|e| LocalError::Home {
+            path: home.display().to_string(),
+            reason: format!("cannot find the axon executable: {e}"),
+        })?;
+        LocalBackend::open_with_exe(home, &exe)
+    }
+
+    /// Like [`LocalBackend::open`], with the executable that serves `__local` subcommands.
+    pub fn open_with_exe(home: &Path, exe: &Path) -> Result<LocalBackend, LocalError> {
+        let home = Home::new(home);
+        let herr = |e: std::io::Error| LocalError::Home {
+            path: home.root().display().to_string(),
+            reason: e.to_string(),
+        };
+        let fresh = !home.root().exists();
+        std::fs::create_dir_all(home.tasks()).map_err(herr)?;
+        std::fs::create_dir_all(home.git_cache()).map_err(herr)?;
+        if fresh {
+            std::fs::set_permissions(home.root(), std::fs::Permissions::from_mode(0o700))
+                .map_err(herr)?;
+        }
+        let store = Store::open(&home.db())?;
+        let secrets = Secrets::open(&home.secrets())?;
+        let concurrency = engine::concurrency(&store);
+        let b = LocalBackend {
+            home,
+            store,
+            secrets,
+            exe: exe.to_path_buf(),
+            concurrency,
+            sandbox: SandboxMode::default(),
+            runner: RunnerMode::default(),
+        };
+        b.recover()?;
+        Ok(b)
+    }
+
+    /// AXON_HOME.
+    pub fn home(&self) -> &Path {
+        self.home.root()
+    }
+
+    /// The global concurrency limit.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// Set (and persist, for the engine) the global concurrency limit.
+    pub fn set_concurrency(&mut self, n: usize) -> Result<(), LocalError> {
+        let n = n.max(1);
+        self.store.set_setting(CONCURRENCY_KEY, &n.to_string())?;
+        self.concurrency = n;
+        kick::notify(&self.home);
+        Ok(())
+    }
+
+    /// The sandbox Tasks applied from now on run in.
+    pub fn sandbox(&self) -> SandboxMode {
+        self.sandbox
+    }
+
+    /// Choose the sandbox of Tasks applied from now on (`SandboxMode::None` is explicit; the
+    /// CLI prints [`crate::sandbox::NO_SANDBOX_WARNING`]).
+    pub fn set_sandbox(&mut self, mode: SandboxMode) {
+        self.sandbox = mode;
+    }
+
+    /// Choose how custom entrypoints run for Tasks applied from now on: through
+    /// `axon agent run --entrypoint` (default) or directly, with results read from git.
+    pub fn set_runner(&mut self, mode: RunnerMode) {
+        self.runner = mode;
+    }
+
+    /// If no engine runs: fail Running Tasks whose supervisor died, and start an engine when
+    /// Tasks wait. Every command does this when it opens the backend.
+    pub fn recover(&self) -> Result<(), LocalError> {
+        if is_held(&self.home.engine_lock()) {
+            return Ok(());
+        }
+        engine::fail_orphans(&self.home, &self.store)?;
+        let waiting = self.store.list(Kind::Task)?.iter().any(|r| {
+            matches!(
+                r.doc.pointer("/status/phase").and_then(Value::as_str),
+                None | Some("Pending")
+            )
+        });
+        if waiting {
+            self.kick()?;
+        }
+        Ok(())
+    }
+
+    fn kick(&self) -> Result<(), LocalError> {
+        kick::kick(&self.home, &self.exe).map_err(|e| LocalError::Spawn {
+            what: format!("the engine ({} __local engine)", self.exe.display()),
+            reason: e.to_string(),
+        })
+    }
+
+    fn run_options(&self, task: &Task) -> Result<RunOptions, LocalError> {
+        if self.sandbox == SandboxMode::Bubblewrap && find_bwrap().is_none() {
+            return Err(LocalError::BwrapMissing);
+        }
+        let entrypoint = match task.spec.image.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(image) => {
+                let p = PathBuf::from(image);
+                let p = if p.is_absolute() {
+                    p
+                } else {
+                    std::env::current_dir()
+                        .map_err(|e| LocalError::io("current directory", e))?
+                        .join(p)
+                };
+                let executable = std::fs::metadata(&p)
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+                if !executable {
+                    return Err(LocalError::Invalid {
+                        what: "spec.image".into(),
+                        reason: format!(
+                            "{image:?} is not an executable file: on the local backend, image names an executable implementing the agent image interface (see docs/agent-image-interface.md)"
+                        ),
+                    });
+                }
+                Some(p)
+            }
+        };
+        Ok(RunOptions {
+            sandbox: self.sandbox,
+            runner: self.runner,
+            entrypoint,
+            agent_bin_dir: std::env::var_os("AXON_AGENT_BIN_DIR")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            host_home: std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            path: std::env::var("PATH").ok(),
+        })
+    }
+
+    /// Create or update a resource. A new Task is stored Pending and the engine is kicked, so
+    /// it starts without `axon serve`.
+    pub async fn apply(&self, r: Resource) -> Result<ApplyOutcome, LocalError> {
+        let kind = r.kind_value();
+        let name = r.name().to_string();
+        axon_api::loader::check_name(&name).map_err(|reason| LocalError::Invalid {
+            what: format!("{kind} name"),
+            reason,
+        })?;
+        let opts = match &r {
+            Resource::Task(t) => Some(
+                serde_json::to_value(self.run_options(t)?)
+                    .map_err(|e| LocalError::io("encode run options", e))?,
+            ),
+            _ => None,
+        };
+        let is_task = kind == Kind::Task;
+        let (outcome, _) = self.store.apply(kind, &name, r.to_value(), opts, |doc| {
+            doc["metadata"]["uid"] = ids::uid().into();
+            doc["metadata"]["creationTimestamp"] = ids::now().into();
+            if is_task {
+                let s = next_status(
+                    &TaskStatus::default(),
+                    &RunObservation::Waiting {
+                        reason: STORED_MESSAGE.into(),
+                    },
+                    Some(1),
+                );
+                if let Ok(v) = serde_json::to_value(s) {
+                    doc["status"] = v;
+                }
+            }
+        })?;
+        if is_task && outcome == ApplyOutcome::Created {
+            self.kick()?;
+        }
+        Ok(outcome)
+    }
+
+    fn parse(&self, row: Row) -> Result<Resource, LocalError> {
+        Resource::from_value(row.doc).map_err(|e| LocalError::Store {
+            path: self.home.db().display().to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// One resource.
+    pub async fn get(&self, kind: Kind, name: &str) -> Result<Option<Resource>, LocalError> {
+        self.store
+            .get(kind, name)?
+            .map(|row| self.parse(row))
+            .transpose()
+    }
+
+    /// Every resource of a kind, oldest first.
+    pub async fn list(&self, kind: Kind) -> Result<Vec<Resource>, LocalError> {
+        self.store
+            .list(kind)?
+            .into_iter()
+            .map(|row| self.parse(row))
+            .collect()
+    }
+
+    /// Delete a resource; deleting a running Task kills its whole process tree first.
+    pub async fn delete(&self, kind: Kind, name: &str) -> Result<bool, LocalError> {
+        match kind {
+            Kind::Task => delete_task(&self.home, &self.store, name).await,
+            _ => self.store.delete(kind, name, None),
+        }
+    }
+
+    /// Create or replace a local secret (owner-only file; values are never printed).
+    pub async fn create_secret(
+        &self,
+        name: &str,
+        data: BTreeMap<String, String>,
+    ) -> Result<(), LocalError> {
+        self.secrets.put(name, &data)
+    }
+
+    /// Whether a local secret exists.
+    pub async fn secret_exists(&self, name: &str) -> Result<bool, LocalError> {
+        self.secrets.exists(name)
+    }
+
+    fn task(&self, name: &str) -> Result<Option<(Task, String)>, LocalError> {
+        let Some(row) = self.store.get(Kind::Task, name)? else {
+            return Ok(None);
+        };
+        let task: Task = serde_json::from_value(row.doc).map_err(|e| LocalError::Store {
+            path: self.home.db().display().to_string(),
+            reason: format!("Task {name}: {e}"),
+        })?;
+        let uid = task.metadata.uid.clone().unwrap_or_default();
+        Ok(Some((task, uid)))
+    }
+
+    fn not_found(name: &str) -> LocalError {
+        LocalError::NotFound {
+            kind: "Task".into(),
+            name: name.into(),
+        }
+    }
+
+    /// Write the Task's log (raw agent output); with `follow`, keep writing new output until
+    /// the Task ends.
+    pub async fn logs(
+        &self,
+        task: &str,
+        follow: bool,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> Result<(), LocalError> {
+        let (_, uid) = self.task(task)?.ok_or_else(|| Self::not_found(task))?;
+        let path = self.home.task(&uid).log();
+        let mut offset = copy_from(&path, 0, out)?;
+        if !follow {
+            return Ok(());
+        }
+        loop {
+            let current = self.task(task)?;
+            let done = match &current {
+                None => true,
+                Some((t, u)) => {
+                    u != &uid
+                        || t.status
+                            .as_ref()
+                            .and_then(|s| s.phase)
+                            .is_some_and(|p| p.is_finished())
+                }
+            };
+            offset = copy_from(&path, offset, out)?;
+            if done {
+                return Ok(());
+            }
+            tokio::time::sleep(FOLLOW_INTERVAL).await;
+        }
+    }
+
+    /// Wait until the Task has finished, and return it.
+    pub async fn wait(&self, task: &str) -> Result<Task, LocalError> {
+        let (_, uid) = self.task(task)?.ok_or_else(|| Self::not_found(task))?;
+        let mut last_recover = Instant::now();
+        loop {
+            match self.task(task)? {
+                Some((t, u)) if u == uid => {
+                    if t.status
+                        .as_ref()
+                        .and_then(|s| s.phase)
+                        .is_some_and(|p| p.is_finished())
+                    {
+                        return Ok(t);
+                    }
+                }
+                _ => return Err(LocalError::Deleted(task.to_string())),
+            }
+            if last_recover.elapsed() > Duration::from_secs(1) {
+                self.recover()?;
+                last_recover = Instant::now();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Run the engine in the foreground (`axon serve`) until `shutdown` completes: scheduler,
+    /// orphan recovery and TTL cleanup. Runs in progress continue after it stops.
+    pub async fn serve(&self, shutdown: impl Future<Output = ()>) -> Result<(), LocalError> {
+        engine::run(self.home.clone(), self.exe.clone(), false, shutdown).await
+    }
+}

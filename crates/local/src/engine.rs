@@ -1,0 +1,338 @@
+//! The engine: the one process (per AXON_HOME, by the engine lock) that schedules. Each pass
+//! observes the Tasks (store rows, and which runs are alive by their run locks), lets
+//! `axon_core::schedule::decide` decide, and acts: starts a supervisor per Task to start
+//! (handing it the run lock it took, so no Task can start twice), fails orphans, tells waiting
+//! Tasks why, deletes expired ones. It wakes on its socket (a command or supervisor kicked),
+//! on a supervisor's exit, at the next TTL expiry, and every second regardless.
+//!
+//! Started on demand (`axon __local engine`), it exits when idle; `axon serve` runs it in the
+//! foreground until shut down, taking over from an on-demand engine. Supervisors are separate
+//! processes, so the engine dying never kills a run: the next engine adopts live runs and fails
+//! the ones whose supervisor died.
+
+use crate::error::LocalError;
+use crate::ids;
+use crate::lock::{Lock, is_held, read_pid, signal};
+use crate::observe::observe;
+use crate::paths::Home;
+use crate::store::Store;
+use crate::teardown::delete_task;
+use axon_api::{Kind, TaskStatus};
+use axon_core::schedule::{TaskView, decide};
+use axon_core::task_status::{EndCause, RunObservation};
+use serde_json::Value;
+use std::future::Future;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::net::UnixDatagram;
+use tokio::task::JoinSet;
+
+/// Settings key of the global concurrency limit.
+pub const CONCURRENCY_KEY: &str = "concurrency";
+
+/// The concurrency limit: the stored setting, else the number of cores.
+pub fn concurrency(store: &Store) -> usize {
+    store
+        .setting(CONCURRENCY_KEY)
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse().ok())
+        .filter(|n: &usize| *n > 0)
+        .unwrap_or_else(default_concurrency)
+}
+
+/// The number of cores.
+pub fn default_concurrency() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// One task row as the scheduler sees it.
+struct Observed {
+    view: TaskView,
+    uid: String,
+}
+
+fn observe_tasks(home: &Home, store: &Store) -> Result<Vec<Observed>, LocalError> {
+    let now = chrono::Utc::now();
+    Ok(store
+        .list(Kind::Task)?
+        .into_iter()
+        .map(|row| {
+            let d = &row.doc;
+            let name = d
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let uid = d
+                .pointer("/metadata/uid")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let status: TaskStatus = d
+                .get("status")
+                .cloned()
+                .and_then(|s| serde_json::from_value(s).ok())
+                .unwrap_or_default();
+            let finished = status.phase.is_some_and(|p| p.is_finished());
+            let alive = !finished && is_held(&home.task(&uid).lock());
+            let view = TaskView {
+                name,
+                phase: status.phase,
+                created: d
+                    .pointer("/metadata/creationTimestamp")
+                    .and_then(Value::as_str)
+                    .and_then(ids::parse)
+                    .unwrap_or(now),
+                alive,
+                completed: status.completion_time.as_deref().and_then(ids::parse),
+                ttl_seconds: d
+                    .pointer("/spec/ttlSecondsAfterFinished")
+                    .and_then(Value::as_i64)
+                    .map(|t| t.clamp(0, i64::from(i32::MAX)) as i32),
+                message: status.message,
+            };
+            Observed { view, uid }
+        })
+        .collect())
+}
+
+/// Fail Running Tasks whose supervisor is gone (used by the engine and, when no engine runs,
+/// by any command that opens the backend).
+pub fn fail_orphans(home: &Home, store: &Store) -> Result<usize, LocalError> {
+    let tasks = observe_tasks(home, store)?;
+    let views: Vec<TaskView> = tasks.iter().map(|t| t.view.clone()).collect();
+    let d = decide(&views, 1, chrono::Utc::now());
+    for (name, detail) in &d.orphaned {
+        if let Some(t) = tasks.iter().find(|t| &t.view.name == name) {
+            let obs = RunObservation::Finished {
+                at: ids::now(),
+                results: None,
+                exit_code: None,
+                cause: Some(EndCause::Orphaned {
+                    detail: detail.clone(),
+                }),
+            };
+            observe(store, name, &t.uid, &obs)?;
+        }
+    }
+    Ok(d.orphaned.len())
+}
+
+/// What one pass did.
+struct Pass {
+    idle: bool,
+    wake_in: Duration,
+}
+
+struct Engine {
+    home: Home,
+    store: Store,
+    exe: PathBuf,
+    children: JoinSet<()>,
+}
+
+impl Engine {
+    async fn pass(&mut self) -> Result<Pass, LocalError> {
+        let tasks = observe_tasks(&self.home, &self.store)?;
+        let views: Vec<TaskView> = tasks.iter().map(|t| t.view.clone()).collect();
+        let now = chrono::Utc::now();
+        let d = decide(&views, concurrency(&self.store), now);
+        let uid_of = |name: &str| {
+            tasks
+                .iter()
+                .find(|t| t.view.name == name)
+                .map(|t| t.uid.clone())
+                .unwrap_or_default()
+        };
+        for (name, detail) in &d.orphaned {
+            let obs = RunObservation::Finished {
+                at: ids::now(),
+                results: None,
+                exit_code: None,
+                cause: Some(EndCause::Orphaned {
+                    detail: detail.clone(),
+                }),
+            };
+            observe(&self.store, name, &uid_of(name), &obs)?;
+        }
+        for (name, reason) in &d.waiting {
+            let obs = RunObservation::Waiting {
+                reason: reason.clone(),
+            };
+            observe(&self.store, name, &uid_of(name), &obs)?;
+        }
+        for name in &d.start {
+            if let Err(e) = self.start(name, &uid_of(name)) {
+                eprintln!("axon engine: cannot start Task {name}: {e}");
+                let obs = RunObservation::SetupFailed {
+                    at: ids::now(),
+                    reason: e.to_string(),
+                };
+                observe(&self.store, name, &uid_of(name), &obs)?;
+            }
+        }
+        for name in &d.expire {
+            delete_task(&self.home, &self.store, name).await?;
+        }
+        let wake_in = d
+            .wake_at
+            .and_then(|w| (w - now).to_std().ok())
+            .map_or(Duration::from_secs(1), |w| w.min(Duration::from_secs(1)));
+        Ok(Pass {
+            idle: d.idle,
+            wake_in,
+        })
+    }
+
+    /// Take the run lock and start the supervisor with it.
+    fn start(&mut self, name: &str, uid: &str) -> Result<(), LocalError> {
+        let td = self.home.task(uid);
+        std::fs::create_dir_all(&td.root)
+            .map_err(|e| LocalError::io(format!("create {}", td.root.display()), e))?;
+        let Some(lock) =
+            Lock::try_acquire(&td.lock()).map_err(|e| LocalError::io("lock the run", e))?
+        else {
+            return Ok(()); // someone runs it already
+        };
+        // With the lock held, check it is still ours to start (it may have just finished).
+        let still_pending = self.store.get(Kind::Task, name)?.is_some_and(|row| {
+            row.doc.pointer("/metadata/uid").and_then(Value::as_str) == Some(uid)
+                && matches!(
+                    row.doc.pointer("/status/phase").and_then(Value::as_str),
+                    None | Some("Pending")
+                )
+        });
+        if !still_pending {
+            return Ok(());
+        }
+        let fd = lock.raw_fd();
+        let mut cmd = tokio::process::Command::new(&self.exe);
+        cmd.arg("__local")
+            .arg("supervise")
+            .arg("--home")
+            .arg(self.home.root())
+            .arg("--task")
+            .arg(name)
+            .arg("--uid")
+            .arg(uid)
+            .arg("--lock-fd")
+            .arg("3")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file(&td.root.join("supervisor.log"))?);
+        // SAFETY: setsid and dup2 are async-signal-safe; dup2 clears close-on-exec on fd 3.
+        unsafe {
+            cmd.as_std_mut().pre_exec(move || {
+                libc::setsid();
+                if libc::dup2(fd, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| LocalError::Spawn {
+            what: format!("the supervisor of Task {name}"),
+            reason: e.to_string(),
+        })?;
+        drop(lock); // the child holds it now
+        self.children.spawn(async move {
+            let _ = child.wait().await;
+        });
+        Ok(())
+    }
+}
+
+fn log_file(p: &Path) -> Result<std::fs::File, LocalError> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(p)
+        .map_err(|e| LocalError::io(format!("open {}", p.display()), e))
+}
+
+/// Run the engine until `shutdown` (foreground) or until idle (`on_demand`).
+pub async fn run(
+    home: Home,
+    exe: PathBuf,
+    on_demand: bool,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), LocalError> {
+    let lock_path = home.engine_lock();
+    let lock = match Lock::try_acquire(&lock_path).map_err(|e| LocalError::io("engine lock", e))? {
+        Some(l) => l,
+        None if on_demand => return Ok(()), // another engine runs
+        None => take_over(&home).await?,
+    };
+    let _ = std::fs::write(home.engine_pid(), std::process::id().to_string());
+    let _ = std::fs::remove_file(home.engine_sock());
+    let sock = UnixDatagram::bind(home.engine_sock()).ok();
+    let store = Store::open(&home.db())?;
+    let mut engine = Engine {
+        home: home.clone(),
+        store,
+        exe,
+        children: JoinSet::new(),
+    };
+    let mut lock = Some(lock);
+    tokio::pin!(shutdown);
+    let mut buf = [0u8; 16];
+    loop {
+        let pass = engine.pass().await?;
+        if pass.idle && on_demand && engine.children.is_empty() {
+            // Release, then look again: a command that stored work after our last look either
+            // is seen now, or sees the lock free and starts a new engine.
+            drop(lock.take());
+            let again = engine.pass().await?;
+            if again.idle {
+                return Ok(());
+            }
+            match Lock::try_acquire(&lock_path).map_err(|e| LocalError::io("engine lock", e))? {
+                Some(l) => lock = Some(l),
+                None => return Ok(()),
+            }
+        }
+        tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            _ = async {
+                match &sock {
+                    Some(s) => { let _ = s.recv(&mut buf).await; }
+                    None => std::future::pending::<()>().await,
+                }
+            } => {}
+            Some(_) = engine.children.join_next(), if !engine.children.is_empty() => {}
+            _ = tokio::time::sleep(pass.wake_in) => {}
+        }
+    }
+}
+
+/// `axon serve` while an on-demand engine runs: ask it to stop (its runs continue, owned by
+/// their supervisors) and take the lock.
+async fn take_over(home: &Home) -> Result<Lock, LocalError> {
+    let path = home.engine_lock();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut asked = false;
+    loop {
+        if let Some(l) = Lock::try_acquire(&path).map_err(|e| LocalError::io("engine lock", e))? {
+            return Ok(l);
+        }
+        if !asked && let Some(pid) = read_pid(&home.engine_pid()) {
+            asked = signal(pid, libc::SIGTERM);
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(LocalError::Spawn {
+                what: "the engine".into(),
+                reason: format!(
+                    "another engine (pid {}) holds {} and did not stop",
+                    read_pid(&home.engine_pid()).unwrap_or_default(),
+                    path.display()
+                ),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,461 @@
+//! Workspace preparation: clone `repo`@`ref` into a fresh work tree through a mirror cache, write
+//! the Workspace's `files[]`, and set up token auth through a credential helper. The local
+//! supervisor and the Kubernetes init container (`axon workspace prepare`) run this same code.
+//!
+//! * The mirror (`CACHE/HASH.git`, `git clone --mirror` once, `git fetch --prune` after) is the
+//!   only thing that talks to the remote; concurrent preparations of one repository share one
+//!   fetch (a fetch that started after a caller asked satisfies it).
+//! * The work tree is a local clone of the mirror (hard-linked objects, no alternates, so it
+//!   stands alone inside a sandbox that hides the cache), then `origin` is set to the real URL
+//!   so the agent can push.
+//! * A token is read from a file by an inline credential helper; only the file's path is in
+//!   `.git/config`, never the token, and URLs are redacted in every message.
+
+use crate::error::LocalError;
+use crate::lock::Lock;
+use sha2::{Digest, Sha256};
+use std::path::{Component, Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::SystemTime;
+
+/// What a preparation produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreparedWorkspace {
+    /// The branch (or tag, or commit) the work tree was cloned at.
+    pub base_branch: String,
+    /// The commit checked out.
+    pub head: String,
+}
+
+/// What to prepare.
+#[derive(Clone, Debug)]
+pub struct PrepareRequest<'a> {
+    /// Repository URL or path.
+    pub repo: &'a str,
+    /// Branch, tag or SHA; `None`: the default branch.
+    pub git_ref: Option<&'a str>,
+    /// The work tree to create (must not exist or be empty).
+    pub dest: &'a Path,
+    /// Files to write into the work tree (relative path, content).
+    pub files: &'a [(String, String)],
+    /// A file holding the token for git's credential helper.
+    pub token_file: Option<&'a Path>,
+    /// The mirror cache directory; `None`: clone directly from the repository.
+    pub cache: Option<&'a Path>,
+}
+
+/// Prepare a work tree (blocking: runs git).
+pub fn prepare(req: &PrepareRequest<'_>) -> Result<PreparedWorkspace, LocalError> {
+    let helper = req.token_file.map(credential_helper);
+    let source: PathBuf = match req.cache {
+        Some(cache) => mirror(req.repo, cache, helper.as_deref())?,
+        None => PathBuf::from(req.repo),
+    };
+    let src = source.to_string_lossy().to_string();
+    let dest = req.dest.to_string_lossy().to_string();
+    if let Some(parent) = req.dest.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| LocalError::io(format!("create {}", parent.display()), e))?;
+    }
+    let is_ref = |prefix: &str, r: &str| {
+        req.cache.is_some()
+            && git(
+                None,
+                helper.as_deref(),
+                &[
+                    "-C",
+                    &src,
+                    "rev-parse",
+                    "--verify",
+                    "--quiet",
+                    &format!("{prefix}{r}"),
+                ],
+                req.repo,
+            )
+            .is_ok()
+    };
+    let base_branch = match req.git_ref {
+        None => {
+            git(
+                None,
+                helper.as_deref(),
+                &["clone", "--quiet", &src, &dest],
+                req.repo,
+            )?;
+            git(
+                Some(req.dest),
+                None,
+                &["rev-parse", "--abbrev-ref", "HEAD"],
+                req.repo,
+            )?
+        }
+        Some(r) if req.cache.is_none() || is_ref("refs/heads/", r) || is_ref("refs/tags/", r) => {
+            git(
+                None,
+                helper.as_deref(),
+                &["clone", "--quiet", "-b", r, &src, &dest],
+                req.repo,
+            )?;
+            r.to_string()
+        }
+        Some(r) => {
+            git(
+                None,
+                helper.as_deref(),
+                &["clone", "--quiet", "--no-checkout", &src, &dest],
+                req.repo,
+            )?;
+            git(
+                Some(req.dest),
+                None,
+                &[
+                    "checkout",
+                    "--quiet",
+                    "--detach",
+                    &format!("{r}^{{commit}}"),
+                ],
+                req.repo,
+            )
+            .map_err(|_| {
+                LocalError::Clone(format!(
+                    "ref {r:?} not found in {}: it is not a branch, tag or commit there",
+                    redact_url(req.repo)
+                ))
+            })?;
+            r.to_string()
+        }
+    };
+    if req.cache.is_some() {
+        git(
+            Some(req.dest),
+            None,
+            &["remote", "set-url", "origin", req.repo],
+            req.repo,
+        )?;
+    }
+    if let Some(h) = &helper {
+        git(
+            Some(req.dest),
+            None,
+            &["config", "credential.helper", h],
+            req.repo,
+        )?;
+    }
+    let head = git(Some(req.dest), None, &["rev-parse", "HEAD"], req.repo)?;
+    write_files(req.dest, req.files)?;
+    Ok(PreparedWorkspace { base_branch, head })
+}
+
+/// `axon workspace prepare`: the same preparation, for the Kubernetes init container.
+pub async fn prepare_cli(
+    repo: &str,
+    git_ref: Option<&str>,
+    dest: &Path,
+    files: &[(String, String)],
+    token_file: Option<&Path>,
+    cache: Option<&Path>,
+) -> Result<PreparedWorkspace, LocalError> {
+    let repo = repo.to_string();
+    let git_ref = git_ref.map(str::to_string);
+    let dest = dest.to_path_buf();
+    let files = files.to_vec();
+    let token_file = token_file.map(Path::to_path_buf);
+    let cache = cache.map(Path::to_path_buf);
+    tokio::task::spawn_blocking(move || {
+        prepare(&PrepareRequest {
+            repo: &repo,
+            git_ref: git_ref.as_deref(),
+            dest: &dest,
+            files: &files,
+            token_file: token_file.as_deref(),
+            cache: cache.as_deref(),
+        })
+    })
+    .await
+    .map_err(|e| LocalError::io("workspace preparation", e))?
+}
+
+/// Make sure the mirror of `repo` exists and is fresh; returns its path.
+fn mirror(repo: &str, cache: &Path, helper: Option<&str>) -> Result<PathBuf, LocalError> {
+    let asked = SystemTime::now();
+    std::fs::create_dir_all(cache)
+        .map_err(|e| LocalError::io(format!("create {}", cache.display()), e))?;
+    let key: String = Sha256::digest(repo.as_bytes())
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let path = cache.join(format!("{key}.git"));
+    let stamp = cache.join(format!("{key}.fetched"));
+    let _lock = Lock::acquire(&cache.join(format!("{key}.lock")))
+        .map_err(|e| LocalError::io("lock the mirror cache", e))?;
+    let fresh = std::fs::metadata(&stamp)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t >= asked);
+    if path.join("HEAD").exists() {
+        if !fresh {
+            touch(&stamp)?;
+            let p = path.to_string_lossy().to_string();
+            git(
+                None,
+                helper,
+                &["-C", &p, "fetch", "--prune", "--quiet", "origin"],
+                repo,
+            )?;
+        }
+    } else {
+        touch(&stamp)?;
+        let tmp = cache.join(format!("{key}.tmp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let t = tmp.to_string_lossy().to_string();
+        git(
+            None,
+            helper,
+            &["clone", "--mirror", "--quiet", repo, &t],
+            repo,
+        )
+        .inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(&tmp);
+        })?;
+        std::fs::rename(&tmp, &path)
+            .map_err(|e| LocalError::io(format!("move mirror into {}", path.display()), e))?;
+    }
+    Ok(path)
+}
+
+fn touch(path: &Path) -> Result<(), LocalError> {
+    std::fs::write(path, b"").map_err(|e| LocalError::io(format!("write {}", path.display()), e))
+}
+
+/// Run git; its trimmed stdout, or an error carrying git's own message (URL redacted).
+fn git(
+    dir: Option<&Path>,
+    helper: Option<&str>,
+    args: &[&str],
+    repo: &str,
+) -> Result<String, LocalError> {
+    let mut cmd = Command::new("git");
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
+    if let Some(h) = helper {
+        cmd.arg("-c")
+            .arg("credential.helper=")
+            .arg("-c")
+            .arg(format!("credential.helper={h}"));
+    }
+    cmd.args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_ASKPASS", "true")
+        .stdin(Stdio::null());
+    let out = cmd
+        .output()
+        .map_err(|e| LocalError::Clone(format!("cannot run git: {e} (is git installed?)")))?;
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).trim().to_string());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let msg: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let shown: Vec<&str> = args
+        .iter()
+        .filter(|a| !a.starts_with('/') && **a != "-C")
+        .copied()
+        .collect();
+    Err(LocalError::Clone(redact_all(
+        &format!("git {}: {}", shown.join(" "), msg.join(" ")),
+        repo,
+    )))
+}
+
+/// An inline credential helper reading the token from `file` (its path, not the token, goes
+/// into git's config).
+pub fn credential_helper(file: &Path) -> String {
+    let quoted = file.to_string_lossy().replace('\'', "'\\''");
+    format!(
+        "!f() {{ test \"$1\" = get || exit 0; echo username=x-access-token; printf 'password=%s\\n' \"$(cat '{quoted}')\"; }}; f"
+    )
+}
+
+/// `scheme://user:secret@host/...` → `scheme://***@host/...`.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((userinfo, host)) = rest.split_once('@')
+        && !userinfo.contains('/')
+    {
+        return format!("{scheme}://***@{host}");
+    }
+    url.to_string()
+}
+
+fn redact_all(text: &str, repo: &str) -> String {
+    let red = redact_url(repo);
+    if red == repo {
+        text.to_string()
+    } else {
+        text.replace(repo, &red)
+    }
+}
+
+fn write_files(dest: &Path, files: &[(String, String)]) -> Result<(), LocalError> {
+    for (rel, content) in files {
+        let p = Path::new(rel);
+        if rel.is_empty()
+            || p.is_absolute()
+            || p.components().any(|c| matches!(c, Component::ParentDir))
+        {
+            return Err(LocalError::Invalid {
+                what: format!("workspace file {rel:?}"),
+                reason: "must be a relative path inside the repository".into(),
+            });
+        }
+        let target = dest.join(p);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| LocalError::io(format!("create {}", parent.display()), e))?;
+        }
+        std::fs::write(&target, content)
+            .map_err(|e| LocalError::io(format!("write workspace file {rel}"), e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .expect("git");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// A local repository with `main` (2 commits), a branch `dev` and a tag `v1`.
+    fn origin(dir: &Path) -> (PathBuf, String) {
+        let o = dir.join("origin");
+        std::fs::create_dir_all(&o).expect("mkdir");
+        run(&o, &["init", "-q", "-b", "main"]);
+        run(&o, &["config", "user.email", "t@example.invalid"]);
+        run(&o, &["config", "user.name", "t"]);
+        std::fs::write(o.join("a.txt"), "1").expect("write");
+        run(&o, &["add", "."]);
+        run(&o, &["commit", "-qm", "one"]);
+        let first = run(&o, &["rev-parse", "HEAD"]);
+        run(&o, &["tag", "v1"]);
+        run(&o, &["branch", "dev"]);
+        std::fs::write(o.join("a.txt"), "2").expect("write");
+        run(&o, &["commit", "-qam", "two"]);
+        (o, first)
+    }
+
+    #[test]
+    fn branch_tag_sha_default_files_and_helper() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let (o, first) = origin(tmp.path());
+        let repo = o.to_string_lossy().to_string();
+        let cache = tmp.path().join("cache");
+        let token = tmp.path().join("token");
+        std::fs::write(&token, "tok-123").expect("token");
+        let files = vec![("sub/dir/x.txt".to_string(), "hello".to_string())];
+        let cases: [(Option<&str>, &str, &str); 4] = [
+            (None, "main", "2"),
+            (Some("dev"), "dev", "1"),
+            (Some("v1"), "v1", "1"),
+            (Some(first.as_str()), first.as_str(), "1"),
+        ];
+        for (i, (r, base, content)) in cases.into_iter().enumerate() {
+            let dest = tmp.path().join(format!("w{i}"));
+            let p = prepare(&PrepareRequest {
+                repo: &repo,
+                git_ref: r,
+                dest: &dest,
+                files: &files,
+                token_file: Some(&token),
+                cache: Some(&cache),
+            })
+            .expect("prepare");
+            assert_eq!(p.base_branch, base);
+            assert_eq!(
+                std::fs::read_to_string(dest.join("a.txt")).expect("a"),
+                content
+            );
+            assert_eq!(
+                std::fs::read_to_string(dest.join("sub/dir/x.txt")).expect("file"),
+                "hello"
+            );
+            assert_eq!(run(&dest, &["remote", "get-url", "origin"]), repo);
+            let config = std::fs::read_to_string(dest.join(".git/config")).expect("config");
+            assert!(!config.contains("tok-123"));
+            // The helper really answers with the token.
+            let out = Command::new("git")
+                .current_dir(&dest)
+                .args(["credential", "fill"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .and_then(|mut c| {
+                    use std::io::Write;
+                    c.stdin
+                        .take()
+                        .expect("stdin")
+                        .write_all(b"protocol=https\nhost=example.com\n\n")?;
+                    c.wait_with_output()
+                })
+                .expect("credential fill");
+            assert!(String::from_utf8_lossy(&out.stdout).contains("password=tok-123"));
+            // Alone: no alternates pointing into the cache.
+            assert!(!dest.join(".git/objects/info/alternates").exists());
+        }
+        assert_eq!(std::fs::read_dir(&cache).expect("cache").count(), 3);
+    }
+
+    #[test]
+    fn missing_ref_and_bad_repo_say_why() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let (o, _) = origin(tmp.path());
+        let repo = o.to_string_lossy().to_string();
+        let e = prepare(&PrepareRequest {
+            repo: &repo,
+            git_ref: Some("nope"),
+            dest: &tmp.path().join("w"),
+            files: &[],
+            token_file: None,
+            cache: Some(&tmp.path().join("cache")),
+        })
+        .expect_err("missing ref")
+        .to_string();
+        assert!(e.contains("\"nope\" not found"), "{e}");
+        let e = prepare(&PrepareRequest {
+            repo: "https://user:sekret@127.0.0.1:1/x.git",
+            git_ref: None,
+            dest: &tmp.path().join("w2"),
+            files: &[],
+            token_file: None,
+            cache: Some(&tmp.path().join("cache")),
+        })
+        .expect_err("unreachable")
+        .to_string();
+        assert!(
+            e.starts_with("workspace clone failed: git clone --mirror"),
+            "{e}"
+        );
+        assert!(!e.contains("sekret"), "{e}");
+    }
+
+    #[test]
+    fn redacts_userinfo() {
+        assert_eq!(redact_url("https://a:b@h/x"), "https://***@h/x");
+        assert_eq!(redact_url("git@github.com:o/r"), "git@github.com:o/r");
+    }
+}
