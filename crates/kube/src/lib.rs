@@ -5,17 +5,26 @@
 //! and observing (Job/Pod state → [`axon_core::task_status::RunObservation`]) are pure
 //! functions tested without a cluster; the controllers only fetch, call them and write.
 
+pub mod backend;
+pub mod controller;
 pub mod error;
+pub mod install;
 pub mod job;
+pub mod leader;
+pub mod logs;
 pub mod manifests;
 pub mod metrics;
 pub mod names;
 pub mod observe;
 pub mod preflight;
 pub mod security;
+pub mod server;
 pub mod spawner_controller;
 pub mod spawner_deployment;
 pub mod task_controller;
+pub mod tls;
 pub mod ttl;
 
+pub use backend::KubeBackend;
+pub use controller::{ControllerOptions, run_controller};
 pub use error::KubeError;

@@ -46,9 +46,9 @@ fn owner(ts: &TaskSpawner) -> OwnerReference {
 fn rule(resources: &[&str], names: &[&str], verbs: &[&str]) -> PolicyRule {
     let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     PolicyRule {
-        api_groups: Some(vec![if resources.iter().any(|r| *r == "secrets") {
+        api_groups: Some(vec![if resources.contains(&"secrets") {
             String::new()
-        } else if resources.iter().any(|r| *r == "events") {
+        } else if resources.contains(&"events") {
             "events.k8s.io".to_string()
         } else {
             "axon.io".to_string()
