@@ -1,0 +1,164 @@
+//! Writes the built-in-kind manifests (install RBAC/Namespace/Deployment, a rendered Job and
+//! ConfigMap, a spawner's Deployment and RBAC) to `$AXON_SAMPLES_DIR`, one file per document,
+//! for `scripts/validate-manifests.sh` (kubernetes-validate --strict, checkov). Without the
+//! variable it only checks they render.
+
+use axon_api::{
+    AgentConfig, AgentConfigSpec, AgentType, CredentialType, Credentials, Cron,
+    LocalObjectReference, Plugin, PluginSkill, SecretReference, Task, TaskSpawner, TaskSpawnerSpec,
+    TaskSpec, TaskTemplate, When, Workspace, WorkspaceSpec,
+};
+use axon_core::plan::plan_run;
+use axon_kube::job::{JobOptions, render_config_map, render_job};
+use axon_kube::manifests::{install_manifests, to_yaml};
+use axon_kube::spawner_deployment::render_spawner;
+use serde_json::Value;
+
+const NS: &str = "axon-samples";
+
+fn samples() -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for d in install_manifests("ghcr.io/axon-core/axon:0.1.0", "0.1.0") {
+        if d["kind"] != "CustomResourceDefinition" {
+            let name = format!(
+                "install-{}-{}",
+                d["kind"].as_str().unwrap_or_default().to_lowercase(),
+                d["metadata"]["name"].as_str().unwrap_or_default()
+            );
+            out.push((name, d));
+        }
+    }
+    let mut task = Task::new(
+        "sample",
+        TaskSpec {
+            type_: AgentType::ClaudeCode,
+            prompt: "Fix it".into(),
+            credentials: Credentials {
+                type_: CredentialType::Oauth,
+                secret_ref: SecretReference {
+                    name: "claude".into(),
+                },
+            },
+            model: None,
+            image: None,
+            workspace_ref: Some(LocalObjectReference {
+                name: "repo".into(),
+            }),
+            agent_config_ref: Some(LocalObjectReference {
+                name: "team".into(),
+            }),
+            ttl_seconds_after_finished: None,
+            timeout_seconds: Some(3600),
+            backoff_limit: None,
+            model_base_url: None,
+            env: vec![],
+        },
+    );
+    task.metadata.namespace = Some(NS.into());
+    task.metadata.uid = Some("00000000-0000-0000-0000-000000000001".into());
+    let ws = Workspace::new(
+        "repo",
+        WorkspaceSpec {
+            repo: "https://github.com/acme/app.git".into(),
+            git_ref: Some("main".into()),
+            secret_ref: Some(SecretReference {
+                name: "github".into(),
+            }),
+            files: vec![],
+        },
+    );
+    let ac = AgentConfig::new(
+        "team",
+        AgentConfigSpec {
+            agents_md: Some("Be careful.".into()),
+            plugins: vec![Plugin {
+                name: "tools".into(),
+                skills: vec![PluginSkill {
+                    name: "deploy".into(),
+                    content: "Deploy.".into(),
+                }],
+                agents: vec![],
+            }],
+        },
+    );
+    let plan = plan_run(&task, Some(&ws), Some(&ac)).expect("plan");
+    let opts = JobOptions {
+        axon_image: "ghcr.io/axon-core/axon:0.1.0".into(),
+        version: "0.1.0".into(),
+    };
+    let v = |x: &dyn erased::Ser| x.value();
+    out.push(("task-job".into(), v(&render_job(&plan, &task, &opts))));
+    if let Some(cm) = render_config_map(&plan, &task) {
+        out.push(("task-configmap".into(), v(&cm)));
+    }
+    let mut ts = TaskSpawner::new(
+        "nightly",
+        TaskSpawnerSpec {
+            when: When {
+                github_issues: None,
+                cron: Some(Cron {
+                    schedule: "0 * * * *".into(),
+                }),
+            },
+            task_template: TaskTemplate {
+                type_: AgentType::Codex,
+                credentials: Credentials {
+                    type_: CredentialType::ApiKey,
+                    secret_ref: SecretReference {
+                        name: "openai".into(),
+                    },
+                },
+                model: None,
+                image: None,
+                workspace_ref: Some(LocalObjectReference {
+                    name: "repo".into(),
+                }),
+                agent_config_ref: None,
+                prompt_template: Some("Fix flakes".into()),
+                ttl_seconds_after_finished: None,
+                timeout_seconds: None,
+                backoff_limit: None,
+                model_base_url: None,
+                env: vec![],
+            },
+            poll_interval: None,
+            max_concurrency: None,
+        },
+    );
+    ts.metadata.namespace = Some(NS.into());
+    ts.metadata.uid = Some("00000000-0000-0000-0000-000000000002".into());
+    let objs = render_spawner(&ts, Some("github"), "ghcr.io/axon-core/axon:0.1.0");
+    out.push(("spawner-serviceaccount".into(), v(&objs.service_account)));
+    out.push(("spawner-role".into(), v(&objs.role)));
+    out.push(("spawner-rolebinding".into(), v(&objs.role_binding)));
+    out.push(("spawner-deployment".into(), v(&objs.deployment)));
+    out
+}
+
+/// Serialize anything to JSON without naming its type at the call site.
+mod erased {
+    pub trait Ser {
+        fn value(&self) -> serde_json::Value;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn value(&self) -> serde_json::Value {
+            serde_json::to_value(self).unwrap_or_default()
+        }
+    }
+}
+
+#[test]
+fn write_samples() {
+    let samples = samples();
+    assert!(
+        samples
+            .iter()
+            .all(|(_, v)| v["kind"].is_string() && v["apiVersion"].is_string())
+    );
+    if let Ok(dir) = std::env::var("AXON_SAMPLES_DIR") {
+        for (name, v) in &samples {
+            let path = std::path::Path::new(&dir).join(format!("{name}.yaml"));
+            std::fs::write(path, to_yaml(std::slice::from_ref(v))).expect("write sample");
+        }
+    }
+}
