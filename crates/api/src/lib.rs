@@ -32,8 +32,8 @@ pub use kind::Kind;
 pub use loader::{Document, Resource};
 pub use task::{Task, TaskOutputs, TaskPhase, TaskSpec, TaskStatus, TaskUsage};
 pub use task_spawner::{
-    Cron, GitHubIssues, IssueState, ItemType, TaskSpawner, TaskSpawnerPhase, TaskSpawnerSpec,
-    TaskSpawnerStatus, TaskTemplate, When,
+    Cron, GitHubIssues, IssueState, ItemType, SpawnedItem, TaskSpawner, TaskSpawnerPhase,
+    TaskSpawnerSpec, TaskSpawnerStatus, TaskTemplate, When,
 };
 pub use workspace::{Workspace, WorkspaceFile, WorkspaceSpec};
 

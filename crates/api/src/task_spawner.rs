@@ -222,6 +222,29 @@ pub struct TaskSpawnerStatus {
     /// The spec generation this status was computed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// What the spawner remembers about the items it created Tasks for, one entry per item
+    /// still returned by the source. It keeps a finished Task that was deleted (by
+    /// `ttlSecondsAfterFinished` or by hand) from being created again while its issue stays
+    /// open: an item listed here is only re-queued by the needs-input loop.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spawned_items: Vec<SpawnedItem>,
+}
+
+/// One entry of `status.spawnedItems`: the latest Task generation created for an item.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SpawnedItem {
+    /// `{{.ID}}` of the item (issue or pull request number, or cron tick).
+    pub id: String,
+    /// The latest generation created: 1 is `<spawner>-<ID>`, N is `<spawner>-<ID>-rN`.
+    pub generation: i64,
+    /// The item's `updated_at` at the source when that generation was created (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    /// A poll saw the item carrying an excluded label after that generation was created;
+    /// removing the label re-queues the item once.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub needs_input: bool,
 }
 
 impl When {

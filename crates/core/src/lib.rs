@@ -12,5 +12,6 @@ pub mod spawn;
 pub mod task_status;
 pub mod validate;
 pub mod spawn_item;
+pub mod spawn_memory;
 pub mod spawn_name;
 pub mod template;

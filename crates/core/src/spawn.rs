@@ -2,18 +2,23 @@
 //! spawner already has, which Tasks to create now, which items wait for a free slot, and which
 //! finished Tasks to mark because their item now needs input.
 //!
-//! The decision reads nothing but its arguments, and everything it needs to remember lives on
-//! the Tasks themselves (labels and annotations written at creation, one annotation written
-//! when an item is seen needing input). So a spawner that crashes and restarts at any point
-//! decides the same way again, and since Task names are identities, creates nothing twice.
+//! The decision reads nothing but its arguments: the Tasks (labels and annotations written at
+//! creation, one annotation written when an item is seen needing input) and the spawner's
+//! memory of the items it spawned ([`crate::spawn_memory`], in its status), which outlives
+//! Tasks deleted by TTL. So a spawner that crashes and restarts at any point decides the same
+//! way again, and since Task names are identities, creates nothing twice; and a finished Task
+//! that is deleted does not make its still-open item look new.
 //!
 //! The needs-input loop: an agent that cannot make progress labels its issue with an excluded
 //! label (e.g. `axon/needs-input`) and stops. A poll that sees the label marks the item's latest
 //! Task. When a human removes the label and that Task has finished, the next poll creates the
 //! next generation (`<spawner>-<ID>-r2`) exactly once: the new Task carries no mark, so the
-//! poll after that does nothing. An item never has two live Tasks.
+//! poll after that does nothing. An item never has two live Tasks. The same holds when the
+//! finished Task was deleted: the mark and the generation are then read from the memory, and
+//! the item must also have changed (`updated_at`) since its last Task was created.
 
 use crate::spawn_item::{ItemState, WorkItem};
+use crate::spawn_memory::{ItemMemory, changed_since};
 use crate::spawn_name::task_name;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -82,13 +87,15 @@ pub struct SpawnPlan {
 }
 
 /// Decides what to do for one poll. `items` must be oldest first (that is the order in which
-/// free slots are handed out).
+/// free slots are handed out); `memory` is the spawner's memory from its last status.
 pub fn plan_spawns(
     spawner: &str,
     items: &[WorkItem],
     existing: &[SpawnedTask],
+    memory: &[ItemMemory],
     policy: &SpawnPolicy,
 ) -> SpawnPlan {
+    let memory: HashMap<&str, &ItemMemory> = memory.iter().map(|m| (m.id.as_str(), m)).collect();
     let active_before =
         u32::try_from(existing.iter().filter(|t| !t.finished).count()).unwrap_or(u32::MAX);
     let mut by_item: HashMap<&str, Vec<&SpawnedTask>> = HashMap::new();
@@ -118,11 +125,26 @@ pub fn plan_spawns(
             }
             continue;
         }
-        let generation = match latest {
+        if tasks.iter().any(|t| !t.finished) {
+            continue;
+        }
+        let remembered = memory.get(item.id.as_str()).copied();
+        let last = latest
+            .map(|t| t.generation)
+            .max(remembered.map(|m| m.generation));
+        let generation = match last {
             None => 1,
-            Some(_) if tasks.iter().any(|t| !t.finished) => continue,
-            Some(l) if l.needs_input_seen && item.state == ItemState::Open => l.generation + 1,
-            Some(_) => continue,
+            Some(last) => {
+                let task = latest.filter(|t| t.generation == last);
+                let entry = remembered.filter(|m| m.generation == last);
+                let marked = task.is_some_and(|t| t.needs_input_seen)
+                    || entry.is_some_and(|m| m.needs_input_seen);
+                let changed = entry.is_none_or(|m| changed_since(item, m.updated_at));
+                if !(marked && changed && item.state == ItemState::Open) {
+                    continue;
+                }
+                last + 1
+            }
         };
         if slots == 0 {
             plan.deferred.push(item.id.clone());
@@ -216,7 +238,7 @@ mod tests {
     fn new_items_get_tasks_and_existing_ones_are_skipped() {
         let items = [item(1, &[]), item(2, &[]), item(3, &["axon/needs-input"])];
         let existing = [task("s-1", "1", 1, false, false)];
-        let plan = plan_spawns("s", &items, &existing, &policy(None));
+        let plan = plan_spawns("s", &items, &existing, &[], &policy(None));
         insta::assert_yaml_snapshot!(plan, @r#"
         create:
           - name: s-2
@@ -245,17 +267,17 @@ mod tests {
                 needs_input_seen: false,
             },
         ];
-        let plan = plan_spawns("s", &items, &existing, &policy(Some(4)));
+        let plan = plan_spawns("s", &items, &existing, &[], &policy(Some(4)));
         let created: Vec<&str> = plan.create.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(plan.active_before, 2);
         assert_eq!(created, ["s-3", "s-4"]);
         assert_eq!(plan.deferred, ["5", "6"]);
         // Full: nothing created, everything deferred.
-        let plan = plan_spawns("s", &items, &existing, &policy(Some(2)));
+        let plan = plan_spawns("s", &items, &existing, &[], &policy(Some(2)));
         assert!(plan.create.is_empty());
         assert_eq!(plan.deferred, ["3", "4", "5", "6"]);
         // 0 means unlimited.
-        let plan = plan_spawns("s", &items, &existing, &policy(Some(0)));
+        let plan = plan_spawns("s", &items, &existing, &[], &policy(Some(0)));
         assert_eq!(plan.create.len(), 4);
     }
 
@@ -263,7 +285,7 @@ mod tests {
     fn finished_items_are_not_requeued_without_needing_input() {
         let items = [item(1, &[])];
         let existing = [task("s-1", "1", 1, true, false)];
-        let plan = plan_spawns("s", &items, &existing, &policy(None));
+        let plan = plan_spawns("s", &items, &existing, &[], &policy(None));
         assert_eq!(plan, SpawnPlan::default());
     }
 
@@ -276,7 +298,7 @@ mod tests {
         let mut log = Vec::new();
         let mut poll = |step: &str, items: &[WorkItem], tasks: &mut Vec<SpawnedTask>| {
             for _ in 0..3 {
-                let plan = plan_spawns("s", items, tasks, &p);
+                let plan = plan_spawns("s", items, tasks, &[], &p);
                 apply(tasks, &plan);
             }
             let mut live: Vec<String> = tasks
@@ -345,10 +367,10 @@ mod tests {
     #[test]
     fn an_excluded_item_never_seen_before_gets_its_first_task_when_unlabelled() {
         let p = policy(None);
-        let plan = plan_spawns("s", &[item(3, &["AXON/Needs-Input"])], &[], &p);
+        let plan = plan_spawns("s", &[item(3, &["AXON/Needs-Input"])], &[], &[], &p);
         assert!(plan.create.is_empty() && plan.mark_needs_input.is_empty());
         assert_eq!(plan.excluded, ["3"]);
-        let plan = plan_spawns("s", &[item(3, &[])], &[], &p);
+        let plan = plan_spawns("s", &[item(3, &[])], &[], &[], &p);
         assert_eq!(plan.create[0].name, "s-3");
     }
 
@@ -359,11 +381,118 @@ mod tests {
             task("s-1", "1", 1, true, true),
             task("s-2", "2", 1, false, false),
         ];
-        let plan = plan_spawns("s", &items, &existing, &policy(Some(1)));
+        let plan = plan_spawns("s", &items, &existing, &[], &policy(Some(1)));
         assert!(plan.create.is_empty());
         assert_eq!(plan.deferred, ["1"]);
-        let plan = plan_spawns("s", &items, &existing, &policy(Some(2)));
+        let plan = plan_spawns("s", &items, &existing, &[], &policy(Some(2)));
         assert_eq!(plan.create[0].name, "s-1-r2");
+    }
+
+    /// Polls with Tasks deleted by TTL as soon as they finish, so the memory alone decides:
+    /// no rerun for an open item whose Task is gone, one rerun per needs-input round trip.
+    #[test]
+    fn deleted_tasks_are_not_recreated_but_needs_input_still_requeues() {
+        use crate::spawn_memory::{ItemMemory, remember};
+
+        #[derive(Default)]
+        struct World {
+            tasks: Vec<SpawnedTask>,
+            memory: Vec<ItemMemory>,
+            created: Vec<String>,
+            clock: i64,
+        }
+        impl World {
+            /// Polls three times (repeats and restarts change nothing); `changed` bumps the
+            /// item's `updated_at` first.
+            fn poll(&mut self, labels: &[&str], changed: bool) {
+                let p = policy(None);
+                if changed {
+                    self.clock += 1;
+                }
+                let mut it = item(7, labels);
+                it.updated_at = chrono::DateTime::from_timestamp(1_770_000_000 + self.clock, 0);
+                let items = [it];
+                for _ in 0..3 {
+                    let plan = plan_spawns("s", &items, &self.tasks, &self.memory, &p);
+                    let created: Vec<(String, u32)> = plan
+                        .create
+                        .iter()
+                        .map(|c| (c.item_id.clone(), c.generation))
+                        .collect();
+                    self.created
+                        .extend(plan.create.iter().map(|c| c.name.clone()));
+                    let before = self.tasks.clone();
+                    apply(&mut self.tasks, &plan);
+                    self.memory =
+                        remember(&self.memory, &items, &before, &created, &p.exclude_labels);
+                }
+            }
+
+            /// The Tasks finish and TTL deletes them.
+            fn ttl(&mut self) {
+                self.tasks.clear();
+            }
+        }
+
+        let mut w = World::default();
+        w.poll(&[], false);
+        w.ttl();
+        w.poll(&[], false);
+        w.poll(&[], true); // a comment: changed, but no mark
+        assert_eq!(w.created, ["s-7"], "a deleted Task is not re-created");
+        w.poll(&["axon/needs-input"], true);
+        w.poll(&[], true);
+        assert_eq!(w.created, ["s-7", "s-7-r2"]);
+        w.ttl();
+        w.poll(&[], false);
+        w.poll(&[], true);
+        assert_eq!(w.created, ["s-7", "s-7-r2"]);
+        // Labelled after the Task was deleted, then unlabelled.
+        w.poll(&["axon/needs-input"], true);
+        w.poll(&[], true);
+        assert_eq!(w.created, ["s-7", "s-7-r2", "s-7-r3"]);
+        // Labelled while the Task runs, the Task deleted, then the label removed.
+        w.poll(&["axon/needs-input"], true);
+        w.ttl();
+        w.poll(&["axon/needs-input"], false);
+        w.poll(&[], true);
+        w.poll(&[], false);
+        assert_eq!(w.created, ["s-7", "s-7-r2", "s-7-r3", "s-7-r4"]);
+        assert_eq!(w.memory.len(), 1);
+        assert_eq!(w.memory[0].generation, 4);
+    }
+
+    #[test]
+    fn a_remembered_mark_needs_a_change_since_the_last_task() {
+        use crate::spawn_memory::ItemMemory;
+        let mut it = item(7, &[]);
+        it.updated_at = chrono::DateTime::from_timestamp(100, 0);
+        let memory = |updated: i64| ItemMemory {
+            id: "7".into(),
+            generation: 2,
+            updated_at: chrono::DateTime::from_timestamp(updated, 0),
+            needs_input_seen: true,
+        };
+        let plan = plan_spawns(
+            "s",
+            std::slice::from_ref(&it),
+            &[],
+            &[memory(100)],
+            &policy(None),
+        );
+        assert!(plan.create.is_empty());
+        let plan = plan_spawns(
+            "s",
+            std::slice::from_ref(&it),
+            &[],
+            &[memory(99)],
+            &policy(None),
+        );
+        assert_eq!(plan.create[0].name, "s-7-r3");
+        // An older Task still around does not lower the remembered generation.
+        let old = [task("s-7", "7", 1, true, true)];
+        let plan = plan_spawns("s", &[it], &old, &[memory(99)], &policy(None));
+        assert_eq!(plan.create[0].name, "s-7-r3");
     }
 
     #[test]

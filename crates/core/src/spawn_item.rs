@@ -61,6 +61,11 @@ pub struct WorkItem {
     pub schedule: String,
     /// Open or closed at the source.
     pub state: ItemState,
+    /// When the item last changed at the source (GitHub's `updated_at`: labels, comments,
+    /// edits); `None` for cron ticks. The needs-input loop uses it to tell that a label was
+    /// removed after a Task was created.
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 impl WorkItem {
@@ -78,6 +83,7 @@ impl WorkItem {
             time: None,
             schedule: String::new(),
             state: ItemState::Open,
+            updated_at: None,
         }
     }
 
@@ -95,6 +101,7 @@ impl WorkItem {
             time: Some(tick),
             schedule: schedule.to_string(),
             state: ItemState::Open,
+            updated_at: None,
         }
     }
 

@@ -309,7 +309,11 @@ impl GithubClient {
                         count: issue.comments,
                     },
                 );
+                let updated_at = DateTime::parse_from_rfc3339(&issue.updated_at)
+                    .ok()
+                    .map(|t| t.with_timezone(&Utc));
                 items.push(WorkItem {
+                    updated_at,
                     body: issue.body.unwrap_or_default(),
                     url: issue.html_url,
                     labels: issue.labels.into_iter().map(|l| l.name).collect(),

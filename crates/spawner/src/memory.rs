@@ -18,6 +18,8 @@ struct Store {
     status_updates: usize,
     create_calls: usize,
     fail_creates_after: Option<usize>,
+    fail_status_updates: usize,
+    tasks_created: usize,
 }
 
 /// The in-memory sink.
@@ -96,6 +98,19 @@ impl MemorySink {
     pub fn fail_creates_after(&self, n: Option<usize>) {
         self.store().fail_creates_after = n;
     }
+
+    /// Makes the next `n` status updates fail (simulates a crash after creating Tasks and
+    /// before writing status).
+    pub fn fail_status_updates(&self, n: usize) {
+        self.store().fail_status_updates = n;
+    }
+
+    /// How many Tasks `create_task` actually created over the sink's life (Tasks deleted
+    /// since included): with names as identities, more than one per item and generation is a
+    /// duplicate.
+    pub fn tasks_created(&self) -> usize {
+        self.store().tasks_created
+    }
 }
 
 impl TaskSink for MemorySink {
@@ -137,6 +152,7 @@ impl TaskSink for MemorySink {
             s.fail_creates_after = Some(n - 1);
         }
         s.tasks.insert(name, task);
+        s.tasks_created += 1;
         Ok(CreateOutcome::Created)
     }
 
@@ -156,6 +172,10 @@ impl TaskSink for MemorySink {
         status: TaskSpawnerStatus,
     ) -> Result<(), SinkError> {
         let mut s = self.store();
+        if s.fail_status_updates > 0 {
+            s.fail_status_updates -= 1;
+            return Err(SinkError::new("injected failure: status update lost"));
+        }
         s.status_updates += 1;
         match s.spawners.get_mut(spawner) {
             Some(sp) => {

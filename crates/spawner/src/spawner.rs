@@ -1,10 +1,13 @@
 //! The spawner loop: poll the source, decide, create Tasks, write status; repeat every
 //! `pollInterval` until told to stop.
 //!
-//! Each poll reads everything it decides from fresh (the TaskSpawner, its Tasks), so the loop
-//! can be killed and restarted at any point: the decision in `axon_core::spawn` names Tasks
-//! deterministically and the sink creates idempotently. The only state kept between polls is
-//! the GitHub client's caches, which save requests but never change a decision.
+//! Each poll reads everything it decides from fresh (the TaskSpawner with its status, its
+//! Tasks), so the loop can be killed and restarted at any point: the decision in
+//! `axon_core::spawn` names Tasks deterministically and the sink creates idempotently. The
+//! spawner's memory of spawned items (`status.spawnedItems`, see `axon_core::spawn_memory`)
+//! is written in the same status update as the counters, after the Tasks are created, so a
+//! Task deleted by TTL does not come back. The only state kept in the process between polls
+//! is the GitHub client's caches, which save requests but never change a decision.
 
 use crate::clock::Clock;
 use crate::cron_source;
@@ -21,6 +24,7 @@ use axon_core::spawn::{
     SpawnCounters, SpawnPolicy, SpawnedTask, plan_spawns,
 };
 use axon_core::spawn_item::WorkItem;
+use axon_core::spawn_memory::{memory_from_status, memory_to_status, remember};
 use axon_core::template::{PromptTemplate, parse_template};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::BTreeMap;
@@ -368,7 +372,8 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
                 .map(|g| g.exclude_labels.clone())
                 .unwrap_or_default(),
         };
-        let plan = plan_spawns(&self.name, &items, &existing, &policy);
+        let memory = memory_from_status(&previous.spawned_items);
+        let plan = plan_spawns(&self.name, &items, &existing, &memory, &policy);
         let mut report = PollReport {
             discovered: items.len() - plan.excluded.len(),
             deferred: plan.deferred.clone(),
@@ -387,6 +392,8 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
         let wants_comments = template.source().contains(".Comments");
         let mut render_failure: Option<String> = None;
         let mut rate_limited: Option<DateTime<Utc>> = None;
+        // Tasks that exist after this poll's creations, for the memory.
+        let mut spawned: Vec<(String, u32)> = Vec::new();
         for planned in &plan.create {
             let Some(item) = items.get(planned.item_index) else {
                 continue;
@@ -418,6 +425,7 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
                 }
                 Err(e) => return Err(self.sink_error(e)),
             }
+            spawned.push((planned.item_id.clone(), planned.generation));
         }
 
         match &render_failure {
@@ -450,6 +458,13 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
         status.total_tasks_created = counters.total_tasks_created;
         status.active_tasks = counters.active_tasks;
         status.last_discovery_time = Some(rfc3339(now));
+        status.spawned_items = memory_to_status(&remember(
+            &memory,
+            &items,
+            &existing,
+            &spawned,
+            &policy.exclude_labels,
+        ));
         status.phase = Some(TaskSpawnerPhase::Running);
         status.message = Some(summary(
             &report,
