@@ -3,8 +3,10 @@
 #   - Debian packages: bubblewrap (the local sandbox), git
 #   - the four agent CLIs from npm at pinned versions (agents/versions.env), cached outside the
 #     clone in $AXON_CI_CACHE/agents (default ~/.cache/axon-ci)
+#   - recorded real GitHub API responses (@octokit/fixtures, npm, pinned below) unpacked in
+#     $AXON_CI_CACHE/octokit-fixtures, for the spawner's GitHub client tests
 #   - manifest validators from PyPI (kubernetes-validate, yamllint, checkov) in a venv there
-# Prints the environment to export (AXON_AGENT_BIN_DIR, AXON_VENV).
+# Prints the environment to export (AXON_AGENT_BIN_DIR, AXON_OCTOKIT_FIXTURES, AXON_VENV).
 set -euo pipefail
 only_agents=false
 [ "${1:-}" = "--agents" ] && only_agents=true
@@ -34,8 +36,19 @@ if [ "$(cat "$agents/.installed" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$agents/.installed"
 fi
 
+octokit_fixtures_version=23.1.2
+fixtures="$cache/octokit-fixtures"
+if [ "$(cat "$fixtures/.installed" 2>/dev/null)" != "$octokit_fixtures_version" ]; then
+  echo "install-deps: npm pack @octokit/fixtures@$octokit_fixtures_version" >&2
+  rm -rf "$fixtures" && mkdir -p "$fixtures"
+  (cd "$fixtures" && npm pack --silent --loglevel=error "@octokit/fixtures@$octokit_fixtures_version" >/dev/null \
+    && tar xzf octokit-fixtures-*.tgz && rm -f octokit-fixtures-*.tgz)
+  echo "$octokit_fixtures_version" > "$fixtures/.installed"
+fi
+
 if $only_agents; then
   echo "export AXON_AGENT_BIN_DIR=$agents/node_modules/.bin"
+  echo "export AXON_OCTOKIT_FIXTURES=$fixtures/package"
   exit 0
 fi
 
@@ -49,4 +62,5 @@ if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$pywant" ]; then
 fi
 
 echo "export AXON_AGENT_BIN_DIR=$agents/node_modules/.bin"
+echo "export AXON_OCTOKIT_FIXTURES=$fixtures/package"
 echo "export AXON_VENV=$venv"

@@ -154,12 +154,23 @@ struct ApiComment {
     user: Option<ApiUser>,
 }
 
+/// What a cached page belongs to, to forget it when it leaves the listing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PageKind {
+    /// A page of the issue listing (first page, or a `Link` target such as
+    /// `/repositories/{id}/issues?page=2`).
+    List,
+    /// A page of an item's comments.
+    Comments(u64),
+}
+
 /// A page as last seen: its validator, body and next link.
 #[derive(Clone, Debug)]
 struct CachedPage {
     etag: String,
     body: String,
     next: Option<String>,
+    kind: PageKind,
 }
 
 /// What decides whether an item's comments changed.
@@ -237,6 +248,12 @@ impl GithubClient {
         self.stats
     }
 
+    /// Pages held for conditional requests (bounded by the current listing and the comments
+    /// of the items in it).
+    pub fn cached_pages(&self) -> usize {
+        self.pages.len()
+    }
+
     fn repo_name(&self) -> String {
         format!("{}/{}", self.config.owner, self.config.repo)
     }
@@ -281,7 +298,7 @@ impl GithubClient {
                 break;
             }
             self.stats.list_requests += 1;
-            let (body, next) = match self.get(&current, clock).await? {
+            let (body, next) = match self.get(&current, PageKind::List, clock).await? {
                 Fetched::Fresh { body, next } | Fetched::Cached { body, next } => (body, next),
             };
             let page: Vec<ApiIssue> =
@@ -327,16 +344,14 @@ impl GithubClient {
             }
             url = next;
         }
-        // Forget pages and comments of items that left the listing, so the caches stay bounded
-        // by the repository's current size.
-        let list_prefix = format!(
-            "{}/repos/{}/{}/issues?",
-            self.config.api_base.trim_end_matches('/'),
-            self.config.owner,
-            self.config.repo
-        );
-        self.pages
-            .retain(|u, _| !u.starts_with(&list_prefix) || visited.contains(u));
+        // Forget list pages no longer reached (GitHub's `Link` targets are
+        // `/repositories/{id}/issues?...`, not under the repository's path) and the comments of
+        // items that left the listing, so the caches stay bounded by the repository's current
+        // size.
+        self.pages.retain(|u, p| match p.kind {
+            PageKind::List => visited.contains(u),
+            PageKind::Comments(n) => meta.contains_key(&n),
+        });
         self.comments.retain(|n, _| meta.contains_key(n));
         self.meta = meta;
         Ok(items)
@@ -374,7 +389,10 @@ impl GithubClient {
                 break;
             }
             self.stats.comment_requests += 1;
-            let (body, next) = match self.get(&current, clock).await? {
+            let (body, next) = match self
+                .get(&current, PageKind::Comments(number), clock)
+                .await?
+            {
                 Fetched::Fresh { body, next } | Fetched::Cached { body, next } => (body, next),
             };
             let page: Vec<ApiComment> =
@@ -396,7 +414,12 @@ impl GithubClient {
     }
 
     /// A conditional GET through the page cache.
-    async fn get(&mut self, url: &str, clock: &impl Clock) -> Result<Fetched, GithubError> {
+    async fn get(
+        &mut self,
+        url: &str,
+        kind: PageKind,
+        clock: &impl Clock,
+    ) -> Result<Fetched, GithubError> {
         let cached = self.pages.get(url).cloned();
         let mut request = self.http.get(url);
         if let Some(c) = &cached {
@@ -436,6 +459,7 @@ impl GithubClient {
                             etag,
                             body: body.clone(),
                             next: next.clone(),
+                            kind,
                         },
                     );
                 }

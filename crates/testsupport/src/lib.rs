@@ -5,8 +5,11 @@
 //!   Responses, OpenAI Chat Completions and Gemini `streamGenerateContent` APIs (SSE).
 //! * [`github_server`]: a fake GitHub REST server (issues, pulls, labels, comments, pagination,
 //!   ETag/304, rate limiting) with a request log.
+//! * [`github_replay`]: replays recorded real GitHub responses (`@octokit/fixtures`, or
+//!   hand-captured ones).
 //! * [`git_server`]: a bare repository served by `git daemon` on 127.0.0.1.
 
 pub mod git_server;
+pub mod github_replay;
 pub mod github_server;
 pub mod model_server;
