@@ -1,1 +1,77 @@
-fn main() {}
+//! `axon`: the single binary for every role — user commands, `axon controller`,
+//! `axon spawner`, `axon agent run` and the local backend's engine — so images cannot drift.
+
+mod args;
+mod backend;
+mod commands;
+mod error;
+mod output;
+mod settings;
+
+use anyhow::Result;
+use args::{Cli, Command};
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Local { args } = cli.command {
+        return axon_local::internal_main(args);
+    }
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AXON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("AXON_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let g = &cli.global;
+    Ok(match cli.command {
+        Command::Version => commands::version::run(g).await?,
+        Command::Status => commands::version::status(g).await?,
+        Command::Init(a) => commands::init::run(g, &a)?,
+        Command::Validate(a) => commands::validate::run(&a)?,
+        Command::Run(a) => commands::run::run(g, &a).await?,
+        Command::Apply(a) => commands::apply::run(g, &a).await?,
+        Command::Get(a) => commands::get::run(g, &a).await?,
+        Command::Delete(a) => commands::delete::run(g, &a).await?,
+        Command::Logs(a) => commands::logs::run(g, &a).await?,
+        Command::Create(c) => commands::create::run(g, &c).await?,
+        Command::Install(a) => commands::install::install(g, &a).await?,
+        Command::Uninstall => commands::install::uninstall(g).await?,
+        Command::Serve => commands::serve::run(g).await?,
+        Command::Completion(a) => commands::completion::run(&a),
+        Command::Agent(c) => commands::roles::agent(c).await?,
+        Command::Controller(a) => commands::roles::controller(&a).await?,
+        Command::Spawner(a) => commands::roles::spawner(g, &a).await?,
+        Command::Workspace(c) => commands::roles::workspace(c).await?,
+        Command::Local { .. } => ExitCode::SUCCESS,
+    })
+}

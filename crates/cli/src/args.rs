@@ -1,0 +1,340 @@
+//! The command line: every command and flag of the `axon` binary, as clap types.
+
+use axon_api::config::Backend;
+use axon_api::{AgentType, CredentialType};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Axon: orchestrate autonomous AI coding agents as isolated workloads, on one machine or on
+/// Kubernetes.
+#[derive(Debug, Parser)]
+#[command(name = "axon", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Path to the config file [default: ~/.axon/config.yaml]
+    #[arg(long, global = true, env = "AXON_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Namespace (Kubernetes backend; the local backend has one namespace)
+    #[arg(short = 'n', long, global = true)]
+    pub namespace: Option<String>,
+    /// Path to the kubeconfig file (Kubernetes backend)
+    #[arg(long, global = true, env = "KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Output format
+    #[arg(short = 'o', long, global = true, value_enum)]
+    pub output: Option<OutputFormat>,
+    /// Skip confirmation prompts
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+    /// Backend: local or kubernetes [default: the config file's `backend`, else local]
+    #[arg(long, global = true, value_parser = parse_backend, env = "AXON_BACKEND")]
+    pub backend: Option<Backend>,
+}
+
+fn parse_backend(s: &str) -> Result<Backend, String> {
+    s.parse()
+}
+
+/// How `get` (and `run --dry-run`) print resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Yaml,
+    Json,
+    Wide,
+    Name,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print version information and the backend in use
+    Version,
+    /// Show which backend is in use and whether it is reachable
+    Status,
+    /// Write a commented config file (~/.axon/config.yaml)
+    Init(InitArgs),
+    /// Check resource files without applying them
+    Validate(FilesArgs),
+    /// Create and run a new Task
+    Run(Box<RunArgs>),
+    /// Create or update resources from YAML files
+    Apply(FilesArgs),
+    /// List resources (tasks, workspaces, agentconfigs, taskspawners)
+    Get(GetArgs),
+    /// Delete a resource
+    Delete(DeleteArgs),
+    /// View or stream a Task's logs
+    Logs(LogsArgs),
+    /// Create a resource from flags
+    #[command(subcommand)]
+    Create(CreateCommand),
+    /// Install Axon's CRDs and controller into the cluster
+    Install(InstallArgs),
+    /// Remove Axon (controller, CRDs and all Axon resources) from the cluster
+    Uninstall,
+    /// Run the local backend in the foreground: scheduler, TaskSpawners, TTL cleanup
+    Serve,
+    /// Print shell completions
+    Completion(CompletionArgs),
+    /// In-sandbox / in-Pod agent runner
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// Run the Kubernetes controller (inside the cluster)
+    Controller(ControllerArgs),
+    /// Run one TaskSpawner's loop (inside the cluster)
+    Spawner(SpawnerArgs),
+    /// Workspace preparation (the Kubernetes init container)
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Internal: local backend processes
+    #[command(name = "__local", hide = true)]
+    Local {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Overwrite an existing config file
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FilesArgs {
+    /// YAML file(s) with one or more documents (`-` for standard input)
+    #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Task prompt
+    #[arg(short = 'p', long, conflicts_with = "prompt_file")]
+    pub prompt: Option<String>,
+    /// Read the prompt from a file
+    #[arg(long)]
+    pub prompt_file: Option<PathBuf>,
+    /// Agent type [default: config `type`, else claude-code]
+    #[arg(short = 't', long = "type", value_parser = parse_agent_type)]
+    pub type_: Option<AgentType>,
+    /// Model override
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Name of an existing Workspace (overrides the config file)
+    #[arg(long)]
+    pub workspace: Option<String>,
+    /// Pre-created secret holding the agent credential
+    #[arg(long)]
+    pub secret: Option<String>,
+    /// Credential type of --secret
+    #[arg(long, value_parser = parse_credential_type)]
+    pub credential_type: Option<CredentialType>,
+    /// Agent instructions (AgentConfig agentsMD); `@file` reads a file
+    #[arg(long)]
+    pub agents_md: Option<String>,
+    /// A skill, `name=@file` or `name=content` (repeatable)
+    #[arg(long = "skill")]
+    pub skills: Vec<String>,
+    /// A sub-agent, `name=@file` or `name=content` (repeatable)
+    #[arg(long = "agent")]
+    pub agents: Vec<String>,
+    /// Task name [default: generated]
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Delete the Task this many seconds after it finishes
+    #[arg(long)]
+    pub ttl: Option<i32>,
+    /// Fail the Task after this long (e.g. 30m, 1h, or seconds)
+    #[arg(long)]
+    pub timeout: Option<String>,
+    /// Extra agent environment, KEY=VALUE (repeatable; not for secrets)
+    #[arg(long = "env")]
+    pub env: Vec<String>,
+    /// API-compatible model endpoint instead of the vendor's
+    #[arg(long = "model-base-url")]
+    pub model_base_url: Option<String>,
+    /// Custom agent: an image (Kubernetes) or executable path (local) implementing the agent image interface
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Print the resources instead of creating them
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Wait until the Task ends; exit non-zero if it failed
+    #[arg(short = 'w', long)]
+    pub wait: bool,
+}
+
+fn parse_agent_type(s: &str) -> Result<AgentType, String> {
+    s.parse()
+}
+
+fn parse_credential_type(s: &str) -> Result<CredentialType, String> {
+    s.parse()
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// Resource type: tasks, workspaces, agentconfigs, taskspawners (or tk, ws, ac, tsp)
+    pub kind: String,
+    /// Resource name (all when omitted)
+    pub name: Option<String>,
+    /// Watch for changes
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Resource type
+    pub kind: String,
+    /// Resource name(s)
+    #[arg(required = true, num_args = 1..)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Task name
+    pub task: String,
+    /// Follow the log until the Task ends
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Print the agent's raw JSONL stream instead of the readable rendering
+    #[arg(long)]
+    pub raw: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CreateCommand {
+    /// Create a Workspace
+    Workspace(CreateWorkspaceArgs),
+    /// Create a secret (local credential store, or a Kubernetes Secret)
+    Secret(CreateSecretArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateWorkspaceArgs {
+    /// Workspace name
+    pub name: String,
+    /// Git repository URL
+    #[arg(long)]
+    pub repo: String,
+    /// Branch, tag or commit
+    #[arg(long = "ref")]
+    pub git_ref: Option<String>,
+    /// Secret with GITHUB_TOKEN
+    #[arg(long)]
+    pub secret: Option<String>,
+    /// Print the Workspace instead of creating it
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateSecretArgs {
+    /// Secret name
+    pub name: String,
+    /// KEY=VALUE (repeatable)
+    #[arg(long = "from-literal", required = true)]
+    pub literals: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Print the manifests instead of applying them
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Controller image
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Version tag of the images [default: this binary's version]
+    #[arg(long)]
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// Shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Run the agent named by AXON_AGENT_TYPE on the prompt, in the current directory
+    Run(AgentRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AgentRunArgs {
+    /// Custom agent executable to run instead of the built-in CLI
+    #[arg(long)]
+    pub entrypoint: Option<PathBuf>,
+    /// The prompt
+    pub prompt: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ControllerArgs {
+    /// Address for /metrics, /healthz and /readyz
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub metrics_addr: String,
+    /// Enable leader election (a Lease in the controller's namespace)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SpawnerArgs {
+    /// TaskSpawner name
+    #[arg(long)]
+    pub name: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Clone a repository into a work tree, write files, set up the credential helper
+    Prepare(PrepareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PrepareArgs {
+    /// Repository URL
+    #[arg(long)]
+    pub repo: String,
+    /// Branch, tag or commit
+    #[arg(long = "ref")]
+    pub git_ref: Option<String>,
+    /// Where the work tree goes
+    #[arg(long)]
+    pub dest: PathBuf,
+    /// File holding the GitHub token (read by the credential helper, never copied)
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// Directory of files to write into the work tree (relative paths preserved)
+    #[arg(long)]
+    pub files_dir: Option<PathBuf>,
+    /// Mirror cache directory
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,118 @@
+//! One face for both backends: the user commands call these methods and never care whether
+//! resources live in SQLite or in a cluster.
+
+use crate::args::GlobalArgs;
+use crate::error::CliError;
+use crate::settings::{Settings, axon_home};
+use axon_api::config::Backend as BackendKind;
+use axon_api::loader::Resource;
+use axon_api::{Kind, Task};
+use axon_core::apply::ApplyOutcome;
+use axon_kube::KubeBackend;
+use axon_local::LocalBackend;
+use std::collections::BTreeMap;
+
+/// The backend a command talks to.
+pub enum Backend {
+    Local(Box<LocalBackend>),
+    Kube(Box<KubeBackend>),
+}
+
+impl Backend {
+    /// Open the backend the settings name.
+    pub async fn open(settings: &Settings, global: &GlobalArgs) -> Result<Backend, CliError> {
+        match settings.backend {
+            BackendKind::Local => {
+                let backend = LocalBackend::open(&axon_home()?)?;
+                if let Some(c) = settings.config.concurrency {
+                    backend.set_concurrency(c as usize);
+                }
+                Ok(Backend::Local(Box::new(backend)))
+            }
+            BackendKind::Kubernetes => {
+                let ns = global
+                    .namespace
+                    .clone()
+                    .or_else(|| settings.config.namespace.clone());
+                Ok(Backend::Kube(Box::new(
+                    KubeBackend::connect(global.kubeconfig.as_deref(), ns.as_deref()).await?,
+                )))
+            }
+        }
+    }
+
+    pub async fn apply(&self, r: Resource) -> Result<ApplyOutcome, CliError> {
+        Ok(match self {
+            Backend::Local(b) => b.apply(r).await?,
+            Backend::Kube(b) => b.apply(r).await?,
+        })
+    }
+
+    pub async fn get(&self, kind: Kind, name: &str) -> Result<Option<Resource>, CliError> {
+        Ok(match self {
+            Backend::Local(b) => b.get(kind, name).await?,
+            Backend::Kube(b) => b.get(kind, name).await?,
+        })
+    }
+
+    pub async fn list(&self, kind: Kind) -> Result<Vec<Resource>, CliError> {
+        Ok(match self {
+            Backend::Local(b) => b.list(kind).await?,
+            Backend::Kube(b) => b.list(kind).await?,
+        })
+    }
+
+    pub async fn delete(&self, kind: Kind, name: &str) -> Result<bool, CliError> {
+        Ok(match self {
+            Backend::Local(b) => b.delete(kind, name).await?,
+            Backend::Kube(b) => b.delete(kind, name).await?,
+        })
+    }
+
+    pub async fn create_secret(
+        &self,
+        name: &str,
+        data: BTreeMap<String, String>,
+    ) -> Result<(), CliError> {
+        match self {
+            Backend::Local(b) => b.create_secret(name, data).await?,
+            Backend::Kube(b) => b.create_secret(name, data).await?,
+        }
+        Ok(())
+    }
+
+    pub async fn secret_exists(&self, name: &str) -> Result<bool, CliError> {
+        Ok(match self {
+            Backend::Local(b) => b.secret_exists(name).await?,
+            Backend::Kube(b) => b.secret_exists(name).await?,
+        })
+    }
+
+    pub async fn logs(
+        &self,
+        task: &str,
+        follow: bool,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> Result<(), CliError> {
+        match self {
+            Backend::Local(b) => b.logs(task, follow, out).await?,
+            Backend::Kube(b) => b.logs(task, follow, out).await?,
+        }
+        Ok(())
+    }
+
+    pub async fn wait(&self, task: &str) -> Result<Task, CliError> {
+        Ok(match self {
+            Backend::Local(b) => b.wait(task).await?,
+            Backend::Kube(b) => b.wait(task).await?,
+        })
+    }
+
+    /// A one-line description for `axon version` / `axon status`.
+    pub fn describe(&self) -> String {
+        match self {
+            Backend::Local(_) => "local".to_string(),
+            Backend::Kube(b) => format!("kubernetes (namespace {})", b.namespace()),
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! `axon get KIND [NAME] [-o yaml|json|wide|name] [-w]`.
+
+use crate::args::{GetArgs, GlobalArgs, OutputFormat};
+use crate::backend::Backend;
+use crate::error::CliError;
+use crate::{output, settings};
+use axon_api::Kind;
+use axon_api::loader::Resource;
+use std::process::ExitCode;
+use std::time::Duration;
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+async fn fetch(
+    backend: &Backend,
+    kind: Kind,
+    name: Option<&str>,
+) -> Result<Vec<Resource>, CliError> {
+    match name {
+        Some(n) => match backend.get(kind, n).await? {
+            Some(r) => Ok(vec![r]),
+            None => Err(CliError::NotFound(kind.as_str(), n.to_string())),
+        },
+        None => {
+            let mut all = backend.list(kind).await?;
+            all.sort_by(|a, b| a.name().cmp(b.name()));
+            Ok(all)
+        }
+    }
+}
+
+pub async fn run(global: &GlobalArgs, args: &GetArgs) -> Result<ExitCode, CliError> {
+    let kind: Kind = args.kind.parse().map_err(CliError::Usage)?;
+    let settings = settings::resolve(global)?;
+    let backend = Backend::open(&settings, global).await?;
+    let resources = fetch(&backend, kind, args.name.as_deref()).await?;
+    let format = global.output;
+    match format {
+        Some(f @ (OutputFormat::Yaml | OutputFormat::Json | OutputFormat::Name)) => {
+            print!(
+                "{}",
+                output::render_documents(&resources, f, args.name.is_some())
+            );
+        }
+        _ => {
+            let wide = format == Some(OutputFormat::Wide);
+            if resources.is_empty() && !args.watch {
+                eprintln!("No {} found.", kind.plural());
+                return Ok(ExitCode::SUCCESS);
+            }
+            print!(
+                "{}",
+                output::render_table(&output::table(kind, &resources, wide, now()))
+            );
+        }
+    }
+    if !args.watch {
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Watch: print a row whenever a resource's row changes (without its AGE column).
+    let wide = format == Some(OutputFormat::Wide);
+    let key = |rows: &[Vec<String>]| -> Vec<(String, Vec<String>)> {
+        rows.iter()
+            .skip(1)
+            .map(|r| (r[0].clone(), r.clone()))
+            .collect()
+    };
+    let mut last = key(&output::table(kind, &resources, wide, 0));
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        let current = fetch(&backend, kind, args.name.as_deref()).await?;
+        let rows = output::table(kind, &current, wide, now());
+        let keyed = key(&output::table(kind, &current, wide, 0));
+        for (i, (name, row)) in keyed.iter().enumerate() {
+            if !last.iter().any(|(n, r)| n == name && r == row) {
+                print!("{}", output::render_table(&[rows[i + 1].clone()]));
+            }
+        }
+        last = keyed;
+    }
+}

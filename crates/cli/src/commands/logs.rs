@@ -1,0 +1,65 @@
+//! `axon logs TASK [-f] [--raw]`: the agent's stream, rendered for people unless `--raw`.
+
+use crate::args::{GlobalArgs, LogsArgs};
+use crate::backend::Backend;
+use crate::error::CliError;
+use crate::settings;
+use axon_agent::LogRenderer;
+use axon_api::Kind;
+use axon_api::loader::Resource;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Turns raw log bytes into rendered lines as they arrive.
+struct RenderingWriter<W: Write> {
+    renderer: LogRenderer,
+    buffer: Vec<u8>,
+    out: W,
+}
+
+impl<W: Write> RenderingWriter<W> {
+    fn finish(&mut self) -> std::io::Result<()> {
+        if !self.buffer.is_empty() {
+            let line = String::from_utf8_lossy(&self.buffer).into_owned();
+            self.buffer.clear();
+            self.renderer.render_line(&line, &mut self.out)?;
+        }
+        self.renderer.finish(&mut self.out)?;
+        self.out.flush()
+    }
+}
+
+impl<W: Write> Write for RenderingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(buf);
+        while let Some(pos) = self.buffer.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.buffer.drain(..=pos).collect();
+            let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
+            self.renderer.render_line(&text, &mut self.out)?;
+        }
+        self.out.flush()?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+pub async fn run(global: &GlobalArgs, args: &LogsArgs) -> Result<ExitCode, CliError> {
+    let settings = settings::resolve(global)?;
+    let backend = Backend::open(&settings, global).await?;
+    let Some(Resource::Task(task)) = backend.get(Kind::Task, &args.task).await? else {
+        return Err(CliError::NotFound("Task", args.task.clone()));
+    };
+    let mut writer = RenderingWriter {
+        renderer: LogRenderer::new(task.spec.type_, args.raw),
+        buffer: Vec::new(),
+        out: std::io::stdout(),
+    };
+    backend.logs(&args.task, args.follow, &mut writer).await?;
+    writer
+        .finish()
+        .map_err(CliError::io("cannot write to standard output"))?;
+    Ok(ExitCode::SUCCESS)
+}

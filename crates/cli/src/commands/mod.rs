@@ -1,0 +1,15 @@
+//! One file per command.
+
+pub mod apply;
+pub mod completion;
+pub mod create;
+pub mod delete;
+pub mod get;
+pub mod init;
+pub mod install;
+pub mod logs;
+pub mod roles;
+pub mod run;
+pub mod serve;
+pub mod validate;
+pub mod version;

@@ -1,0 +1,90 @@
+//! The roles the same binary plays inside sandboxes, Pods and the cluster:
+//! `axon agent run`, `axon controller`, `axon spawner`, `axon workspace prepare`.
+
+use crate::args::{AgentCommand, ControllerArgs, GlobalArgs, SpawnerArgs, WorkspaceCommand};
+use crate::error::CliError;
+use std::process::ExitCode;
+
+pub async fn agent(command: AgentCommand) -> Result<ExitCode, CliError> {
+    let AgentCommand::Run(a) = command;
+    let code = match axon_agent::run(axon_agent::AgentRunArgs {
+        prompt: a.prompt,
+        entrypoint: a.entrypoint,
+        render: false,
+        workdir: None,
+        env: None,
+    })
+    .await
+    {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("axon agent run: {e}");
+            axon_agent::EXIT_RUNNER_FAILED
+        }
+    };
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(2)))
+}
+
+pub async fn controller(args: &ControllerArgs) -> Result<ExitCode, CliError> {
+    axon_kube::run_controller(axon_kube::ControllerOptions {
+        metrics_addr: args.metrics_addr.clone(),
+        leader_elect: args.leader_elect,
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn spawner(global: &GlobalArgs, args: &SpawnerArgs) -> Result<ExitCode, CliError> {
+    let _ = (global, args);
+    Err(CliError::Usage("axon spawner: not wired yet".into()))
+}
+
+pub async fn workspace(command: WorkspaceCommand) -> Result<ExitCode, CliError> {
+    let WorkspaceCommand::Prepare(a) = command;
+    let mut files = Vec::new();
+    if let Some(dir) = &a.files_dir {
+        collect_files(dir, dir, &mut files)?;
+    }
+    let prepared = axon_local::workspace_prep::prepare_cli(
+        &a.repo,
+        a.git_ref.as_deref(),
+        &a.dest,
+        &files,
+        a.token_file.as_deref(),
+        a.cache.as_deref(),
+    )
+    .await?;
+    println!("prepared {} at {:?}", a.dest.display(), prepared);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every regular file under `dir`, as (path relative to `root`, content).
+fn collect_files(
+    root: &std::path::Path,
+    dir: &std::path::Path,
+    out: &mut Vec<(String, String)>,
+) -> Result<(), CliError> {
+    let entries =
+        std::fs::read_dir(dir).map_err(CliError::io(format!("cannot read {}", dir.display())))?;
+    for entry in entries {
+        let entry = entry.map_err(CliError::io(format!("cannot read {}", dir.display())))?;
+        let path = entry.path();
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with("..") {
+            continue; // ConfigMap mounts keep their data in ..data symlinks.
+        }
+        if path.is_dir() {
+            collect_files(root, &path, out)?;
+        } else {
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .into_owned();
+            let content = std::fs::read_to_string(&path)
+                .map_err(CliError::io(format!("cannot read {}", path.display())))?;
+            out.push((rel, content));
+        }
+    }
+    Ok(())
+}
