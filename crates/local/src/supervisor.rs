@@ -382,6 +382,11 @@ async fn setup(
         Some(exe.to_path_buf()),
         entry.clone(),
         opts.agent_bin_dir.clone(),
+        // npm's `.bin` holds symlinks into its `node_modules`: bind the packages too.
+        opts.agent_bin_dir
+            .as_ref()
+            .filter(|d| d.file_name().is_some_and(|n| n == ".bin"))
+            .and_then(|d| d.parent().map(PathBuf::from)),
         Some(td.config()),
         Some(td.cred()),
     ]
