@@ -42,18 +42,26 @@ git clone -q "$demo/demo.git" "$demo/seed" 2>/dev/null
 git -C "$demo/seed" -c user.name=demo -c user.email=demo@example.com commit -q --allow-empty -m "initial commit"
 git -C "$demo/seed" push -q origin HEAD:main
 
+# The demo repository is served by git daemon on 127.0.0.1 (the sandbox sees the host
+# read-only, so the agent pushes over the network as it would to GitHub).
+git_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$(git --exec-path)/git-daemon" --export-all --enable=receive-pack --reuseaddr \
+  --base-path="$demo" --listen=127.0.0.1 --port="$git_port" "$demo" &
+git_pid=$!
 target/release/axon-fake-model --demo --addr-file "$demo/model.addr" --max-seconds 600 &
 model_pid=$!
-trap 'kill $model_pid 2>/dev/null || true' EXIT
+trap 'kill $model_pid $git_pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do git ls-remote "git://127.0.0.1:$git_port/demo.git" >/dev/null 2>&1 && break; sleep 0.1; done
 for _ in $(seq 100); do [ -s "$demo/model.addr" ] && break; sleep 0.1; done
 model_url="http://$(cat "$demo/model.addr")"
 
 mkdir -p "$AXON_HOME"
+export AXON_AGENT_BIN_DIR
 cat > "$AXON_HOME/config.yaml" <<YAML
 apiKey: offline-demo-key
 modelBaseURL: $model_url
 workspace:
-  repo: file://$demo/demo.git
+  repo: git://127.0.0.1:$git_port/demo.git
   ref: main
 YAML
 
@@ -63,5 +71,6 @@ axon get tasks -o wide
 echo
 echo "==> the pushed branch, in the bare repository:"
 git --git-dir "$demo/demo.git" log --oneline --all
+git --git-dir "$demo/demo.git" show --stat axon/hello | head -12
 echo
 echo "Demo state is in $demo (AXON_HOME=$AXON_HOME). Try: AXON_HOME=$AXON_HOME axon logs hello-demo"

@@ -170,7 +170,13 @@ pub fn render_documents(resources: &[Resource], format: OutputFormat, single: bo
             .collect(),
         _ => values
             .iter()
-            .map(|v| serde_saphyr::to_string(v).unwrap_or_default())
+            .map(|v| {
+                let mut doc = serde_saphyr::to_string(v).unwrap_or_default();
+                if !doc.ends_with('\n') {
+                    doc.push('\n');
+                }
+                doc
+            })
             .collect::<Vec<_>>()
             .join("---\n"),
     }
