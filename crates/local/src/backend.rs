@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The message of a Task that was just stored.
@@ -34,9 +35,9 @@ pub struct LocalBackend {
     store: Store,
     secrets: Secrets,
     exe: PathBuf,
-    concurrency: usize,
-    sandbox: SandboxMode,
-    runner: RunnerMode,
+    concurrency: AtomicUsize,
+    no_sandbox: AtomicBool,
+    direct_runner: AtomicBool,
 }
 
 impl LocalBackend {
@@ -72,9 +73,9 @@ impl LocalBackend {
             store,
             secrets,
             exe: exe.to_path_buf(),
-            concurrency,
-            sandbox: SandboxMode::default(),
-            runner: RunnerMode::default(),
+            concurrency: AtomicUsize::new(concurrency),
+            no_sandbox: AtomicBool::new(false),
+            direct_runner: AtomicBool::new(false),
         };
         b.recover()?;
         Ok(b)
@@ -87,33 +88,55 @@ impl LocalBackend {
 
     /// The global concurrency limit.
     pub fn concurrency(&self) -> usize {
-        self.concurrency
+        self.concurrency.load(Ordering::Relaxed)
     }
 
-    /// Set (and persist, for the engine) the global concurrency limit.
-    pub fn set_concurrency(&mut self, n: usize) -> Result<(), LocalError> {
+    /// Set the global concurrency limit (at least 1), and persist it for the engine, which
+    /// may have been started by another command. A failure to persist is logged.
+    pub fn set_concurrency(&self, n: usize) {
         let n = n.max(1);
-        self.store.set_setting(CONCURRENCY_KEY, &n.to_string())?;
-        self.concurrency = n;
+        if self.concurrency() == n
+            && self.store.setting(CONCURRENCY_KEY).ok().flatten() == Some(n.to_string())
+        {
+            return;
+        }
+        if let Err(e) = self.store.set_setting(CONCURRENCY_KEY, &n.to_string()) {
+            tracing::warn!("cannot store the concurrency limit: {e}");
+        }
+        self.concurrency.store(n, Ordering::Relaxed);
         kick::notify(&self.home);
-        Ok(())
     }
 
     /// The sandbox Tasks applied from now on run in.
     pub fn sandbox(&self) -> SandboxMode {
-        self.sandbox
+        if self.no_sandbox.load(Ordering::Relaxed) {
+            SandboxMode::None
+        } else {
+            SandboxMode::Bubblewrap
+        }
     }
 
     /// Choose the sandbox of Tasks applied from now on (`SandboxMode::None` is explicit; the
     /// CLI prints [`crate::sandbox::NO_SANDBOX_WARNING`]).
-    pub fn set_sandbox(&mut self, mode: SandboxMode) {
-        self.sandbox = mode;
+    pub fn set_sandbox(&self, mode: SandboxMode) {
+        self.no_sandbox
+            .store(mode == SandboxMode::None, Ordering::Relaxed);
     }
 
     /// Choose how custom entrypoints run for Tasks applied from now on: through
-    /// `axon agent run --entrypoint` (default) or directly, with results read from git.
-    pub fn set_runner(&mut self, mode: RunnerMode) {
-        self.runner = mode;
+    /// `axon agent run --entrypoint` (default) or directly, with results read from git (for
+    /// embedders whose executable has no `agent run`, such as this crate's tests).
+    pub fn set_runner(&self, mode: RunnerMode) {
+        self.direct_runner
+            .store(mode == RunnerMode::Direct, Ordering::Relaxed);
+    }
+
+    fn runner(&self) -> RunnerMode {
+        if self.direct_runner.load(Ordering::Relaxed) {
+            RunnerMode::Direct
+        } else {
+            RunnerMode::Axon
+        }
     }
 
     /// If no engine runs: fail Running Tasks whose supervisor died, and start an engine when
@@ -143,7 +166,7 @@ impl LocalBackend {
     }
 
     fn run_options(&self, task: &Task) -> Result<RunOptions, LocalError> {
-        if self.sandbox == SandboxMode::Bubblewrap && find_bwrap().is_none() {
+        if self.sandbox() == SandboxMode::Bubblewrap && find_bwrap().is_none() {
             return Err(LocalError::BwrapMissing);
         }
         let entrypoint = match task.spec.image.as_deref().filter(|s| !s.is_empty()) {
@@ -171,8 +194,8 @@ impl LocalBackend {
             }
         };
         Ok(RunOptions {
-            sandbox: self.sandbox,
-            runner: self.runner,
+            sandbox: self.sandbox(),
+            runner: self.runner(),
             entrypoint,
             agent_bin_dir: std::env::var_os("AXON_AGENT_BIN_DIR")
                 .filter(|v| !v.is_empty())
@@ -343,7 +366,7 @@ impl LocalBackend {
                 self.recover()?;
                 last_recover = Instant::now();
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 

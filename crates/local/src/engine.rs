@@ -29,6 +29,10 @@ use std::time::Duration;
 use tokio::net::UnixDatagram;
 use tokio::task::JoinSet;
 
+/// How long an on-demand engine stays after the last work, so a burst of commands (or a
+/// script running Tasks one after another) reuses it instead of starting one per Task.
+const IDLE_LINGER: Duration = Duration::from_secs(2);
+
 /// Settings key of the global concurrency limit.
 pub const CONCURRENCY_KEY: &str = "concurrency";
 
@@ -281,9 +285,16 @@ pub async fn run(
     let mut lock = Some(lock);
     tokio::pin!(shutdown);
     let mut buf = [0u8; 16];
+    let mut idle_since: Option<std::time::Instant> = None;
     loop {
         let pass = engine.pass().await?;
-        if pass.idle && on_demand && engine.children.is_empty() {
+        idle_since = match (pass.idle, idle_since) {
+            (false, _) => None,
+            (true, None) => Some(std::time::Instant::now()),
+            (true, since) => since,
+        };
+        let linger_over = idle_since.is_some_and(|t| t.elapsed() >= IDLE_LINGER);
+        if linger_over && on_demand && engine.children.is_empty() {
             // Release, then look again: a command that stored work after our last look either
             // is seen now, or sees the lock free and starts a new engine.
             drop(lock.take());
@@ -305,7 +316,7 @@ pub async fn run(
                 }
             } => {}
             Some(_) = engine.children.join_next(), if !engine.children.is_empty() => {}
-            _ = tokio::time::sleep(pass.wake_in) => {}
+            _ = tokio::time::sleep(if pass.idle { pass.wake_in.min(IDLE_LINGER) } else { pass.wake_in }) => {}
         }
     }
 }

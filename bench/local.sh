@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Local backend overhead benchmark: 50 Tasks with a trivial agent on one repository (served by
+# git daemon on 127.0.0.1), each through the engine, a supervisor, the mirror cache and
+# bubblewrap, against `git clone --reference` + exec of the same agent in the same program.
+# Prints p50/p95 latency, the overhead in ms and the ratio, then a batch run at concurrency =
+# cores. Needs git and bwrap. AXON_BENCH_TASKS overrides the count.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -q -p axon-local --example local_bench
+exec "${CARGO_TARGET_DIR:-target}/release/examples/local_bench"
