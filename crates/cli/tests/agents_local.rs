@@ -1,0 +1,316 @@
+//! Each of the four REAL agent CLIs, run as a Task through the local backend (`axon` binary,
+//! SQLite store, bubblewrap sandbox) against the scripted fake model server and a git daemon on
+//! 127.0.0.1: the agent writes a file, commits on a new branch and pushes; status shows the
+//! branch, the commit and token usage; the AgentConfig instructions reach the model; an API
+//! error fails the Task with a reason naming it; the credential never shows up in output.
+
+use assert_cmd::Command;
+use axon_testsupport::git_server::GitServer;
+use axon_testsupport::model_server::{FakeModelServer, Script};
+use serde_json::Value;
+use std::path::PathBuf;
+
+const BRANCH: &str = "axon/agent-test";
+const FILE: &str = "agent-note.txt";
+const CONTENT: &str = "written by the agent\n";
+const MARKER: &str = "AXON-LOCAL-INSTRUCTIONS-MARKER";
+
+fn bin_dir() -> PathBuf {
+    std::env::var_os("AXON_AGENT_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root/.cache/axon-ci/agents/node_modules/.bin"))
+}
+
+/// Whether the CLI is installed; a missing one fails the test unless AXON_SKIP_AGENT_CLIS=1.
+fn have_cli(name: &str) -> bool {
+    if bin_dir().join(name).exists() {
+        return true;
+    }
+    assert_eq!(
+        std::env::var("AXON_SKIP_AGENT_CLIS").as_deref(),
+        Ok("1"),
+        "{name} not found in {}: run scripts/install-deps.sh (or set AXON_SKIP_AGENT_CLIS=1)",
+        bin_dir().display()
+    );
+    false
+}
+
+struct Agent {
+    cli: &'static str,
+    type_: &'static str,
+    model: &'static str,
+    key: &'static str,
+    secret_value: &'static str,
+}
+
+const AGENTS: [Agent; 4] = [
+    Agent {
+        cli: "claude",
+        type_: "claude-code",
+        model: "claude-sonnet-4-5",
+        key: "ANTHROPIC_API_KEY",
+        secret_value: "sk-local-secret-claude",
+    },
+    Agent {
+        cli: "codex",
+        type_: "codex",
+        model: "gpt-5.5",
+        key: "CODEX_API_KEY",
+        secret_value: "sk-local-secret-codex",
+    },
+    Agent {
+        cli: "gemini",
+        type_: "gemini",
+        model: "gemini-2.5-pro",
+        key: "GEMINI_API_KEY",
+        secret_value: "sk-local-secret-gemini",
+    },
+    Agent {
+        cli: "opencode",
+        type_: "opencode",
+        model: "fake-model",
+        key: "OPENCODE_API_KEY",
+        secret_value: "sk-local-secret-opencode",
+    },
+];
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    home: PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let tmp = tempfile::Builder::new()
+            .prefix("axon-agents-local")
+            .tempdir_in(std::env::temp_dir())
+            .expect("tmp");
+        let home = tmp.path().join("home");
+        std::fs::create_dir_all(home.join(".axon")).expect("home");
+        Env { _tmp: tmp, home }
+    }
+
+    fn axon(&self) -> Command {
+        let mut cmd = Command::cargo_bin("axon").expect("axon binary");
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("AXON_HOME", self.home.join(".axon"))
+            .env("AXON_AGENT_BIN_DIR", bin_dir())
+            .timeout(std::time::Duration::from_secs(240));
+        cmd
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.axon().args(args).output().expect("run axon");
+        assert!(
+            out.status.success(),
+            "axon {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // Stop this home's detached engine.
+        let _ = std::process::Command::new("pkill")
+            .arg("-f")
+            .arg(self.home.join(".axon").display().to_string())
+            .status();
+    }
+}
+
+fn run_task(
+    env: &Env,
+    agent: &Agent,
+    git: &GitServer,
+    model: &FakeModelServer,
+    name: &str,
+) -> (bool, Value, String) {
+    env.ok(&[
+        "create",
+        "secret",
+        "agent-key",
+        "--from-literal",
+        &format!("{}={}", agent.key, agent.secret_value),
+    ]);
+    env.ok(&[
+        "create",
+        "workspace",
+        "repo",
+        "--repo",
+        &git.url(),
+        "--ref",
+        "main",
+    ]);
+    let out = env
+        .axon()
+        .args([
+            "run",
+            "--name",
+            name,
+            "-t",
+            agent.type_,
+            "--model",
+            agent.model,
+            "--secret",
+            "agent-key",
+        ])
+        .args(["--workspace", "repo", "--model-base-url", &model.base_url()])
+        .args(["--agents-md", &format!("{MARKER}: keep commits small.")])
+        .args([
+            "--env",
+            "AXON_MODEL_MAX_RETRIES=0",
+            "--env",
+            "npm_config_registry=http://127.0.0.1:9/",
+        ])
+        .args([
+            "-p",
+            "Write the note, commit it on a new branch and push it.",
+            "--wait",
+        ])
+        .output()
+        .expect("axon run");
+    let status: Value =
+        serde_json::from_str(&env.ok(&["get", "task", name, "-o", "json"])).expect("task json");
+    let logs = env.ok(&["logs", name])
+        + &env.ok(&["logs", name, "--raw"])
+        + &env.ok(&["get", "task", name, "-o", "yaml"]);
+    let transcript = format!(
+        "run stdout: {}\nrun stderr: {}\nstatus: {status:#}\nlogs:\n{logs}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !logs.contains(agent.secret_value),
+        "the credential leaked:\n{transcript}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(agent.secret_value));
+    (out.status.success(), status, transcript)
+}
+
+fn pushes(agent: &Agent) {
+    if !have_cli(agent.cli) {
+        return;
+    }
+    let env = Env::new();
+    let git = GitServer::start().expect("git server");
+    let script = Script::new()
+        .write_file(FILE, CONTENT)
+        .shell(format!("git checkout -b {BRANCH} && git add -A && git commit -m 'Add the note' && git push -u origin {BRANCH}"))
+        .text("done");
+    let model = FakeModelServer::start(script).expect("model server");
+    let (ok, status, t) = run_task(&env, agent, &git, &model, "push-task");
+    assert!(ok, "{t}");
+    assert_eq!(
+        status.pointer("/status/phase").and_then(Value::as_str),
+        Some("Succeeded"),
+        "{t}"
+    );
+    assert_eq!(
+        status
+            .pointer("/status/outputs/branch")
+            .and_then(Value::as_str),
+        Some(BRANCH),
+        "{t}"
+    );
+    assert_eq!(
+        status.pointer("/status/outputs/pushed"),
+        Some(&Value::Bool(true)),
+        "{t}"
+    );
+    let pushed = git.commits(BRANCH);
+    assert_eq!(
+        status
+            .pointer("/status/outputs/commits/0")
+            .and_then(Value::as_str),
+        pushed.first().map(|c| c.sha.as_str()),
+        "{t}"
+    );
+    assert_eq!(git.file_at(BRANCH, FILE).as_deref(), Some(CONTENT), "{t}");
+    let tokens = |p: &str| status.pointer(p).and_then(Value::as_u64).unwrap_or(0);
+    assert!(
+        tokens("/status/usage/inputTokens") > 0 && tokens("/status/usage/outputTokens") > 0,
+        "{t}"
+    );
+    assert!(
+        model.main_requests().iter().any(|r| r.mentions(MARKER)),
+        "instructions did not reach the model\n{t}"
+    );
+    assert!(
+        model
+            .main_requests()
+            .iter()
+            .all(|r| r.model.as_deref().is_some_and(|m| m.contains(agent.model))),
+        "{t}"
+    );
+}
+
+fn api_error_fails(agent: &Agent) {
+    if !have_cli(agent.cli) {
+        return;
+    }
+    let env = Env::new();
+    let git = GitServer::start().expect("git server");
+    let model = FakeModelServer::start(
+        Script::new().api_error(400, "scripted failure: the model is on strike"),
+    )
+    .expect("model");
+    let (ok, status, t) = run_task(&env, agent, &git, &model, "error-task");
+    assert!(!ok, "--wait must exit non-zero for a failed Task\n{t}");
+    assert_eq!(
+        status.pointer("/status/phase").and_then(Value::as_str),
+        Some("Failed"),
+        "{t}"
+    );
+    let message = status
+        .pointer("/status/message")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    assert!(
+        message.contains("on strike"),
+        "the reason must name the API error: {message}\n{t}"
+    );
+}
+
+#[test]
+fn claude_code_pushes_through_the_local_backend() {
+    pushes(&AGENTS[0]);
+}
+
+#[test]
+fn codex_pushes_through_the_local_backend() {
+    pushes(&AGENTS[1]);
+}
+
+#[test]
+fn gemini_pushes_through_the_local_backend() {
+    pushes(&AGENTS[2]);
+}
+
+#[test]
+fn opencode_pushes_through_the_local_backend() {
+    pushes(&AGENTS[3]);
+}
+
+#[test]
+fn claude_code_api_error_fails_the_task() {
+    api_error_fails(&AGENTS[0]);
+}
+
+#[test]
+fn codex_api_error_fails_the_task() {
+    api_error_fails(&AGENTS[1]);
+}
+
+#[test]
+fn gemini_api_error_fails_the_task() {
+    api_error_fails(&AGENTS[2]);
+}
+
+#[test]
+fn opencode_api_error_fails_the_task() {
+    api_error_fails(&AGENTS[3]);
+}
