@@ -21,6 +21,7 @@ pub mod security;
 pub mod server;
 pub mod spawner_controller;
 pub mod spawner_deployment;
+pub mod spawner_support;
 pub mod task_controller;
 pub mod tls;
 pub mod ttl;
