@@ -37,6 +37,13 @@ pub struct GlobalArgs {
     /// Backend: local or kubernetes [default: the config file's `backend`, else local]
     #[arg(long, global = true, value_parser = parse_backend, env = "AXON_BACKEND")]
     pub backend: Option<Backend>,
+    /// Local backend: isolate agents with bubblewrap (default) or not at all (`none`, warns)
+    #[arg(long, global = true, value_parser = parse_sandbox, env = "AXON_SANDBOX")]
+    pub sandbox: Option<axon_local::SandboxMode>,
+}
+
+fn parse_sandbox(s: &str) -> Result<axon_local::SandboxMode, String> {
+    s.parse()
 }
 
 fn parse_backend(s: &str) -> Result<Backend, String> {

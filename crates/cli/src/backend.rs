@@ -6,7 +6,7 @@ use crate::error::CliError;
 use crate::settings::{Settings, axon_home};
 use axon_api::config::Backend as BackendKind;
 use axon_api::loader::Resource;
-use axon_api::{Kind, Task};
+use axon_api::{Kind, Task, TaskSpawner, TaskSpawnerStatus};
 use axon_core::apply::ApplyOutcome;
 use axon_kube::KubeBackend;
 use axon_local::LocalBackend;
@@ -26,6 +26,12 @@ impl Backend {
                 let backend = LocalBackend::open(&axon_home()?)?;
                 if let Some(c) = settings.config.concurrency {
                     backend.set_concurrency(c as usize);
+                }
+                if let Some(mode) = global.sandbox {
+                    if mode == axon_local::SandboxMode::None {
+                        eprintln!("{}", axon_local::NO_SANDBOX_WARNING);
+                    }
+                    backend.set_sandbox(mode);
                 }
                 Ok(Backend::Local(Box::new(backend)))
             }
@@ -105,6 +111,57 @@ impl Backend {
         Ok(match self {
             Backend::Local(b) => b.wait(task).await?,
             Backend::Kube(b) => b.wait(task).await?,
+        })
+    }
+
+    /// Tasks labelled `axon.io/taskspawner=<spawner>` (for the spawner loop).
+    pub async fn list_spawned_tasks(&self, spawner: &str) -> Result<Vec<Task>, CliError> {
+        Ok(match self {
+            Backend::Local(b) => b.list_spawned_tasks(spawner).await?,
+            Backend::Kube(b) => b.list_spawned_tasks(spawner).await?,
+        })
+    }
+
+    /// Creates a spawned Task unless its name exists (on Kubernetes, owned by the spawner):
+    /// `true` when created.
+    pub async fn create_spawned_task(
+        &self,
+        spawner: &TaskSpawner,
+        task: Task,
+    ) -> Result<bool, CliError> {
+        Ok(match self {
+            Backend::Local(b) => b.create_task_if_absent(task).await?,
+            Backend::Kube(b) => b.create_task_if_absent(spawner, task).await?,
+        })
+    }
+
+    /// Sets one annotation on a Task (a missing Task is not an error).
+    pub async fn annotate_task(&self, task: &str, key: &str, value: &str) -> Result<(), CliError> {
+        match self {
+            Backend::Local(b) => b.annotate_task(task, key, value).await?,
+            Backend::Kube(b) => b.annotate_task(task, key, value).await?,
+        }
+        Ok(())
+    }
+
+    /// Writes the spawner-owned part of a TaskSpawner's status.
+    pub async fn write_spawner_status(
+        &self,
+        spawner: &str,
+        status: &TaskSpawnerStatus,
+    ) -> Result<(), CliError> {
+        match self {
+            Backend::Local(b) => b.write_spawner_status(spawner, status).await?,
+            Backend::Kube(b) => b.write_spawner_status(spawner, status).await?,
+        }
+        Ok(())
+    }
+
+    /// One key of a secret, `None` when the secret or key is missing.
+    pub async fn secret_value(&self, name: &str, key: &str) -> Result<Option<String>, CliError> {
+        Ok(match self {
+            Backend::Local(b) => b.secret_value(name, key).await?,
+            Backend::Kube(b) => b.secret_value(name, key).await?,
         })
     }
 

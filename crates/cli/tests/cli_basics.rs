@@ -184,3 +184,18 @@ fn install_dry_run_prints_crds_and_controller() {
     }
     assert!(stdout.contains("tasks.axon.io") && stdout.contains("taskspawners.axon.io"));
 }
+
+#[test]
+fn sandbox_none_is_explicit_and_warns() {
+    let home = tempfile::tempdir().expect("tmp");
+    axon(home.path())
+        .args(["--sandbox", "none", "get", "tasks"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("without isolation"));
+    axon(home.path())
+        .args(["--sandbox", "chroot", "get", "tasks"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--sandbox"));
+}
