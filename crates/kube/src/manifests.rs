@@ -56,7 +56,7 @@ pub fn controller_rules() -> Vec<PolicyRule> {
         rule(
             &["axon.io"],
             &["tasks"],
-            &["get", "list", "watch", "create", "delete"],
+            &["get", "list", "watch", "create", "patch", "delete"],
         ),
         rule(&["axon.io"], &["taskspawners"], &["get", "list", "watch"]),
         rule(
