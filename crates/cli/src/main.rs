@@ -7,6 +7,8 @@ mod commands;
 mod error;
 mod output;
 mod settings;
+mod spawner_host;
+mod spawner_sink;
 
 use anyhow::Result;
 use args::{Cli, Command};

@@ -39,6 +39,11 @@ pub async fn run(global: &GlobalArgs, args: &GetArgs) -> Result<ExitCode, CliErr
     let settings = settings::resolve(global)?;
     let backend = Backend::open(&settings, global).await?;
     let resources = fetch(&backend, kind, args.name.as_deref()).await?;
+    if kind == Kind::TaskSpawner
+        && let Some(note) = crate::spawner_host::serve_note(&backend)
+    {
+        eprintln!("{note}");
+    }
     let format = global.output;
     match format {
         Some(f @ (OutputFormat::Yaml | OutputFormat::Json | OutputFormat::Name)) => {

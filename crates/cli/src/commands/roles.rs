@@ -34,9 +34,20 @@ pub async fn controller(args: &ControllerArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `axon spawner --name X`: one TaskSpawner's loop against the configured backend, until
+/// SIGTERM/Ctrl-C or the spawner is deleted.
 pub async fn spawner(global: &GlobalArgs, args: &SpawnerArgs) -> Result<ExitCode, CliError> {
-    let _ = (global, args);
-    Err(CliError::Usage("axon spawner: not wired yet".into()))
+    let settings = crate::settings::resolve(global)?;
+    let backend = std::sync::Arc::new(crate::backend::Backend::open(&settings, global).await?);
+    eprintln!(
+        "axon spawner: running TaskSpawner {} on the {} backend; Ctrl-C stops it",
+        args.name,
+        backend.describe()
+    );
+    crate::spawner_host::run_one(backend, &args.name, crate::spawner_host::shutdown_signal())
+        .await
+        .map_err(|e| CliError::Invalid(e.to_string()))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn workspace(command: WorkspaceCommand) -> Result<ExitCode, CliError> {

@@ -1,26 +1,46 @@
-//! `axon serve`: the local backend in the foreground until Ctrl-C.
+//! `axon serve`: the local backend in the foreground until Ctrl-C or SIGTERM: the scheduler,
+//! TTL cleanup, and a loop per stored TaskSpawner (`crate::spawner_host`). While it runs it
+//! holds `AXON_HOME/serve.lock`, which is how `axon get taskspawners` knows spawners run.
 
 use crate::args::GlobalArgs;
 use crate::backend::Backend;
 use crate::error::CliError;
-use crate::settings;
+use crate::{settings, spawner_host};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 pub async fn run(global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let settings = settings::resolve(global)?;
-    let Backend::Local(local) = Backend::open(&settings, global).await? else {
+    let backend = Arc::new(Backend::open(&settings, global).await?);
+    let Backend::Local(local) = &*backend else {
         return Err(CliError::Usage(
             "`axon serve` runs the local backend; on Kubernetes the controller does this (axon install)".into(),
         ));
     };
+    let Some(_serve_lock) = local.hold_serve_lock()? else {
+        return Err(CliError::Usage(format!(
+            "another `axon serve` is already running on {}: stop it first",
+            local.home().display()
+        )));
+    };
     eprintln!(
-        "axon serve: running the local backend (concurrency {}); Ctrl-C stops it",
+        "axon serve: running the local backend (concurrency {}) and its TaskSpawners; Ctrl-C stops it",
         local.concurrency()
     );
-    local
-        .serve(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let signal = tokio::spawn(async move {
+        spawner_host::shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+    let (engine, ()) = tokio::join!(
+        local.serve(wait(stopped.clone())),
+        spawner_host::host_all(backend.clone(), wait(stopped.clone())),
+    );
+    signal.abort();
+    engine?;
+    eprintln!("axon serve: stopped");
     Ok(ExitCode::SUCCESS)
 }
