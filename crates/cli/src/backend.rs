@@ -165,57 +165,6 @@ impl Backend {
         })
     }
 
-    /// Tasks labelled `axon.io/taskspawner=<spawner>` (for the spawner loop).
-    pub async fn list_spawned_tasks(&self, spawner: &str) -> Result<Vec<Task>, CliError> {
-        Ok(match self {
-            Backend::Local(b) => b.list_spawned_tasks(spawner).await?,
-            Backend::Kube(b) => b.list_spawned_tasks(spawner).await?,
-        })
-    }
-
-    /// Creates a spawned Task unless its name exists (on Kubernetes, owned by the spawner):
-    /// `true` when created.
-    pub async fn create_spawned_task(
-        &self,
-        spawner: &TaskSpawner,
-        task: Task,
-    ) -> Result<bool, CliError> {
-        Ok(match self {
-            Backend::Local(b) => b.create_task_if_absent(task).await?,
-            Backend::Kube(b) => b.create_task_if_absent(spawner, task).await?,
-        })
-    }
-
-    /// Sets one annotation on a Task (a missing Task is not an error).
-    pub async fn annotate_task(&self, task: &str, key: &str, value: &str) -> Result<(), CliError> {
-        match self {
-            Backend::Local(b) => b.annotate_task(task, key, value).await?,
-            Backend::Kube(b) => b.annotate_task(task, key, value).await?,
-        }
-        Ok(())
-    }
-
-    /// Writes the spawner-owned part of a TaskSpawner's status.
-    pub async fn write_spawner_status(
-        &self,
-        spawner: &str,
-        status: &TaskSpawnerStatus,
-    ) -> Result<(), CliError> {
-        match self {
-            Backend::Local(b) => b.write_spawner_status(spawner, status).await?,
-            Backend::Kube(b) => b.write_spawner_status(spawner, status).await?,
-        }
-        Ok(())
-    }
-
-    /// One key of a secret, `None` when the secret or key is missing.
-    pub async fn secret_value(&self, name: &str, key: &str) -> Result<Option<String>, CliError> {
-        Ok(match self {
-            Backend::Local(b) => b.secret_value(name, key).await?,
-            Backend::Kube(b) => b.secret_value(name, key).await?,
-        })
-    }
-
     /// A one-line description for `axon version` / `axon status`.
     pub fn describe(&self) -> String {
         match self {
