@@ -222,10 +222,12 @@ fn verdict(
                 },
             )
         }
+        // A custom image that implements only the interface's exit code: success, no outputs.
         (None, Some(0)) => (
-            false,
+            true,
             "NoResults",
-            "the agent exited 0 but wrote no results document".to_string(),
+            "agent exited 0 (it wrote no results document, so there are no outputs or usage)"
+                .to_string(),
         ),
         (None, Some(c)) => (
             false,
@@ -323,6 +325,21 @@ mod tests {
             failed(Some(api_error), Some(1), None),
             "agent failed (exit code 1): model API error 529: overloaded"
         );
+    }
+
+    #[test]
+    fn exit_zero_without_results_succeeds_without_outputs() {
+        let s = run(&[
+            started(),
+            RunObservation::Finished {
+                at: "t".into(),
+                results: None,
+                exit_code: Some(0),
+                cause: None,
+            },
+        ]);
+        assert_eq!(s.phase, Some(TaskPhase::Succeeded));
+        assert!(s.outputs.is_none());
     }
 
     #[test]
