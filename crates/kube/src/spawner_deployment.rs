@@ -69,7 +69,11 @@ pub fn spawner_rules(name: &str, workspace: Option<&str>, secret: Option<&str>) 
             &[name],
             &["get", "patch", "update"],
         ),
-        rule(&["tasks"], &[], &["get", "list", "watch", "create", "patch"]),
+        rule(
+            &["tasks"],
+            &[],
+            &["get", "list", "watch", "create", "patch"],
+        ),
     ];
     if let Some(ws) = workspace {
         rules.push(rule(&["workspaces"], &[ws], &["get"]));
