@@ -14,4 +14,5 @@ pub mod spawn_memory;
 pub mod spawn_name;
 pub mod task_status;
 pub mod template;
+pub mod ttl;
 pub mod validate;

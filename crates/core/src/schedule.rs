@@ -5,7 +5,7 @@
 //! and acts on the [`Decision`].
 
 use axon_api::TaskPhase;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 /// What the scheduler knows about one Task.
 #[derive(Clone, Debug, PartialEq)]
@@ -90,7 +90,7 @@ pub fn decide(tasks: &[TaskView], limit: usize, now: DateTime<Utc>) -> Decision 
         let (Some(done), Some(ttl)) = (t.completed, t.ttl_seconds) else {
             continue;
         };
-        let at = done + Duration::seconds(i64::from(ttl.max(0)));
+        let at = crate::ttl::expires_at(done, ttl);
         if at <= now {
             d.expire.push(t.name.clone());
         } else {
