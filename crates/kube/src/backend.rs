@@ -281,10 +281,15 @@ impl KubeBackend {
     /// Wait until the Task finishes (Succeeded or Failed) and return it.
     pub async fn wait(&self, task: &str) -> Result<Task, KubeError> {
         let api = self.api::<Task>();
+        // A Task deleted before it was seen finished (ttlSecondsAfterFinished: 0, or a user's
+        // delete) ends the wait too, as NotFound, instead of waiting forever.
         let finished = |t: Option<&Task>| {
-            t.and_then(|t| t.status.as_ref())
-                .and_then(|s| s.phase)
-                .is_some_and(|p| p.is_finished())
+            t.is_none_or(|t| {
+                t.status
+                    .as_ref()
+                    .and_then(|s| s.phase)
+                    .is_some_and(|p| p.is_finished())
+            })
         };
         let done = await_condition(api, task, finished)
             .await
