@@ -4,6 +4,7 @@
 # bubblewrap, against `git clone --reference` + exec of the same agent in the same program.
 # Prints p50/p95 latency, the overhead in ms and the ratio, then a batch run at concurrency =
 # cores. Needs git and bwrap. AXON_BENCH_TASKS overrides the count.
+# Breakdown per step: AXON_PROFILE=/tmp/p.log bench/local.sh && bench/local_profile.py /tmp/p.log
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p axon-local --example local_bench

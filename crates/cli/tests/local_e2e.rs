@@ -344,6 +344,28 @@ echo "agent done""#,
         Some("do the work\n")
     );
 
+    // The next Task on the repository clones through the mirror cache (one mirror) and sees
+    // what the first one pushed (the mirror was fetched for it).
+    let look = env.agent(
+        "look.sh",
+        "echo \"pushed before me: $(git rev-parse origin/axon/push)\"",
+    );
+    let out = env.run("look", &look, &["--workspace", "ws", "-w"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let seen = env.ok(&["logs", "look", "--raw"]);
+    assert!(
+        seen.contains(&format!("pushed before me: {}", pushed[0].sha)),
+        "{seen}"
+    );
+    let mirrors = std::fs::read_dir(env.home().join("cache/git"))
+        .expect("mirror cache")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "git"))
+        })
+        .count();
+    assert_eq!(mirrors, 1);
+
     let logs = env.ok(&["logs", "push"]);
     assert!(
         logs.contains("custom agent at work: do the work") && logs.contains("agent done"),

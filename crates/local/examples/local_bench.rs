@@ -113,8 +113,11 @@ async fn bench(n: usize) {
     for i in 0..n {
         let name = format!("seq-{i}");
         let t0 = Instant::now();
+        axon_local::profile_mark("bench apply");
         apply(&task_yaml(&name, &agent)).await;
+        axon_local::profile_mark("bench applied");
         let t = b.wait(&name).await.expect("wait");
+        axon_local::profile_mark("bench done");
         axon.push(ms(t0.elapsed()));
         assert_eq!(t.status.and_then(|s| s.phase), Some(TaskPhase::Succeeded));
         b.delete(Kind::Task, &name).await.expect("delete");

@@ -243,6 +243,7 @@ impl Engine {
             what: format!("the supervisor of Task {name}"),
             reason: e.to_string(),
         })?;
+        crate::profile::mark("supervisor spawned");
         drop(lock); // the child holds it now
         self.children.spawn(async move {
             let _ = child.wait().await;
@@ -287,6 +288,7 @@ pub async fn run(
     let mut buf = [0u8; 16];
     let mut idle_since: Option<std::time::Instant> = None;
     loop {
+        crate::profile::mark("engine woke");
         let pass = engine.pass().await?;
         idle_since = match (pass.idle, idle_since) {
             (false, _) => None,

@@ -39,16 +39,26 @@ pub fn results_from_git(
         }),
         ..Default::default()
     };
-    let Some(head) = git(work, &["rev-parse", "HEAD"]) else {
+    // The commit and the branch (`HEAD` when detached) in one git process.
+    let Some(out) = git(work, &["rev-parse", "HEAD", "--symbolic-full-name", "HEAD"]) else {
         return doc;
     };
-    let branch = git(work, &["symbolic-ref", "--quiet", "--short", "HEAD"]);
+    let mut lines = out.lines();
+    let head = lines.next().unwrap_or_default().to_string();
+    let branch = lines
+        .next()
+        .and_then(|r| r.strip_prefix("refs/heads/"))
+        .map(str::to_string);
     if let Some(base) = base_head {
         doc.commits = git(work, &["rev-list", &format!("{base}..HEAD")])
             .map(|s| s.lines().map(str::to_string).collect())
             .unwrap_or_default();
     }
-    if let Some(b) = &branch {
+    // Pushed: new commits, and the remote-tracking ref of the branch at HEAD (no commits, no
+    // push to look for).
+    if let Some(b) = &branch
+        && !doc.commits.is_empty()
+    {
         doc.pushed = git(
             work,
             &[
@@ -58,8 +68,7 @@ pub fn results_from_git(
                 &format!("refs/remotes/origin/{b}"),
             ],
         )
-        .is_some_and(|r| r == head)
-            && !doc.commits.is_empty();
+        .is_some_and(|r| r == head);
     }
     doc.branch = branch;
     doc

@@ -23,6 +23,7 @@ mod logs;
 mod migrations;
 mod observe;
 mod paths;
+mod profile;
 mod run_options;
 pub mod sandbox;
 mod secrets;
@@ -35,6 +36,8 @@ pub mod workspace_prep;
 pub use backend::{LocalBackend, STORED_MESSAGE};
 pub use error::LocalError;
 pub use internal::internal_main;
+#[doc(hidden)]
+pub use profile::mark as profile_mark;
 pub use run_options::RunnerMode;
 pub use sandbox::{NO_SANDBOX_WARNING, SandboxMode};
 pub use spawner_support::ServeLock;

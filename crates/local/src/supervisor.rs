@@ -49,6 +49,7 @@ pub async fn supervise(
     lock: Lock,
     exe: PathBuf,
 ) -> Result<(), LocalError> {
+    crate::profile::mark("supervisor running");
     let _lock = lock;
     let store = Store::open(&home.db())?;
     let td = home.task(&uid);
@@ -76,6 +77,7 @@ pub async fn supervise(
         .and_then(|o| serde_json::from_value(o).ok())
         .unwrap_or_default();
 
+    crate::profile::mark("task read");
     let setup = tokio::select! {
         r = setup(&home, &store, &td, &task, &opts, &exe) => Some(r),
         _ = term.recv() => None,
@@ -115,6 +117,7 @@ pub async fn supervise(
         .stdout(log)
         .stderr(log2)
         .process_group(0);
+    crate::profile::mark("starting the sandbox");
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -162,6 +165,7 @@ pub async fn supervise(
             (child.wait().await.ok(), Some(EndCause::Cancelled))
         }
     };
+    crate::profile::mark("agent exited");
     // Whatever the agent left behind in its group goes too.
     signal_group(pid, libc::SIGKILL);
     let code = status.and_then(|s| s.code());
@@ -177,8 +181,11 @@ pub async fn supervise(
     } else {
         read_results(&td.results())
     };
+    crate::profile::mark("results read");
     observe(&store, &name, &uid, &finished(results, code, cause))?;
+    crate::profile::mark("status stored");
     let _ = kick::kick(&home, &exe);
+    crate::profile::mark("engine kicked");
     Ok(())
 }
 
@@ -311,6 +318,7 @@ async fn setup(
                 ),
             },
         );
+        crate::profile::mark("secrets and dirs ready");
         let (url, git_ref, files) = (repo.url.clone(), repo.git_ref.clone(), repo.files.clone());
         let (work, cache) = (td.work(), home.git_cache());
         let prepared = tokio::task::spawn_blocking(move || {
@@ -328,6 +336,7 @@ async fn setup(
         .await
         .map_err(|e| format!("workspace preparation crashed: {e}"))?
         .map_err(|e| e.to_string())?;
+        crate::profile::mark("workspace ready");
         env.insert("AXON_BASE_BRANCH".into(), prepared.base_branch.clone());
         base_branch = Some(prepared.base_branch);
         base_head = Some(prepared.head);

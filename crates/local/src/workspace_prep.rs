@@ -4,7 +4,9 @@
 //!
 //! * The mirror (`CACHE/HASH.git`, `git clone --mirror` once, `git fetch --prune` after) is the
 //!   only thing that talks to the remote; concurrent preparations of one repository share one
-//!   fetch (a fetch that started after a caller asked satisfies it).
+//!   fetch (a fetch that started after a caller asked satisfies it). A full commit id already in
+//!   the mirror needs no fetch. The work tree is cloned while the fetch runs, and cloned again
+//!   after it only if the fetch moved a ref (see `mirror_and_clone`).
 //! * The work tree is a local clone of the mirror (hard-linked objects, no alternates, so it
 //!   stands alone inside a sandbox that hides the cache), then `origin` is set to the real URL
 //!   so the agent can push.
@@ -14,7 +16,7 @@
 use crate::error::LocalError;
 use crate::lock::Lock;
 use sha2::{Digest, Sha256};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 use std::process::{Command, Stdio};
 use std::time::SystemTime;
 
@@ -47,61 +49,72 @@ pub struct PrepareRequest<'a> {
 /// Prepare a work tree (blocking: runs git).
 pub fn prepare(req: &PrepareRequest<'_>) -> Result<PreparedWorkspace, LocalError> {
     let helper = req.token_file.map(credential_helper);
-    let source: PathBuf = match req.cache {
-        Some(cache) => mirror(req.repo, cache, helper.as_deref())?,
-        None => PathBuf::from(req.repo),
-    };
-    let src = source.to_string_lossy().to_string();
-    let dest = req.dest.to_string_lossy().to_string();
     if let Some(parent) = req.dest.parent() {
         std::fs::create_dir_all(parent)
             .map_err(|e| LocalError::io(format!("create {}", parent.display()), e))?;
     }
-    let is_ref = |prefix: &str, r: &str| {
-        req.cache.is_some()
-            && git(
-                None,
-                helper.as_deref(),
-                &[
-                    "-C",
-                    &src,
-                    "rev-parse",
-                    "--verify",
-                    "--quiet",
-                    &format!("{prefix}{r}"),
-                ],
-                req.repo,
-            )
-            .is_ok()
-    };
+    match req.cache {
+        Some(cache) => mirror_and_clone(req, cache, helper.as_deref())?,
+        None => clone_into(req, Path::new(req.repo), helper.as_deref())?,
+    }
+    crate::profile::mark("fetched and cloned");
+    if req.cache.is_some() {
+        git(
+            Some(req.dest),
+            None,
+            &["remote", "set-url", "origin", req.repo],
+            req.repo,
+        )?;
+    }
+    if let Some(h) = &helper {
+        git(
+            Some(req.dest),
+            None,
+            &["config", "credential.helper", h],
+            req.repo,
+        )?;
+    }
+    // The commit and the branch checked out, in one git process.
+    let out = git(
+        Some(req.dest),
+        None,
+        &["rev-parse", "HEAD", "--abbrev-ref", "HEAD"],
+        req.repo,
+    )?;
+    let mut lines = out.lines();
+    let head = lines.next().unwrap_or_default().to_string();
     let base_branch = match req.git_ref {
+        Some(r) => r.to_string(),
+        None => lines.next().unwrap_or_default().to_string(),
+    };
+    write_files(req.dest, req.files)?;
+    Ok(PreparedWorkspace { base_branch, head })
+}
+
+/// Clone `src` (the mirror, or the repository itself) into the work tree at the requested ref.
+fn clone_into(
+    req: &PrepareRequest<'_>,
+    src: &Path,
+    helper: Option<&str>,
+) -> Result<(), LocalError> {
+    let src = src.to_string_lossy().to_string();
+    let dest = req.dest.to_string_lossy().to_string();
+    match req.git_ref {
         None => {
-            git(
-                None,
-                helper.as_deref(),
-                &["clone", "--quiet", &src, &dest],
-                req.repo,
-            )?;
-            git(
-                Some(req.dest),
-                None,
-                &["rev-parse", "--abbrev-ref", "HEAD"],
-                req.repo,
-            )?
+            git(None, helper, &["clone", "--quiet", &src, &dest], req.repo)?;
         }
-        Some(r) if req.cache.is_none() || is_ref("refs/heads/", r) || is_ref("refs/tags/", r) => {
+        Some(r) if req.cache.is_none() || names_branch_or_tag(&src, r) => {
             git(
                 None,
-                helper.as_deref(),
+                helper,
                 &["clone", "--quiet", "-b", r, &src, &dest],
                 req.repo,
             )?;
-            r.to_string()
         }
         Some(r) => {
             git(
                 None,
-                helper.as_deref(),
+                helper,
                 &["clone", "--quiet", "--no-checkout", &src, &dest],
                 req.repo,
             )?;
@@ -122,28 +135,30 @@ pub fn prepare(req: &PrepareRequest<'_>) -> Result<PreparedWorkspace, LocalError
                     redact_url(req.repo)
                 ))
             })?;
-            r.to_string()
         }
-    };
-    if req.cache.is_some() {
-        git(
-            Some(req.dest),
-            None,
-            &["remote", "set-url", "origin", req.repo],
-            req.repo,
-        )?;
     }
-    if let Some(h) = &helper {
-        git(
-            Some(req.dest),
-            None,
-            &["config", "credential.helper", h],
-            req.repo,
-        )?;
-    }
-    let head = git(Some(req.dest), None, &["rev-parse", "HEAD"], req.repo)?;
-    write_files(req.dest, req.files)?;
-    Ok(PreparedWorkspace { base_branch, head })
+    Ok(())
+}
+
+/// A full commit id (SHA-1 or SHA-256, hex): it names one immutable commit.
+fn is_full_sha(r: &str) -> bool {
+    matches!(r.len(), 40 | 64) && r.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Whether `r` is a branch or a tag of the repository at `src` (one git process).
+fn names_branch_or_tag(src: &str, r: &str) -> bool {
+    let (heads, tags) = (format!("refs/heads/{r}"), format!("refs/tags/{r}"));
+    Command::new("git")
+        .args(["-C", src, "show-ref", "--", &heads, &tags])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter_map(|l| l.split_once(' ').map(|(_, name)| name))
+                .any(|name| name == heads || name == tags)
+        })
 }
 
 /// `axon workspace prepare`: the same preparation, for the Kubernetes init container.
@@ -175,8 +190,20 @@ pub async fn prepare_cli(
     .map_err(|e| LocalError::io("workspace preparation", e))?
 }
 
-/// Make sure the mirror of `repo` exists and is fresh; returns its path.
-fn mirror(repo: &str, cache: &Path, helper: Option<&str>) -> Result<PathBuf, LocalError> {
+/// Bring the mirror of the repository up to date and clone the work tree from it.
+///
+/// The mirror is fetched (under its lock) unless a fetch that started after this call already
+/// did it, or the requested ref is a full commit id already in the mirror (a commit id names the
+/// same content forever). While the fetch talks to the remote, the work tree is cloned from
+/// the mirror as it is: if the fetch changed no ref (the common case: the repository did not
+/// move since the last Task), that clone is exactly what a clone after the fetch would be;
+/// otherwise it is thrown away and the work tree is cloned again from the fetched mirror.
+fn mirror_and_clone(
+    req: &PrepareRequest<'_>,
+    cache: &Path,
+    helper: Option<&str>,
+) -> Result<(), LocalError> {
+    let repo = req.repo;
     let asked = SystemTime::now();
     std::fs::create_dir_all(cache)
         .map_err(|e| LocalError::io(format!("create {}", cache.display()), e))?;
@@ -187,23 +214,9 @@ fn mirror(repo: &str, cache: &Path, helper: Option<&str>) -> Result<PathBuf, Loc
         .collect();
     let path = cache.join(format!("{key}.git"));
     let stamp = cache.join(format!("{key}.fetched"));
-    let _lock = Lock::acquire(&cache.join(format!("{key}.lock")))
+    let lock = Lock::acquire(&cache.join(format!("{key}.lock")))
         .map_err(|e| LocalError::io("lock the mirror cache", e))?;
-    let fresh = std::fs::metadata(&stamp)
-        .and_then(|m| m.modified())
-        .is_ok_and(|t| t >= asked);
-    if path.join("HEAD").exists() {
-        if !fresh {
-            touch(&stamp)?;
-            let p = path.to_string_lossy().to_string();
-            git(
-                None,
-                helper,
-                &["-C", &p, "fetch", "--prune", "--quiet", "origin"],
-                repo,
-            )?;
-        }
-    } else {
+    if !path.join("HEAD").exists() {
         touch(&stamp)?;
         let tmp = cache.join(format!("{key}.tmp-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
@@ -219,8 +232,68 @@ fn mirror(repo: &str, cache: &Path, helper: Option<&str>) -> Result<PathBuf, Loc
         })?;
         std::fs::rename(&tmp, &path)
             .map_err(|e| LocalError::io(format!("move mirror into {}", path.display()), e))?;
+        drop(lock);
+        return clone_into(req, &path, helper);
     }
-    Ok(path)
+    let p = path.to_string_lossy().to_string();
+    let fresh = std::fs::metadata(&stamp)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t >= asked);
+    let have_pinned = req.git_ref.filter(|r| is_full_sha(r)).is_some_and(|sha| {
+        git(
+            None,
+            None,
+            &["-C", &p, "cat-file", "-e", &format!("{sha}^{{commit}}")],
+            repo,
+        )
+        .is_ok()
+    });
+    if fresh || have_pinned {
+        drop(lock);
+        return clone_into(req, &path, helper);
+    }
+    // Only a fetch under this lock writes the mirror: its refs now are what the early clone
+    // sees, and the same after the fetch means the fetch changed nothing.
+    let before = refs(&p, repo)?;
+    touch(&stamp)?;
+    let (fetched, early) = std::thread::scope(|s| {
+        let early = s.spawn(|| clone_into(req, &path, helper));
+        let fetched = git(
+            None,
+            helper,
+            &["-C", &p, "fetch", "--prune", "--quiet", "origin"],
+            repo,
+        )
+        .and_then(|_| refs(&p, repo));
+        drop(lock);
+        (fetched, early.join())
+    });
+    let after = fetched.inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(req.dest);
+    })?;
+    if after == before && matches!(early, Ok(Ok(()))) {
+        return Ok(());
+    }
+    if req.dest.exists() {
+        std::fs::remove_dir_all(req.dest)
+            .map_err(|e| LocalError::io(format!("remove {}", req.dest.display()), e))?;
+    }
+    clone_into(req, &path, helper)
+}
+
+/// Every ref of the mirror with its value.
+fn refs(mirror: &str, repo: &str) -> Result<String, LocalError> {
+    git(
+        None,
+        None,
+        &[
+            "-C",
+            mirror,
+            "for-each-ref",
+            "--format=%(objectname) %(refname)",
+        ],
+        repo,
+    )
 }
 
 fn touch(path: &Path) -> Result<(), LocalError> {
@@ -326,6 +399,7 @@ fn write_files(dest: &Path, files: &[(String, String)]) -> Result<(), LocalError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn run(dir: &Path, args: &[&str]) -> String {
         let out = Command::new("git")
@@ -418,6 +492,96 @@ mod tests {
             assert!(!dest.join(".git/objects/info/alternates").exists());
         }
         assert_eq!(std::fs::read_dir(&cache).expect("cache").count(), 3);
+    }
+
+    #[test]
+    fn a_pinned_commit_in_the_mirror_needs_no_fetch() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let (o, first) = origin(tmp.path());
+        let repo = o.to_string_lossy().to_string();
+        let cache = tmp.path().join("cache");
+        let prep = |git_ref: &str, dest: &str| {
+            prepare(&PrepareRequest {
+                repo: &repo,
+                git_ref: Some(git_ref),
+                dest: &tmp.path().join(dest),
+                files: &[],
+                token_file: None,
+                cache: Some(&cache),
+            })
+        };
+        prep("main", "w0").expect("first clone fills the mirror");
+        // The repository goes away: a branch needs a fetch and fails, the pinned commit does not.
+        std::fs::rename(&o, tmp.path().join("moved")).expect("move origin");
+        let e = prep("main", "w1").expect_err("fetch fails").to_string();
+        assert!(e.contains("fetch"), "{e}");
+        let p = prep(&first, "w2").expect("pinned commit from the mirror");
+        assert_eq!(p.head, first);
+        assert_eq!(p.base_branch, first);
+        // An abbreviated id is not pinned: it is looked up after a fetch.
+        assert!(prep(&first[..12], "w3").is_err());
+    }
+
+    #[test]
+    fn what_the_fetch_brings_is_in_the_work_tree() {
+        // Served by git daemon: the fetch is slow enough that the clone made meanwhile reads
+        // the mirror before the fetch updates it.
+        let server = axon_testsupport::git_server::GitServer::start().expect("git daemon");
+        let tmp = tempfile::tempdir().expect("tmp");
+        let repo = server.url();
+        let cache = tmp.path().join("cache");
+        let prep = |git_ref: Option<&str>, dest: &str| {
+            prepare(&PrepareRequest {
+                repo: &repo,
+                git_ref,
+                dest: &tmp.path().join(dest),
+                files: &[],
+                token_file: None,
+                cache: Some(&cache),
+            })
+            .expect("prepare")
+        };
+        let unchanged = prep(None, "w0");
+        assert_eq!(prep(None, "w1"), unchanged, "nothing moved: same commit");
+        // The remote moves on and gets a new branch: the clone made while fetching is stale
+        // (or fails) and is redone from the fetched mirror.
+        let pusher = tmp.path().join("pusher");
+        let bare = server.repo_path().to_string_lossy().to_string();
+        run(tmp.path(), &["clone", "-q", &bare, "pusher"]);
+        std::fs::write(pusher.join("moved.txt"), "3").expect("write");
+        run(&pusher, &["add", "."]);
+        run(
+            &pusher,
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.invalid",
+                "commit",
+                "-qm",
+                "move",
+            ],
+        );
+        run(
+            &pusher,
+            &["push", "-q", "origin", "HEAD:main", "HEAD:refs/heads/late"],
+        );
+        let moved = run(&pusher, &["rev-parse", "HEAD"]);
+        for (r, dest) in [(None, "w2"), (Some("main"), "w3"), (Some("late"), "w4")] {
+            let p = prep(r, dest);
+            assert_eq!(p.head, moved, "{r:?}");
+            let w = tmp.path().join(dest);
+            assert_eq!(
+                std::fs::read_to_string(w.join("moved.txt")).expect("file"),
+                "3"
+            );
+            assert_eq!(
+                run(&w, &["status", "--porcelain"]),
+                "",
+                "{r:?}: a clean tree"
+            );
+            assert_eq!(run(&w, &["rev-parse", "origin/late"]), moved, "{r:?}");
+        }
     }
 
     #[test]
