@@ -21,7 +21,7 @@ test:
 # Integration tests: API-contract (mock Kubernetes API), local backend end to end with real
 # git + bubblewrap, the four real agent CLIs against the fake model server.
 test-integration:
-	eval "$$(scripts/install-deps.sh)" && cargo test --workspace --tests
+	deps="$$(scripts/install-deps.sh)" && eval "$$deps" && cargo test --workspace --tests
 
 # End to end on a real cluster (kind, k3d): set AXON_E2E_KUBECONFIG.
 test-e2e:

@@ -13,7 +13,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 echo "==> installing bubblewrap and the agent CLIs (scripts/install-deps.sh --agents)"
-eval "$(scripts/install-deps.sh --agents)"
+deps=$(scripts/install-deps.sh --agents)
+eval "$deps"
 export PATH="$AXON_AGENT_BIN_DIR:$HOME/.cargo/bin:$PATH"
 
 echo "==> building axon (cargo install --path crates/cli)"

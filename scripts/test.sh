@@ -4,7 +4,8 @@
 # git, bubblewrap and the real agent CLIs), and validates the generated manifests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-eval "$(scripts/install-deps.sh)"
+deps=$(scripts/install-deps.sh)   # fails the run if an install fails
+eval "$deps"
 export AXON_AGENT_BIN_DIR AXON_VENV
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
