@@ -2,7 +2,7 @@
 //! delete, Secrets, wait), against the API server, in the kubeconfig's current context unless
 //! told otherwise. Logs and install/uninstall live in their own files.
 
-use crate::error::{KubeError, is_not_found};
+use crate::error::{KubeError, is_object_missing};
 use crate::names::{CLI_FIELD_MANAGER, LABEL_MANAGED_BY};
 use axon_api::{AgentConfig, Kind, Resource, Task, TaskSpawner, Workspace};
 use axon_core::apply::{ApplyOutcome, apply_outcome};
@@ -90,8 +90,7 @@ impl KubeBackend {
         let api: Api<K> = self.api();
         let name = obj.meta().name.clone().unwrap_or_default();
         let what = format!("apply {} {}/{name}", K::kind(&()), self.namespace);
-        let stored = api
-            .get_opt(&name)
+        let stored = get_opt(&api, &name)
             .await
             .map_err(|e| KubeError::api(what.clone(), e))?;
         let mut obj = obj.clone();
@@ -132,27 +131,19 @@ impl KubeBackend {
         let what = format!("get {kind} {}/{name}", self.namespace);
         let err = |e| KubeError::api(what.clone(), e);
         Ok(match kind {
-            Kind::Task => self
-                .api::<Task>()
-                .get_opt(name)
+            Kind::Task => get_opt(&self.api::<Task>(), name)
                 .await
                 .map_err(err)?
                 .map(|r| Resource::Task(Box::new(r))),
-            Kind::Workspace => self
-                .api::<Workspace>()
-                .get_opt(name)
+            Kind::Workspace => get_opt(&self.api::<Workspace>(), name)
                 .await
                 .map_err(err)?
                 .map(|r| Resource::Workspace(Box::new(r))),
-            Kind::AgentConfig => self
-                .api::<AgentConfig>()
-                .get_opt(name)
+            Kind::AgentConfig => get_opt(&self.api::<AgentConfig>(), name)
                 .await
                 .map_err(err)?
                 .map(|r| Resource::AgentConfig(Box::new(r))),
-            Kind::TaskSpawner => self
-                .api::<TaskSpawner>()
-                .get_opt(name)
+            Kind::TaskSpawner => get_opt(&self.api::<TaskSpawner>(), name)
                 .await
                 .map_err(err)?
                 .map(|r| Resource::TaskSpawner(Box::new(r))),
@@ -227,7 +218,7 @@ impl KubeBackend {
         };
         match result {
             Ok(()) => Ok(true),
-            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) if is_object_missing(&e) => Ok(false),
             Err(e) => Err(KubeError::api(what, e)),
         }
     }
@@ -239,6 +230,16 @@ impl KubeBackend {
         name: &str,
         data: BTreeMap<String, String>,
     ) -> Result<(), KubeError> {
+        // Each value as sent (base64) and as given, to scrub from an error's message.
+        let values: Vec<String> = data
+            .values()
+            .flat_map(|v| {
+                let encoded = serde_json::to_value(ByteString(v.clone().into_bytes()))
+                    .ok()
+                    .and_then(|e| e.as_str().map(str::to_string));
+                [Some(v.clone()), encoded].into_iter().flatten()
+            })
+            .collect();
         let secret = Secret {
             metadata: ObjectMeta {
                 name: Some(name.to_string()),
@@ -261,7 +262,10 @@ impl KubeBackend {
         self.api::<Secret>()
             .patch(name, &pp, &Patch::Apply(&secret))
             .await
-            .map_err(|e| KubeError::api(format!("create Secret {}/{name}", self.namespace), e))?;
+            .map_err(|e| {
+                KubeError::api(format!("create Secret {}/{name}", self.namespace), e)
+                    .redact(&values)
+            })?;
         Ok(())
     }
 
@@ -302,5 +306,18 @@ impl KubeBackend {
             name: task.to_string(),
             namespace: self.namespace.clone(),
         })
+    }
+}
+
+/// `api.get`, `None` when the object does not exist; a resource type that is not installed
+/// stays an error (`Api::get_opt` would read it as a missing object).
+async fn get_opt<K>(api: &Api<K>, name: &str) -> Result<Option<K>, kube::Error>
+where
+    K: kube::Resource + Clone + Debug + DeserializeOwned,
+{
+    match api.get(name).await {
+        Ok(obj) => Ok(Some(obj)),
+        Err(e) if is_object_missing(&e) => Ok(None),
+        Err(e) => Err(e),
     }
 }

@@ -70,9 +70,7 @@ impl KubeError {
                 let reason = status.message.clone();
                 if status.code == 403 {
                     KubeError::Forbidden { what, reason }
-                } else if status.code == 404
-                    && reason.contains("the server could not find the requested resource")
-                {
+                } else if type_missing(&status) {
                     KubeError::NotInstalled { kind: what }
                 } else {
                     KubeError::Api { what, reason }
@@ -91,6 +89,45 @@ impl KubeError {
 /// Whether a `kube` error is the API's 404.
 pub fn is_not_found(err: &kube::Error) -> bool {
     matches!(err, kube::Error::Api(s) if s.code == 404)
+}
+
+/// Whether a `kube` error is the 404 of a missing object, not of a missing resource type (a
+/// CRD that is not installed answers 404 too, which must not read as "no such Task").
+pub fn is_object_missing(err: &kube::Error) -> bool {
+    matches!(err, kube::Error::Api(s) if s.code == 404 && !type_missing(s))
+}
+
+fn type_missing(status: &kube::core::Status) -> bool {
+    status.code == 404
+        && status
+            .message
+            .contains("the server could not find the requested resource")
+}
+
+impl KubeError {
+    /// This error with every occurrence of each of `secrets` replaced by `<redacted>` (an
+    /// admission webhook or a proxy may echo a request's content in its message).
+    pub fn redact(self, secrets: &[String]) -> KubeError {
+        let scrub = |mut s: String| {
+            for v in secrets.iter().filter(|v| !v.is_empty()) {
+                s = s.replace(v.as_str(), "<redacted>");
+            }
+            s
+        };
+        match self {
+            KubeError::Api { what, reason } => KubeError::Api {
+                what: scrub(what),
+                reason: scrub(reason),
+            },
+            KubeError::Forbidden { what, reason } => KubeError::Forbidden {
+                what: scrub(what),
+                reason: scrub(reason),
+            },
+            KubeError::NotInstalled { kind } => KubeError::NotInstalled { kind: scrub(kind) },
+            KubeError::Connect(s) => KubeError::Connect(scrub(s)),
+            other => other,
+        }
+    }
 }
 
 /// Whether a `kube` error is the API's 409 (already exists / conflict).

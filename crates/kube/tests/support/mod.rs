@@ -19,6 +19,8 @@ pub struct Expect {
     pub status: u16,
     /// `None`: echo the request body back (what a create/patch returns).
     pub body: Option<Value>,
+    /// Bytes to answer with instead of `body` (a log stream, several watch events).
+    pub raw: Option<Vec<u8>>,
 }
 
 pub fn expect(method: Method, path: &str, status: u16, body: Option<Value>) -> Expect {
@@ -27,6 +29,15 @@ pub fn expect(method: Method, path: &str, status: u16, body: Option<Value>) -> E
         path: path.to_string(),
         status,
         body,
+        raw: None,
+    }
+}
+
+/// An answer of raw bytes: a container log, or watch events one JSON document a line.
+pub fn raw(method: Method, path: &str, status: u16, bytes: impl Into<Vec<u8>>) -> Expect {
+    Expect {
+        raw: Some(bytes.into()),
+        ..expect(method, path, status, None)
     }
 }
 
@@ -52,6 +63,8 @@ pub struct Seen {
     pub path: String,
     pub query: String,
     pub body: Value,
+    /// The request headers (`Accept`, `Content-Type`).
+    pub headers: http::HeaderMap,
 }
 
 /// A mock client and the task serving the script; await the handle for the requests seen.
@@ -75,6 +88,7 @@ pub fn scripted(script: Vec<Expect>) -> (Client, tokio::task::JoinHandle<Vec<See
             let method = req.method().clone();
             let path = req.uri().path().to_string();
             let query = req.uri().query().unwrap_or_default().to_string();
+            let headers = req.headers().clone();
             let bytes = req
                 .into_body()
                 .collect()
@@ -87,17 +101,22 @@ pub fn scripted(script: Vec<Expect>) -> (Client, tokio::task::JoinHandle<Vec<See
                 (&exp.method, exp.path.as_str()),
                 "unexpected call (query {query}, body {body}); seen before: {seen:#?}"
             );
-            let answer = exp.body.unwrap_or_else(|| body.clone());
+            let answer = match exp.raw {
+                Some(bytes) => bytes,
+                None => serde_json::to_vec(&exp.body.unwrap_or_else(|| body.clone()))
+                    .unwrap_or_default(),
+            };
             seen.push(Seen {
                 method,
                 path,
                 query,
                 body,
+                headers,
             });
             send.send_response(
                 Response::builder()
                     .status(exp.status)
-                    .body(Body::from(serde_json::to_vec(&answer).unwrap_or_default()))
+                    .body(Body::from(answer))
                     .expect("response"),
             );
         }

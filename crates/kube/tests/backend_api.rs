@@ -1,0 +1,1045 @@
+//! The CLI's client (`KubeBackend`) against a scripted API server: the exact calls each
+//! operation makes, in order, and what it returns.
+
+mod support;
+
+use axon_api::{Kind, Resource, Task, TaskPhase, TaskSpawner, TaskSpawnerPhase, TaskSpawnerStatus};
+use axon_core::apply::ApplyOutcome;
+use axon_kube::{KubeBackend, KubeError};
+use http::Method;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+use support::{Expect, Seen, expect, get, not_found, raw, scripted};
+
+const GROUP: &str = "/apis/axon.io/v1alpha1/namespaces/ns";
+const SECRETS: &str = "/api/v1/namespaces/ns/secrets";
+const PODS: &str = "/api/v1/namespaces/ns/pods";
+
+/// Runs `op` on a backend in namespace `ns` over `script`; the requests seen and the result.
+async fn run<T, F, Fut>(script: Vec<Expect>, op: F) -> (Vec<Seen>, T)
+where
+    F: FnOnce(KubeBackend) -> Fut,
+    Fut: Future<Output = T>,
+{
+    let (client, server) = scripted(script);
+    let backend = KubeBackend::from_client(client, "ns");
+    let result = tokio::time::timeout(Duration::from_secs(10), op(backend))
+        .await
+        .expect("the operation ends");
+    let seen = server.await.expect("verifier");
+    (seen, result)
+}
+
+fn path(kind: Kind, name: &str) -> String {
+    format!("{GROUP}/{}/{name}", kind.plural())
+}
+
+fn status_404(message: &str) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message,
+        "reason": "NotFound", "code": 404})
+}
+
+fn status(code: u16, reason: &str, message: &str) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message,
+        "reason": reason, "code": code})
+}
+
+const NOT_INSTALLED: &str = "the server could not find the requested resource";
+
+fn credentials() -> Value {
+    json!({"type": "api-key", "secretRef": {"name": "key"}})
+}
+
+fn task_json(name: &str, phase: Option<&str>) -> Value {
+    let mut t = json!({
+        "apiVersion": "axon.io/v1alpha1", "kind": "Task",
+        "metadata": {"name": name},
+        "spec": {"type": "claude-code", "prompt": "Do it", "credentials": credentials()},
+    });
+    if let Some(p) = phase {
+        t["status"] = json!({"phase": p});
+    }
+    t
+}
+
+/// One object of each kind, as a user writes it.
+fn manifests() -> Vec<(Kind, Value)> {
+    vec![
+        (Kind::Task, task_json("t", None)),
+        (
+            Kind::Workspace,
+            json!({"apiVersion": "axon.io/v1alpha1", "kind": "Workspace",
+                "metadata": {"name": "repo"}, "spec": {"repo": "https://github.com/o/r.git"}}),
+        ),
+        (
+            Kind::AgentConfig,
+            json!({"apiVersion": "axon.io/v1alpha1", "kind": "AgentConfig",
+                "metadata": {"name": "cfg"}, "spec": {"agentsMD": "Be brief."}}),
+        ),
+        (
+            Kind::TaskSpawner,
+            json!({"apiVersion": "axon.io/v1alpha1", "kind": "TaskSpawner",
+                "metadata": {"name": "s"},
+                "spec": {"when": {"cron": {"schedule": "* * * * *"}},
+                    "taskTemplate": {"type": "claude-code", "credentials": credentials()}}}),
+        ),
+    ]
+}
+
+fn resource(kind: Kind, v: &Value) -> Resource {
+    let v = v.clone();
+    match kind {
+        Kind::Task => Resource::Task(Box::new(serde_json::from_value(v).expect("task"))),
+        Kind::Workspace => {
+            Resource::Workspace(Box::new(serde_json::from_value(v).expect("workspace")))
+        }
+        Kind::AgentConfig => {
+            Resource::AgentConfig(Box::new(serde_json::from_value(v).expect("agentconfig")))
+        }
+        Kind::TaskSpawner => {
+            Resource::TaskSpawner(Box::new(serde_json::from_value(v).expect("spawner")))
+        }
+    }
+}
+
+/// What the API server holds after the object was applied: server fields added.
+fn stored(v: &Value) -> Value {
+    let mut s = v.clone();
+    s["metadata"]["namespace"] = json!("ns");
+    s["metadata"]["uid"] = json!("uid-1");
+    s["metadata"]["resourceVersion"] = json!("7");
+    s["metadata"]["generation"] = json!(1);
+    s
+}
+
+fn assert_server_side_apply(seen: &Seen, path: &str) {
+    assert_eq!((&seen.method, seen.path.as_str()), (&Method::PATCH, path));
+    let query: Vec<&str> = seen.query.split('&').filter(|p| !p.is_empty()).collect();
+    assert!(query.contains(&"fieldManager=axon"), "query {}", seen.query);
+    assert!(query.contains(&"force=true"), "query {}", seen.query);
+    assert_eq!(
+        seen.headers.get("content-type").map(|v| v.as_bytes()),
+        Some(&b"application/apply-patch+yaml"[..])
+    );
+}
+
+#[tokio::test]
+async fn apply_of_each_kind_is_a_forced_server_side_apply_and_reports_created() {
+    for (kind, manifest) in manifests() {
+        let p = path(kind, manifest["metadata"]["name"].as_str().expect("name"));
+        let r = resource(kind, &manifest);
+        let (seen, outcome) = run(
+            vec![not_found(&p), expect(Method::PATCH, &p, 200, None)],
+            |b| async move { b.apply(r).await },
+        )
+        .await;
+        assert_eq!(outcome.expect("apply"), ApplyOutcome::Created, "{kind}");
+        assert_eq!(seen[0].method, Method::GET);
+        assert_server_side_apply(&seen[1], &p);
+        let body = &seen[1].body;
+        assert_eq!(body["kind"], manifest["kind"]);
+        assert_eq!(body["metadata"]["namespace"], "ns", "{kind}");
+        assert_eq!(body["spec"], manifest["spec"], "{kind}");
+        assert!(body["metadata"].get("resourceVersion").is_none());
+        assert!(body.get("status").is_none(), "{kind}: no status is applied");
+    }
+}
+
+#[tokio::test]
+async fn apply_reports_configured_or_unchanged_from_the_stored_object() {
+    for (kind, manifest) in manifests() {
+        let p = path(kind, manifest["metadata"]["name"].as_str().expect("name"));
+
+        // Same spec and labels, server fields and a status added: unchanged.
+        let mut same = stored(&manifest);
+        if kind == Kind::Task {
+            same["status"] = json!({"phase": "Running"});
+        }
+        let r = resource(kind, &manifest);
+        let (seen, outcome) = run(
+            vec![get(&p, same.clone()), expect(Method::PATCH, &p, 200, None)],
+            |b| async move { b.apply(r).await },
+        )
+        .await;
+        assert_eq!(outcome.expect("apply"), ApplyOutcome::Unchanged, "{kind}");
+        assert_server_side_apply(&seen[1], &p);
+        // What was read back is not sent back: no uid, resourceVersion or status.
+        assert!(seen[1].body["metadata"].get("uid").is_none());
+        assert!(seen[1].body["metadata"].get("resourceVersion").is_none());
+        assert!(seen[1].body.get("status").is_none());
+
+        // Another label: configured.
+        let mut labelled = same.clone();
+        labelled["metadata"]["labels"] = json!({"team": "a"});
+        let r = resource(kind, &manifest);
+        let (_, outcome) = run(
+            vec![get(&p, labelled), expect(Method::PATCH, &p, 200, None)],
+            |b| async move { b.apply(r).await },
+        )
+        .await;
+        assert_eq!(outcome.expect("apply"), ApplyOutcome::Configured, "{kind}");
+    }
+
+    // Another spec: configured.
+    let p = path(Kind::Task, "t");
+    let mut other = stored(&task_json("t", None));
+    other["spec"]["prompt"] = json!("Do something else");
+    let r = resource(Kind::Task, &task_json("t", None));
+    let (_, outcome) = run(
+        vec![get(&p, other), expect(Method::PATCH, &p, 200, None)],
+        |b| async move { b.apply(r).await },
+    )
+    .await;
+    assert_eq!(outcome.expect("apply"), ApplyOutcome::Configured);
+}
+
+#[tokio::test]
+async fn apply_without_the_crds_says_to_install() {
+    let p = path(Kind::Task, "t");
+    let r = resource(Kind::Task, &task_json("t", None));
+    let (seen, result) = run(
+        vec![expect(
+            Method::GET,
+            &p,
+            404,
+            Some(status_404(NOT_INSTALLED)),
+        )],
+        |b| async move { b.apply(r).await },
+    )
+    .await;
+    assert_eq!(seen.len(), 1, "nothing is written");
+    let err = result.expect_err("not installed");
+    assert!(matches!(err, KubeError::NotInstalled { .. }), "{err:?}");
+    assert!(err.to_string().contains("axon install"), "{err}");
+}
+
+#[tokio::test]
+async fn get_returns_the_resource_or_none() {
+    for (kind, manifest) in manifests() {
+        let name = manifest["metadata"]["name"].as_str().expect("name");
+        let p = path(kind, name);
+        let (seen, found) = run(vec![get(&p, stored(&manifest))], |b| async move {
+            b.get(kind, name).await
+        })
+        .await;
+        assert_eq!(seen[0].method, Method::GET);
+        let found = found.expect("get").expect("found");
+        assert_eq!(found.kind(), manifest["kind"].as_str().expect("kind"));
+        assert_eq!(found.name(), name);
+
+        let (_, missing) = run(
+            vec![expect(
+                Method::GET,
+                &p,
+                404,
+                Some(status_404(&format!(
+                    "{} \"{name}\" not found",
+                    kind.plural()
+                ))),
+            )],
+            |b| async move { b.get(kind, name).await },
+        )
+        .await;
+        assert!(missing.expect("get").is_none(), "{kind}");
+    }
+}
+
+/// A 404 for the resource type (CRDs not installed) is not "no such object": `Api::get_opt`
+/// reads every 404 as a missing object, so `axon get` said "not found" on a cluster without
+/// Axon instead of "run axon install first".
+#[tokio::test]
+async fn get_and_delete_without_the_crds_say_to_install() {
+    let p = path(Kind::Task, "t");
+    let (_, result) = run(
+        vec![expect(
+            Method::GET,
+            &p,
+            404,
+            Some(status_404(NOT_INSTALLED)),
+        )],
+        |b| async move { b.get(Kind::Task, "t").await },
+    )
+    .await;
+    let err = result.expect_err("not installed");
+    assert!(matches!(err, KubeError::NotInstalled { .. }), "{err:?}");
+
+    let (_, result) = run(
+        vec![expect(
+            Method::DELETE,
+            &p,
+            404,
+            Some(status_404(NOT_INSTALLED)),
+        )],
+        |b| async move { b.delete(Kind::Task, "t").await },
+    )
+    .await;
+    let err = result.expect_err("not installed");
+    assert!(matches!(err, KubeError::NotInstalled { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn list_returns_every_resource_sorted_by_name() {
+    for (kind, manifest) in manifests() {
+        let list_path = format!("{GROUP}/{}", kind.plural());
+        let items: Vec<Value> = ["b", "c", "a"]
+            .iter()
+            .map(|n| {
+                let mut m = stored(&manifest);
+                m["metadata"]["name"] = json!(n);
+                m
+            })
+            .collect();
+        let list = json!({"apiVersion": "axon.io/v1alpha1", "kind": format!("{}List", manifest["kind"].as_str().expect("kind")),
+            "metadata": {"resourceVersion": "9"}, "items": items});
+        let (seen, listed) = run(vec![get(&list_path, list)], |b| async move {
+            b.list(kind).await
+        })
+        .await;
+        assert!(
+            !seen[0].query.contains("labelSelector"),
+            "the whole namespace: {}",
+            seen[0].query
+        );
+        let listed = listed.expect("list");
+        let names: Vec<&str> = listed.iter().map(Resource::name).collect();
+        assert_eq!(names, ["a", "b", "c"], "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn delete_is_true_when_it_existed_and_false_when_it_did_not() {
+    for (kind, manifest) in manifests() {
+        let name = manifest["metadata"]["name"].as_str().expect("name");
+        let p = path(kind, name);
+        let (seen, deleted) = run(
+            vec![expect(Method::DELETE, &p, 200, Some(stored(&manifest)))],
+            |b| async move { b.delete(kind, name).await },
+        )
+        .await;
+        assert!(deleted.expect("delete"), "{kind}");
+        assert_eq!(
+            seen[0].body["propagationPolicy"], "Background",
+            "{kind}: dependents follow"
+        );
+
+        let (_, deleted) = run(
+            vec![expect(
+                Method::DELETE,
+                &p,
+                404,
+                Some(status_404(&format!(
+                    "{} \"{name}\" not found",
+                    kind.plural()
+                ))),
+            )],
+            |b| async move { b.delete(kind, name).await },
+        )
+        .await;
+        assert!(!deleted.expect("delete"), "{kind}");
+    }
+
+    let p = path(Kind::Task, "t");
+    let (_, result) = run(
+        vec![expect(
+            Method::DELETE,
+            &p,
+            403,
+            Some(status(403, "Forbidden", "tasks.axon.io \"t\" is forbidden")),
+        )],
+        |b| async move { b.delete(Kind::Task, "t").await },
+    )
+    .await;
+    assert!(
+        matches!(result, Err(KubeError::Forbidden { .. })),
+        "{result:?}"
+    );
+}
+
+const TOKEN: &str = "sk-ant-very-secret-1234";
+/// `TOKEN`, base64 (as a Secret's `data` carries it).
+const TOKEN_B64: &str = "c2stYW50LXZlcnktc2VjcmV0LTEyMzQ=";
+
+fn secret_data() -> BTreeMap<String, String> {
+    BTreeMap::from([("ANTHROPIC_API_KEY".to_string(), TOKEN.to_string())])
+}
+
+fn leaks(v: &impl ToString) -> bool {
+    let s = v.to_string();
+    s.contains(TOKEN) || s.contains(TOKEN_B64)
+}
+
+#[tokio::test]
+async fn create_secret_is_one_forced_apply_and_twice_is_the_same_request() {
+    let p = format!("{SECRETS}/key");
+    let mut bodies = Vec::new();
+    // An apply does not conflict on an existing Secret: the second run is the same request.
+    for _ in 0..2 {
+        let (seen, result) = run(vec![expect(Method::PATCH, &p, 200, None)], |b| async move {
+            b.create_secret("key", secret_data()).await
+        })
+        .await;
+        result.expect("create_secret");
+        assert_eq!(seen.len(), 1, "no read of the Secret: {seen:#?}");
+        assert_server_side_apply(&seen[0], &p);
+        let body = &seen[0].body;
+        assert_eq!(body["data"]["ANTHROPIC_API_KEY"], TOKEN_B64);
+        assert_eq!(body["type"], "Opaque");
+        assert_eq!(body["metadata"]["namespace"], "ns");
+        assert_eq!(
+            body["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "axon"
+        );
+        assert!(!seen[0].query.contains(TOKEN) && !seen[0].query.contains(TOKEN_B64));
+        bodies.push(body.clone());
+    }
+    assert_eq!(bodies[0], bodies[1]);
+}
+
+/// The value is in the request body only, never in an error: not even when the API server
+/// (an admission webhook, a proxy) echoes it back in its message.
+#[tokio::test]
+async fn create_secret_errors_never_carry_the_value() {
+    let p = format!("{SECRETS}/key");
+    let answers = [
+        status(409, "Conflict", "Apply failed with 1 conflict"),
+        status(403, "Forbidden", "secrets \"key\" is forbidden"),
+        status(
+            400,
+            "BadRequest",
+            &format!(
+                "admission webhook \"policy.example.com\" denied the request: data.ANTHROPIC_API_KEY={TOKEN_B64} ({TOKEN}) looks like a live key"
+            ),
+        ),
+        status(
+            403,
+            "Forbidden",
+            &format!("secrets \"key\" is forbidden: value {TOKEN} is not allowed"),
+        ),
+    ];
+    for answer in answers {
+        let code = answer["code"].as_u64().expect("code") as u16;
+        let (seen, result) = run(
+            vec![expect(Method::PATCH, &p, code, Some(answer.clone()))],
+            |b| async move { b.create_secret("key", secret_data()).await },
+        )
+        .await;
+        assert_eq!(seen[0].body["data"]["ANTHROPIC_API_KEY"], TOKEN_B64);
+        let err = result.expect_err("refused");
+        assert!(!leaks(&err), "the value leaked: {err}");
+        assert!(!format!("{err:?}").contains(TOKEN), "{err:?}");
+        assert!(!format!("{err:?}").contains(TOKEN_B64), "{err:?}");
+        assert!(err.to_string().contains("Secret ns/key"), "{err}");
+    }
+
+    // Not even when the answer is not a Status at all.
+    let (_, result) = run(
+        vec![raw(
+            Method::PATCH,
+            &p,
+            502,
+            format!("<html>bad gateway for {TOKEN_B64}</html>"),
+        )],
+        |b| async move { b.create_secret("key", secret_data()).await },
+    )
+    .await;
+    let err = result.expect_err("bad gateway");
+    assert!(!leaks(&err), "the value leaked: {err}");
+}
+
+#[tokio::test]
+async fn secret_exists_fetches_metadata_only() {
+    let p = format!("{SECRETS}/key");
+    let meta = json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+        "metadata": {"name": "key", "namespace": "ns"}});
+    let (seen, exists) = run(vec![get(&p, meta)], |b| async move {
+        b.secret_exists("key").await
+    })
+    .await;
+    assert!(exists.expect("secret_exists"));
+    let accept = seen[0]
+        .headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(
+        accept.contains("as=PartialObjectMetadata"),
+        "metadata only, never the data: Accept {accept:?}"
+    );
+
+    let (_, exists) = run(vec![not_found(&p)], |b| async move {
+        b.secret_exists("key").await
+    })
+    .await;
+    assert!(!exists.expect("secret_exists"));
+
+    let (_, result) = run(
+        vec![expect(
+            Method::GET,
+            &p,
+            403,
+            Some(status(403, "Forbidden", "secrets \"key\" is forbidden")),
+        )],
+        |b| async move { b.secret_exists("key").await },
+    )
+    .await;
+    assert!(
+        matches!(result, Err(KubeError::Forbidden { .. })),
+        "{result:?}"
+    );
+}
+
+fn task_with(phase: &str, rv: &str) -> Value {
+    let mut t = stored(&task_json("t", Some(phase)));
+    t["metadata"]["resourceVersion"] = json!(rv);
+    t
+}
+
+fn task_list(items: Vec<Value>) -> Value {
+    json!({"apiVersion": "axon.io/v1alpha1", "kind": "TaskList",
+        "metadata": {"resourceVersion": "10"}, "items": items})
+}
+
+fn events(events: &[(&str, Value)]) -> String {
+    events
+        .iter()
+        .map(|(t, o)| format!("{}\n", json!({"type": t, "object": o})))
+        .collect()
+}
+
+fn assert_watch_of_t(seen: &[Seen]) {
+    let tasks = format!("{GROUP}/tasks");
+    for s in seen {
+        assert_eq!((&s.method, s.path.as_str()), (&Method::GET, tasks.as_str()));
+        assert!(
+            s.query.contains("fieldSelector=metadata.name%3Dt"),
+            "only Task t: {}",
+            s.query
+        );
+    }
+    assert!(!seen[0].query.contains("watch=true"), "a list first");
+    for s in &seen[1..] {
+        assert!(s.query.contains("watch=true"), "then a watch: {}", s.query);
+    }
+}
+
+#[tokio::test]
+async fn wait_returns_the_task_once_it_succeeded() {
+    let tasks = format!("{GROUP}/tasks");
+    let (seen, done) = run(
+        vec![
+            get(&tasks, task_list(vec![task_with("Running", "10")])),
+            raw(
+                Method::GET,
+                &tasks,
+                200,
+                events(&[
+                    ("MODIFIED", task_with("Running", "11")),
+                    ("MODIFIED", task_with("Succeeded", "12")),
+                ]),
+            ),
+        ],
+        |b| async move { b.wait("t").await },
+    )
+    .await;
+    let done: Task = done.expect("wait");
+    assert_eq!(
+        done.status.and_then(|s| s.phase),
+        Some(TaskPhase::Succeeded)
+    );
+    assert_eq!(done.metadata.resource_version.as_deref(), Some("12"));
+    assert_watch_of_t(&seen);
+}
+
+#[tokio::test]
+async fn wait_on_a_finished_task_returns_at_once() {
+    let tasks = format!("{GROUP}/tasks");
+    let (seen, done) = run(
+        vec![get(&tasks, task_list(vec![task_with("Failed", "10")]))],
+        |b| async move { b.wait("t").await },
+    )
+    .await;
+    assert_eq!(
+        done.expect("wait").status.and_then(|s| s.phase),
+        Some(TaskPhase::Failed)
+    );
+    assert_eq!(seen.len(), 1, "no watch needed");
+}
+
+#[tokio::test]
+async fn wait_ends_with_not_found_when_the_task_is_deleted_mid_wait() {
+    let tasks = format!("{GROUP}/tasks");
+    let (seen, result) = run(
+        vec![
+            get(&tasks, task_list(vec![task_with("Running", "10")])),
+            raw(
+                Method::GET,
+                &tasks,
+                200,
+                events(&[
+                    ("MODIFIED", task_with("Running", "11")),
+                    ("DELETED", task_with("Running", "12")),
+                ]),
+            ),
+        ],
+        |b| async move { b.wait("t").await },
+    )
+    .await;
+    assert_watch_of_t(&seen);
+    match result {
+        Err(KubeError::NotFound {
+            kind,
+            name,
+            namespace,
+        }) => assert_eq!(
+            (kind.as_str(), name.as_str(), namespace.as_str()),
+            ("Task", "t", "ns")
+        ),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn wait_on_a_missing_task_is_not_found() {
+    let tasks = format!("{GROUP}/tasks");
+    let (seen, result) = run(vec![get(&tasks, task_list(vec![]))], |b| async move {
+        b.wait("t").await
+    })
+    .await;
+    assert_eq!(seen.len(), 1);
+    assert!(
+        matches!(result, Err(KubeError::NotFound { .. })),
+        "{result:?}"
+    );
+}
+
+fn spawner() -> TaskSpawner {
+    let mut s = stored(&manifests()[3].1);
+    s["metadata"]["uid"] = json!("spawner-uid");
+    serde_json::from_value(s).expect("spawner")
+}
+
+#[tokio::test]
+async fn create_task_if_absent_creates_an_owned_labelled_task_or_leaves_the_existing_one() {
+    let tasks = format!("{GROUP}/tasks");
+    let new_task = || -> Task { serde_json::from_value(task_json("s-1", None)).expect("task") };
+    let (seen, created) = run(
+        vec![expect(Method::POST, &tasks, 201, None)],
+        |b| async move { b.create_task_if_absent(&spawner(), new_task()).await },
+    )
+    .await;
+    assert!(created.expect("create"));
+    let body = &seen[0].body;
+    assert_eq!(body["metadata"]["name"], "s-1");
+    assert_eq!(body["metadata"]["namespace"], "ns");
+    assert_eq!(body["metadata"]["labels"]["axon.io/taskspawner"], "s");
+    assert_eq!(
+        body["metadata"]["ownerReferences"],
+        json!([{"apiVersion": "axon.io/v1alpha1", "kind": "TaskSpawner", "name": "s",
+            "uid": "spawner-uid", "controller": true, "blockOwnerDeletion": true}])
+    );
+
+    let (seen, created) = run(
+        vec![expect(
+            Method::POST,
+            &tasks,
+            409,
+            Some(status(
+                409,
+                "AlreadyExists",
+                "tasks.axon.io \"s-1\" already exists",
+            )),
+        )],
+        |b| async move { b.create_task_if_absent(&spawner(), new_task()).await },
+    )
+    .await;
+    assert!(!created.expect("an existing Task is not an error"));
+    assert_eq!(seen.len(), 1, "the existing Task is left alone");
+
+    let (_, result) = run(
+        vec![expect(
+            Method::POST,
+            &tasks,
+            422,
+            Some(status(422, "Invalid", "Task.axon.io \"s-1\" is invalid")),
+        )],
+        |b| async move { b.create_task_if_absent(&spawner(), new_task()).await },
+    )
+    .await;
+    let err = result.expect_err("invalid");
+    assert!(err.to_string().contains("create Task ns/s-1"), "{err}");
+}
+
+#[tokio::test]
+async fn write_spawner_status_merge_patches_the_status_subresource() {
+    let p = format!("{}/status", path(Kind::TaskSpawner, "s"));
+    let st = TaskSpawnerStatus {
+        phase: Some(TaskSpawnerPhase::Running),
+        deployment_name: Some("the controller's".into()),
+        total_tasks_created: 3,
+        ..TaskSpawnerStatus::default()
+    };
+    let (seen, result) = run(
+        vec![expect(
+            Method::PATCH,
+            &p,
+            200,
+            Some(stored(&manifests()[3].1)),
+        )],
+        |b| async move { b.write_spawner_status("s", &st).await },
+    )
+    .await;
+    result.expect("write status");
+    assert_eq!(
+        seen[0].headers.get("content-type").map(|v| v.as_bytes()),
+        Some(&b"application/merge-patch+json"[..])
+    );
+    let body = &seen[0].body;
+    assert_eq!(
+        body.as_object().map(|o| o.len()),
+        Some(1),
+        "status only: {body}"
+    );
+    assert_eq!(body["status"]["phase"], "Running");
+    assert_eq!(body["status"]["totalTasksCreated"], 3);
+    assert_eq!(body["status"]["message"], Value::Null, "cleared explicitly");
+    assert!(
+        body["status"].get("deploymentName").is_none(),
+        "deploymentName belongs to the controller"
+    );
+    assert!(!seen[0].query.contains("fieldManager"), "{}", seen[0].query);
+}
+
+fn pod(name: &str, created: &str, prepare: &str, agent: &str) -> Value {
+    let state = |s: &str| match s {
+        "running" => json!({"running": {}}),
+        "terminated" => json!({"terminated": {"exitCode": 0}}),
+        _ => json!({"waiting": {}}),
+    };
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "ns", "creationTimestamp": created},
+        "status": {"phase": "Succeeded",
+            "initContainerStatuses": [{"name": "prepare", "image": "i", "imageID": "", "ready": false,
+                "restartCount": 0, "state": state(prepare)}],
+            "containerStatuses": [{"name": "agent", "image": "i", "imageID": "", "ready": false,
+                "restartCount": 0, "state": state(agent)}]},
+    })
+}
+
+fn pod_list(items: Vec<Value>) -> Value {
+    json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": items})
+}
+
+#[tokio::test]
+async fn logs_find_the_newest_pod_by_label_and_print_prepare_then_agent() {
+    let old = pod("t-old", "2026-01-01T00:00:00Z", "terminated", "terminated");
+    let new = pod("t-new", "2026-01-02T00:00:00Z", "terminated", "terminated");
+    let pod_path = format!("{PODS}/t-new");
+    let log_path = format!("{pod_path}/log");
+    let (seen, out) = run(
+        vec![
+            get(PODS, pod_list(vec![old, new.clone()])),
+            get(&pod_path, new.clone()),
+            raw(Method::GET, &log_path, 200, "cloning o/r\n"),
+            get(&pod_path, new),
+            raw(Method::GET, &log_path, 200, "agent says hi\n"),
+        ],
+        |b| async move {
+            let mut out = Vec::new();
+            b.logs("t", true, &mut out).await.map(|()| out)
+        },
+    )
+    .await;
+    assert_eq!(
+        String::from_utf8(out.expect("logs")).expect("utf-8"),
+        "cloning o/r\nagent says hi\n"
+    );
+    assert_eq!(seen[0].query, "&labelSelector=axon.io%2Ftask%3Dt");
+    assert!(
+        seen[2].query.contains("container=prepare"),
+        "{}",
+        seen[2].query
+    );
+    assert!(
+        seen[4].query.contains("container=agent"),
+        "{}",
+        seen[4].query
+    );
+    for s in [&seen[2], &seen[4]] {
+        assert!(
+            !s.query.contains("follow=true"),
+            "a finished container is not followed: {}",
+            s.query
+        );
+    }
+}
+
+#[tokio::test]
+async fn logs_skip_a_pod_without_the_prepare_container() {
+    let mut p = pod("t-x", "2026-01-01T00:00:00Z", "terminated", "terminated");
+    p["status"]
+        .as_object_mut()
+        .expect("status")
+        .remove("initContainerStatuses");
+    let pod_path = format!("{PODS}/t-x");
+    let (seen, out) = run(
+        vec![
+            get(PODS, pod_list(vec![p.clone()])),
+            get(&pod_path, p.clone()),
+            get(&pod_path, p),
+            raw(
+                Method::GET,
+                &format!("{pod_path}/log"),
+                200,
+                "only the agent\n",
+            ),
+        ],
+        |b| async move {
+            let mut out = Vec::new();
+            b.logs("t", false, &mut out).await.map(|()| out)
+        },
+    )
+    .await;
+    assert_eq!(out.expect("logs"), b"only the agent\n");
+    assert!(seen[3].query.contains("container=agent"));
+}
+
+#[tokio::test]
+async fn logs_without_a_pod_say_why() {
+    let task = stored(&task_json("t", None));
+    let (seen, result) = run(
+        vec![
+            get(PODS, pod_list(vec![])),
+            get(&path(Kind::Task, "t"), task),
+        ],
+        |b| async move {
+            let mut out = Vec::new();
+            b.logs("t", false, &mut out).await
+        },
+    )
+    .await;
+    assert_eq!(seen[0].query, "&labelSelector=axon.io%2Ftask%3Dt");
+    match result {
+        Err(KubeError::NoPod { task, reason }) => {
+            assert_eq!(task, "t");
+            assert_eq!(reason, "it has not started yet");
+        }
+        other => panic!("expected NoPod, got {other:?}"),
+    }
+
+    let mut failed = stored(&task_json("t", Some("Failed")));
+    failed["status"]["message"] = json!("Workspace \"repo\" not found");
+    let (_, result) = run(
+        vec![
+            get(PODS, pod_list(vec![])),
+            get(&path(Kind::Task, "t"), failed),
+        ],
+        |b| async move {
+            let mut out = Vec::new();
+            b.logs("t", true, &mut out).await
+        },
+    )
+    .await;
+    match result {
+        Err(KubeError::NoPod { reason, .. }) => assert_eq!(reason, "Workspace \"repo\" not found"),
+        other => panic!("expected NoPod, got {other:?}"),
+    }
+
+    let (_, result) = run(
+        vec![
+            get(PODS, pod_list(vec![])),
+            not_found(&path(Kind::Task, "t")),
+        ],
+        |b| async move {
+            let mut out = Vec::new();
+            b.logs("t", true, &mut out).await
+        },
+    )
+    .await;
+    assert!(
+        matches!(result, Err(KubeError::NotFound { .. })),
+        "{result:?}"
+    );
+}
+
+/// Kind and name of each install document, in order.
+fn install_docs() -> Vec<(String, String, String)> {
+    axon_kube::manifests::install_manifests("img", "v")
+        .iter()
+        .map(|d| {
+            let kind = d["kind"].as_str().expect("kind").to_string();
+            let name = d["metadata"]["name"].as_str().expect("name").to_string();
+            (kind.clone(), name.clone(), doc_path(&kind, &name))
+        })
+        .collect()
+}
+
+fn doc_path(kind: &str, name: &str) -> String {
+    match kind {
+        "CustomResourceDefinition" => {
+            format!("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+        }
+        "Namespace" => format!("/api/v1/namespaces/{name}"),
+        "ServiceAccount" => format!("/api/v1/namespaces/axon-system/serviceaccounts/{name}"),
+        "ClusterRole" => format!("/apis/rbac.authorization.k8s.io/v1/clusterroles/{name}"),
+        "ClusterRoleBinding" => {
+            format!("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{name}")
+        }
+        "Role" => format!("/apis/rbac.authorization.k8s.io/v1/namespaces/axon-system/roles/{name}"),
+        "RoleBinding" => {
+            format!("/apis/rbac.authorization.k8s.io/v1/namespaces/axon-system/rolebindings/{name}")
+        }
+        "Deployment" => format!("/apis/apps/v1/namespaces/axon-system/deployments/{name}"),
+        other => panic!("unexpected install document {other}"),
+    }
+}
+
+#[tokio::test]
+async fn install_applies_crds_first_then_waits_for_them_and_the_controller() {
+    let docs = install_docs();
+    let kinds: Vec<&str> = docs.iter().map(|(k, _, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "CustomResourceDefinition",
+            "CustomResourceDefinition",
+            "CustomResourceDefinition",
+            "CustomResourceDefinition",
+            "Namespace",
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+            "Deployment",
+        ],
+        "CRDs and the namespace before what lives in it; the controller last"
+    );
+    let mut script: Vec<Expect> = docs
+        .iter()
+        .map(|(_, _, p)| expect(Method::PATCH, p, 200, None))
+        .collect();
+    let crds_path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+    let crd_names: Vec<String> = axon_api::crd::crds()
+        .iter()
+        .map(|c| c.metadata.name.clone().expect("name"))
+        .collect();
+    for name in &crd_names {
+        let established = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinitionList",
+            "metadata": {"resourceVersion": "1"},
+            "items": [{"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                "metadata": {"name": name, "resourceVersion": "1"},
+                "spec": {"group": "axon.io", "names": {"kind": "X", "plural": "xs"}, "scope": "Namespaced", "versions": []},
+                "status": {"conditions": [{"type": "Established", "status": "True"}]}}]});
+        script.push(get(crds_path, established));
+    }
+    let deployments = "/apis/apps/v1/namespaces/axon-system/deployments";
+    script.push(get(
+        deployments,
+        json!({"apiVersion": "apps/v1", "kind": "DeploymentList", "metadata": {"resourceVersion": "1"},
+            "items": [{"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "axon-controller", "namespace": "axon-system", "resourceVersion": "1"},
+                "status": {"availableReplicas": 1}}]}),
+    ));
+    let (seen, result) = run(script, |b| async move {
+        let mut steps = Vec::new();
+        b.install("img", "v", |s| steps.push(s.to_string()))
+            .await
+            .map(|()| steps)
+    })
+    .await;
+    let steps = result.expect("install");
+    for (s, (kind, name, p)) in seen.iter().zip(&docs) {
+        assert_server_side_apply(s, p);
+        assert_eq!(s.body["kind"], kind.as_str());
+        assert_eq!(s.body["metadata"]["name"], name.as_str());
+    }
+    for (s, name) in seen[docs.len()..].iter().zip(&crd_names) {
+        assert!(
+            s.query
+                .contains(&format!("fieldSelector=metadata.name%3D{name}")),
+            "{}",
+            s.query
+        );
+    }
+    assert!(
+        seen.last()
+            .expect("seen")
+            .query
+            .contains("metadata.name%3Daxon-controller")
+    );
+    assert_eq!(
+        steps.first().map(String::as_str),
+        Some("applied CustomResourceDefinition tasks.axon.io")
+    );
+    assert_eq!(steps.last().map(String::as_str), Some("Axon is installed"));
+}
+
+#[tokio::test]
+async fn uninstall_stops_the_controller_then_deletes_the_crds_then_the_rest() {
+    let docs = install_docs();
+    let (deployment, rest): (Vec<_>, Vec<_>) = docs.iter().partition(|(k, _, _)| k == "Deployment");
+    let (crds, rest): (Vec<_>, Vec<_>) = rest
+        .into_iter()
+        .partition(|(k, _, _)| k == "CustomResourceDefinition");
+    let mut order: Vec<&(String, String, String)> = deployment;
+    order.extend(crds);
+    order.extend(rest.into_iter().rev());
+    let script: Vec<Expect> = order
+        .iter()
+        .map(|(kind, name, p)| {
+            if kind == "Role" {
+                // Already gone: not an error.
+                expect(
+                    Method::DELETE,
+                    p,
+                    404,
+                    Some(status_404(&format!("roles \"{name}\" not found"))),
+                )
+            } else {
+                expect(
+                    Method::DELETE,
+                    p,
+                    200,
+                    Some(json!({"kind": "Status", "apiVersion": "v1", "status": "Success"})),
+                )
+            }
+        })
+        .collect();
+    let (seen, result) = run(script, |b| async move {
+        let mut steps = Vec::new();
+        b.uninstall(|s| steps.push(s.to_string()))
+            .await
+            .map(|()| steps)
+    })
+    .await;
+    let steps = result.expect("uninstall");
+    let kinds: Vec<&str> = order.iter().map(|(k, _, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "Deployment",
+            "CustomResourceDefinition",
+            "CustomResourceDefinition",
+            "CustomResourceDefinition",
+            "CustomResourceDefinition",
+            "RoleBinding",
+            "Role",
+            "ClusterRoleBinding",
+            "ClusterRole",
+            "ServiceAccount",
+            "Namespace",
+        ]
+    );
+    assert_eq!(seen.len(), order.len());
+    for s in &seen {
+        assert_eq!(s.body["propagationPolicy"], "Background");
+    }
+    assert!(steps.contains(&"Role axon-controller-leader-election was not there".to_string()));
+    assert_eq!(
+        steps.last().map(String::as_str),
+        Some("Axon is uninstalled")
+    );
+}
