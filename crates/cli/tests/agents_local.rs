@@ -4,11 +4,14 @@
 //! branch, the commit and token usage; the AgentConfig instructions reach the model; an API
 //! error fails the Task with a reason naming it; the credential never shows up in output.
 
-use assert_cmd::Command;
+mod support;
+
 use axon_testsupport::git_server::GitServer;
 use axon_testsupport::model_server::{FakeModelServer, Script};
 use serde_json::Value;
 use std::path::PathBuf;
+use std::time::Duration;
+use support::{Env, str_at};
 
 const BRANCH: &str = "axon/agent-test";
 const FILE: &str = "agent-note.txt";
@@ -74,52 +77,12 @@ const AGENTS: [Agent; 4] = [
     },
 ];
 
-struct Env {
-    _tmp: tempfile::TempDir,
-    home: PathBuf,
-}
-
-impl Env {
-    fn new() -> Env {
-        let tmp = tempfile::Builder::new()
-            .prefix("axon-agents-local")
-            .tempdir_in(std::env::temp_dir())
-            .expect("tmp");
-        let home = tmp.path().join("home");
-        std::fs::create_dir_all(home.join(".axon")).expect("home");
-        Env { _tmp: tmp, home }
-    }
-
-    fn axon(&self) -> Command {
-        let mut cmd = Command::cargo_bin("axon").expect("axon binary");
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", &self.home)
-            .env("AXON_HOME", self.home.join(".axon"))
-            .env("AXON_AGENT_BIN_DIR", bin_dir())
-            .timeout(std::time::Duration::from_secs(240));
-        cmd
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.axon().args(args).output().expect("run axon");
-        assert!(
-            out.status.success(),
-            "axon {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        // Stop this home's detached engine.
-        let _ = std::process::Command::new("pkill")
-            .arg("-f")
-            .arg(self.home.join(".axon").display().to_string())
-            .status();
-    }
+/// A fresh harness whose commands find the agent CLIs.
+fn env() -> Env {
+    Env::builder("agents-local")
+        .agent_bin_dir(bin_dir())
+        .timeout(Duration::from_secs(240))
+        .build()
 }
 
 fn run_task(
@@ -129,22 +92,8 @@ fn run_task(
     model: &FakeModelServer,
     name: &str,
 ) -> (bool, Value, String) {
-    env.ok(&[
-        "create",
-        "secret",
-        "agent-key",
-        "--from-literal",
-        &format!("{}={}", agent.key, agent.secret_value),
-    ]);
-    env.ok(&[
-        "create",
-        "workspace",
-        "repo",
-        "--repo",
-        &git.url(),
-        "--ref",
-        "main",
-    ]);
+    env.create_secret("agent-key", agent.key, agent.secret_value);
+    env.create_workspace("repo", &git.url());
     let out = env
         .axon()
         .args([
@@ -173,8 +122,7 @@ fn run_task(
         ])
         .output()
         .expect("axon run");
-    let status: Value =
-        serde_json::from_str(&env.ok(&["get", "task", name, "-o", "json"])).expect("task json");
+    let status = env.task(name).expect("task");
     let logs = env.ok(&["logs", name])
         + &env.ok(&["logs", name, "--raw"])
         + &env.ok(&["get", "task", name, "-o", "yaml"]);
@@ -195,7 +143,7 @@ fn pushes(agent: &Agent) {
     if !have_cli(agent.cli) {
         return;
     }
-    let env = Env::new();
+    let env = env();
     let git = GitServer::start().expect("git server");
     let script = Script::new()
         .write_file(FILE, CONTENT)
@@ -204,15 +152,9 @@ fn pushes(agent: &Agent) {
     let model = FakeModelServer::start(script).expect("model server");
     let (ok, status, t) = run_task(&env, agent, &git, &model, "push-task");
     assert!(ok, "{t}");
+    assert_eq!(str_at(&status, "/status/phase"), Some("Succeeded"), "{t}");
     assert_eq!(
-        status.pointer("/status/phase").and_then(Value::as_str),
-        Some("Succeeded"),
-        "{t}"
-    );
-    assert_eq!(
-        status
-            .pointer("/status/outputs/branch")
-            .and_then(Value::as_str),
+        str_at(&status, "/status/outputs/branch"),
         Some(BRANCH),
         "{t}"
     );
@@ -223,9 +165,7 @@ fn pushes(agent: &Agent) {
     );
     let pushed = git.commits(BRANCH);
     assert_eq!(
-        status
-            .pointer("/status/outputs/commits/0")
-            .and_then(Value::as_str),
+        str_at(&status, "/status/outputs/commits/0"),
         pushed.first().map(|c| c.sha.as_str()),
         "{t}"
     );
@@ -252,7 +192,7 @@ fn api_error_fails(agent: &Agent) {
     if !have_cli(agent.cli) {
         return;
     }
-    let env = Env::new();
+    let env = env();
     let git = GitServer::start().expect("git server");
     let model = FakeModelServer::start(
         Script::new().api_error(400, "scripted failure: the model is on strike"),
@@ -260,15 +200,8 @@ fn api_error_fails(agent: &Agent) {
     .expect("model");
     let (ok, status, t) = run_task(&env, agent, &git, &model, "error-task");
     assert!(!ok, "--wait must exit non-zero for a failed Task\n{t}");
-    assert_eq!(
-        status.pointer("/status/phase").and_then(Value::as_str),
-        Some("Failed"),
-        "{t}"
-    );
-    let message = status
-        .pointer("/status/message")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    assert_eq!(str_at(&status, "/status/phase"), Some("Failed"), "{t}");
+    let message = str_at(&status, "/status/message").unwrap_or_default();
     assert!(
         message.contains("on strike"),
         "the reason must name the API error: {message}\n{t}"

@@ -10,60 +10,38 @@
 //! Agents that must stay running block on a "gate" file the test creates; every wait is a
 //! poll with a deadline.
 
-use assert_cmd::Command;
+mod support;
+
 use axon_testsupport::git_server::GitServer;
 use serde_json::Value;
-use std::os::unix::fs::PermissionsExt;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
+use support::{DEADLINE, poll, read_pid, str_at, text, until};
 
 const SECRET_VALUE: &str = "sk-e2e-VERY-secret-7373";
-/// How long one `axon` command may take.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long a poll loop may wait.
-const DEADLINE: Duration = Duration::from_secs(60);
 
-struct Env {
-    dir: tempfile::TempDir,
+/// The shared harness, with this file's scenario helpers.
+struct Env(support::Env);
+
+impl Deref for Env {
+    type Target = support::Env;
+
+    fn deref(&self) -> &support::Env {
+        &self.0
+    }
 }
 
 impl Env {
-    /// A scratch directory outside /tmp (the sandbox replaces /tmp, so hiding is really
-    /// tested), with a user HOME holding a planted private key, an AXON_HOME with `config`
-    /// as its config file, and a secret `key` holding the agent credential.
+    /// A user HOME holding a planted private key, an AXON_HOME with `config` as its config
+    /// file, and a secret `key` holding the agent credential.
     fn new(config: &str) -> Env {
-        let dir = tempfile::Builder::new()
-            .prefix("axon-e2e-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-            .expect("scratch");
-        let env = Env { dir };
+        let env = Env(support::Env::builder("e2e").config(config).build());
         std::fs::create_dir_all(env.user_home().join(".ssh")).expect("home");
         std::fs::write(env.planted(), "PLANTED-PRIVATE-KEY").expect("plant");
-        std::fs::create_dir_all(env.home()).expect("axon home");
-        std::fs::write(env.home().join("config.yaml"), config).expect("config");
-        env.ok(&[
-            "create",
-            "secret",
-            "key",
-            "--from-literal",
-            &format!("ANTHROPIC_API_KEY={SECRET_VALUE}"),
-        ]);
+        env.create_secret("key", "ANTHROPIC_API_KEY", SECRET_VALUE);
         env
-    }
-
-    fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// AXON_HOME.
-    fn home(&self) -> PathBuf {
-        self.root().join("axon-home")
-    }
-
-    /// The user's real HOME.
-    fn user_home(&self) -> PathBuf {
-        self.root().join("user-home")
     }
 
     fn planted(&self) -> PathBuf {
@@ -73,32 +51,6 @@ impl Env {
     /// A file the gated agents wait for.
     fn gate(&self) -> PathBuf {
         self.root().join("gate")
-    }
-
-    fn axon(&self) -> Command {
-        let mut cmd = Command::cargo_bin("axon").expect("axon binary");
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.user_home())
-            .env("AXON_HOME", self.home())
-            .timeout(COMMAND_TIMEOUT);
-        cmd
-    }
-
-    fn output(&self, args: &[&str]) -> Output {
-        self.axon().args(args).output().expect("run axon")
-    }
-
-    /// Run `axon args`, assert it succeeded, return its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.output(args);
-        assert!(
-            out.status.success(),
-            "axon {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// `axon run --name NAME --secret key --image AGENT extra...` (returns at once unless
@@ -120,14 +72,6 @@ impl Env {
         self.output(&args)
     }
 
-    /// Write an executable agent script.
-    fn agent(&self, name: &str, body: &str) -> PathBuf {
-        let p = self.root().join(name);
-        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("agent");
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        p
-    }
-
     /// An agent that prints `before gate`, waits for the gate file, then runs `then`.
     fn gated_agent(&self, name: &str, then: &str) -> PathBuf {
         self.agent(
@@ -139,17 +83,6 @@ impl Env {
         )
     }
 
-    /// The Task as `get task NAME -o json`, `None` when it does not exist.
-    fn task(&self, name: &str) -> Option<Value> {
-        let out = self.output(&["get", "task", name, "-o", "json"]);
-        if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
-            assert!(err.contains("not found"), "axon get task {name}: {err}");
-            return None;
-        }
-        Some(serde_json::from_slice(&out.stdout).expect("task json"))
-    }
-
     fn phase(&self, name: &str) -> Option<String> {
         self.task(name)
             .and_then(|t| str_at(&t, "/status/phase").map(str::to_string))
@@ -157,24 +90,17 @@ impl Env {
 
     /// Every Task, by `get tasks -o json`: (name, phase, message).
     fn tasks(&self) -> Vec<(String, String, String)> {
-        let list: Value =
-            serde_json::from_str(&self.ok(&["get", "tasks", "-o", "json"])).expect("list json");
-        list.get("items")
-            .and_then(Value::as_array)
-            .map(|items| {
-                items
-                    .iter()
-                    .map(|t| {
-                        let s = |p: &str| str_at(t, p).unwrap_or_default().to_string();
-                        (
-                            s("/metadata/name"),
-                            s("/status/phase"),
-                            s("/status/message"),
-                        )
-                    })
-                    .collect()
+        self.task_list()
+            .iter()
+            .map(|t| {
+                let s = |p: &str| str_at(t, p).unwrap_or_default().to_string();
+                (
+                    s("/metadata/name"),
+                    s("/status/phase"),
+                    s("/status/message"),
+                )
             })
-            .unwrap_or_default()
+            .collect()
     }
 
     /// The run directory of Task `name` (AXON_HOME/tasks/UID).
@@ -185,10 +111,6 @@ impl Env {
             .join(str_at(&t, "/metadata/uid").expect("uid"))
     }
 
-    fn engine_pid(&self) -> Option<i32> {
-        read_pid(&self.home().join("engine.pid"))
-    }
-
     /// Poll until the Task reaches `phase`; returns it.
     fn until_phase(&self, name: &str, phase: &str) -> Value {
         let mut last = None;
@@ -197,49 +119,6 @@ impl Env {
             last.as_ref().and_then(|t| str_at(t, "/status/phase")) == Some(phase)
         });
         last.expect("task")
-    }
-}
-
-/// A failed test must not leave this home's engine and runs behind: stop them, by pid, and
-/// only processes whose command line names this AXON_HOME (so a reused pid is left alone).
-impl Drop for Env {
-    fn drop(&mut self) {
-        let home = self.home().display().to_string();
-        let runs: Vec<PathBuf> = std::fs::read_dir(self.home().join("tasks"))
-            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
-            .unwrap_or_default();
-        let pids = runs
-            .iter()
-            .filter_map(|r| read_pid(&r.join("supervisor.pid")))
-            .chain(self.engine_pid());
-        for pid in pids {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if String::from_utf8_lossy(&cmdline).contains(&home) {
-                let _ = std::process::Command::new("kill")
-                    .arg(pid.to_string())
-                    .status();
-            }
-        }
-    }
-}
-
-fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer).and_then(Value::as_str)
-}
-
-fn read_pid(path: &Path) -> Option<i32> {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .filter(|p| *p > 1)
-}
-
-/// Poll `f` every 50 ms until it holds; panic after [`DEADLINE`].
-fn until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -275,14 +154,6 @@ fn processes_with(marker: &str) -> usize {
         .unwrap_or(0)
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// A custom agent edits a file, commits on a new branch and pushes to a `git daemon`: the Task
 /// ends Succeeded with the branch and the pushed commit in `get -o json`, and the push is in the
 /// bare repository. The agent prints its credential on stdout and stderr: the value shows
@@ -291,15 +162,7 @@ fn text(out: &Output) -> String {
 fn custom_agent_pushes_a_branch_and_the_secret_never_shows() {
     let env = Env::new("");
     let git = GitServer::start().expect("git daemon");
-    env.ok(&[
-        "create",
-        "workspace",
-        "ws",
-        "--repo",
-        &git.url(),
-        "--ref",
-        "main",
-    ]);
+    env.create_workspace("ws", &git.url());
     let agent = env.agent(
         "push.sh",
         r#"set -e
@@ -619,12 +482,9 @@ fn logs_follow_returns_when_the_task_ends() {
     until("the first line", || {
         env.ok(&["logs", "talk", "--raw"]).contains("before gate")
     });
-    let mut follow = std::process::Command::new(assert_cmd::cargo::cargo_bin("axon"))
+    let mut follow = env
+        .axon_process()
         .args(["logs", "talk", "-f"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", env.user_home())
-        .env("AXON_HOME", env.home())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -640,17 +500,15 @@ fn logs_follow_returns_when_the_task_ends() {
         "logs -f returned while the Task runs"
     );
     std::fs::write(env.gate(), "").expect("open the gate");
-    let deadline = Instant::now() + DEADLINE;
-    let status = loop {
-        if let Some(s) = follow.try_wait().expect("try_wait") {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = follow.kill();
-            panic!("axon logs -f did not return after the Task ended");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let mut status = None;
+    if !poll(DEADLINE, || {
+        status = follow.try_wait().expect("try_wait");
+        status.is_some()
+    }) {
+        let _ = follow.kill();
+        panic!("axon logs -f did not return after the Task ended");
+    }
+    let status = status.expect("exit status");
     let text = reader.join().expect("reader");
     assert!(status.success(), "{text}");
     let order: Vec<usize> = ["before gate: talk", "after gate: talk", "last words"]

@@ -4,127 +4,64 @@
 //! `axon serve` killed and restarted without duplicating a Task; a cron spawner; and a clean
 //! shutdown on SIGTERM.
 
-use assert_cmd::Command;
+mod support;
+
 use axon_testsupport::git_server::GitServer;
 use axon_testsupport::github_server::FakeGitHub;
-use serde_json::Value;
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
+use support::{Env, poll};
 
 const GITHUB_TOKEN: &str = "ghp_spawner-e2e-SECRET-4242";
 
-struct Env {
-    dir: tempfile::TempDir,
+/// `axon serve`, talking to `github`, its stderr in `serve.log`.
+fn start_serve(env: &Env, github: &FakeGitHub) -> Serve {
+    let log = env.root().join("serve.log");
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .expect("log");
+    let child = env
+        .axon_process()
+        .arg("serve")
+        .env("AXON_GITHUB_API_URL", github.base_url())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(out)
+        .spawn()
+        .expect("axon serve");
+    Serve { child, log }
 }
 
-impl Env {
-    fn new() -> Env {
-        let dir = tempfile::Builder::new()
-            .prefix("axon-spawner-local-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-            .expect("scratch");
-        std::fs::create_dir_all(dir.path().join("user-home")).expect("home");
-        std::fs::write(dir.path().join("config.yaml"), "backend: local\n").expect("config");
-        Env { dir }
-    }
-
-    fn home(&self) -> PathBuf {
-        self.dir.path().join("axon-home")
-    }
-
-    fn command(&self, program: &str) -> std::process::Command {
-        let mut c = std::process::Command::new(program);
-        c.env("AXON_HOME", self.home())
-            .env("HOME", self.dir.path().join("user-home"))
-            .env("AXON_CONFIG", self.dir.path().join("config.yaml"))
-            .env("AXON_BACKEND", "local");
-        c
-    }
-
-    fn axon(&self, args: &[&str]) -> assert_cmd::assert::Assert {
-        Command::from_std(self.command(env!("CARGO_BIN_EXE_axon")))
-            .args(args)
-            .timeout(Duration::from_secs(60))
-            .assert()
-    }
-
-    fn serve(&self, github: &FakeGitHub) -> Serve {
-        let log = self.dir.path().join("serve.log");
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .expect("log");
-        let child = self
-            .command(env!("CARGO_BIN_EXE_axon"))
-            .arg("serve")
-            .env("AXON_GITHUB_API_URL", github.base_url())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(out)
-            .spawn()
-            .expect("axon serve");
-        Serve { child, log }
-    }
-
-    fn tasks(&self) -> BTreeMap<String, String> {
-        let a = self.axon(&["get", "tasks", "-o", "json"]).success();
-        let v: Value = serde_json::from_slice(&a.get_output().stdout).unwrap_or(Value::Null);
-        let items = match &v {
-            Value::Array(a) => a.clone(),
-            Value::Object(o) if o.contains_key("items") => {
-                o["items"].as_array().cloned().unwrap_or_default()
-            }
-            Value::Object(_) => vec![v.clone()],
-            _ => Vec::new(),
-        };
-        items
-            .iter()
-            .map(|t| {
-                (
-                    t["metadata"]["name"].as_str().unwrap_or("").to_string(),
-                    t["status"]["phase"].as_str().unwrap_or("").to_string(),
-                )
-            })
-            .collect()
-    }
-
-    fn wait_for(
-        &self,
-        what: &str,
-        limit: Duration,
-        ok: impl Fn(&BTreeMap<String, String>) -> bool,
-    ) {
-        let deadline = Instant::now() + limit;
-        loop {
-            let tasks = self.tasks();
-            if ok(&tasks) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}: {tasks:?}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
+/// Every Task: name to phase.
+fn task_phases(env: &Env) -> BTreeMap<String, String> {
+    env.task_list()
+        .iter()
+        .map(|t| {
+            (
+                t["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                t["status"]["phase"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
 }
 
-impl Drop for Env {
-    fn drop(&mut self) {
-        if let Some(pid) = std::fs::read_to_string(self.home().join("engine.pid"))
-            .ok()
-            .and_then(|s| s.trim().parse::<i32>().ok())
-            .filter(|p| *p > 1)
-        {
-            let _ = std::process::Command::new("kill")
-                .arg(pid.to_string())
-                .status();
-        }
-    }
+/// Poll the Tasks until `ok` holds of them; panic after `limit`.
+fn wait_for(
+    env: &Env,
+    what: &str,
+    limit: Duration,
+    ok: impl Fn(&BTreeMap<String, String>) -> bool,
+) {
+    let mut last = BTreeMap::new();
+    let held = poll(limit, || {
+        last = task_phases(env);
+        ok(&last)
+    });
+    assert!(held, "timed out waiting for {what}: {last:?}");
 }
 
 /// An `axon serve` child, killed when dropped.
@@ -144,14 +81,13 @@ impl Serve {
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "axon serve ignored SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let mut status = None;
+        let exited = poll(Duration::from_secs(30), || {
+            status = self.child.try_wait().ok().flatten();
+            status.is_some()
+        });
+        assert!(exited, "axon serve ignored SIGTERM");
+        status.expect("exit status")
     }
 
     fn log(&self) -> String {
@@ -175,7 +111,9 @@ fn spawned_by<'a>(tasks: &'a BTreeMap<String, String>, prefix: &str) -> Vec<(&'a
 
 #[test]
 fn github_and_cron_spawners_through_axon_serve_with_restarts() {
-    let env = Env::new();
+    let env = Env::builder("spawner-local")
+        .config("backend: local\n")
+        .build();
     let gh = FakeGitHub::start().expect("fake GitHub");
     gh.require_token(GITHUB_TOKEN);
     for title in ["crash on start", "typo in README", "slow build"] {
@@ -193,27 +131,11 @@ fn github_and_cron_spawners_through_axon_serve_with_restarts() {
         .expect("git clone");
     assert!(cloned.success());
     let repo = format!("git://127.0.0.1:{}/o/r.git", git.port());
-    let agent = env.dir.path().join("agent.sh");
-    std::fs::write(&agent, "#!/bin/sh\necho \"working on: $1\"\nexit 0\n").expect("agent");
-    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let agent = env.agent("agent.sh", "echo \"working on: $1\"\nexit 0");
 
-    env.axon(&[
-        "create",
-        "secret",
-        "key",
-        "--from-literal",
-        "ANTHROPIC_API_KEY=sk-x",
-    ])
-    .success();
-    env.axon(&[
-        "create",
-        "secret",
-        "gh",
-        "--from-literal",
-        &format!("GITHUB_TOKEN={GITHUB_TOKEN}"),
-    ])
-    .success();
-    let manifests = env.dir.path().join("spawners.yaml");
+    env.create_secret("key", "ANTHROPIC_API_KEY", "sk-x");
+    env.create_secret("gh", "GITHUB_TOKEN", GITHUB_TOKEN);
+    let manifests = env.root().join("spawners.yaml");
     let agent = agent.display();
     std::fs::write(
         &manifests,
@@ -269,47 +191,48 @@ spec:
         ),
     )
     .expect("manifests");
-    env.axon(&["apply", "-f", &manifests.to_string_lossy()])
-        .success();
+    env.ok(&["apply", "-f", &manifests.to_string_lossy()]);
 
     // Without `axon serve`, `get taskspawners` says so.
-    let get = env.axon(&["get", "taskspawners"]).success();
-    let note = String::from_utf8_lossy(&get.get_output().stderr).to_string();
+    let get = env.ok_output(&["get", "taskspawners"]);
+    let note = String::from_utf8_lossy(&get.stderr).to_string();
     assert!(note.contains("no `axon serve` is running"), "{note}");
 
-    let mut serve = env.serve(&gh);
+    let mut serve = start_serve(&env, &gh);
     let started = Instant::now();
-    env.wait_for("three succeeded Tasks", Duration::from_secs(120), |t| {
-        let bugs = spawned_by(t, "bugs-");
-        bugs.len() == 3 && bugs.iter().all(|(_, p)| *p == "Succeeded")
-    });
+    wait_for(
+        &env,
+        "three succeeded Tasks",
+        Duration::from_secs(120),
+        |t| {
+            let bugs = spawned_by(t, "bugs-");
+            bugs.len() == 3 && bugs.iter().all(|(_, p)| *p == "Succeeded")
+        },
+    );
     eprintln!("3 issues to 3 succeeded Tasks in {:?}", started.elapsed());
-    let get = env.axon(&["get", "taskspawners"]).success();
+    let get = env.ok_output(&["get", "taskspawners"]);
     assert!(
-        !String::from_utf8_lossy(&get.get_output().stderr).contains("no `axon serve`"),
+        !String::from_utf8_lossy(&get.stderr).contains("no `axon serve`"),
         "serve is running"
     );
-    let logs = env.axon(&["logs", "bugs-2"]).success();
-    assert!(
-        String::from_utf8_lossy(&logs.get_output().stdout)
-            .contains("working on: Fix #2: typo in README")
-    );
+    let logs = env.ok(&["logs", "bugs-2"]);
+    assert!(logs.contains("working on: Fix #2: typo in README"));
 
     // Kill serve hard, restart it: a new issue gets its Task, the old ones are not repeated.
     serve.kill();
-    let mut serve = env.serve(&gh);
+    let mut serve = start_serve(&env, &gh);
     gh.add_issue("new after restart", "", &[]);
-    env.wait_for("bugs-4", Duration::from_secs(60), |t| {
+    wait_for(&env, "bugs-4", Duration::from_secs(60), |t| {
         t.contains_key("bugs-4")
     });
     // A few more polls after that change nothing.
     let polls_before = gh.requests().len();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while gh.requests().len() < polls_before + 3 {
-        assert!(Instant::now() < deadline, "serve stopped polling");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let tasks = env.tasks();
+    assert!(
+        poll(Duration::from_secs(30), || gh.requests().len()
+            >= polls_before + 3),
+        "serve stopped polling"
+    );
+    let tasks = task_phases(&env);
     let names: Vec<&str> = spawned_by(&tasks, "bugs-")
         .iter()
         .map(|(n, _)| *n)
@@ -321,12 +244,12 @@ spec:
     );
 
     // The cron spawner fires at the next minute boundary.
-    env.wait_for("a cron Task", Duration::from_secs(75), |t| {
+    wait_for(&env, "a cron Task", Duration::from_secs(75), |t| {
         spawned_by(t, "tick-")
             .iter()
             .any(|(_, p)| *p == "Succeeded")
     });
-    let tasks = env.tasks();
+    let tasks = task_phases(&env);
     assert!(spawned_by(&tasks, "tick-").len() <= 2, "{tasks:?}");
 
     // Clean shutdown on SIGTERM; the token appears nowhere in its output.
@@ -335,10 +258,7 @@ spec:
     assert!(status.success(), "{status:?}: {log}");
     assert!(log.contains("axon serve: stopped"), "{log}");
     assert!(!log.contains(GITHUB_TOKEN));
-    let spawner = env
-        .axon(&["get", "taskspawner", "bugs", "-o", "yaml"])
-        .success();
-    let yaml = String::from_utf8_lossy(&spawner.get_output().stdout).to_string();
+    let yaml = env.ok(&["get", "taskspawner", "bugs", "-o", "yaml"]);
     assert!(yaml.contains("totalTasksCreated: 4"), "{yaml}");
     assert!(yaml.contains("spawnedItems:"), "{yaml}");
     assert!(!yaml.contains(GITHUB_TOKEN));
