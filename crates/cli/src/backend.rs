@@ -12,6 +12,13 @@ use axon_kube::KubeBackend;
 use axon_local::LocalBackend;
 use std::collections::BTreeMap;
 
+/// Proof that this process runs a spawner's loop (see [`Backend::hold_spawner_lock`]).
+pub enum SpawnerGuard {
+    /// Released when dropped (or when the process dies).
+    Local(#[allow(dead_code)] axon_local::ServeLock),
+    Cluster,
+}
+
 /// The backend a command talks to.
 pub enum Backend {
     Local(Box<LocalBackend>),
@@ -162,6 +169,16 @@ impl Backend {
         Ok(match self {
             Backend::Local(b) => b.secret_value(name, key).await?,
             Backend::Kube(b) => b.secret_value(name, key).await?,
+        })
+    }
+
+    /// Held while this process runs TaskSpawner `name`'s loop: on the local backend a file
+    /// lock (`None` when another process already runs that spawner); on Kubernetes nothing is
+    /// needed, the spawner's Deployment has one replica.
+    pub fn hold_spawner_lock(&self, name: &str) -> Result<Option<SpawnerGuard>, CliError> {
+        Ok(match self {
+            Backend::Local(b) => b.hold_spawner_lock(name)?.map(SpawnerGuard::Local),
+            Backend::Kube(_) => Some(SpawnerGuard::Cluster),
         })
     }
 

@@ -95,6 +95,19 @@ fn start(backend: &Arc<Backend>, name: &str) -> Running {
     let backend = backend.clone();
     let name = name.to_string();
     let handle = tokio::spawn(async move {
+        // Another process (`axon spawner --name`) may run this spawner: then leave it to it;
+        // the next round tries again.
+        let _guard = match backend.hold_spawner_lock(&name) {
+            Ok(Some(guard)) => guard,
+            Ok(None) => {
+                tracing::debug!(spawner = %name, "another process runs this TaskSpawner");
+                return Ok(());
+            }
+            Err(e) => {
+                eprintln!("axon serve: TaskSpawner {name}: {e}");
+                return Ok(());
+            }
+        };
         tracing::info!(spawner = %name, "starting TaskSpawner loop");
         let shutdown = async move {
             let _ = rx.wait_for(|v| *v).await;

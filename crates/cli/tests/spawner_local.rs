@@ -263,3 +263,46 @@ spec:
     assert!(yaml.contains("spawnedItems:"), "{yaml}");
     assert!(!yaml.contains(GITHUB_TOKEN));
 }
+
+/// One loop per spawner per AXON_HOME: while `axon spawner --name nightly` runs, a second one
+/// is refused with a message saying why (and `axon serve` leaves that spawner alone).
+#[test]
+fn a_spawner_runs_in_one_process_only() {
+    let env = Env::builder("spawner-lock").build();
+    let manifest = env.root().join("cron.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: axon.io/v1alpha1\nkind: TaskSpawner\nmetadata: {name: nightly}\nspec:\n  when: {cron: {schedule: '0 3 * * *'}}\n  taskTemplate:\n    type: claude-code\n    credentials: {type: api-key, secretRef: {name: key}}\n",
+    )
+    .expect("manifest");
+    env.ok(&["apply", "-f", &manifest.display().to_string()]);
+    let log = env.root().join("first.log");
+    let mut first = env
+        .axon_process()
+        .args(["spawner", "--name", "nightly"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("axon spawner");
+    let started = poll(Duration::from_secs(30), || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("running TaskSpawner nightly"))
+    });
+    let second = env.output(&["spawner", "--name", "nightly"]);
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(
+        started,
+        "first spawner did not start: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert!(
+        !second.status.success(),
+        "a second loop for the same spawner must be refused"
+    );
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("already runs in another process"),
+        "{stderr}"
+    );
+}

@@ -19,7 +19,8 @@ use std::path::PathBuf;
 /// Label on every Task a spawner created: the spawner's name.
 const LABEL_TASKSPAWNER: &str = "axon.io/taskspawner";
 
-/// Held by `axon serve` while it runs (see [`LocalBackend::hold_serve_lock`]); released when
+/// A file lock held by `axon serve` while it runs (see [`LocalBackend::hold_serve_lock`]), or by
+/// the process running one spawner's loop ([`LocalBackend::hold_spawner_lock`]); released when
 /// dropped or when the process dies, however it dies.
 #[derive(Debug)]
 pub struct ServeLock {
@@ -163,6 +164,19 @@ impl LocalBackend {
     pub fn serve_running(&self) -> bool {
         is_held(&self.serve_lock_path())
     }
+
+    /// Held while a process runs TaskSpawner `name`'s loop, so one AXON_HOME never runs two
+    /// loops of one spawner (`axon serve` and `axon spawner --name`, or two of either): `None`
+    /// when another process runs it.
+    pub fn hold_spawner_lock(&self, name: &str) -> Result<Option<ServeLock>, LocalError> {
+        let dir = self.home().join("spawners");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| LocalError::io(format!("create {}", dir.display()), e))?;
+        let path = dir.join(format!("{name}.lock"));
+        Lock::try_acquire(&path)
+            .map(|l| l.map(|lock| ServeLock { _lock: lock }))
+            .map_err(|e| LocalError::io(format!("lock {}", path.display()), e))
+    }
 }
 
 #[cfg(test)]
@@ -178,6 +192,17 @@ mod tests {
     }
 
     use std::path::Path;
+
+    #[test]
+    fn one_loop_per_spawner() {
+        let (_dir, b) = backend();
+        let first = b.hold_spawner_lock("fix-bugs").expect("lock");
+        assert!(first.is_some());
+        assert!(b.hold_spawner_lock("fix-bugs").expect("lock").is_none());
+        assert!(b.hold_spawner_lock("other").expect("lock").is_some());
+        drop(first);
+        assert!(b.hold_spawner_lock("fix-bugs").expect("lock").is_some());
+    }
 
     fn spawner_doc() -> Resource {
         Resource::from_value(serde_json::json!({

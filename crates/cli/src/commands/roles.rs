@@ -39,6 +39,12 @@ pub async fn controller(args: &ControllerArgs) -> Result<ExitCode, CliError> {
 pub async fn spawner(global: &GlobalArgs, args: &SpawnerArgs) -> Result<ExitCode, CliError> {
     let settings = crate::settings::resolve(global)?;
     let backend = std::sync::Arc::new(crate::backend::Backend::open(&settings, global).await?);
+    let Some(_guard) = backend.hold_spawner_lock(&args.name)? else {
+        return Err(CliError::Invalid(format!(
+            "TaskSpawner {} already runs in another process on this AXON_HOME (axon serve, or another axon spawner): stop that one first",
+            args.name
+        )));
+    };
     eprintln!(
         "axon spawner: running TaskSpawner {} on the {} backend; Ctrl-C stops it",
         args.name,
