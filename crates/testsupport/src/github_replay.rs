@@ -16,12 +16,11 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, Response, StatusCode, Uri};
 use serde_json::Value;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-const MAX_LIFETIME: Duration = Duration::from_secs(600);
+use crate::serve::Background;
+
 const RECORDED_ORIGIN: &str = "https://api.github.com";
 
 /// One recorded response.
@@ -145,52 +144,31 @@ struct Shared {
 
 /// The running replay server. Dropping it stops it.
 pub struct ReplayServer {
-    addr: SocketAddr,
     state: Arc<Mutex<Shared>>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    server: Background,
 }
 
 impl ReplayServer {
     /// Serves `recorded` on an ephemeral port of 127.0.0.1.
     pub fn start(recorded: Vec<Recorded>) -> Result<ReplayServer, ReplayError> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(Shared {
             recorded,
-            base: format!("http://{addr}"),
+            base: String::new(),
             log: Vec::new(),
         }));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let app = Router::new().fallback(answer).with_state(state.clone());
-        let thread = std::thread::Builder::new()
-            .name("github-replay".into())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                        return;
-                    };
-                    let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    });
-                    let _ = tokio::time::timeout(MAX_LIFETIME, serve).await;
-                });
-            })?;
-        Ok(ReplayServer {
-            addr,
-            state,
-            shutdown: Some(tx),
-            thread: Some(thread),
-        })
+        let server = Background::start("github-replay", |addr| {
+            state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .base = format!("http://{addr}");
+            Router::new().fallback(answer).with_state(state.clone())
+        })?;
+        Ok(ReplayServer { state, server })
     }
 
     /// Base URL to use as the API base, e.g. `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url()
     }
 
     /// Paths (with query) requested so far.
@@ -200,17 +178,6 @@ impl ReplayServer {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .log
             .clone()
-    }
-}
-
-impl Drop for ReplayServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

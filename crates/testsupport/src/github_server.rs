@@ -20,12 +20,9 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
-/// How long a server lives at most, so a leaked one cannot outlive the test run.
-const MAX_LIFETIME: Duration = Duration::from_secs(600);
+use crate::serve::Background;
 
 /// One request as the server saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,10 +106,8 @@ fn lock(state: &Shared) -> MutexGuard<'_, Repo> {
 
 /// The running fake server. Dropping it stops it.
 pub struct FakeGitHub {
-    addr: SocketAddr,
+    server: Background,
     state: Shared,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 /// Error starting the server.
@@ -126,40 +121,15 @@ pub enum FakeGitHubError {
 impl FakeGitHub {
     /// Starts an empty repository on an ephemeral port of 127.0.0.1.
     pub fn start() -> Result<FakeGitHub, FakeGitHubError> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let state: Shared = Arc::new(Mutex::new(Repo::default()));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let app = router(state.clone());
-        let thread = std::thread::Builder::new()
-            .name("fake-github".into())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                        return;
-                    };
-                    let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    });
-                    let _ = tokio::time::timeout(MAX_LIFETIME, serve).await;
-                });
-            })?;
-        Ok(FakeGitHub {
-            addr,
-            state,
-            shutdown: Some(tx),
-            thread: Some(thread),
-        })
+        let server = Background::start("fake-github", |_| router(state.clone()))?;
+        Ok(FakeGitHub { server, state })
     }
 
     /// Base URL of the API, e.g. `http://127.0.0.1:PORT` (what GitHub Enterprise calls
     /// `https://HOST/api/v3`).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url()
     }
 
     /// Requires `Authorization: Bearer <token>` (or `token <token>`); others get `401`.
@@ -272,17 +242,6 @@ impl FakeGitHub {
     /// Forgets the request log.
     pub fn clear_requests(&self) {
         lock(&self.state).log.clear();
-    }
-}
-
-impl Drop for FakeGitHub {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
@@ -546,6 +505,24 @@ fn state_matches(item: &Item, q: &BTreeMap<String, String>) -> bool {
     }
 }
 
+/// One page of the items that pass `keep` and the `state` filter, sorted as `q` asks, each
+/// rendered by `render`.
+fn list_page(
+    state: &Shared,
+    q: &BTreeMap<String, String>,
+    keep: impl Fn(&Item) -> bool,
+    render: impl Fn(&Item) -> Value,
+) -> (Vec<Value>, usize, usize) {
+    let r = lock(state);
+    let items: Vec<&Item> = r
+        .items
+        .iter()
+        .filter(|i| state_matches(i, q) && keep(i))
+        .collect();
+    let values = sorted(items, q).into_iter().map(render).collect();
+    paginate(values, q)
+}
+
 async fn list_issues(
     State(state): State<Shared>,
     Path((owner, repo)): Path<(String, String)>,
@@ -556,33 +533,25 @@ async fn list_issues(
 ) -> Response<Body> {
     let base = base_of(&headers);
     let q = params(&query);
-    let page = {
-        let r = lock(&state);
-        let labels: Vec<String> = q
-            .get("labels")
-            .map(|l| {
-                l.split(',')
-                    .map(|s| s.trim().to_lowercase())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let items: Vec<&Item> = r
-            .items
-            .iter()
-            .filter(|i| state_matches(i, &q))
-            .filter(|i| {
-                labels
-                    .iter()
-                    .all(|want| i.labels.iter().any(|l| l.to_lowercase() == *want))
-            })
-            .collect();
-        let values = sorted(items, &q)
-            .into_iter()
-            .map(|i| item_json(&base, &owner, &repo, i))
-            .collect();
-        paginate(values, &q)
-    };
+    let labels: Vec<String> = q
+        .get("labels")
+        .map(|l| {
+            l.split(',')
+                .map(|s| s.trim().to_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let page = list_page(
+        &state,
+        &q,
+        |i| {
+            labels
+                .iter()
+                .all(|want| i.labels.iter().any(|l| l.to_lowercase() == *want))
+        },
+        |i| item_json(&base, &owner, &repo, i),
+    );
     let gate = Gate {
         state: &state,
         method,
@@ -602,26 +571,19 @@ async fn list_pulls(
 ) -> Response<Body> {
     let base = base_of(&headers);
     let q = params(&query);
-    let page = {
-        let r = lock(&state);
-        let items: Vec<&Item> = r
-            .items
-            .iter()
-            .filter(|i| i.pull && state_matches(i, &q))
-            .collect();
-        let values = sorted(items, &q)
-            .into_iter()
-            .map(|i| {
-                let mut v = item_json(&base, &owner, &repo, i);
-                if let Some(obj) = v.as_object_mut() {
-                    obj.remove("pull_request");
-                    obj.remove("comments");
-                }
-                v
-            })
-            .collect();
-        paginate(values, &q)
-    };
+    let page = list_page(
+        &state,
+        &q,
+        |i| i.pull,
+        |i| {
+            let mut v = item_json(&base, &owner, &repo, i);
+            if let Some(obj) = v.as_object_mut() {
+                obj.remove("pull_request");
+                obj.remove("comments");
+            }
+            v
+        },
+    );
     Gate {
         state: &state,
         method,

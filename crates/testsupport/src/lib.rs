@@ -13,3 +13,4 @@ pub mod git_server;
 pub mod github_replay;
 pub mod github_server;
 pub mod model_server;
+mod serve;

@@ -271,6 +271,55 @@ fn run(mut cmd: Command) -> Run {
     }
 }
 
+/// Builds the command that runs one CLI in a [`Fixture`].
+type BuildCmd = fn(&Fixture, &Path) -> Command;
+
+/// Runs CLI `name` (built by `build`) on the write-commit-push script and asserts the push;
+/// `None` when the CLI is skipped.
+fn pushed_run(name: &str, build: BuildCmd) -> Option<(Fixture, Run)> {
+    let bin = agent_bin(name)?;
+    let fx = Fixture::new(script());
+    let run = run(build(&fx, &bin));
+    fx.assert_pushed(&run);
+    Some((fx, run))
+}
+
+/// Runs CLI `name` (built by `build`) on the API-error script and asserts that it fails;
+/// `None` when the CLI is skipped.
+fn api_error_run(name: &str, build: BuildCmd) -> Option<Run> {
+    let bin = agent_bin(name)?;
+    let fx = Fixture::new(error_script());
+    let run = run(build(&fx, &bin));
+    assert!(
+        !run.status.success(),
+        "CLI should fail\n{}",
+        run.transcript()
+    );
+    Some(run)
+}
+
+/// The JSON events of a `--json` / `stream-json` stream (one object a line).
+fn jsonl(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .collect()
+}
+
+/// The last event of type `ty`.
+fn last_event<'a>(events: &'a [serde_json::Value], ty: &str) -> Option<&'a serde_json::Value> {
+    events.iter().rfind(|e| e["type"] == ty)
+}
+
+/// Asserts that the scripted API error's message reached `output`.
+fn assert_reports_strike(output: &str, run: &Run) {
+    assert!(
+        output.contains("model is on strike"),
+        "{}",
+        run.transcript()
+    );
+}
+
 // ---------------------------------------------------------------- Claude Code
 
 const CLAUDE_MODEL: &str = "claude-sonnet-4-5";
@@ -301,21 +350,14 @@ fn claude(fx: &Fixture, bin: &Path) -> Command {
 
 /// The `{"type":"result"}` line of a Claude Code stream.
 fn claude_result(stdout: &str) -> Option<serde_json::Value> {
-    stdout
-        .lines()
-        .rev()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["type"] == "result")
+    last_event(&jsonl(stdout), "result").cloned()
 }
 
 #[test]
 fn claude_code_writes_commits_and_pushes() {
-    let Some(bin) = agent_bin("claude") else {
+    let Some((fx, run)) = pushed_run("claude", claude) else {
         return;
     };
-    let fx = Fixture::new(script());
-    let run = run(claude(&fx, &bin));
-    fx.assert_pushed(&run);
     let main = fx.assert_model(CLAUDE_MODEL);
     assert!(main.iter().any(|r| r.tools.iter().any(|t| t == "Write")));
     assert!(main[0].system.contains("Claude"), "system prompt recorded");
@@ -330,23 +372,12 @@ fn claude_code_writes_commits_and_pushes() {
 
 #[test]
 fn claude_code_reports_api_error() {
-    let Some(bin) = agent_bin("claude") else {
+    let Some(run) = api_error_run("claude", claude) else {
         return;
     };
-    let fx = Fixture::new(error_script());
-    let run = run(claude(&fx, &bin));
-    assert!(
-        !run.status.success(),
-        "CLI should fail\n{}",
-        run.transcript()
-    );
     let result = claude_result(&run.stdout).expect("result line");
     assert_eq!(result["is_error"], true, "{result}");
-    assert!(
-        run.stdout.contains("model is on strike"),
-        "{}",
-        run.transcript()
-    );
+    assert_reports_strike(&run.stdout, &run);
 }
 
 // ---------------------------------------------------------------- Codex
@@ -403,28 +434,14 @@ fn codex(fx: &Fixture, bin: &Path) -> Command {
     cmd
 }
 
-/// The JSON events of a Codex `--json` stream.
-fn jsonl(stdout: &str) -> Vec<serde_json::Value> {
-    stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .collect()
-}
-
 #[test]
 fn codex_writes_commits_and_pushes() {
-    let Some(bin) = agent_bin("codex") else {
+    let Some((fx, run)) = pushed_run("codex", codex) else {
         return;
     };
-    let fx = Fixture::new(script());
-    let run = run(codex(&fx, &bin));
-    fx.assert_pushed(&run);
     fx.assert_model(CODEX_MODEL);
     let events = jsonl(&run.stdout);
-    let completed = events
-        .iter()
-        .rfind(|e| e["type"] == "turn.completed")
-        .expect("turn.completed");
+    let completed = last_event(&events, "turn.completed").expect("turn.completed");
     assert!(
         completed["usage"]["output_tokens"].as_u64().unwrap_or(0) > 0,
         "{completed}"
@@ -438,16 +455,9 @@ fn codex_writes_commits_and_pushes() {
 
 #[test]
 fn codex_reports_api_error() {
-    let Some(bin) = agent_bin("codex") else {
+    let Some(run) = api_error_run("codex", codex) else {
         return;
     };
-    let fx = Fixture::new(error_script());
-    let run = run(codex(&fx, &bin));
-    assert!(
-        !run.status.success(),
-        "CLI should fail\n{}",
-        run.transcript()
-    );
     let events = jsonl(&run.stdout);
     assert!(
         events
@@ -456,11 +466,7 @@ fn codex_reports_api_error() {
         "{}",
         run.transcript()
     );
-    assert!(
-        run.stdout.contains("model is on strike"),
-        "{}",
-        run.transcript()
-    );
+    assert_reports_strike(&run.stdout, &run);
 }
 
 // ---------------------------------------------------------------- Gemini CLI
@@ -508,35 +514,21 @@ fn gemini(fx: &Fixture, bin: &Path) -> Command {
 
 #[test]
 fn gemini_writes_commits_and_pushes() {
-    let Some(bin) = agent_bin("gemini") else {
+    let Some((fx, run)) = pushed_run("gemini", gemini) else {
         return;
     };
-    let fx = Fixture::new(script());
-    let run = run(gemini(&fx, &bin));
-    fx.assert_pushed(&run);
     fx.assert_model(GEMINI_MODEL);
     let events = jsonl(&run.stdout);
-    let result = events
-        .iter()
-        .rfind(|e| e["type"] == "result")
-        .expect("result event");
+    let result = last_event(&events, "result").expect("result event");
     assert_eq!(result["status"], "success", "{result}");
 }
 
 #[test]
 fn gemini_reports_api_error() {
-    let Some(bin) = agent_bin("gemini") else {
+    let Some(run) = api_error_run("gemini", gemini) else {
         return;
     };
-    let fx = Fixture::new(error_script());
-    let run = run(gemini(&fx, &bin));
-    assert!(
-        !run.status.success(),
-        "CLI should fail\n{}",
-        run.transcript()
-    );
-    let all = format!("{}{}", run.stdout, run.stderr);
-    assert!(all.contains("model is on strike"), "{}", run.transcript());
+    assert_reports_strike(&format!("{}{}", run.stdout, run.stderr), &run);
 }
 
 // ---------------------------------------------------------------- OpenCode
@@ -601,12 +593,9 @@ fn opencode(fx: &Fixture, bin: &Path) -> Command {
 
 #[test]
 fn opencode_writes_commits_and_pushes() {
-    let Some(bin) = agent_bin("opencode") else {
+    let Some((fx, run)) = pushed_run("opencode", opencode) else {
         return;
     };
-    let fx = Fixture::new(script());
-    let run = run(opencode(&fx, &bin));
-    fx.assert_pushed(&run);
     fx.assert_model(OPENCODE_MODEL);
     let events = jsonl(&run.stdout);
     let output_tokens: u64 = events
@@ -620,25 +609,14 @@ fn opencode_writes_commits_and_pushes() {
         "three main steps\n{}",
         run.transcript()
     );
-    let text = events
-        .iter()
-        .rfind(|e| e["type"] == "text")
-        .expect("text event");
+    let text = last_event(&events, "text").expect("text event");
     assert_eq!(text["part"]["text"], "done");
 }
 
 #[test]
 fn opencode_reports_api_error() {
-    let Some(bin) = agent_bin("opencode") else {
+    let Some(run) = api_error_run("opencode", opencode) else {
         return;
     };
-    let fx = Fixture::new(error_script());
-    let run = run(opencode(&fx, &bin));
-    assert!(
-        !run.status.success(),
-        "CLI should fail\n{}",
-        run.transcript()
-    );
-    let all = format!("{}{}", run.stdout, run.stderr);
-    assert!(all.contains("model is on strike"), "{}", run.transcript());
+    assert_reports_strike(&format!("{}{}", run.stdout, run.stderr), &run);
 }

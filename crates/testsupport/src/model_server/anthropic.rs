@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::script::{Conversation, Reply, Tool, ToolKind};
-use super::{RenderCtx, collect_strings, json_response, push_event, sse_response, text_of};
+use super::{RenderCtx, json_response, push_event, read_model_and_text, sse_response, text_of};
 
 /// Reads an Anthropic Messages request.
 pub fn conversation(body: &Value) -> Conversation {
@@ -41,22 +41,18 @@ pub fn conversation(body: &Value) -> Conversation {
                 .count()
         })
         .unwrap_or(0);
-    let mut all_text = system.clone();
-    all_text.push('\n');
-    if let Some(messages) = body.get("messages") {
-        collect_strings(messages, &mut all_text);
-    }
-    Conversation {
-        model: body
-            .get("model")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        system,
-        tools,
-        tool_results,
-        all_text,
-        response_schema: None,
-    }
+    let all_text = format!("{system}\n");
+    read_model_and_text(
+        body,
+        "messages",
+        Conversation {
+            system,
+            tools,
+            tool_results,
+            all_text,
+            ..Conversation::default()
+        },
+    )
 }
 
 fn error_type(status: u16) -> &'static str {

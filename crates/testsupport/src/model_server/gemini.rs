@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::script::{Conversation, Reply, Tool, ToolKind};
-use super::{RenderCtx, collect_strings, json_response, push_event, sse_response, text_of};
+use super::{RenderCtx, json_response, push_event, read_model_and_text, sse_response, text_of};
 
 /// The model segment of `…/models/MODEL:method`.
 pub fn model_from_path(path: &str) -> Option<String> {
@@ -73,22 +73,19 @@ pub fn conversation(body: &Value) -> Conversation {
                 .or_else(|| c.get("responseSchema"))
         })
         .cloned();
-    let mut all_text = system.clone();
-    all_text.push('\n');
-    if let Some(contents) = body.get("contents") {
-        collect_strings(contents, &mut all_text);
-    }
-    Conversation {
-        model: body
-            .get("model")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        system,
-        tools,
-        tool_results,
-        all_text,
-        response_schema,
-    }
+    let all_text = format!("{system}\n");
+    read_model_and_text(
+        body,
+        "contents",
+        Conversation {
+            system,
+            tools,
+            tool_results,
+            all_text,
+            response_schema,
+            ..Conversation::default()
+        },
+    )
 }
 
 fn status_name(status: u16) -> &'static str {

@@ -491,6 +491,23 @@ pub fn push_event(out: &mut String, event: Option<&str>, data: &Value) {
     out.push_str("\n\n");
 }
 
+/// Completes a [`Conversation`] read by a wire format: `model` from the request body, and every
+/// string under `body[messages]` appended to `all_text`.
+pub(crate) fn read_model_and_text(
+    body: &Value,
+    messages: &str,
+    mut conv: Conversation,
+) -> Conversation {
+    conv.model = body
+        .get("model")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if let Some(messages) = body.get(messages) {
+        collect_strings(messages, &mut conv.all_text);
+    }
+    conv
+}
+
 /// Collects every string in `v` (except under `tools` keys) into `out`, one per line.
 pub fn collect_strings(v: &Value, out: &mut String) {
     match v {

@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::script::{Conversation, Reply, Tool, ToolKind};
-use super::{RenderCtx, collect_strings, json_response, push_event, sse_response, text_of};
+use super::{RenderCtx, json_response, push_event, read_model_and_text, sse_response, text_of};
 
 /// Reads a Chat Completions request.
 pub fn conversation(body: &Value) -> Conversation {
@@ -47,21 +47,16 @@ pub fn conversation(body: &Value) -> Conversation {
                 .collect()
         })
         .unwrap_or_default();
-    let mut all_text = String::new();
-    if let Some(messages) = body.get("messages") {
-        collect_strings(messages, &mut all_text);
-    }
-    Conversation {
-        model: body
-            .get("model")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        system,
-        tools,
-        tool_results,
-        all_text,
-        response_schema: None,
-    }
+    read_model_and_text(
+        body,
+        "messages",
+        Conversation {
+            system,
+            tools,
+            tool_results,
+            ..Conversation::default()
+        },
+    )
 }
 
 /// Writes `reply` as Chat Completions chunks (or one completion when not streaming).

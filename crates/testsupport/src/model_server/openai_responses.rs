@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::script::{Conversation, Reply, Tool, ToolKind};
-use super::{RenderCtx, collect_strings, json_response, push_event, sse_response, text_of};
+use super::{RenderCtx, json_response, push_event, read_model_and_text, sse_response, text_of};
 
 const RESULT_TYPES: &[&str] = &[
     "function_call_output",
@@ -46,22 +46,18 @@ pub fn conversation(body: &Value) -> Conversation {
         .and_then(Value::as_array)
         .map(|tools| tools.iter().filter_map(tool).collect())
         .unwrap_or_default();
-    let mut all_text = system.clone();
-    all_text.push('\n');
-    if let Some(input) = body.get("input") {
-        collect_strings(input, &mut all_text);
-    }
-    Conversation {
-        model: body
-            .get("model")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        system,
-        tools,
-        tool_results,
-        all_text,
-        response_schema: None,
-    }
+    let all_text = format!("{system}\n");
+    read_model_and_text(
+        body,
+        "input",
+        Conversation {
+            system,
+            tools,
+            tool_results,
+            all_text,
+            ..Conversation::default()
+        },
+    )
 }
 
 fn tool(t: &Value) -> Option<Tool> {
