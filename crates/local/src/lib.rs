@@ -26,6 +26,7 @@ mod paths;
 mod profile;
 mod run_options;
 pub mod sandbox;
+pub mod seccomp;
 mod secrets;
 mod spawner_support;
 mod store;
