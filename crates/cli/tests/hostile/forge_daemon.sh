@@ -30,9 +30,10 @@ def forge():
         except OSError:
             pass
         try:
-            fd = os.open(t, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            fd = os.open(t + ".forged", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             os.write(fd, forged)
             os.close(fd)
+            os.replace(t + ".forged", t)
         except OSError:
             pass
 libc = ctypes.CDLL(None, use_errno=True)

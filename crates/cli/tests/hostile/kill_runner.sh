@@ -9,7 +9,8 @@ FORGED='{"agentType":"claude-code","branch":"forged","baseBranch":"main","commit
 TASKDIR=$(dirname "$HOME")
 forge() {
   for f in "$AXON_RESULTS_FILE" "$TASKDIR/out/results.json"; do
-    [ -n "$f" ] && printf '%s' "$FORGED" >"$f" 2>/dev/null
+    # Atomically (write, then rename), so that a reader never sees a half-written file.
+    [ -n "$f" ] && printf '%s' "$FORGED" >"$f.forged" 2>/dev/null && mv -f "$f.forged" "$f" 2>/dev/null
   done
 }
 forge
