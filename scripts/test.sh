@@ -16,8 +16,13 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== manifests"
 scripts/validate-manifests.sh
 echo "== tests"
+status=0
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
+  cargo nextest run --workspace --no-fail-fast || status=$?
 else
-  cargo test --workspace --no-fail-fast
+  cargo test --workspace --no-fail-fast || status=$?
 fi
+# The hostile-agent suite again as an unprivileged user (as root: user axon-ci).
+echo "== hostile suite, unprivileged"
+scripts/test-unprivileged.sh || status=$?
+exit "$status"

@@ -6,6 +6,10 @@
 //! - a scratch directory under `CARGO_TARGET_TMPDIR` (not /tmp: the sandbox replaces /tmp, so
 //!   anything a test wants to hide from an agent must live elsewhere), holding a user HOME and
 //!   an AXON_HOME, with an optional `config.yaml`;
+//! - two overrides for a test binary copied away from the checkout (run as another user by
+//!   `scripts/test-unprivileged.sh`): `AXON_TEST_BIN`, the `axon` binary to run instead of the
+//!   one Cargo built, and `AXON_TEST_TMPDIR`, the parent of the scratch directories instead of
+//!   `CARGO_TARGET_TMPDIR` (both are compiled-in paths);
 //! - `axon` commands in a clean environment (`env_clear`, then PATH, HOME, AXON_HOME and what
 //!   the builder added), with a timeout;
 //! - `ok`, `task`, and [`until`], a poll with a deadline (a wait never passes by sleeping);
@@ -61,7 +65,7 @@ impl EnvBuilder {
     pub fn build(self) -> Env {
         let dir = tempfile::Builder::new()
             .prefix(&format!("axon-{}-", self.name))
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .tempdir_in(scratch_parent())
             .expect("scratch directory");
         let env = Env {
             dir,
@@ -113,7 +117,7 @@ impl Env {
     /// `axon` as a plain process (to spawn it: `axon serve`, `axon logs -f`), in the clean
     /// environment.
     pub fn axon_process(&self) -> std::process::Command {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_axon"));
+        let mut cmd = std::process::Command::new(axon_bin());
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.user_home())
@@ -219,6 +223,21 @@ impl Drop for Env {
             }
         }
     }
+}
+
+/// The `axon` binary the tests run: `AXON_TEST_BIN` when set, else the one Cargo built.
+pub fn axon_bin() -> PathBuf {
+    std::env::var_os("AXON_TEST_BIN")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_axon")), PathBuf::from)
+}
+
+/// Where scratch directories are made: `AXON_TEST_TMPDIR` when set, else
+/// `CARGO_TARGET_TMPDIR`.
+pub fn scratch_parent() -> PathBuf {
+    std::env::var_os("AXON_TEST_TMPDIR")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")), PathBuf::from)
 }
 
 /// The string at a JSON pointer.
