@@ -22,6 +22,7 @@
 //! for the OpenAI-style clients (Codex, OpenCode) and strip it for Claude Code.
 
 pub mod adapter;
+pub mod collect;
 pub mod env;
 pub mod error;
 pub mod event;
@@ -29,6 +30,7 @@ pub mod git;
 pub mod github;
 pub mod lines;
 pub mod outcome;
+pub mod outside_git;
 pub mod parse;
 pub mod plugins;
 pub mod redact;

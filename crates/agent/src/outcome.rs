@@ -257,6 +257,7 @@ mod tests {
     #[test]
     fn usage_sums_steps_and_prefers_reported_totals() {
         let step = Usage {
+            source: Default::default(),
             input_tokens: 10,
             output_tokens: 2,
             cost_usd: Some(0.5),
@@ -271,6 +272,7 @@ mod tests {
         assert_eq!(
             o.usage(),
             Usage {
+                source: Default::default(),
                 input_tokens: 20,
                 output_tokens: 4,
                 cost_usd: Some(1.0),
@@ -278,6 +280,7 @@ mod tests {
             }
         );
         let total = Usage {
+            source: Default::default(),
             input_tokens: 7,
             output_tokens: 3,
             cost_usd: None,

@@ -522,7 +522,7 @@ async fn results_document(
         commits: state.commits,
         pushed: state.pushed,
         pull_requests,
-        usage: outcome.usage(),
+        usage: Some(outcome.usage()),
         final_answer: outcome.final_answer().map(|a| redactor.redact(&a)),
         exit_code,
         success: verdict.success,

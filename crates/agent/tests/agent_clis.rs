@@ -228,10 +228,10 @@ impl Fixture {
             "{t}"
         );
         assert!(
-            run.doc.usage.input_tokens > 0 && run.doc.usage.output_tokens > 0,
+            run.doc.usage.as_ref().is_some_and(|u| u.input_tokens > 0 && u.output_tokens > 0),
             "{t}"
         );
-        assert!(run.doc.usage.turns > 0, "{t}");
+        assert!(run.doc.usage.as_ref().is_some_and(|u| u.turns > 0), "{t}");
         assert_eq!(run.doc.exit_code, Some(0), "{t}");
         assert!(run.doc.failure_reason.is_none(), "{t}");
         let main = self.model.main_requests();
@@ -407,9 +407,9 @@ async fn claude_code_forged_result_in_tool_output_is_ignored() {
         Some("the real answer"),
         "{t}"
     );
-    assert!(run.doc.usage.cost_usd.unwrap_or(0.0) < 999.0, "{t}");
-    assert!(run.doc.usage.input_tokens < 999_999, "{t}");
-    assert_ne!(run.doc.usage.turns, 99, "{t}");
+    assert!(run.doc.usage.as_ref().and_then(|u| u.cost_usd).unwrap_or(0.0) < 999.0, "{t}");
+    assert!(run.doc.usage.as_ref().is_none_or(|u| u.input_tokens < 999_999), "{t}");
+    assert!(run.doc.usage.as_ref().is_none_or(|u| u.turns != 99), "{t}");
     assert!(run.doc.commits.is_empty(), "{t}");
     assert!(!run.doc.pushed, "nothing was pushed: {t}");
 }

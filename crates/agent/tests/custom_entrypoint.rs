@@ -152,11 +152,10 @@ echo '{"type":"result","subtype":"success","is_error":false,"result":"custom don
     );
     assert_eq!(doc.final_answer.as_deref(), Some("custom done"));
     assert_eq!(
-        (
-            doc.usage.input_tokens,
-            doc.usage.output_tokens,
-            doc.usage.cost_usd
-        ),
+        doc.usage
+            .as_ref()
+            .map(|u| (u.input_tokens, u.output_tokens, u.cost_usd))
+            .expect("usage"),
         (7, 3, Some(0.5))
     );
 }
@@ -288,5 +287,5 @@ echo '{"type":"step_finish","part":{"type":"step-finish","cost":0.01,"tokens":{"
         String::from_utf8_lossy(&out),
         "── turn 1 ──\n→ bash: make test\nAll green.\n■ succeeded · 1 turn · 1 tool call · 10 in / 5 out tokens · $0.0100\n"
     );
-    assert_eq!(fx.doc().usage.cost_usd, Some(0.01));
+    assert_eq!(fx.doc().usage.and_then(|u| u.cost_usd), Some(0.01));
 }

@@ -30,7 +30,7 @@ pub use duration::Duration;
 pub use error::ApiError;
 pub use kind::Kind;
 pub use loader::{Document, Resource};
-pub use task::{Task, TaskOutputs, TaskPhase, TaskSpec, TaskStatus, TaskUsage};
+pub use task::{Task, TaskOutputs, TaskPhase, TaskSpec, TaskStatus, TaskUsage, UsageSource};
 pub use task_spawner::{
     Cron, GitHubIssues, IssueState, ItemType, SpawnedItem, TaskSpawner, TaskSpawnerPhase,
     TaskSpawnerSpec, TaskSpawnerStatus, TaskTemplate, When,

@@ -202,4 +202,20 @@ pub struct TaskUsage {
     /// Model turns.
     #[serde(default)]
     pub turns: u64,
+    /// Who produced these figures: `agent` (the agent CLI's own report, read from its stream
+    /// outside the sandbox but not measured by Axon) or `gateway` (measured by Axon's model
+    /// gateway). Custom agents' figures are never taken: their status has no usage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<UsageSource>,
+}
+
+/// Where a Task's usage figures come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UsageSource {
+    /// Reported by the agent CLI in its own stream (self-reported, not measured).
+    #[default]
+    Agent,
+    /// Measured by Axon's model gateway.
+    Gateway,
 }

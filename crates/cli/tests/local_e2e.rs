@@ -395,7 +395,7 @@ fn engine_killed_mid_run_then_recovery() {
     let t = env.until_phase("orphan", "Failed");
     let message = str_at(&t, "/status/message").unwrap_or_default();
     assert!(
-        message.starts_with("the engine running this Task stopped"),
+        message.starts_with("the run of this Task stopped: its supervisor process exited"),
         "{message}"
     );
     let logs = env.ok(&["logs", "orphan", "--raw"]);

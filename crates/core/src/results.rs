@@ -2,6 +2,7 @@
 //! and read by the drivers to fill `Task.status`. Status never comes from log text, so an agent
 //! printing fake markers into its log cannot forge results.
 
+pub use axon_api::UsageSource;
 use serde::{Deserialize, Serialize};
 
 /// Where the runner writes the document, as told by the driver.
@@ -32,9 +33,10 @@ pub struct ResultsDocument {
     /// Pull request URLs for the branch.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pull_requests: Vec<String>,
-    /// Token and cost accounting.
-    #[serde(default)]
-    pub usage: Usage,
+    /// Token and cost accounting; absent when nobody Axon can believe reported it (a custom
+    /// agent's printed figures are never taken).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
     /// The agent's final answer (truncated for the termination message).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub final_answer: Option<String>,
@@ -57,11 +59,20 @@ pub struct Usage {
     pub input_tokens: u64,
     #[serde(default)]
     pub output_tokens: u64,
-    /// Cost in USD, when the agent reports it (Claude Code, OpenCode).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Cost in USD, when the agent reports it (Claude Code, OpenCode). `costUSD` on the wire,
+    /// as the README documents (`costUsd` is still read).
+    #[serde(
+        default,
+        rename = "costUSD",
+        alias = "costUsd",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cost_usd: Option<f64>,
     #[serde(default)]
     pub turns: u64,
+    /// Who produced the figures (`agent`: the agent CLI's own report).
+    #[serde(default)]
+    pub source: UsageSource,
 }
 
 impl ResultsDocument {
@@ -129,12 +140,13 @@ mod tests {
         let doc = ResultsDocument {
             branch: Some("axon/fix".into()),
             commits: vec!["a".repeat(40)],
-            usage: Usage {
+            usage: Some(Usage {
                 input_tokens: 10,
                 output_tokens: 5,
                 cost_usd: Some(0.01),
                 turns: 2,
-            },
+                source: UsageSource::Agent,
+            }),
             success: true,
             ..Default::default()
         };

@@ -47,6 +47,8 @@ pub enum EndCause {
     ImagePull { image: String, reason: String },
     /// The engine running it disappeared and the run could not be re-adopted.
     Orphaned { detail: String },
+    /// The runner inside the sandbox stayed stopped (SIGSTOP) and the run was killed.
+    RunnerStopped { seconds: u64 },
     /// Anything else the platform reported.
     Other(String),
 }
@@ -144,11 +146,12 @@ pub fn next_status(
                     pushed: r.pushed,
                     pull_requests: r.pull_requests.clone(),
                 });
-                s.usage = Some(TaskUsage {
-                    input_tokens: r.usage.input_tokens,
-                    output_tokens: r.usage.output_tokens,
-                    cost_usd: r.usage.cost_usd,
-                    turns: r.usage.turns,
+                s.usage = r.usage.as_ref().map(|u| TaskUsage {
+                    input_tokens: u.input_tokens,
+                    output_tokens: u.output_tokens,
+                    cost_usd: u.cost_usd,
+                    turns: u.turns,
+                    source: Some(u.source),
                 });
             }
             set_condition(
@@ -191,7 +194,14 @@ fn verdict(
             EndCause::Orphaned { detail } => (
                 false,
                 "Orphaned",
-                format!("the engine running this Task stopped: {detail}"),
+                format!("the run of this Task stopped: {detail}"),
+            ),
+            EndCause::RunnerStopped { seconds } => (
+                false,
+                "RunnerStopped",
+                format!(
+                    "the agent's runner was stopped (SIGSTOP) for {seconds}s, so the Task was killed: an agent must not stop the process that runs it"
+                ),
             ),
             EndCause::Other(m) => (false, "Failed", m.clone()),
         };
@@ -268,12 +278,13 @@ mod tests {
             base_branch: Some("main".into()),
             commits: vec!["c".repeat(40)],
             pushed: true,
-            usage: Usage {
+            usage: Some(Usage {
                 input_tokens: 10,
                 output_tokens: 3,
                 cost_usd: Some(0.5),
                 turns: 2,
-            },
+                ..Default::default()
+            }),
             success: true,
             exit_code: Some(0),
             ..Default::default()

@@ -4,6 +4,7 @@
 //! ```text
 //! __local engine --home DIR
 //! __local supervise --home DIR --task NAME --uid UID [--lock-fd N]
+//! __local drop --uid UID --gid GID -- PROGRAM ARGS...
 //! ```
 
 use crate::lock::Lock;
@@ -25,6 +26,9 @@ pub fn internal_main(args: Vec<String>) -> ExitCode {
         Some(i) => args[i + 1..].to_vec(),
         None => args,
     };
+    if args.first().map(String::as_str) == Some("drop") {
+        return crate::drop_privileges::drop_main(&args[1..]);
+    }
     let Some(home) = flag(&args, "--home").map(PathBuf::from) else {
         eprintln!("axon __local: --home is required");
         return ExitCode::from(2);

@@ -12,10 +12,10 @@
 //! only observes and acts.
 
 mod backend;
+mod drop_privileges;
 mod engine;
 mod error;
 mod ids;
-mod inspect;
 mod internal;
 mod kick;
 mod lock;
@@ -23,6 +23,7 @@ mod logs;
 mod migrations;
 mod observe;
 mod paths;
+mod proc_tree;
 mod profile;
 mod run_options;
 pub mod sandbox;

@@ -6,7 +6,7 @@
 //!   secrets/NAME.json    local secrets, 0600, in a 0700 directory
 //!   cache/git/HASH.git   mirror clones, one per repository URL
 //!   engine.lock/.pid/.sock/.log   the scheduler process
-//!   tasks/UID/           one Task run: run.lock, supervisor.pid, log, out/results.json,
+//!   tasks/UID/           one Task run: run.lock, supervisor.pid, log,
 //!                        work/ (the work tree), home/, tmp/, config/, cred/
 //! ```
 
@@ -84,12 +84,6 @@ impl TaskDir {
     }
     pub fn log(&self) -> PathBuf {
         self.root.join("log")
-    }
-    pub fn out(&self) -> PathBuf {
-        self.root.join("out")
-    }
-    pub fn results(&self) -> PathBuf {
-        self.out().join("results.json")
     }
     pub fn work(&self) -> PathBuf {
         self.root.join("work")

@@ -1,10 +1,23 @@
-//! Rendering a Task's sandbox: the bubblewrap command line (or, with `--sandbox none`, the bare
-//! command). Host root read-only; the work tree, a private HOME, a private /tmp and the results
-//! directory writable; the user's real HOME and AXON_HOME (other Tasks, secrets, the store)
-//! hidden under read-only empty tmpfs; own PID namespace and session; dies with its
-//! supervisor; network shared so 127.0.0.1 works. Paths the agent needs that a hidden
-//! directory would swallow (the axon binary, a custom entrypoint, the agent CLIs' directory,
-//! the Task's config and credential directories) are bound back read-only.
+//! Rendering a Task's sandbox: two nested bubblewrap instances (or, with `--sandbox none`, the
+//! bare command).
+//!
+//! * The **outer** bubblewrap runs as the caller (root included) and only builds the view: host
+//!   root read-only; the work tree, a private HOME and a private /tmp writable; the user's real
+//!   HOME and AXON_HOME (other Tasks, secrets, the store) hidden under read-only empty tmpfs; the
+//!   few paths the agent needs bound back read-only (the `axon` binary, a custom entrypoint,
+//!   the agent CLIs, the Task's config and credential directories, the mirror's objects). It
+//!   owns the PID namespace (so everything the agent starts dies with it) and a new session.
+//! * The **inner** bubblewrap confines the agent: a user namespace (no capability of the agent
+//!   is worth anything over the host), all capabilities dropped, no new privileges, no further
+//!   user namespaces, and the seccomp filter of [`crate::seccomp`]. When the caller is root,
+//!   `axon __local drop` first becomes an unprivileged uid, so the agent is nobody outside:
+//!   bubblewrap as root would otherwise map the agent onto root. Two layers because the
+//!   unprivileged inner one could not reach paths under root-only directories, and the
+//!   privileged outer one must not be what the agent runs in.
+//!
+//! Directories bubblewrap creates for mount points inherit the source's parents' modes; the
+//! renderer creates those under a hidden directory itself (0755), so the dropped uid can
+//! traverse them.
 
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
@@ -37,12 +50,17 @@ impl std::str::FromStr for SandboxMode {
 /// The warning printed when a Task runs without a sandbox.
 pub const NO_SANDBOX_WARNING: &str = "warning: --sandbox none: the agent runs without isolation and can read and change everything your user can (your home directory, ssh keys, cloud credentials)";
 
+/// The uid and gid agents run as when the caller is root (`nobody`).
+pub const SANDBOX_UID: u32 = 65534;
+/// See [`SANDBOX_UID`].
+pub const SANDBOX_GID: u32 = 65534;
+
 /// Everything the sandbox is made of.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SandboxSpec {
     /// The work tree (current directory, writable).
     pub work: PathBuf,
-    /// Writable directories bound at their own path (private HOME, results directory).
+    /// Writable directories bound at their own path (private HOME).
     pub writable: Vec<PathBuf>,
     /// Directory bound onto /tmp.
     pub tmp: PathBuf,
@@ -52,6 +70,12 @@ pub struct SandboxSpec {
     pub hidden: Vec<PathBuf>,
     /// The command and its arguments.
     pub command: Vec<String>,
+    /// Become this uid and gid before entering the user namespace (a root caller).
+    pub drop_to: Option<(u32, u32)>,
+    /// The binary whose `__local drop` subcommand drops privileges (the `axon` binary).
+    pub dropper: PathBuf,
+    /// An inherited descriptor holding the seccomp program (`bwrap --seccomp`).
+    pub seccomp_fd: Option<i32>,
 }
 
 /// Program and arguments for `mode`.
@@ -67,13 +91,41 @@ pub fn render(spec: &SandboxSpec, mode: SandboxMode, bwrap: &Path) -> (PathBuf, 
     push(&["--dev".as_ref(), "/dev".as_ref()]);
     push(&["--proc".as_ref(), "/proc".as_ref()]);
     push(&["--bind".as_ref(), spec.tmp.as_os_str(), "/tmp".as_ref()]);
-    let hidden: Vec<&PathBuf> = spec
+    let mut hidden: Vec<&PathBuf> = spec
         .hidden
         .iter()
         .filter(|h| h.as_os_str() != "/" && h.as_path() != Path::new("/tmp"))
         .collect();
+    hidden.sort();
+    hidden.dedup();
     for h in &hidden {
-        push(&["--tmpfs".as_ref(), h.as_os_str()]);
+        // A hidden directory inside another: its mount point must be traversable too.
+        for dir in mount_point_parents(&[h], &hidden) {
+            push(&[
+                "--perms".as_ref(),
+                "0755".as_ref(),
+                "--dir".as_ref(),
+                dir.as_os_str(),
+            ]);
+        }
+        push(&[
+            "--perms".as_ref(),
+            "0755".as_ref(),
+            "--tmpfs".as_ref(),
+            h.as_os_str(),
+        ]);
+    }
+    let binds: Vec<&PathBuf> = std::iter::once(&spec.work)
+        .chain(&spec.writable)
+        .chain(&spec.read_only)
+        .collect();
+    for dir in mount_point_parents(&binds, &hidden) {
+        push(&[
+            "--perms".as_ref(),
+            "0755".as_ref(),
+            "--dir".as_ref(),
+            dir.as_os_str(),
+        ]);
     }
     for w in std::iter::once(&spec.work).chain(&spec.writable) {
         push(&["--bind".as_ref(), w.as_os_str(), w.as_os_str()]);
@@ -86,14 +138,98 @@ pub fn render(spec: &SandboxSpec, mode: SandboxMode, bwrap: &Path) -> (PathBuf, 
     }
     push(&[
         "--unshare-pid".as_ref(),
+        "--unshare-ipc".as_ref(),
+        "--unshare-uts".as_ref(),
         "--die-with-parent".as_ref(),
         "--new-session".as_ref(),
-        "--chdir".as_ref(),
-        spec.work.as_os_str(),
         "--".as_ref(),
     ]);
+    if let Some((uid, gid)) = spec.drop_to {
+        a.push(spec.dropper.clone().into_os_string());
+        for part in ["__local", "drop", "--uid"] {
+            a.push(part.into());
+        }
+        a.push(uid.to_string().into());
+        a.push("--gid".into());
+        a.push(gid.to_string().into());
+        a.push("--".into());
+    }
+    a.push(bwrap.as_os_str().to_os_string());
+    for part in [
+        "--unshare-user",
+        "--disable-userns",
+        "--cap-drop",
+        "ALL",
+        "--die-with-parent",
+        "--new-session",
+    ] {
+        a.push(part.into());
+    }
+    if let Some(fd) = spec.seccomp_fd {
+        a.push("--seccomp".into());
+        a.push(fd.to_string().into());
+    }
+    a.push("--bind".into());
+    a.push("/".into());
+    a.push("/".into());
+    // Device nodes of the outer /dev cannot be opened from a user namespace: a fresh one.
+    a.push("--dev".into());
+    a.push("/dev".into());
+    a.push("--chdir".into());
+    a.push(spec.work.clone().into_os_string());
+    a.push("--".into());
     a.extend(cmd);
     (bwrap.to_path_buf(), a)
+}
+
+/// Directories between a hidden directory and a bind's mount point, parents first: created
+/// 0755 so an unprivileged agent can reach its mounts.
+fn mount_point_parents(binds: &[&PathBuf], hidden: &[&PathBuf]) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for b in binds {
+        let Some(root) = hidden
+            .iter()
+            .filter(|h| b.starts_with(h) && b.as_path() != h.as_path())
+            .max_by_key(|h| h.as_os_str().len())
+        else {
+            continue;
+        };
+        let mut ancestors: Vec<PathBuf> = b
+            .ancestors()
+            .skip(1)
+            .take_while(|a| a.starts_with(root) && *a != root.as_path())
+            .map(Path::to_path_buf)
+            .collect();
+        ancestors.reverse();
+        dirs.extend(ancestors);
+    }
+    dirs.sort_by_key(|d| d.components().count());
+    let mut seen = std::collections::BTreeSet::new();
+    dirs.retain(|d| seen.insert(d.clone()));
+    dirs
+}
+
+/// Ancestors of `paths` an unprivileged `uid` could not traverse (no execute bit for others,
+/// not owned by it): hidden behind a tmpfs too, so the mount points under them are reachable.
+pub fn untraversable_ancestors(paths: &[PathBuf], uid: u32) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out: Vec<PathBuf> = Vec::new();
+    for p in paths {
+        for a in p.ancestors().skip(1) {
+            if a == Path::new("/") {
+                continue;
+            }
+            if let Ok(m) = std::fs::metadata(a)
+                && m.mode() & 0o001 == 0
+                && m.uid() != uid
+                && !out.iter().any(|o| a.starts_with(o))
+            {
+                out.retain(|o| !o.starts_with(a));
+                out.push(a.to_path_buf());
+            }
+        }
+    }
+    out
 }
 
 /// Find `bwrap` on PATH.
@@ -112,13 +248,17 @@ mod tests {
     fn bubblewrap_command_snapshot() {
         let spec = SandboxSpec {
             work: "/h/.axon/tasks/u/work".into(),
-            writable: vec![
-                "/h/.axon/tasks/u/home".into(),
-                "/h/.axon/tasks/u/out".into(),
-            ],
+            writable: vec!["/h/.axon/tasks/u/home".into()],
             tmp: "/h/.axon/tasks/u/tmp".into(),
-            read_only: vec!["/usr/bin/axon".into(), "/h/.axon/tasks/u/config".into()],
+            read_only: vec![
+                "/usr/bin/axon".into(),
+                "/h/.axon/tasks/u/config".into(),
+                "/h/.axon/cache/git/k.git/objects".into(),
+            ],
             hidden: vec!["/h".into(), "/h/.axon".into(), "/".into()],
+            drop_to: Some((SANDBOX_UID, SANDBOX_GID)),
+            dropper: "/usr/bin/axon".into(),
+            seccomp_fd: Some(5),
             command: vec![
                 "/usr/bin/axon".into(),
                 "agent".into(),
@@ -136,5 +276,39 @@ mod tests {
         let (p, args) = render(&spec, SandboxMode::None, Path::new("/usr/bin/bwrap"));
         assert_eq!(p, Path::new("/usr/bin/axon"));
         assert_eq!(args.len(), 3);
+    }
+
+    #[test]
+    fn mount_points_under_hidden_directories_are_made_traversable() {
+        let (home, axon) = (PathBuf::from("/h"), PathBuf::from("/h/.axon"));
+        let work = PathBuf::from("/h/.axon/tasks/u/work");
+        let bin = PathBuf::from("/h/.cargo/bin/axon");
+        let usr = PathBuf::from("/usr/bin/git");
+        let dirs = mount_point_parents(&[&work, &bin, &usr], &[&home, &axon]);
+        let want: Vec<PathBuf> = [
+            "/h/.cargo",
+            "/h/.axon/tasks",
+            "/h/.cargo/bin",
+            "/h/.axon/tasks/u",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        assert_eq!(dirs, want);
+    }
+
+    #[test]
+    fn untraversable_ancestors_are_found() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().expect("tmp");
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        let closed = tmp.path().join("closed");
+        let inner = closed.join("a/b");
+        std::fs::create_dir_all(&inner).expect("mkdir");
+        std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        let found = untraversable_ancestors(&[inner.join("file")], 4_000_000);
+        assert!(found.contains(&closed), "{found:?}");
+        assert!(!found.iter().any(|f| f.starts_with(&inner)), "{found:?}");
     }
 }

@@ -1,25 +1,34 @@
 //! The per-Task supervisor (`axon __local supervise`): one detached process per run, holding
 //! the Task's run lock (handed over by the engine) for as long as the run lives. It resolves
 //! the RunPlan (secrets from the local store, config files), prepares the workspace, starts
-//! the sandbox with the Task's log as stdout/stderr, enforces `timeoutSeconds`, stops on
-//! SIGTERM (delete), reads the results document and reports each step as a `RunObservation`.
-//! It survives the engine: a restarted engine finds it alive through its lock and adopts it.
+//! the sandbox with the Task's log as stdout/stderr, enforces `timeoutSeconds` (the Task's, else
+//! the configured default, else 4 h), kills a run whose runner stays stopped, stops on SIGTERM
+//! (delete), and reports each step as a `RunObservation`. It survives the engine: a restarted
+//! engine finds it alive through its lock and adopts it.
+//!
+//! Results are taken only after the sandbox's PID namespace is gone, and only from what the
+//! agent cannot write: git is read on the work tree by [`axon_agent::collect`] with its
+//! precautions, the branch is looked up on the remote Axon knows, and the agent's stream is
+//! read from the Task's log, which the sandbox can reach only through its inherited output
+//! descriptors. No directory the supervisor reads is bound writable into the sandbox.
 
 use crate::error::LocalError;
 use crate::ids;
-use crate::inspect::results_from_git;
 use crate::kick;
 use crate::lock::{Lock, signal_group};
 use crate::observe::observe;
 use crate::paths::{Home, TaskDir};
-use crate::run_options::{RunOptions, RunnerMode};
-use crate::sandbox::{SandboxMode, SandboxSpec, find_bwrap, render};
+use crate::run_options::RunOptions;
+use crate::sandbox::{
+    SANDBOX_GID, SANDBOX_UID, SandboxMode, SandboxSpec, find_bwrap, render, untraversable_ancestors,
+};
 use crate::secrets::Secrets;
 use crate::store::Store;
 use crate::workspace_prep::{PrepareRequest, prepare};
-use axon_api::{AgentConfig, Kind, Task, TaskPhase, Workspace};
+use axon_agent::collect::{CollectInput, claims_from_stream, collect};
+use axon_api::{AgentConfig, AgentType, Kind, Task, TaskPhase, Workspace};
 use axon_core::plan::{EnvValue, GITHUB_TOKEN_KEY, RunPlan, plan_run};
-use axon_core::results::{RESULTS_FILE_ENV, ResultsDocument};
+use axon_core::results::ResultsDocument;
 use axon_core::task_status::{EndCause, RunObservation};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -29,7 +38,15 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 
-/// What the setup produced: the sandboxed command, ready to start.
+/// The default `timeoutSeconds` when neither the Task nor the config file sets one (4 h).
+const DEFAULT_TIMEOUT_SECONDS: i64 = 14_400;
+
+/// How long the runner (or the sandbox machinery around it) may stay stopped before the run
+/// is killed.
+const STOPPED_GRACE: Duration = Duration::from_secs(10);
+
+/// What the setup produced: the sandboxed command, ready to start, and what the results are
+/// measured against.
 struct Launch {
     program: PathBuf,
     args: Vec<std::ffi::OsString>,
@@ -37,8 +54,20 @@ struct Launch {
     work: PathBuf,
     base_branch: Option<String>,
     base_head: Option<String>,
-    timeout: Option<i64>,
-    direct: bool,
+    timeout: Option<u64>,
+    agent_type: Option<AgentType>,
+    remote_url: Option<String>,
+    token_file: Option<PathBuf>,
+    secrets: Vec<String>,
+    /// Keeps the seccomp program's descriptor open until the sandbox has started.
+    _seccomp: Option<std::os::fd::OwnedFd>,
+}
+
+/// The Task's timeout: its own, else the configured default, else [`DEFAULT_TIMEOUT_SECONDS`];
+/// `0` in either place means none.
+fn effective_timeout(task: Option<i64>, default: Option<i64>) -> Option<u64> {
+    let t = task.or(default).unwrap_or(DEFAULT_TIMEOUT_SECONDS);
+    u64::try_from(t).ok().filter(|t| *t > 0)
 }
 
 /// Run Task `name` (uid `uid`) to its end. `lock` is the Task's run lock.
@@ -144,21 +173,24 @@ pub async fn supervise(
         },
     )?;
 
-    let timeout = launch
-        .timeout
-        .filter(|t| *t > 0)
-        .map(|t| Duration::from_secs(t as u64));
+    let timeout = launch.timeout.map(Duration::from_secs);
     let deadline = async {
         match timeout {
             Some(t) => tokio::time::sleep(t).await,
             None => std::future::pending().await,
         }
     };
+    let watchdog = stopped_runner(pid, exe.clone());
     let (status, cause) = tokio::select! {
         s = child.wait() => (s.ok(), None),
         _ = deadline => {
             signal_group(pid, libc::SIGKILL);
-            (child.wait().await.ok(), Some(EndCause::Timeout { seconds: launch.timeout.unwrap_or_default() }))
+            let seconds = i64::try_from(launch.timeout.unwrap_or_default()).unwrap_or(i64::MAX);
+            (child.wait().await.ok(), Some(EndCause::Timeout { seconds }))
+        }
+        seconds = watchdog => {
+            signal_group(pid, libc::SIGKILL);
+            (child.wait().await.ok(), Some(EndCause::RunnerStopped { seconds }))
         }
         _ = term.recv() => {
             signal_group(pid, libc::SIGKILL);
@@ -166,20 +198,14 @@ pub async fn supervise(
         }
     };
     crate::profile::mark("agent exited");
-    // Whatever the agent left behind in its group goes too.
+    // The sandbox's PID namespace died with its first process; this only catches a sandbox
+    // without one (`--sandbox none`).
     signal_group(pid, libc::SIGKILL);
     let code = status.and_then(|s| s.code());
     let results = if cause.is_some() {
         None
-    } else if launch.direct {
-        Some(results_from_git(
-            &launch.work,
-            launch.base_branch.as_deref(),
-            launch.base_head.as_deref(),
-            code,
-        ))
     } else {
-        read_results(&td.results())
+        Some(results(&launch, &td, code).await)
     };
     crate::profile::mark("results read");
     observe(&store, &name, &uid, &finished(results, code, cause))?;
@@ -187,6 +213,49 @@ pub async fn supervise(
     let _ = kick::kick(&home, &exe);
     crate::profile::mark("engine kicked");
     Ok(())
+}
+
+/// The results document, measured now that nothing of the sandbox runs.
+async fn results(launch: &Launch, td: &TaskDir, code: Option<i32>) -> ResultsDocument {
+    let log = td.log();
+    let agent_type = launch.agent_type;
+    let reported = tokio::task::spawn_blocking(move || claims_from_stream(agent_type, &log, code))
+        .await
+        .ok();
+    collect(&CollectInput {
+        work: &launch.work,
+        custom: launch.agent_type.is_none(),
+        reported,
+        runner_exit: code,
+        base_branch: launch.base_branch.as_deref(),
+        base_head: launch.base_head.as_deref(),
+        remote_url: launch.remote_url.as_deref(),
+        token_file: launch.token_file.as_deref(),
+        github_api: None,
+        secrets: launch.secrets.clone(),
+    })
+    .await
+}
+
+/// Resolves (with the number of seconds) once the sandbox's own processes — bubblewrap, the
+/// privilege drop, and `axon agent run` — have stayed stopped or traced for
+/// [`STOPPED_GRACE`]: a stopped runner would otherwise keep the Task Running forever.
+async fn stopped_runner(root: i32, exe: PathBuf) -> u64 {
+    let mut since: Option<std::time::Instant> = None;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let stopped = crate::proc_tree::descendants(root)
+            .into_iter()
+            .chain(std::iter::once(root))
+            .filter(|p| crate::proc_tree::is_machinery(*p, &exe))
+            .any(crate::proc_tree::is_stopped);
+        match (stopped, since) {
+            (false, _) => since = None,
+            (true, None) => since = Some(std::time::Instant::now()),
+            (true, Some(t)) if t.elapsed() >= STOPPED_GRACE => return t.elapsed().as_secs(),
+            (true, Some(_)) => {}
+        }
+    }
 }
 
 fn finished(
@@ -200,12 +269,6 @@ fn finished(
         exit_code,
         cause,
     }
-}
-
-/// The results document, when the runner wrote a valid one.
-fn read_results(path: &Path) -> Option<ResultsDocument> {
-    let bytes = std::fs::read(path).ok()?;
-    serde_json::from_slice(&bytes).ok()
 }
 
 fn doc_of<T: serde::de::DeserializeOwned>(
@@ -266,7 +329,7 @@ async fn setup(
         SandboxMode::None => None,
     };
 
-    for d in [td.work(), td.home(), td.tmp(), td.out(), td.config()] {
+    for d in [td.work(), td.home(), td.tmp(), td.config()] {
         mkdir(&d, 0o700)?;
     }
     mkdir(&td.cred(), 0o700)?;
@@ -274,11 +337,14 @@ async fn setup(
     // Secrets first: a missing one fails fast, naming the secret and key.
     let secrets = Secrets::open(&home.secrets()).map_err(|e| e.to_string())?;
     let mut env: BTreeMap<String, String> = BTreeMap::new();
+    let mut secret_values: Vec<String> = Vec::new();
     for e in &plan.env {
         let value = match &e.value {
             EnvValue::Literal(v) => v.clone(),
             EnvValue::Secret { secret, key } => {
-                secrets.value(secret, key).map_err(|e| e.to_string())?
+                let v = secrets.value(secret, key).map_err(|e| e.to_string())?;
+                secret_values.push(v.clone());
+                v
             }
             EnvValue::ConfigPath(p) => td.config().join(p).to_string_lossy().to_string(),
         };
@@ -295,18 +361,22 @@ async fn setup(
 
     let mut base_branch = None;
     let mut base_head = None;
+    let mut shared_objects = None;
+    let mut token_path = None;
     if let Some(repo) = &plan.repo {
         let token_file = match &repo.token_secret {
             Some(s) => {
                 let token = secrets
                     .value(s, GITHUB_TOKEN_KEY)
                     .map_err(|e| e.to_string())?;
+                secret_values.push(token.clone());
                 let f = td.cred().join("token");
                 write_private(&f, &token)?;
                 Some(f)
             }
             None => None,
         };
+        token_path = token_file.clone();
         let _ = observe(
             store,
             &plan.task,
@@ -340,35 +410,33 @@ async fn setup(
         env.insert("AXON_BASE_BRANCH".into(), prepared.base_branch.clone());
         base_branch = Some(prepared.base_branch);
         base_head = Some(prepared.head);
+        shared_objects = prepared.shared_objects;
     }
     write_private(
         &td.home().join(".gitconfig"),
         "[user]\n\tname = Axon Agent\n\temail = axon-agent@localhost\n",
     )?;
 
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let drop_to = (opts.sandbox == SandboxMode::Bubblewrap && unsafe { libc::geteuid() } == 0)
+        .then_some((SANDBOX_UID, SANDBOX_GID));
     let entry = opts
         .entrypoint
         .clone()
-        .or_else(|| plan.image.as_ref().map(PathBuf::from));
-    let direct = opts.runner == RunnerMode::Direct && entry.is_some();
-    let exe_s = exe.to_string_lossy().to_string();
-    let command: Vec<String> = match (&entry, direct) {
-        (Some(e), true) => vec![e.to_string_lossy().to_string(), plan.prompt.clone()],
-        (Some(e), false) => vec![
-            exe_s.clone(),
-            "agent".into(),
-            "run".into(),
-            "--entrypoint".into(),
-            e.to_string_lossy().to_string(),
-            plan.prompt.clone(),
-        ],
-        (None, _) => vec![
-            exe_s.clone(),
-            "agent".into(),
-            "run".into(),
-            plan.prompt.clone(),
-        ],
+        .or_else(|| plan.image.as_ref().map(PathBuf::from))
+        .map(|e| std::fs::canonicalize(&e).unwrap_or(e));
+    // An entrypoint nobody could run (a root caller's 0700 script) runs from a copy.
+    let entry = match (entry, drop_to) {
+        (Some(e), Some(_)) if !others_can_run(&e) => Some(copy_entrypoint(&e, &td.config())?),
+        (e, _) => e,
     };
+    let exe_s = exe.to_string_lossy().to_string();
+    let mut command: Vec<String> = vec![exe_s, "agent".into(), "run".into()];
+    if let Some(e) = &entry {
+        command.push("--entrypoint".into());
+        command.push(e.to_string_lossy().to_string());
+    }
+    command.push(plan.prompt.clone());
     let host_path = opts
         .path
         .clone()
@@ -382,10 +450,6 @@ async fn setup(
     env.insert("TMPDIR".into(), "/tmp".into());
     env.insert("LANG".into(), "C.UTF-8".into());
     env.insert("GIT_TERMINAL_PROMPT".into(), "0".into());
-    env.insert(
-        RESULTS_FILE_ENV.into(),
-        td.results().to_string_lossy().to_string(),
-    );
 
     let read_only: Vec<PathBuf> = [
         Some(exe.to_path_buf()),
@@ -398,29 +462,56 @@ async fn setup(
             .and_then(|d| d.parent().map(PathBuf::from)),
         Some(td.config()),
         Some(td.cred()),
+        shared_objects,
     ]
     .into_iter()
     .flatten()
     .filter(|p| p.exists())
     .collect();
-    let hidden: Vec<PathBuf> = [opts.host_home.clone(), Some(home.root().to_path_buf())]
+    // A root caller's agent runs as nobody: it must own what it may write and read.
+    let mut hidden: Vec<PathBuf> = [opts.host_home.clone(), Some(home.root().to_path_buf())]
         .into_iter()
         .flatten()
         .filter(|p| p.is_dir())
         .collect();
+    if let Some((uid, gid)) = drop_to {
+        for d in [td.work(), td.home(), td.tmp(), td.config(), td.cred()] {
+            chown_tree(&d, uid, gid).map_err(|e| format!("chown {}: {e}", d.display()))?;
+        }
+        let binds: Vec<PathBuf> = read_only
+            .iter()
+            .chain([&td.work(), &td.home()])
+            .cloned()
+            .collect();
+        for a in untraversable_ancestors(&binds, uid) {
+            if !hidden.iter().any(|h| a.starts_with(h)) {
+                hidden.push(a);
+            }
+        }
+    }
+    let seccomp = match opts.sandbox {
+        SandboxMode::Bubblewrap => {
+            Some(crate::seccomp::agent_filter_fd().map_err(|e| e.to_string())?)
+        }
+        SandboxMode::None => None,
+    };
     let sandbox = SandboxSpec {
         work: td.work(),
-        writable: vec![td.home(), td.out()],
+        writable: vec![td.home()],
         tmp: td.tmp(),
         read_only,
         hidden,
         command,
+        drop_to,
+        dropper: exe.to_path_buf(),
+        seccomp_fd: seccomp.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
     };
     let (program, args) = render(
         &sandbox,
         opts.sandbox,
         bwrap.as_deref().unwrap_or(Path::new("bwrap")),
     );
+    let agent_type = entry.is_none().then_some(plan.agent_type);
     Ok(Launch {
         program,
         args,
@@ -428,7 +519,43 @@ async fn setup(
         work: td.work(),
         base_branch,
         base_head,
-        timeout: plan.timeout_seconds,
-        direct,
+        timeout: effective_timeout(plan.timeout_seconds, None),
+        agent_type,
+        remote_url: plan.repo.as_ref().map(|r| r.url.clone()),
+        token_file: token_path,
+        secrets: secret_values,
+        _seccomp: seccomp,
     })
+}
+
+/// Give `root` and everything under it to `uid`:`gid`, without following symlinks.
+fn chown_tree(root: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(root, Some(uid), Some(gid))?;
+    let meta = std::fs::symlink_metadata(root)?;
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(root)? {
+            chown_tree(&entry?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether users other than the owner may read and execute `path`.
+fn others_can_run(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).is_ok_and(|m| m.mode() & 0o005 == 0o005)
+}
+
+/// Copy a custom entrypoint into the Task's config directory (bound read-only), so an
+/// unprivileged agent can run it.
+fn copy_entrypoint(entry: &Path, config: &Path) -> Result<PathBuf, String> {
+    let dir = config.join("entrypoint");
+    mkdir(&dir, 0o755)?;
+    let name = entry.file_name().unwrap_or(std::ffi::OsStr::new("agent"));
+    let copy = dir.join(name);
+    std::fs::copy(entry, &copy)
+        .map_err(|e| format!("copy the entrypoint {}: {e}", entry.display()))?;
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o555))
+        .map_err(|e| format!("chmod {}: {e}", copy.display()))?;
+    Ok(copy)
 }

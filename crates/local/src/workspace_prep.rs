@@ -7,9 +7,14 @@
 //!   fetch (a fetch that started after a caller asked satisfies it). A full commit id already in
 //!   the mirror needs no fetch. The work tree is cloned while the fetch runs, and cloned again
 //!   after it only if the fetch moved a ref (see `mirror_and_clone`).
-//! * The work tree is a local clone of the mirror (hard-linked objects, no alternates, so it
-//!   stands alone inside a sandbox that hides the cache), then `origin` is set to the real URL
-//!   so the agent can push.
+//! * The work tree is a `--shared` clone of the mirror: its `objects/info/alternates` names the
+//!   mirror's object directory, which the sandbox binds back **read-only** (the rest of the
+//!   cache stays hidden). No inode of the mirror is writable from a Task — a hard-linked clone
+//!   shared pack-file inodes, so one Task truncating "its" pack corrupted every later Task —
+//!   and a Task that damages its own `.git` hurts only itself. Then `origin` is set to the
+//!   real URL so the agent can push.
+//! * Every user-supplied positional argument reaches git after `--` (or is a checked commit
+//!   id), so a repository or ref starting with `-` is never taken for an option.
 //! * A token is read from a file by an inline credential helper; only the file's path is in
 //!   `.git/config`, never the token, and URLs are redacted in every message.
 
@@ -27,6 +32,9 @@ pub struct PreparedWorkspace {
     pub base_branch: String,
     /// The commit checked out.
     pub head: String,
+    /// The mirror's object directory the work tree borrows from (`objects/info/alternates`):
+    /// the sandbox binds it read-only.
+    pub shared_objects: Option<std::path::PathBuf>,
 }
 
 /// What to prepare.
@@ -48,21 +56,34 @@ pub struct PrepareRequest<'a> {
 
 /// Prepare a work tree (blocking: runs git).
 pub fn prepare(req: &PrepareRequest<'_>) -> Result<PreparedWorkspace, LocalError> {
+    for (what, value) in [("repo", Some(req.repo)), ("ref", req.git_ref)] {
+        if let Some(v) = value
+            && (v.starts_with('-') || v.chars().any(char::is_control))
+        {
+            return Err(LocalError::Invalid {
+                what: format!("workspace {what} {v:?}"),
+                reason: "must not start with '-' or hold control characters".into(),
+            });
+        }
+    }
     let helper = req.token_file.map(credential_helper);
     if let Some(parent) = req.dest.parent() {
         std::fs::create_dir_all(parent)
             .map_err(|e| LocalError::io(format!("create {}", parent.display()), e))?;
     }
-    match req.cache {
-        Some(cache) => mirror_and_clone(req, cache, helper.as_deref())?,
-        None => clone_into(req, Path::new(req.repo), helper.as_deref())?,
-    }
+    let shared_objects = match req.cache {
+        Some(cache) => Some(mirror_and_clone(req, cache, helper.as_deref())?.join("objects")),
+        None => {
+            clone_into(req, Path::new(req.repo), helper.as_deref())?;
+            None
+        }
+    };
     crate::profile::mark("fetched and cloned");
     if req.cache.is_some() {
         git(
             Some(req.dest),
             None,
-            &["remote", "set-url", "origin", req.repo],
+            &["remote", "set-url", "--", "origin", req.repo],
             req.repo,
         )?;
     }
@@ -88,7 +109,11 @@ pub fn prepare(req: &PrepareRequest<'_>) -> Result<PreparedWorkspace, LocalError
         None => lines.next().unwrap_or_default().to_string(),
     };
     write_files(req.dest, req.files)?;
-    Ok(PreparedWorkspace { base_branch, head })
+    Ok(PreparedWorkspace {
+        base_branch,
+        head,
+        shared_objects,
+    })
 }
 
 /// Clone `src` (the mirror, or the repository itself) into the work tree at the requested ref.
@@ -99,15 +124,27 @@ fn clone_into(
 ) -> Result<(), LocalError> {
     let src = src.to_string_lossy().to_string();
     let dest = req.dest.to_string_lossy().to_string();
+    // From the mirror: borrow its objects (read-only in the sandbox) instead of linking them.
+    let shared = if req.cache.is_some() {
+        "--shared"
+    } else {
+        "--quiet"
+    };
     match req.git_ref {
         None => {
-            git(None, helper, &["clone", "--quiet", &src, &dest], req.repo)?;
-        }
-        Some(r) if req.cache.is_none() || names_branch_or_tag(&src, r) => {
             git(
                 None,
                 helper,
-                &["clone", "--quiet", "-b", r, &src, &dest],
+                &["clone", "--quiet", shared, "--", &src, &dest],
+                req.repo,
+            )?;
+        }
+        Some(r) if req.cache.is_none() || names_branch_or_tag(&src, r) => {
+            let branch = format!("--branch={r}");
+            git(
+                None,
+                helper,
+                &["clone", "--quiet", shared, &branch, "--", &src, &dest],
                 req.repo,
             )?;
         }
@@ -115,7 +152,15 @@ fn clone_into(
             git(
                 None,
                 helper,
-                &["clone", "--quiet", "--no-checkout", &src, &dest],
+                &[
+                    "clone",
+                    "--quiet",
+                    shared,
+                    "--no-checkout",
+                    "--",
+                    &src,
+                    &dest,
+                ],
                 req.repo,
             )?;
             git(
@@ -202,7 +247,7 @@ fn mirror_and_clone(
     req: &PrepareRequest<'_>,
     cache: &Path,
     helper: Option<&str>,
-) -> Result<(), LocalError> {
+) -> Result<std::path::PathBuf, LocalError> {
     let repo = req.repo;
     let asked = SystemTime::now();
     std::fs::create_dir_all(cache)
@@ -224,16 +269,23 @@ fn mirror_and_clone(
         git(
             None,
             helper,
-            &["clone", "--mirror", "--quiet", repo, &t],
+            &["clone", "--mirror", "--quiet", "--", repo, &t],
             repo,
         )
         .inspect_err(|_| {
             let _ = std::fs::remove_dir_all(&tmp);
         })?;
+        // Work trees borrow the mirror's objects: a gc must never prune one of them.
+        git(
+            None,
+            None,
+            &["-C", &t, "config", "gc.pruneExpire", "never"],
+            repo,
+        )?;
         std::fs::rename(&tmp, &path)
             .map_err(|e| LocalError::io(format!("move mirror into {}", path.display()), e))?;
         drop(lock);
-        return clone_into(req, &path, helper);
+        return clone_into(req, &path, helper).map(|()| path);
     }
     let p = path.to_string_lossy().to_string();
     let fresh = std::fs::metadata(&stamp)
@@ -250,7 +302,7 @@ fn mirror_and_clone(
     });
     if fresh || have_pinned {
         drop(lock);
-        return clone_into(req, &path, helper);
+        return clone_into(req, &path, helper).map(|()| path);
     }
     // Only a fetch under this lock writes the mirror: its refs now are what the early clone
     // sees, and the same after the fetch means the fetch changed nothing.
@@ -272,13 +324,13 @@ fn mirror_and_clone(
         let _ = std::fs::remove_dir_all(req.dest);
     })?;
     if after == before && matches!(early, Ok(Ok(()))) {
-        return Ok(());
+        return Ok(path);
     }
     if req.dest.exists() {
         std::fs::remove_dir_all(req.dest)
             .map_err(|e| LocalError::io(format!("remove {}", req.dest.display()), e))?;
     }
-    clone_into(req, &path, helper)
+    clone_into(req, &path, helper).map(|()| path)
 }
 
 /// Every ref of the mirror with its value.

@@ -514,5 +514,8 @@ async fn engine_killed_mid_run_then_recovery() {
         .await
         .and_then(|t| t.status?.message)
         .unwrap_or_default();
-    assert!(m.starts_with("the engine running this Task stopped"), "{m}");
+    assert!(
+        m.starts_with("the run of this Task stopped: its supervisor process exited"),
+        "{m}"
+    );
 }

@@ -116,6 +116,7 @@ impl StreamParser for ClaudeParser {
                         })
                 });
                 let usage = v.get("usage").map(|u| Usage {
+                    source: axon_core::results::UsageSource::Agent,
                     input_tokens: u64_of(u, "input_tokens")
                         + u64_of(u, "cache_creation_input_tokens")
                         + u64_of(u, "cache_read_input_tokens"),

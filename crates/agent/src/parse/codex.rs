@@ -142,6 +142,7 @@ impl StreamParser for CodexParser {
             Some("turn.completed") => {
                 let u = v.get("usage").cloned().unwrap_or(Value::Null);
                 out.push(Event::Usage(Usage {
+                    source: axon_core::results::UsageSource::Agent,
                     input_tokens: u64_of(&u, "input_tokens"),
                     output_tokens: u64_of(&u, "output_tokens"),
                     cost_usd: None,

@@ -103,6 +103,7 @@ impl StreamParser for GeminiParser {
                         .map(error_message)
                         .or_else(|| (!success).then(|| "Gemini CLI reported an error".to_string())),
                     usage: stats.is_object().then(|| Usage {
+                        source: axon_core::results::UsageSource::Agent,
                         input_tokens: u64_of(&stats, "input_tokens"),
                         output_tokens: u64_of(&stats, "output_tokens"),
                         cost_usd: None,

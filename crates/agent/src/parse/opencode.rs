@@ -57,6 +57,7 @@ impl StreamParser for OpenCodeParser {
                 let t = part.get("tokens").cloned().unwrap_or(Value::Null);
                 let cache = t.get("cache").cloned().unwrap_or(Value::Null);
                 out.push(Event::Usage(Usage {
+                    source: axon_core::results::UsageSource::Agent,
                     input_tokens: u64_of(&t, "input")
                         + u64_of(&cache, "read")
                         + u64_of(&cache, "write"),
