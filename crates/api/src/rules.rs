@@ -141,7 +141,7 @@ pub fn is_dns1123_subdomain(name: &str) -> bool {
 /// name. `what` is the kind of object referred to (`Secret`, `Workspace`, `AgentConfig`).
 pub fn check_reference_name(name: &str, what: &str) -> Result<(), String> {
     if name.is_empty() {
-        return Err(format!("must name a {what}: the name is empty"));
+        return Err(format!("is empty: name the {what} to use"));
     }
     if !is_dns1123_subdomain(name) {
         return Err(format!(
@@ -460,7 +460,7 @@ mod tests {
         }
         assert_eq!(
             check_reference_name("", "Secret"),
-            Err("must name a Secret: the name is empty".into())
+            Err("is empty: name the Secret to use".into())
         );
         let e = check_reference_name("../x", "Workspace").expect_err("bad");
         assert!(
