@@ -111,14 +111,16 @@ pub struct Credentials {
 /// A reference to a Secret in the same namespace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SecretReference {
-    /// Name of the Secret.
+    /// Name of the Secret (a DNS-1123 subdomain: lowercase letters, digits, `-` and `.`).
+    #[schemars(length(min = 1, max = 253), regex(pattern = crate::rules::DNS1123_SUBDOMAIN_PATTERN))]
     pub name: String,
 }
 
 /// A reference to another Axon resource in the same namespace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LocalObjectReference {
-    /// Name of the resource.
+    /// Name of the resource (a DNS-1123 subdomain: lowercase letters, digits, `-` and `.`).
+    #[schemars(length(min = 1, max = 253), regex(pattern = crate::rules::DNS1123_SUBDOMAIN_PATTERN))]
     pub name: String,
 }
 

@@ -83,6 +83,9 @@ pub struct Config {
     /// Local backend: how many Tasks run at once (default: the number of cores).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<u32>,
+    /// Timeout of Tasks without `spec.timeoutSeconds`, in seconds; 0: none. Unset: 4 hours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<i64>,
 }
 
 /// The `workspace` field: a reference by name, or an inline repository.
@@ -125,6 +128,7 @@ impl fmt::Debug for Config {
             .field("model_base_url", &self.model_base_url)
             .field("namespace", &self.namespace)
             .field("concurrency", &self.concurrency)
+            .field("timeout_seconds", &self.timeout_seconds)
             .finish()
     }
 }
@@ -166,7 +170,13 @@ impl Config {
         if value.is_null() {
             return Ok(Config::default());
         }
-        crate::loader::strict(value).map_err(|(path, reason)| err(path, reason))
+        let config: Config =
+            crate::loader::strict(value).map_err(|(path, reason)| err(path, reason))?;
+        if let Some(t) = config.timeout_seconds {
+            crate::rules::check_timeout_seconds(t)
+                .map_err(|reason| err("timeoutSeconds".into(), reason))?;
+        }
+        Ok(config)
     }
 
     /// The commented template `axon init` writes.
@@ -187,10 +197,11 @@ mod tests {
 
     #[test]
     fn every_field_parses() {
-        let text = "backend: kubernetes\noauthToken: tok\napiKey: key\nsecret: s\ncredentialType: oauth\nworkspace:\n  name: w\n  repo: https://example.com/r.git\n  ref: main\n  token: gh\ntype: codex\nmodel: m\nmodelBaseURL: http://127.0.0.1:1\nnamespace: ns\nconcurrency: 3\n";
+        let text = "backend: kubernetes\noauthToken: tok\napiKey: key\nsecret: s\ncredentialType: oauth\nworkspace:\n  name: w\n  repo: https://example.com/r.git\n  ref: main\n  token: gh\ntype: codex\nmodel: m\nmodelBaseURL: http://127.0.0.1:1\nnamespace: ns\nconcurrency: 3\ntimeoutSeconds: 0\n";
         let c = Config::parse("c", text).expect("parses");
         assert_eq!(c.backend, Some(Backend::Kubernetes));
         assert_eq!(c.type_, Some(AgentType::Codex));
+        assert_eq!(c.timeout_seconds, Some(0));
         assert_eq!(
             c.workspace.as_ref().and_then(|w| w.token.as_deref()),
             Some("gh")
@@ -204,6 +215,17 @@ mod tests {
     fn unknown_field_is_named() {
         let e = Config::parse("c.yaml", "apikey: x\n").expect_err("unknown");
         assert_eq!(e.to_string(), "config file c.yaml: apikey: unknown field");
+    }
+
+    #[test]
+    fn negative_default_timeout_is_refused() {
+        let e = Config::parse("c.yaml", "timeoutSeconds: -5\n").expect_err("negative");
+        assert_eq!(
+            e.to_string(),
+            "config file c.yaml: timeoutSeconds: must be 0 (no timeout) or a positive number of seconds, got -5"
+        );
+        let c = Config::parse("c.yaml", "timeoutSeconds: 1800\n").expect("parses");
+        assert_eq!(c.timeout_seconds, Some(1800));
     }
 
     #[test]

@@ -169,6 +169,167 @@ mod tests {
         }
     }
 
+    /// The schema node at a dotted path of properties (`[]` steps into array items).
+    fn node<'a>(schema: &'a Value, path: &str) -> &'a Value {
+        let mut n = schema;
+        for part in path.split('.') {
+            n = match part.strip_suffix("[]") {
+                Some(p) => &n["properties"][p]["items"],
+                None => &n["properties"][part],
+            };
+        }
+        n
+    }
+
+    fn schema_of(crd: &CustomResourceDefinition) -> Value {
+        let v = serde_json::to_value(crd).expect("crd json");
+        v["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone()
+    }
+
+    fn pattern(n: &Value) -> regex::Regex {
+        regex::Regex::new(n["pattern"].as_str().expect("pattern")).expect("pattern compiles")
+    }
+
+    #[test]
+    fn field_rules_are_in_the_schema() {
+        let task = schema_of(&Task::crd());
+        assert_eq!(node(&task, "spec.timeoutSeconds")["minimum"], 0.0);
+        assert_eq!(node(&task, "spec.ttlSecondsAfterFinished")["minimum"], 0.0);
+        let backoff = node(&task, "spec.backoffLimit");
+        assert_eq!(backoff["minimum"], 0.0);
+        assert_eq!(
+            backoff["maximum"],
+            f64::from(crate::rules::MAX_BACKOFF_LIMIT)
+        );
+        let prompt = node(&task, "spec.prompt");
+        assert_eq!(prompt["maxLength"], crate::rules::MAX_PROMPT_BYTES);
+        assert_eq!(prompt["minLength"], 1);
+        for name in [
+            "spec.credentials.secretRef.name",
+            "spec.workspaceRef.name",
+            "spec.agentConfigRef.name",
+        ] {
+            assert_eq!(node(&task, name)["maxLength"], 253, "{name}");
+            assert!(node(&task, name)["pattern"].is_string(), "{name}");
+        }
+        let spawner = schema_of(&TaskSpawner::crd());
+        for field in [
+            "promptTemplate",
+            "timeoutSeconds",
+            "credentials.secretRef.name",
+            "workspaceRef.name",
+        ] {
+            let t = node(&spawner, &format!("spec.taskTemplate.{field}"));
+            let f = node(
+                &task,
+                &format!("spec.{}", field.replace("promptTemplate", "prompt")),
+            );
+            for key in ["minLength", "maxLength", "pattern", "minimum", "maximum"] {
+                assert_eq!(t[key], f[key], "taskTemplate.{field}: {key}");
+            }
+        }
+        let ws = schema_of(&Workspace::crd());
+        assert!(
+            node(&ws, "spec.ref")["x-kubernetes-validations"][0]["rule"]
+                .as_str()
+                .is_some_and(|r| r.contains("!self.contains('..')"))
+        );
+    }
+
+    /// The schema's patterns agree with the loader's rules on the cases both can say.
+    #[test]
+    fn schema_patterns_agree_with_the_rules() {
+        use crate::rules::*;
+        let task = schema_of(&Task::crd());
+        let name = pattern(node(&task, "spec.credentials.secretRef.name"));
+        for s in [
+            "a",
+            "my-secret",
+            "a.b-c",
+            "../x",
+            "A",
+            "a_b",
+            "-a",
+            "a-",
+            "a..b",
+            "a.-b",
+            "",
+        ] {
+            assert_eq!(
+                name.is_match(s),
+                check_reference_name(s, "Secret").is_ok(),
+                "name {s:?}"
+            );
+        }
+        let blank = pattern(node(&task, "spec.prompt"));
+        for s in ["x", " x ", "", " ", "\n\t "] {
+            assert_eq!(blank.is_match(s), check_prompt(s).is_ok(), "prompt {s:?}");
+        }
+        let ws = schema_of(&Workspace::crd());
+        let repo = pattern(node(&ws, "spec.repo"));
+        for s in [
+            "https://h/r.git",
+            "git@h:o/r",
+            "/srv/r",
+            "-x",
+            "--upload-pack=x",
+            "a b",
+            "a\tb",
+            "a\u{1}",
+            "a\u{7f}",
+        ] {
+            assert_eq!(repo.is_match(s), check_repo(s).is_ok(), "repo {s:?}");
+        }
+        let git_ref = pattern(node(&ws, "spec.ref"));
+        for s in [
+            "",
+            "main",
+            "v1.2",
+            "refs/pull/7/head",
+            "-x",
+            "a b",
+            "a~1",
+            "a^",
+            "a:b",
+            "a?",
+            "a*",
+            "a[b",
+            "a\\b",
+            "a\u{1}",
+        ] {
+            assert_eq!(git_ref.is_match(s), check_git_ref(s).is_ok(), "ref {s:?}");
+        }
+        let path = pattern(node(&ws, "spec.files[].path"));
+        for s in [
+            "a",
+            "ab",
+            "abc",
+            "abcd",
+            "abcde",
+            "notes.md",
+            ".axon/notes.md",
+            ".gitignore",
+            ".gi",
+            "x/.gitkeep",
+            "..a",
+            "a..",
+            "src/./main.rs",
+            ".github/ci.yml",
+            "/etc/passwd",
+            "../x",
+            "a/../x",
+            "a/..",
+            "..",
+            ".git",
+            ".GIT",
+            ".Git/config",
+            "a/.git",
+            "a/.gIt/hooks/x",
+        ] {
+            assert_eq!(path.is_match(s), check_file_path(s).is_ok(), "path {s:?}");
+        }
+    }
+
     #[test]
     fn one_source_rule_is_in_the_schema() {
         let v = serde_json::to_string(&TaskSpawner::crd()).expect("json");

@@ -75,9 +75,55 @@ impl FromStr for Kind {
     }
 }
 
+/// A command-line resource argument: `KIND` (`tasks`, `tk`, ...) or `KIND/NAME` (`task/x`, as
+/// `-o name` prints it, kubectl style): the kind, and the name when given.
+pub fn parse_kind_name(s: &str) -> Result<(Kind, Option<String>), String> {
+    let Some((kind, name)) = s.split_once('/') else {
+        return Ok((s.parse()?, None));
+    };
+    let kind: Kind = kind.parse()?;
+    if name.is_empty() {
+        return Err(format!(
+            "{s:?}: the name after '/' is empty (expected {}/NAME)",
+            kind.plural().trim_end_matches('s')
+        ));
+    }
+    if name.contains('/') {
+        return Err(format!(
+            "{s:?}: a name cannot contain '/' (expected {}/NAME)",
+            kind.plural().trim_end_matches('s')
+        ));
+    }
+    Ok((kind, Some(name.to_string())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kind_slash_name_like_kubectl() {
+        assert_eq!(parse_kind_name("tasks"), Ok((Kind::Task, None)));
+        assert_eq!(
+            parse_kind_name("task/x"),
+            Ok((Kind::Task, Some("x".to_string())))
+        );
+        for (s, kind) in [
+            ("tk/x", Kind::Task),
+            ("workspace/x", Kind::Workspace),
+            ("ws/x", Kind::Workspace),
+            ("agentconfig/x", Kind::AgentConfig),
+            ("ac/x", Kind::AgentConfig),
+            ("taskspawners/x", Kind::TaskSpawner),
+            ("tsp/x", Kind::TaskSpawner),
+            ("TaskSpawner/x", Kind::TaskSpawner),
+        ] {
+            assert_eq!(parse_kind_name(s), Ok((kind, Some("x".to_string()))), "{s}");
+        }
+        assert!(parse_kind_name("pod/x").is_err_and(|e| e.contains("unknown resource type")));
+        assert!(parse_kind_name("task/").is_err_and(|e| e.contains("the name after '/' is empty")));
+        assert!(parse_kind_name("task/a/b").is_err_and(|e| e.contains("cannot contain '/'")));
+    }
 
     #[test]
     fn accepts_plural_singular_short_and_kind() {

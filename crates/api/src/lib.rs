@@ -16,6 +16,7 @@ pub mod duration;
 pub mod error;
 pub mod kind;
 pub mod loader;
+pub mod rules;
 pub mod task;
 pub mod task_spawner;
 pub mod workspace;

@@ -1,6 +1,12 @@
 //! One loader for multi-document YAML files holding any of the four kinds, used by
 //! `axon apply -f`, `axon validate` and the examples' tests. Unknown fields are errors, and every
 //! error names the file, the document's index and kind/name, and the field path.
+//!
+//! Two levels of checks: the structural ones (types, names, one source, durations) run on every
+//! document, including what a backend reads back from its store ([`Resource::from_value`]); the
+//! field rules of [`crate::rules`] (numbers, prompts, references, git arguments, file paths) run
+//! on what users write ([`load_str`], [`load_file`]), so a document stored before a rule existed
+//! can still be listed and deleted.
 
 use crate::agent_config::AgentConfig;
 use crate::error::ApiError;
@@ -72,9 +78,10 @@ impl Resource {
         v.unwrap_or(Value::Null)
     }
 
-    /// Parse a resource from a JSON value (as stored), checking kind, fields and semantics.
+    /// Parse a resource from a JSON value (as stored), checking kind, fields and the structural
+    /// rules; the field rules of [`crate::rules`] are not applied (see the module doc).
     pub fn from_value(value: Value) -> Result<Resource, ApiError> {
-        parse_document("<value>", 0, value)
+        parse_document("<value>", 0, value, Rules::Structural)
     }
 }
 
@@ -99,7 +106,8 @@ pub fn load_file(path: &Path) -> Result<Vec<Document>, ApiError> {
     load_str(&file, &text)
 }
 
-/// Read every document of a YAML text. Empty documents are skipped.
+/// Read every document of a YAML text, applying every check including the field rules of
+/// [`crate::rules`] (the first broken one is the error). Empty documents are skipped.
 pub fn load_str(file: &str, text: &str) -> Result<Vec<Document>, ApiError> {
     let values: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| ApiError::Syntax {
         file: file.to_string(),
@@ -110,7 +118,7 @@ pub fn load_str(file: &str, text: &str) -> Result<Vec<Document>, ApiError> {
         .enumerate()
         .filter(|(_, v)| !v.is_null())
         .map(|(index, value)| {
-            parse_document(file, index, value).map(|resource| Document {
+            parse_document(file, index, value, Rules::All).map(|resource| Document {
                 file: file.to_string(),
                 index,
                 resource,
@@ -119,7 +127,21 @@ pub fn load_str(file: &str, text: &str) -> Result<Vec<Document>, ApiError> {
         .collect()
 }
 
-fn parse_document(file: &str, index: usize, value: Value) -> Result<Resource, ApiError> {
+/// Which checks [`parse_document`] applies.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rules {
+    /// Types and the structural checks only (what a backend stored).
+    Structural,
+    /// Those and the field rules (what a user wrote).
+    All,
+}
+
+fn parse_document(
+    file: &str,
+    index: usize,
+    value: Value,
+    rules: Rules,
+) -> Result<Resource, ApiError> {
     let kind = value
         .get("kind")
         .and_then(Value::as_str)
@@ -193,6 +215,11 @@ fn parse_document(file: &str, index: usize, value: Value) -> Result<Resource, Ap
         }
     };
     check(&resource).map_err(|(p, r)| err(&p, r))?;
+    if rules == Rules::All
+        && let Some(v) = crate::rules::violations(&resource).into_iter().next()
+    {
+        return Err(err(&v.path, v.reason));
+    }
     Ok(resource)
 }
 
@@ -219,7 +246,7 @@ pub(crate) fn strict<T: DeserializeOwned>(value: Value) -> Result<T, (String, St
     Ok(parsed)
 }
 
-/// Checks a schema cannot express: names, durations, one source, relative file paths.
+/// Structural checks a schema cannot express: names, durations, one source.
 fn check(resource: &Resource) -> Result<(), (String, String)> {
     let name = resource.name();
     if name.is_empty() {
@@ -270,24 +297,6 @@ fn check(resource: &Resource) -> Result<(), (String, String)> {
                     .map_err(|e| ("spec.pollInterval".to_string(), e))?;
             }
         }
-        Resource::Workspace(ws) => {
-            for (i, f) in ws.spec.files.iter().enumerate() {
-                let p = Path::new(&f.path);
-                if f.path.is_empty()
-                    || p.is_absolute()
-                    || p.components()
-                        .any(|c| matches!(c, std::path::Component::ParentDir))
-                {
-                    return Err((
-                        format!("spec.files[{i}].path"),
-                        format!(
-                            "{:?} must be a relative path inside the repository (no leading / or ..)",
-                            f.path
-                        ),
-                    ));
-                }
-            }
-        }
         Resource::AgentConfig(ac) => {
             for (i, p) in ac.spec.plugins.iter().enumerate() {
                 check_file_name(&p.name).map_err(|r| (format!("spec.plugins[{i}].name"), r))?;
@@ -301,21 +310,15 @@ fn check(resource: &Resource) -> Result<(), (String, String)> {
                 }
             }
         }
-        Resource::Task(_) => {}
+        Resource::Task(_) | Resource::Workspace(_) => {}
     }
     Ok(())
 }
 
-/// A Kubernetes object name: DNS-1123 subdomain (lowercase alphanumerics, `-`, `.`, ≤ 253).
+/// A Kubernetes object name: DNS-1123 subdomain (dot-separated labels of lowercase
+/// alphanumerics and `-`, each starting and ending with an alphanumeric; ≤ 253 characters).
 pub fn check_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 253
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if ok {
+    if crate::rules::is_dns1123_subdomain(name) {
         Ok(())
     } else {
         Err(format!(

@@ -49,7 +49,8 @@ pub struct TaskSpec {
     /// Agent type: `claude-code`, `codex`, `gemini` or `opencode`.
     #[serde(rename = "type")]
     pub type_: AgentType,
-    /// The prompt given to the agent.
+    /// The prompt given to the agent: not empty or only whitespace, at most 10 MiB.
+    #[schemars(length(min = 1, max = 10485760), regex(pattern = crate::rules::NOT_BLANK_PATTERN))]
     pub prompt: String,
     /// The agent's credential (type and Secret).
     pub credentials: Credentials,
@@ -71,11 +72,12 @@ pub struct TaskSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub ttl_seconds_after_finished: Option<i32>,
-    /// Fail the Task when the agent runs longer than this many seconds.
+    /// Fail the Task when the agent runs longer than this many seconds; 0: no timeout. Unset:
+    /// the default (config file `timeoutSeconds`, else 4 hours).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 0))]
     pub timeout_seconds: Option<i64>,
-    /// How many times to retry a failed agent run (default 0: no retry).
+    /// How many times to retry a failed agent run (default 0: no retry; at most 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 10))]
     pub backoff_limit: Option<i32>,

@@ -139,18 +139,20 @@ pub struct TaskTemplate {
     /// AgentConfig for spawned Tasks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_config_ref: Option<LocalObjectReference>,
-    /// Go text/template for the prompt (variables: ID Number Title Body URL Labels Comments Kind Time Schedule).
+    /// Go text/template for the prompt (variables: ID Number Title Body URL Labels Comments Kind Time Schedule);
+    /// not empty or only whitespace, at most 10 MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 10485760), regex(pattern = crate::rules::NOT_BLANK_PATTERN))]
     pub prompt_template: Option<String>,
     /// Delete spawned Tasks this many seconds after they finish.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub ttl_seconds_after_finished: Option<i32>,
-    /// Fail spawned Tasks that run longer than this many seconds.
+    /// Fail spawned Tasks that run longer than this many seconds; 0: no timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 0))]
     pub timeout_seconds: Option<i64>,
-    /// Retries of a failed agent run (default 0).
+    /// Retries of a failed agent run (default 0; at most 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 10))]
     pub backoff_limit: Option<i32>,

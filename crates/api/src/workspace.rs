@@ -1,12 +1,12 @@
 //! The Workspace: a git repository the agent works on.
 
 use crate::common::SecretReference;
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A git repository (and ref) that Tasks clone into a fresh work tree.
-#[derive(CustomResource, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "axon.io",
     version = "v1alpha1",
@@ -26,11 +26,15 @@ use serde::{Deserialize, Serialize};
 )]
 #[serde(rename_all = "camelCase")]
 pub struct WorkspaceSpec {
-    /// Git repository URL to clone (HTTPS, git://, SSH, file:// or a local path).
-    #[schemars(length(min = 1))]
+    /// Git repository URL to clone (HTTPS, git://, SSH, file:// or a local path); never
+    /// starting with `-`, no whitespace or control characters.
+    #[schemars(length(min = 1), regex(pattern = crate::rules::REPO_PATTERN))]
     pub repo: String,
-    /// Branch, tag, or commit SHA to check out (defaults to the repository's default branch).
+    /// Branch, tag, or commit SHA to check out (defaults to the repository's default branch);
+    /// a name `git check-ref-format` accepts, never starting with `-`.
     #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024), regex(pattern = crate::rules::GIT_REF_PATTERN))]
+    #[x_kube(validation = Rule::new(crate::rules::GIT_REF_CEL).message("must be a valid git ref name (git check-ref-format): no '..', '@{', '//', component starting with '.' or ending with '.lock', not ending with '/' or '.'"))]
     pub git_ref: Option<String>,
     /// Secret containing `GITHUB_TOKEN` for git auth and the gh CLI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43,7 +47,8 @@ pub struct WorkspaceSpec {
 /// A file written into the work tree before the agent starts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct WorkspaceFile {
-    /// Path relative to the repository root (no `..`, not absolute).
+    /// Path relative to the repository root (not absolute, no `..` component, not inside `.git`).
+    #[schemars(length(min = 1, max = 4096), regex(pattern = crate::rules::FILE_PATH_PATTERN))]
     pub path: String,
     /// File content.
     pub content: String,

@@ -162,3 +162,175 @@ fn bad_name_and_file_path() {
     );
     assert!(e.contains("spec.files[0].path"), "{e}");
 }
+
+fn task_with(extra: &str) -> String {
+    format!("{TASK_HEAD}  type: codex\n{extra}")
+}
+
+#[test]
+fn negative_numbers_are_refused_with_what_is_allowed() {
+    assert_eq!(
+        error_of(&task_with("  timeoutSeconds: -5\n")),
+        "bad.yaml: document 0 (Task/t1): spec.timeoutSeconds: must be 0 (no timeout) or a positive number of seconds, got -5"
+    );
+    assert!(load_str("ok.yaml", &task_with("  timeoutSeconds: 0\n")).is_ok());
+    let e = error_of(&task_with("  ttlSecondsAfterFinished: -1\n"));
+    assert!(
+        e.contains("spec.ttlSecondsAfterFinished: must be 0 (delete as soon as the Task finishes) or a positive number of seconds, got -1"),
+        "{e}"
+    );
+    let e = error_of(&task_with("  backoffLimit: -1\n"));
+    assert!(
+        e.contains("spec.backoffLimit: must be between 0 (no retry) and 10 retries, got -1"),
+        "{e}"
+    );
+    let e = error_of(&task_with("  backoffLimit: 100\n"));
+    assert!(e.contains("got 100"), "{e}");
+}
+
+#[test]
+fn empty_whitespace_and_huge_prompts_are_refused() {
+    let e = error_of(&task_with("").replace("prompt: hi", "prompt: ''"));
+    assert!(
+        e.contains("(Task/t1): spec.prompt: must not be empty"),
+        "{e}"
+    );
+    let e = error_of(&task_with("").replace("prompt: hi", "prompt: \"  \\n\\t\""));
+    assert!(e.contains("spec.prompt: is only whitespace"), "{e}");
+    let big = "x".repeat(12 * 1024 * 1024 + 300 * 1024);
+    let e = error_of(&task_with("").replace("prompt: hi", &format!("prompt: {big}")));
+    assert!(
+        e.ends_with("spec.prompt: 12.3 MiB is over the 10 MiB limit"),
+        "{}",
+        &e[..200.min(e.len())]
+    );
+}
+
+#[test]
+fn references_must_be_object_names() {
+    for bad in ["../x", "A", "''"] {
+        let e = error_of(&task_with("").replace(
+            "secretRef: {name: s}",
+            &format!("secretRef: {{name: {bad}}}"),
+        ));
+        assert!(e.contains("spec.credentials.secretRef.name: "), "{e}");
+        let e = error_of(&task_with(&format!("  workspaceRef: {{name: {bad}}}\n")));
+        assert!(e.contains("spec.workspaceRef.name: "), "{e}");
+        let e = error_of(&task_with(&format!("  agentConfigRef: {{name: {bad}}}\n")));
+        assert!(e.contains("spec.agentConfigRef.name: "), "{e}");
+    }
+    let e = error_of(&task_with("  workspaceRef: {name: ../x}\n"));
+    assert!(
+        e.ends_with("spec.workspaceRef.name: \"../x\" is not a valid Workspace name: use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit (at most 253 characters)"),
+        "{e}"
+    );
+    let ws = "apiVersion: axon.io/v1alpha1\nkind: Workspace\nmetadata: {name: w}\nspec: {repo: r, secretRef: {name: ../gh}}\n";
+    assert!(error_of(ws).contains("spec.secretRef.name: \"../gh\" is not a valid Secret name"));
+}
+
+const WS_HEAD: &str = "apiVersion: axon.io/v1alpha1\nkind: Workspace\nmetadata: {name: w}\nspec:\n";
+
+#[test]
+fn repo_and_ref_never_reach_git_as_options() {
+    let e = error_of(&format!(
+        "{WS_HEAD}  repo: --upload-pack=touch /tmp/pwned\n"
+    ));
+    assert_eq!(
+        e,
+        "bad.yaml: document 0 (Workspace/w): spec.repo: \"--upload-pack=touch /tmp/pwned\" starts with '-': it would reach git as an option, not as a repository"
+    );
+    let e = error_of(&format!("{WS_HEAD}  repo: \"https://h/r\\nx\"\n"));
+    assert!(
+        e.contains("spec.repo: ") && e.contains("no whitespace or control characters"),
+        "{e}"
+    );
+    let e = error_of(&format!("{WS_HEAD}  repo: https://h/r\n  ref: --orphan\n"));
+    assert!(
+        e.contains("spec.ref: \"--orphan\" starts with '-': it would reach git as an option"),
+        "{e}"
+    );
+    for bad in [
+        "a..b",
+        "'x@{1}'",
+        "main.lock",
+        "'a b'",
+        "'a:b'",
+        "main/",
+        "main.",
+    ] {
+        let e = error_of(&format!("{WS_HEAD}  repo: https://h/r\n  ref: {bad}\n"));
+        assert!(
+            e.contains("spec.ref: ") && e.contains("is not a valid git ref name"),
+            "{bad}: {e}"
+        );
+    }
+    assert!(
+        load_str(
+            "ok.yaml",
+            &format!("{WS_HEAD}  repo: https://h/r\n  ref: refs/pull/7/head\n")
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn files_stay_inside_the_work_tree_and_out_of_git() {
+    for (path, why) in [
+        ("/etc/cron.d/x", "is absolute"),
+        ("a/../../x", "contains '..'"),
+        (".git/hooks/post-checkout", "is inside .git"),
+        ("sub/.GIT/config", "is inside .git"),
+    ] {
+        let e = error_of(&format!(
+            "{WS_HEAD}  repo: r\n  files: [{{path: ok.md, content: a}}, {{path: '{path}', content: x}}]\n"
+        ));
+        assert!(
+            e.contains("spec.files[1].path: ") && e.contains(why),
+            "{path}: {e}"
+        );
+    }
+}
+
+const SPAWNER_TEMPLATE: &str = "apiVersion: axon.io/v1alpha1\nkind: TaskSpawner\nmetadata: {name: sp}\nspec:\n  when: {cron: {schedule: '* * * * *'}}\n  taskTemplate:\n    type: codex\n    credentials: {type: api-key, secretRef: {name: c}}\n";
+
+#[test]
+fn task_template_has_the_same_rules() {
+    for (extra, field) in [
+        (
+            "    timeoutSeconds: -1\n",
+            "spec.taskTemplate.timeoutSeconds: must be 0",
+        ),
+        (
+            "    ttlSecondsAfterFinished: -1\n",
+            "spec.taskTemplate.ttlSecondsAfterFinished: ",
+        ),
+        ("    backoffLimit: 11\n", "spec.taskTemplate.backoffLimit: "),
+        (
+            "    promptTemplate: '   '\n",
+            "spec.taskTemplate.promptTemplate: is only whitespace",
+        ),
+        (
+            "    workspaceRef: {name: ../w}\n",
+            "spec.taskTemplate.workspaceRef.name: ",
+        ),
+        (
+            "    agentConfigRef: {name: A}\n",
+            "spec.taskTemplate.agentConfigRef.name: ",
+        ),
+    ] {
+        let e = error_of(&format!("{SPAWNER_TEMPLATE}{extra}"));
+        assert!(e.contains(field), "{extra}: {e}");
+    }
+    let e = error_of(&SPAWNER_TEMPLATE.replace("name: c}", "name: ../c}"));
+    assert!(
+        e.contains("spec.taskTemplate.credentials.secretRef.name: "),
+        "{e}"
+    );
+}
+
+#[test]
+fn stored_documents_are_read_back_without_the_field_rules() {
+    // A document stored before a rule existed can still be listed and deleted.
+    let value: Value = serde_saphyr::from_str(&task_with("  timeoutSeconds: -5\n")).expect("yaml");
+    assert!(Resource::from_value(value).is_ok());
+}

@@ -190,7 +190,8 @@ fn parse_credential_type(s: &str) -> Result<CredentialType, String> {
 
 #[derive(Debug, Args)]
 pub struct GetArgs {
-    /// Resource type: tasks, workspaces, agentconfigs, taskspawners (or tk, ws, ac, tsp)
+    /// Resource type: tasks, workspaces, agentconfigs, taskspawners (or tk, ws, ac, tsp); or
+    /// TYPE/NAME (task/x, as `-o name` prints)
     pub kind: String,
     /// Resource name (all when omitted)
     pub name: Option<String>,
@@ -201,16 +202,15 @@ pub struct GetArgs {
 
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
-    /// Resource type
+    /// Resource type, or TYPE/NAME (task/x, as `-o name` prints)
     pub kind: String,
-    /// Resource name(s)
-    #[arg(required = true, num_args = 1..)]
+    /// Resource name(s); with TYPE/NAME, more TYPE/NAME arguments
     pub names: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// Task name
+    /// Task name (or task/NAME)
     pub task: String,
     /// Follow the log until the Task ends
     #[arg(short = 'f', long)]

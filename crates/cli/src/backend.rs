@@ -34,6 +34,7 @@ impl Backend {
                 if let Some(c) = settings.config.concurrency {
                     backend.set_concurrency(c as usize);
                 }
+                backend.set_default_timeout(settings.config.timeout_seconds);
                 if let Some(mode) = global.sandbox {
                     if mode == axon_local::SandboxMode::None {
                         eprintln!("{}", axon_local::NO_SANDBOX_WARNING);

@@ -1,5 +1,7 @@
 //! The CLI skeleton through the real binary: version, init, validate, completion, run --dry-run,
-//! install --dry-run. No backend is needed for any of these.
+//! install --dry-run (no backend needed), and the `KIND/NAME` argument forms on the local backend.
+
+mod support;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -38,6 +40,7 @@ fn init_writes_a_template_and_refuses_to_overwrite() {
     let path = home.path().join(".axon/config.yaml");
     let text = std::fs::read_to_string(&path).expect("config written");
     assert!(text.contains("# oauthToken:"));
+    assert!(text.contains("# timeoutSeconds: 14400"), "{text}");
     axon(home.path())
         .arg("init")
         .assert()
@@ -198,4 +201,133 @@ fn sandbox_none_is_explicit_and_warns() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("--sandbox"));
+}
+
+const RESOURCES: &str = "apiVersion: axon.io/v1alpha1\nkind: Workspace\nmetadata: {name: ws}\nspec: {repo: https://example.invalid/r.git}\n---\napiVersion: axon.io/v1alpha1\nkind: AgentConfig\nmetadata: {name: cfg}\nspec: {agentsMD: Be brief.}\n---\napiVersion: axon.io/v1alpha1\nkind: TaskSpawner\nmetadata: {name: sp}\nspec:\n  when: {cron: {schedule: '0 0 1 1 *'}}\n  taskTemplate: {type: codex, credentials: {type: api-key, secretRef: {name: key}}, promptTemplate: hi}\n";
+
+/// `axon get KIND/NAME` (what `-o name` prints) works for every kind and its short names, and
+/// so do `axon delete KIND/NAME...` and `axon logs task/NAME`.
+#[test]
+fn kind_slash_name_arguments_like_kubectl() {
+    let env = support::Env::builder("kind-name").build();
+    let file = env.root().join("resources.yaml");
+    std::fs::write(&file, RESOURCES).expect("write");
+    env.ok(&["apply", "-f", &file.to_string_lossy()]);
+    env.create_secret("key", "CODEX_API_KEY", "sk-x");
+    let agent = env.agent("agent.sh", "echo done");
+    env.ok(&[
+        "run",
+        "-p",
+        "hi",
+        "--name",
+        "t1",
+        "--type",
+        "codex",
+        "--secret",
+        "key",
+        "--image",
+        &agent.to_string_lossy(),
+        "-w",
+    ]);
+
+    // What `-o name` prints is accepted back, for every kind.
+    for (list, name) in [
+        ("tasks", "task/t1"),
+        ("workspaces", "workspace/ws"),
+        ("agentconfigs", "agentconfig/cfg"),
+        ("taskspawners", "taskspawner/sp"),
+    ] {
+        let names = env.ok(&["get", list, "-o", "name"]);
+        assert_eq!(names.trim(), name, "{list}");
+        assert_eq!(env.ok(&["get", name, "-o", "name"]).trim(), name);
+    }
+    for (arg, name) in [
+        ("tk/t1", "task/t1"),
+        ("tasks/t1", "task/t1"),
+        ("ws/ws", "workspace/ws"),
+        ("ac/cfg", "agentconfig/cfg"),
+        ("tsp/sp", "taskspawner/sp"),
+        ("taskspawners/sp", "taskspawner/sp"),
+    ] {
+        assert_eq!(env.ok(&["get", arg, "-o", "name"]).trim(), name, "{arg}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&env.ok(&["get", "task/t1", "-o", "json"])).expect("one object");
+    assert_eq!(json["metadata"]["name"], "t1");
+    assert!(env.ok(&["get", "task/t1"]).starts_with("NAME"));
+
+    for (args, message) in [
+        (
+            vec!["get", "task/t1", "t1"],
+            "already names the Task \"t1\"",
+        ),
+        (vec!["get", "task/"], "the name after '/' is empty"),
+        (vec!["get", "pod/x"], "unknown resource type \"pod\""),
+        (vec!["get", "task/nope"], "Task \"nope\" not found"),
+        (vec!["logs", "ws/ws"], "only Tasks have logs"),
+        (vec!["delete", "tasks"], "name the tasks to delete"),
+        (
+            vec!["delete", "task/t1", "ws"],
+            "every argument is TYPE/NAME",
+        ),
+    ] {
+        let out = env.output(&args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(message), "{args:?}: {err}");
+    }
+
+    let logs = env.ok(&["logs", "task/t1"]);
+    assert!(logs.contains("done"), "{logs}");
+    let deleted = env.ok(&["delete", "task/t1", "ws/ws", "taskspawner/sp"]);
+    assert_eq!(
+        deleted,
+        "task/t1 deleted\nworkspace/ws deleted\ntaskspawner/sp deleted\n"
+    );
+    assert_eq!(
+        env.ok(&["delete", "ac", "cfg"]),
+        "agentconfig/cfg deleted\n"
+    );
+    assert!(env.task("t1").is_none());
+}
+
+/// The loader's field rules through `axon validate` and `axon apply`: one line naming the field
+/// and what is allowed, and nothing stored.
+#[test]
+fn field_rules_refuse_with_one_line() {
+    let env = support::Env::builder("field-rules").build();
+    for (doc, line) in [
+        (
+            "kind: Task\nmetadata: {name: x}\nspec: {type: codex, prompt: hi, timeoutSeconds: -5, credentials: {type: api-key, secretRef: {name: k}}}\n",
+            "(Task/x): spec.timeoutSeconds: must be 0 (no timeout) or a positive number of seconds, got -5",
+        ),
+        (
+            "kind: Task\nmetadata: {name: x}\nspec: {type: codex, prompt: hi, credentials: {type: oauth, secretRef: {name: k}}}\n",
+            "(Task/x): spec.credentials.type: credential type oauth is supported only by claude-code, not codex",
+        ),
+        (
+            "kind: Workspace\nmetadata: {name: w}\nspec: {repo: '--upload-pack=touch /tmp/x'}\n",
+            "(Workspace/w): spec.repo: \"--upload-pack=touch /tmp/x\" starts with '-': it would reach git as an option",
+        ),
+        (
+            "kind: Workspace\nmetadata: {name: w}\nspec: {repo: r, secretRef: {name: ../x}}\n",
+            "(Workspace/w): spec.secretRef.name: \"../x\" is not a valid Secret name",
+        ),
+        (
+            "kind: Workspace\nmetadata: {name: w}\nspec: {repo: r, files: [{path: .git/hooks/post-checkout, content: x}]}\n",
+            "(Workspace/w): spec.files[0].path: \".git/hooks/post-checkout\" is inside .git",
+        ),
+    ] {
+        let file = env.root().join("bad.yaml");
+        std::fs::write(&file, format!("apiVersion: axon.io/v1alpha1\n{doc}")).expect("write");
+        for command in ["validate", "apply"] {
+            let out = env.output(&[command, "-f", &file.to_string_lossy()]);
+            assert!(!out.status.success(), "{command}: {doc}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains(line), "{command}: {err}");
+            assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        }
+    }
+    assert!(env.task_list().is_empty());
+    assert!(env.ok(&["get", "workspaces"]).is_empty());
 }

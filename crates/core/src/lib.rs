@@ -14,5 +14,6 @@ pub mod spawn_memory;
 pub mod spawn_name;
 pub mod task_status;
 pub mod template;
+pub mod timeout;
 pub mod ttl;
 pub mod validate;

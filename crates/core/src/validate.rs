@@ -1,29 +1,73 @@
-//! Checks beyond the schema that need the core's parsers: cron expressions and prompt
-//! templates. `axon validate` and `axon apply` run them before anything is stored.
+//! Checks beyond the schema that need the core: cron expressions, prompt templates, and which
+//! credential types an agent supports (the rule of [`crate::plan::credential_env`], so `axon
+//! validate` and a run refuse the same things). `axon validate` and `axon apply` run them
+//! before anything is stored, after the loader's own field rules (`axon_api::rules`).
 
-use axon_api::ApiError;
 use axon_api::loader::{Document, Resource};
+use axon_api::rules::Violation;
+use axon_api::{AgentType, ApiError, Credentials};
 
 /// Check one loaded document; the error names file, document and field like the loader's.
 pub fn validate_document(doc: &Document) -> Result<(), ApiError> {
-    let fail = |path: &str, reason: String| ApiError::Field {
-        file: doc.file.clone(),
-        index: doc.index,
-        what: format!("{}/{}", doc.resource.kind(), doc.resource.name()),
-        path: path.to_string(),
-        reason,
-    };
-    if let Resource::TaskSpawner(ts) = &doc.resource {
-        if let Some(cron) = &ts.spec.when.cron {
-            crate::cron::validate(&cron.schedule)
-                .map_err(|e| fail("spec.when.cron.schedule", e.to_string()))?;
-        }
-        if let Some(t) = &ts.spec.task_template.prompt_template {
-            crate::template::parse_template(t)
-                .map_err(|e| fail("spec.taskTemplate.promptTemplate", e.to_string()))?;
-        }
+    match violations(&doc.resource).into_iter().next() {
+        None => Ok(()),
+        Some(v) => Err(ApiError::Field {
+            file: doc.file.clone(),
+            index: doc.index,
+            what: format!("{}/{}", doc.resource.kind(), doc.resource.name()),
+            path: v.path,
+            reason: v.reason,
+        }),
     }
-    Ok(())
+}
+
+/// The core's broken rules of a resource (empty: none), in field order.
+pub fn violations(resource: &Resource) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let mut push = |path: &str, reason: String| {
+        out.push(Violation {
+            path: path.to_string(),
+            reason,
+        })
+    };
+    match resource {
+        Resource::Task(t) => {
+            if let Err(reason) = credentials(t.spec.type_, &t.spec.credentials) {
+                push("spec.credentials.type", reason);
+            }
+        }
+        Resource::TaskSpawner(ts) => {
+            if let Some(cron) = &ts.spec.when.cron
+                && let Err(e) = crate::cron::validate(&cron.schedule)
+            {
+                push("spec.when.cron.schedule", e.to_string());
+            }
+            let template = &ts.spec.task_template;
+            if let Err(reason) = credentials(template.type_, &template.credentials) {
+                push("spec.taskTemplate.credentials.type", reason);
+            }
+            if let Some(t) = &template.prompt_template
+                && let Err(e) = crate::template::parse_template(t)
+            {
+                push("spec.taskTemplate.promptTemplate", e.to_string());
+            }
+        }
+        Resource::Workspace(_) | Resource::AgentConfig(_) => {}
+    }
+    out
+}
+
+/// Every broken rule of a resource: the loader's field rules, then the core's.
+pub fn all_violations(resource: &Resource) -> Vec<Violation> {
+    let mut out = axon_api::rules::violations(resource);
+    out.extend(violations(resource));
+    out
+}
+
+fn credentials(agent: AgentType, c: &Credentials) -> Result<(), String> {
+    crate::plan::credential_env(agent, c.type_)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -55,5 +99,68 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    fn task(agent: &str, credential: &str) -> Result<(), String> {
+        let yaml = format!(
+            "apiVersion: axon.io/v1alpha1\nkind: Task\nmetadata: {{name: t}}\nspec:\n  type: {agent}\n  prompt: hi\n  credentials: {{type: {credential}, secretRef: {{name: c}}}}\n"
+        );
+        let docs = load_str("t.yaml", &yaml).map_err(|e| e.to_string())?;
+        validate_document(&docs[0]).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn oauth_only_for_claude_code_the_plan_rule() {
+        assert!(task("claude-code", "oauth").is_ok());
+        for agent in ["codex", "gemini", "opencode"] {
+            assert!(task(agent, "api-key").is_ok());
+            assert_eq!(
+                task(agent, "oauth"),
+                Err(format!(
+                    "t.yaml: document 0 (Task/t): spec.credentials.type: credential type oauth is supported only by claude-code, not {agent}: use credentials.type api-key"
+                ))
+            );
+        }
+        let e = check("{cron: {schedule: '0 * * * *'}}", "x").map(|_| ());
+        assert!(e.is_ok());
+        let yaml = "apiVersion: axon.io/v1alpha1\nkind: TaskSpawner\nmetadata: {name: sp}\nspec:\n  when: {cron: {schedule: '0 * * * *'}}\n  taskTemplate: {type: gemini, credentials: {type: oauth, secretRef: {name: c}}}\n";
+        let docs = load_str("s.yaml", yaml).expect("loads");
+        let e = validate_document(&docs[0]).expect_err("oauth").to_string();
+        assert!(
+            e.contains("spec.taskTemplate.credentials.type: credential type oauth"),
+            "{e}"
+        );
+    }
+
+    /// A file with every mistake the rules know, one document per kind: every message, one
+    /// line each, as `axon validate` prints them.
+    #[test]
+    fn every_mistake_snapshot() {
+        let text = include_str!("../tests/fixtures/every-mistake.yaml");
+        let values: Vec<serde_json::Value> =
+            serde_saphyr::from_multiple(text).expect("fixture is YAML");
+        let mut lines = Vec::new();
+        for (index, value) in values.into_iter().enumerate() {
+            // Structural checks only, so every field rule of the document is reported.
+            let resource = Resource::from_value(value).expect("structurally valid");
+            for v in all_violations(&resource) {
+                let e = ApiError::Field {
+                    file: "every-mistake.yaml".into(),
+                    index,
+                    what: format!("{}/{}", resource.kind(), resource.name()),
+                    path: v.path,
+                    reason: v.reason,
+                };
+                lines.push(e.to_string());
+            }
+        }
+        // The prompt over the size limit, without a 10 MiB fixture.
+        let big = format!(
+            "apiVersion: axon.io/v1alpha1\nkind: Task\nmetadata: {{name: big}}\nspec:\n  type: codex\n  prompt: {}\n  credentials: {{type: api-key, secretRef: {{name: c}}}}\n",
+            "x".repeat(12 * 1024 * 1024 + 300 * 1024)
+        );
+        lines.push(load_str("big.yaml", &big).expect_err("too big").to_string());
+        assert!(lines.iter().all(|l| !l.contains('\n')));
+        insta::assert_snapshot!(lines.join("\n"));
     }
 }

@@ -2,6 +2,7 @@
 //! sharing one AXON_HOME; the long-lived parts (the engine, one supervisor per running Task)
 //! are detached processes started on demand (see `engine`, `supervisor`).
 
+use crate::agent_bins::{agent_bind_dirs, program_for, resolve_executable};
 use crate::engine::{self, CONCURRENCY_KEY};
 use crate::error::LocalError;
 use crate::ids;
@@ -22,6 +23,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -38,6 +40,7 @@ pub struct LocalBackend {
     concurrency: AtomicUsize,
     no_sandbox: AtomicBool,
     direct_runner: AtomicBool,
+    default_timeout: Mutex<Option<i64>>,
 }
 
 impl LocalBackend {
@@ -76,6 +79,7 @@ impl LocalBackend {
             concurrency: AtomicUsize::new(concurrency),
             no_sandbox: AtomicBool::new(false),
             direct_runner: AtomicBool::new(false),
+            default_timeout: Mutex::new(None),
         };
         b.recover()?;
         Ok(b)
@@ -129,6 +133,18 @@ impl LocalBackend {
     pub fn set_runner(&self, mode: RunnerMode) {
         self.direct_runner
             .store(mode == RunnerMode::Direct, Ordering::Relaxed);
+    }
+
+    /// The timeout of Tasks applied from now on that set no `spec.timeoutSeconds` (the config
+    /// file's `timeoutSeconds`; 0: none; `None`: the built-in default), stored with each Task.
+    pub fn set_default_timeout(&self, seconds: Option<i64>) {
+        if let Ok(mut t) = self.default_timeout.lock() {
+            *t = seconds;
+        }
+    }
+
+    fn default_timeout(&self) -> Option<i64> {
+        self.default_timeout.lock().ok().and_then(|t| *t)
     }
 
     fn runner(&self) -> RunnerMode {
@@ -193,17 +209,30 @@ impl LocalBackend {
                 Some(p)
             }
         };
+        let agent_bin_dir = std::env::var_os("AXON_AGENT_BIN_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let path = std::env::var("PATH").ok();
+        // A built-in agent's CLI found on this PATH (it may live under the hidden HOME).
+        let agent_bins = match (&agent_bin_dir, &entrypoint, &path) {
+            (None, None, Some(path)) => {
+                agent_bind_dirs(program_for(task.spec.type_), path, resolve_executable)
+            }
+            _ => None,
+        }
+        .unwrap_or_default();
         Ok(RunOptions {
             sandbox: self.sandbox(),
             runner: self.runner(),
             entrypoint,
-            agent_bin_dir: std::env::var_os("AXON_AGENT_BIN_DIR")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
+            agent_bin_dir,
             host_home: std::env::var_os("HOME")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
-            path: std::env::var("PATH").ok(),
+            path,
+            default_timeout_seconds: self.default_timeout(),
+            agent_paths: agent_bins.dirs,
+            agent_path_prefix: agent_bins.path_prefix,
         })
     }
 

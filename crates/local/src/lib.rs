@@ -11,6 +11,7 @@
 //! Decisions live in `axon_core` (`plan_run`, `next_status`, `schedule::decide`); this crate
 //! only observes and acts.
 
+pub mod agent_bins;
 mod backend;
 mod drop_privileges;
 mod engine;

@@ -1,4 +1,5 @@
-//! `axon get KIND [NAME] [-o yaml|json|wide|name] [-w]`.
+//! `axon get KIND [NAME] [-o yaml|json|wide|name] [-w]`, or `axon get KIND/NAME` (the form
+//! `-o name` prints, as kubectl accepts it).
 
 use crate::args::{GetArgs, GlobalArgs, OutputFormat};
 use crate::backend::Backend;
@@ -34,11 +35,26 @@ async fn fetch(
     }
 }
 
+/// The kind and name `axon get` was asked for: `KIND [NAME]` or `KIND/NAME`.
+pub fn target(args: &GetArgs) -> Result<(Kind, Option<String>), CliError> {
+    let (kind, name) = axon_api::kind::parse_kind_name(&args.kind).map_err(CliError::Usage)?;
+    match (name, &args.name) {
+        (Some(n), Some(extra)) => Err(CliError::Usage(format!(
+            "{:?} already names the {kind} {n:?}: give `axon get {}` or `axon get {} {n}`, not also {extra:?}",
+            args.kind,
+            args.kind,
+            kind.plural()
+        ))),
+        (Some(n), None) => Ok((kind, Some(n))),
+        (None, name) => Ok((kind, name.clone())),
+    }
+}
+
 pub async fn run(global: &GlobalArgs, args: &GetArgs) -> Result<ExitCode, CliError> {
-    let kind: Kind = args.kind.parse().map_err(CliError::Usage)?;
+    let (kind, name) = target(args)?;
     let settings = settings::resolve(global)?;
     let backend = Backend::open(&settings, global).await?;
-    let resources = fetch(&backend, kind, args.name.as_deref()).await?;
+    let resources = fetch(&backend, kind, name.as_deref()).await?;
     if kind == Kind::TaskSpawner
         && let Some(note) = crate::spawner_host::serve_note(&backend)
     {
@@ -49,7 +65,7 @@ pub async fn run(global: &GlobalArgs, args: &GetArgs) -> Result<ExitCode, CliErr
         Some(f @ (OutputFormat::Yaml | OutputFormat::Json | OutputFormat::Name)) => {
             print!(
                 "{}",
-                output::render_documents(&resources, f, args.name.is_some())
+                output::render_documents(&resources, f, name.is_some())
             );
         }
         _ => {
@@ -81,7 +97,7 @@ pub async fn run(global: &GlobalArgs, args: &GetArgs) -> Result<ExitCode, CliErr
             _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
-        let current = fetch(&backend, kind, args.name.as_deref()).await?;
+        let current = fetch(&backend, kind, name.as_deref()).await?;
         let rows = output::table(kind, &current, wide, now());
         let keyed = key(&output::table(kind, &current, wide, 0));
         for (i, (name, row)) in keyed.iter().enumerate() {

@@ -46,18 +46,32 @@ impl<W: Write> Write for RenderingWriter<W> {
     }
 }
 
+/// The Task's name: `NAME` or `task/NAME` (the form `-o name` prints).
+fn task_name(arg: &str) -> Result<String, CliError> {
+    if !arg.contains('/') {
+        return Ok(arg.to_string());
+    }
+    match axon_api::kind::parse_kind_name(arg).map_err(CliError::Usage)? {
+        (Kind::Task, Some(name)) => Ok(name),
+        (kind, _) => Err(CliError::Usage(format!(
+            "{arg:?} names a {kind}: only Tasks have logs (task/NAME)"
+        ))),
+    }
+}
+
 pub async fn run(global: &GlobalArgs, args: &LogsArgs) -> Result<ExitCode, CliError> {
+    let name = task_name(&args.task)?;
     let settings = settings::resolve(global)?;
     let backend = Backend::open(&settings, global).await?;
-    let Some(Resource::Task(task)) = backend.get(Kind::Task, &args.task).await? else {
-        return Err(CliError::NotFound("Task", args.task.clone()));
+    let Some(Resource::Task(task)) = backend.get(Kind::Task, &name).await? else {
+        return Err(CliError::NotFound("Task", name));
     };
     let mut writer = RenderingWriter {
         renderer: LogRenderer::new(task.spec.type_, args.raw),
         buffer: Vec::new(),
         out: std::io::stdout(),
     };
-    backend.logs(&args.task, args.follow, &mut writer).await?;
+    backend.logs(&name, args.follow, &mut writer).await?;
     writer
         .finish()
         .map_err(CliError::io("cannot write to standard output"))?;

@@ -1,0 +1,579 @@
+//! Field rules beyond the types: what a value must look like before Axon acts on it.
+//!
+//! Why a module of its own: a security review found values that the types accept but that are
+//! dangerous or meaningless further down — a Workspace `repo` or `ref` starting with `-` reaches
+//! `git` as an option, a `files[].path` of `.git/hooks/post-checkout` plants a hook, a
+//! `secretRef` of `../x` names a file outside the local secret store, a negative timeout or an
+//! empty prompt makes no sense. Each rule is a small function returning the reason in words
+//! (what is allowed, what was given), and [`violations`] applies all of them to a resource.
+//!
+//! The loader runs them on what users write (`axon apply -f`, `axon validate -f`); it does not
+//! run them on what a backend already stored, so a document stored before a rule existed can
+//! still be listed and deleted. The CRD schema carries the same rules where OpenAPI can say them
+//! (the `*_PATTERN` constants, length limits and ranges on the types).
+
+use crate::loader::Resource;
+use crate::task::TaskSpec;
+use crate::task_spawner::TaskTemplate;
+use std::path::{Component, Path};
+
+/// The largest prompt (or prompt template) accepted, in bytes.
+pub const MAX_PROMPT_BYTES: usize = 10 * 1024 * 1024;
+/// The largest `backoffLimit` accepted (retries of a failed run).
+pub const MAX_BACKOFF_LIMIT: i32 = 10;
+/// The longest object name (DNS-1123 subdomain).
+pub const MAX_NAME_LENGTH: usize = 253;
+/// The longest Workspace `ref` accepted.
+pub const MAX_GIT_REF_LENGTH: usize = 1024;
+/// The longest Workspace `files[].path` accepted.
+pub const MAX_FILE_PATH_LENGTH: usize = 4096;
+
+/// A DNS-1123 subdomain (Kubernetes object names), as an OpenAPI `pattern`.
+pub const DNS1123_SUBDOMAIN_PATTERN: &str =
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/// At least one character that is not whitespace, as an OpenAPI `pattern` (unanchored).
+pub const NOT_BLANK_PATTERN: &str = r"\S";
+/// A Workspace `repo`: no leading `-`, no ASCII control characters or spaces.
+pub const REPO_PATTERN: &str = r"^[^-\x00-\x20\x7f][^\x00-\x20\x7f]*$";
+/// A Workspace `ref` (empty, or no leading `-`, none of git's forbidden characters); the rest
+/// of `git check-ref-format` is in [`GIT_REF_CEL`].
+pub const GIT_REF_PATTERN: &str = r"^([^-\x00-\x20\x7f~^:?*\[\\][^\x00-\x20\x7f~^:?*\[\\]*)?$";
+/// The rest of `git check-ref-format` for a Workspace `ref`, as a CEL rule on the field.
+pub const GIT_REF_CEL: &str = "self == '' || (!self.contains('..') && !self.contains('@{') && !self.contains('//') && !self.contains('/.') && !self.startsWith('.') && !self.startsWith('/') && !self.endsWith('/') && !self.endsWith('.') && !self.endsWith('.lock') && !self.contains('.lock/') && self != '@')";
+/// A Workspace `files[].path`: relative, no `..` component, no `.git` component (any case).
+/// Written without look-ahead (OpenAPI patterns are RE2 on the server): a path is components
+/// separated by `/`, the first one non-empty, none equal to `..` or `.git`.
+pub const FILE_PATH_PATTERN: &str = concat!(
+    r"^(",
+    // one non-empty component that is neither `..` nor `.git` (any case)
+    r"[^/]|[^/.][^/]|\.[^/.]|[^/]{3}|[^/.][^/]{3}|\.[^/gG][^/]{2}|\.[gG][^/iI][^/]|\.[gG][iI][^/tT]|[^/]{5,}",
+    r")(/(",
+    r"[^/]|[^/.][^/]|\.[^/.]|[^/]{3}|[^/.][^/]{3}|\.[^/gG][^/]{2}|\.[gG][^/iI][^/]|\.[gG][iI][^/tT]|[^/]{5,}",
+    r")?)*$"
+);
+
+/// One broken rule: the field and what is allowed there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// Dotted field path, e.g. `spec.timeoutSeconds`.
+    pub path: String,
+    /// What is wrong and what is allowed, in one line.
+    pub reason: String,
+}
+
+impl Violation {
+    fn at(path: impl Into<String>, reason: String) -> Violation {
+        Violation {
+            path: path.into(),
+            reason,
+        }
+    }
+}
+
+/// `timeoutSeconds`: 0 (no timeout) or a positive number of seconds.
+pub fn check_timeout_seconds(seconds: i64) -> Result<(), String> {
+    if seconds < 0 {
+        return Err(format!(
+            "must be 0 (no timeout) or a positive number of seconds, got {seconds}"
+        ));
+    }
+    Ok(())
+}
+
+/// `ttlSecondsAfterFinished`: 0 (delete at once) or a positive number of seconds.
+pub fn check_ttl_seconds(seconds: i32) -> Result<(), String> {
+    if seconds < 0 {
+        return Err(format!(
+            "must be 0 (delete as soon as the Task finishes) or a positive number of seconds, got {seconds}"
+        ));
+    }
+    Ok(())
+}
+
+/// `backoffLimit`: 0 to [`MAX_BACKOFF_LIMIT`] retries.
+pub fn check_backoff_limit(retries: i32) -> Result<(), String> {
+    if !(0..=MAX_BACKOFF_LIMIT).contains(&retries) {
+        return Err(format!(
+            "must be between 0 (no retry) and {MAX_BACKOFF_LIMIT} retries, got {retries}"
+        ));
+    }
+    Ok(())
+}
+
+/// A prompt or prompt template: not empty, not only whitespace, at most [`MAX_PROMPT_BYTES`].
+pub fn check_prompt(prompt: &str) -> Result<(), String> {
+    if prompt.is_empty() {
+        return Err("must not be empty: it is what the agent is asked to do".into());
+    }
+    if prompt.trim().is_empty() {
+        return Err("is only whitespace: it must say what the agent is asked to do".into());
+    }
+    if prompt.len() > MAX_PROMPT_BYTES {
+        return Err(format!(
+            "{} is over the {} MiB limit",
+            mib(prompt.len()),
+            MAX_PROMPT_BYTES / (1024 * 1024)
+        ));
+    }
+    Ok(())
+}
+
+fn mib(bytes: usize) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// A Kubernetes object name: a DNS-1123 subdomain — dot-separated labels of lowercase letters,
+/// digits and `-`, each starting and ending with a letter or digit; at most 253 characters.
+pub fn is_dns1123_subdomain(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LENGTH
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+/// The name in a reference (`secretRef`, `workspaceRef`, `agentConfigRef`): a valid object
+/// name. `what` is the kind of object referred to (`Secret`, `Workspace`, `AgentConfig`).
+pub fn check_reference_name(name: &str, what: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err(format!("is empty: name the {what} to use"));
+    }
+    if !is_dns1123_subdomain(name) {
+        return Err(format!(
+            "{name:?} is not a valid {what} name: use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit (at most {MAX_NAME_LENGTH} characters)"
+        ));
+    }
+    Ok(())
+}
+
+fn bad_char(s: &str) -> Option<char> {
+    s.chars().find(|c| c.is_control() || c.is_whitespace())
+}
+
+/// A Workspace `repo`: a URL or path git can clone, never something git reads as an option.
+pub fn check_repo(repo: &str) -> Result<(), String> {
+    if repo.is_empty() {
+        return Err("must not be empty: the git repository to clone (URL or path)".into());
+    }
+    if repo.starts_with('-') {
+        return Err(format!(
+            "{repo:?} starts with '-': it would reach git as an option, not as a repository"
+        ));
+    }
+    if let Some(c) = bad_char(repo) {
+        return Err(format!(
+            "{repo:?} contains {c:?}: a repository URL or path has no whitespace or control characters"
+        ));
+    }
+    Ok(())
+}
+
+/// A Workspace `ref`: empty (the default branch) or a name `git check-ref-format` accepts (a
+/// branch, a tag or a commit id), never something git reads as an option.
+pub fn check_git_ref(git_ref: &str) -> Result<(), String> {
+    if git_ref.is_empty() {
+        return Ok(());
+    }
+    if git_ref.starts_with('-') {
+        return Err(format!(
+            "{git_ref:?} starts with '-': it would reach git as an option, not as a ref"
+        ));
+    }
+    let why = git_ref_problem(git_ref);
+    match why {
+        None => Ok(()),
+        Some(why) => Err(format!(
+            "{git_ref:?} is not a valid git ref name: {why} (a branch, tag or commit id, as `git check-ref-format` accepts)"
+        )),
+    }
+}
+
+fn git_ref_problem(r: &str) -> Option<String> {
+    if r.len() > MAX_GIT_REF_LENGTH {
+        return Some(format!("longer than {MAX_GIT_REF_LENGTH} characters"));
+    }
+    if let Some(c) = r.chars().find(|c| c.is_ascii_control()) {
+        return Some(format!("it contains the control character {c:?}"));
+    }
+    if let Some(c) = r
+        .chars()
+        .find(|c| matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\'))
+    {
+        return Some(format!("it contains {c:?}"));
+    }
+    if r == "@" {
+        return Some("it is \"@\"".into());
+    }
+    if r.contains("..") {
+        return Some("it contains \"..\"".into());
+    }
+    if r.contains("@{") {
+        return Some("it contains \"@{\"".into());
+    }
+    if r.ends_with('/') || r.ends_with('.') {
+        return Some("it ends with '/' or '.'".into());
+    }
+    for component in r.split('/') {
+        if component.is_empty() {
+            return Some("it has an empty component (a leading '/' or \"//\")".into());
+        }
+        if component.starts_with('.') {
+            return Some(format!("its component {component:?} starts with '.'"));
+        }
+        if component.ends_with(".lock") {
+            return Some(format!("its component {component:?} ends with \".lock\""));
+        }
+    }
+    None
+}
+
+/// A Workspace `files[].path`: relative, inside the work tree, not inside `.git`.
+pub fn check_file_path(path: &str) -> Result<(), String> {
+    if path.is_empty() {
+        return Err("must not be empty: a path relative to the repository root".into());
+    }
+    if path.len() > MAX_FILE_PATH_LENGTH {
+        return Err(format!("is longer than {MAX_FILE_PATH_LENGTH} characters"));
+    }
+    let p = Path::new(path);
+    if p.is_absolute() {
+        return Err(format!(
+            "{path:?} is absolute: use a path relative to the repository root"
+        ));
+    }
+    let mut normal = 0;
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                return Err(format!(
+                    "{path:?} contains '..': the file must stay inside the repository"
+                ));
+            }
+            Component::Normal(n) => {
+                if n.eq_ignore_ascii_case(".git") {
+                    return Err(format!(
+                        "{path:?} is inside .git: a file there would change git itself (hooks, config), not the work tree"
+                    ));
+                }
+                normal += 1;
+            }
+            _ => {}
+        }
+    }
+    if normal == 0 {
+        return Err(format!("{path:?} names no file"));
+    }
+    if let Some(c) = path.chars().find(|c| c.is_control()) {
+        return Err(format!("{path:?} contains the control character {c:?}"));
+    }
+    Ok(())
+}
+
+/// Every broken rule of a resource, in field order (empty: none).
+pub fn violations(resource: &Resource) -> Vec<Violation> {
+    let mut out = Vec::new();
+    match resource {
+        Resource::Task(t) => task_spec(&t.spec, &mut out),
+        Resource::TaskSpawner(ts) => task_template(&ts.spec.task_template, &mut out),
+        Resource::Workspace(ws) => {
+            let spec = &ws.spec;
+            push(&mut out, "spec.repo", check_repo(&spec.repo));
+            if let Some(r) = &spec.git_ref {
+                push(&mut out, "spec.ref", check_git_ref(r));
+            }
+            if let Some(s) = &spec.secret_ref {
+                push(
+                    &mut out,
+                    "spec.secretRef.name",
+                    check_reference_name(&s.name, "Secret"),
+                );
+            }
+            for (i, f) in spec.files.iter().enumerate() {
+                push(
+                    &mut out,
+                    &format!("spec.files[{i}].path"),
+                    check_file_path(&f.path),
+                );
+            }
+        }
+        Resource::AgentConfig(_) => {}
+    }
+    out
+}
+
+fn push(out: &mut Vec<Violation>, path: &str, result: Result<(), String>) {
+    if let Err(reason) = result {
+        out.push(Violation::at(path, reason));
+    }
+}
+
+/// The fields a Task and a TaskSpawner's template share, under `prefix` (`spec` or
+/// `spec.taskTemplate`).
+struct Common<'a> {
+    secret: &'a str,
+    workspace: Option<&'a str>,
+    agent_config: Option<&'a str>,
+    ttl: Option<i32>,
+    timeout: Option<i64>,
+    backoff: Option<i32>,
+}
+
+fn common(prefix: &str, c: Common<'_>, out: &mut Vec<Violation>) {
+    push(
+        out,
+        &format!("{prefix}.credentials.secretRef.name"),
+        check_reference_name(c.secret, "Secret"),
+    );
+    if let Some(w) = c.workspace {
+        push(
+            out,
+            &format!("{prefix}.workspaceRef.name"),
+            check_reference_name(w, "Workspace"),
+        );
+    }
+    if let Some(a) = c.agent_config {
+        push(
+            out,
+            &format!("{prefix}.agentConfigRef.name"),
+            check_reference_name(a, "AgentConfig"),
+        );
+    }
+    if let Some(t) = c.ttl {
+        push(
+            out,
+            &format!("{prefix}.ttlSecondsAfterFinished"),
+            check_ttl_seconds(t),
+        );
+    }
+    if let Some(t) = c.timeout {
+        push(
+            out,
+            &format!("{prefix}.timeoutSeconds"),
+            check_timeout_seconds(t),
+        );
+    }
+    if let Some(b) = c.backoff {
+        push(
+            out,
+            &format!("{prefix}.backoffLimit"),
+            check_backoff_limit(b),
+        );
+    }
+}
+
+fn task_spec(spec: &TaskSpec, out: &mut Vec<Violation>) {
+    push(out, "spec.prompt", check_prompt(&spec.prompt));
+    common(
+        "spec",
+        Common {
+            secret: &spec.credentials.secret_ref.name,
+            workspace: spec.workspace_ref.as_ref().map(|r| r.name.as_str()),
+            agent_config: spec.agent_config_ref.as_ref().map(|r| r.name.as_str()),
+            ttl: spec.ttl_seconds_after_finished,
+            timeout: spec.timeout_seconds,
+            backoff: spec.backoff_limit,
+        },
+        out,
+    );
+}
+
+fn task_template(t: &TaskTemplate, out: &mut Vec<Violation>) {
+    if let Some(p) = &t.prompt_template {
+        push(out, "spec.taskTemplate.promptTemplate", check_prompt(p));
+    }
+    common(
+        "spec.taskTemplate",
+        Common {
+            secret: &t.credentials.secret_ref.name,
+            workspace: t.workspace_ref.as_ref().map(|r| r.name.as_str()),
+            agent_config: t.agent_config_ref.as_ref().map(|r| r.name.as_str()),
+            ttl: t.ttl_seconds_after_finished,
+            timeout: t.timeout_seconds,
+            backoff: t.backoff_limit,
+        },
+        out,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeout_zero_means_none_negative_is_refused() {
+        assert!(check_timeout_seconds(0).is_ok());
+        assert!(check_timeout_seconds(3600).is_ok());
+        assert_eq!(
+            check_timeout_seconds(-5),
+            Err("must be 0 (no timeout) or a positive number of seconds, got -5".into())
+        );
+    }
+
+    #[test]
+    fn ttl_and_backoff_bounds() {
+        assert!(check_ttl_seconds(0).is_ok());
+        assert!(check_ttl_seconds(-1).is_err_and(|e| e.contains("got -1")));
+        assert!(check_backoff_limit(0).is_ok());
+        assert!(check_backoff_limit(MAX_BACKOFF_LIMIT).is_ok());
+        assert!(check_backoff_limit(-1).is_err_and(|e| e.contains("got -1")));
+        assert!(check_backoff_limit(MAX_BACKOFF_LIMIT + 1).is_err_and(|e| e.contains("and 10")));
+    }
+
+    #[test]
+    fn prompts_must_say_something_and_fit() {
+        assert!(check_prompt("Fix the bug").is_ok());
+        assert!(check_prompt("").is_err_and(|e| e.starts_with("must not be empty")));
+        assert!(check_prompt(" \n\t ").is_err_and(|e| e.starts_with("is only whitespace")));
+        assert!(check_prompt(&"x".repeat(MAX_PROMPT_BYTES)).is_ok());
+        let big = "x".repeat(12 * 1024 * 1024 + 300 * 1024);
+        assert_eq!(
+            check_prompt(&big),
+            Err("12.3 MiB is over the 10 MiB limit".into())
+        );
+    }
+
+    #[test]
+    fn reference_names_are_dns1123_subdomains() {
+        for ok in ["a", "key", "my-secret", "a.b-c.d", "0", &"a".repeat(253)] {
+            assert!(check_reference_name(ok, "Secret").is_ok(), "{ok}");
+        }
+        for bad in [
+            "../x",
+            "A",
+            "a_b",
+            "-a",
+            "a-",
+            "a..b",
+            ".a",
+            "a.",
+            "a/b",
+            "a.-b",
+            " a",
+            &"a".repeat(254),
+        ] {
+            assert!(check_reference_name(bad, "Secret").is_err(), "{bad}");
+        }
+        assert_eq!(
+            check_reference_name("", "Secret"),
+            Err("is empty: name the Secret to use".into())
+        );
+        let e = check_reference_name("../x", "Workspace").expect_err("bad");
+        assert!(
+            e.starts_with("\"../x\" is not a valid Workspace name"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn repos_never_reach_git_as_options() {
+        for ok in [
+            "https://github.com/o/r.git",
+            "git@github.com:o/r.git",
+            "ssh://git@host/r",
+            "file:///srv/r.git",
+            "/srv/r.git",
+            "../relative/r",
+        ] {
+            assert!(check_repo(ok).is_ok(), "{ok}");
+        }
+        let e = check_repo("--upload-pack=touch /tmp/x").expect_err("option");
+        assert!(e.contains("it would reach git as an option"), "{e}");
+        assert!(check_repo("").is_err());
+        for bad in [
+            "https://h/r x",
+            "https://h/r\n",
+            "a\tb",
+            "r\u{7f}",
+            "r\u{a0}",
+        ] {
+            assert!(
+                check_repo(bad).is_err_and(|e| e.contains("no whitespace or control")),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refs_follow_git_check_ref_format() {
+        for ok in [
+            "",
+            "main",
+            "v1.2.3",
+            "feature/x-y",
+            "refs/pull/7/head",
+            "0123456789abcdef0123456789abcdef01234567",
+            "a@b",
+            "release-1.0_rc",
+        ] {
+            assert!(check_git_ref(ok).is_ok(), "{ok}");
+        }
+        let e = check_git_ref("--upload-pack=x").expect_err("option");
+        assert!(e.contains("it would reach git as an option"), "{e}");
+        for (bad, why) in [
+            ("a..b", "\"..\""),
+            ("a@{1}", "\"@{\""),
+            ("main.lock", ".lock"),
+            ("x.lock/y", ".lock"),
+            ("a\u{1}b", "control character"),
+            ("a\u{7f}", "control character"),
+            ("a b", "' '"),
+            ("a~1", "'~'"),
+            ("a^", "'^'"),
+            ("a:b", "':'"),
+            ("a?", "'?'"),
+            ("a*", "'*'"),
+            ("a[b", "'['"),
+            ("a\\b", "'\\\\'"),
+            ("main/", "ends with"),
+            ("main.", "ends with"),
+            ("/main", "empty component"),
+            ("a//b", "empty component"),
+            ("a/.b", "starts with '.'"),
+            (".a", "starts with '.'"),
+            ("@", "\"@\""),
+        ] {
+            let e = check_git_ref(bad).expect_err(bad);
+            assert!(
+                e.contains(why) && e.contains("not a valid git ref name"),
+                "{bad:?}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn file_paths_stay_in_the_work_tree_and_out_of_git() {
+        for ok in [
+            "a",
+            "notes.md",
+            ".axon/notes.md",
+            "src/./main.rs",
+            ".github/workflows/ci.yml",
+            ".gitignore",
+            "x/.gitkeep",
+            "..a",
+            "a..",
+        ] {
+            assert!(check_file_path(ok).is_ok(), "{ok}");
+        }
+        assert!(check_file_path("/etc/passwd").is_err_and(|e| e.contains("is absolute")));
+        for bad in ["../x", "a/../../x", "a/.."] {
+            assert!(
+                check_file_path(bad).is_err_and(|e| e.contains("contains '..'")),
+                "{bad}"
+            );
+        }
+        for bad in [".git/hooks/pre-commit", "sub/.GIT/config", ".Git", "a/.git"] {
+            assert!(
+                check_file_path(bad).is_err_and(|e| e.contains("is inside .git")),
+                "{bad}"
+            );
+        }
+        assert!(check_file_path("").is_err());
+        assert!(check_file_path(".").is_err_and(|e| e.contains("names no file")));
+    }
+}
