@@ -308,6 +308,31 @@ fn work_dir(plan: &RunPlan) -> &'static str {
     }
 }
 
+/// The results container's environment. Defense in depth for git in a work tree the agent
+/// controlled (`axon agent collect` must not rely on it): the tree belongs to another UID
+/// (`safe.directory`), and the keys that make `git` run a program from the tree's own config
+/// are overridden from the command scope, which wins over the repository's.
+fn results_env() -> Vec<EnvVar> {
+    let overrides = [
+        ("safe.directory", "*"),
+        ("core.fsmonitor", "false"),
+        ("core.hooksPath", "/dev/null"),
+    ];
+    let mut env = vec![
+        literal("HOME", "/tmp"),
+        literal("GIT_CONFIG_NOSYSTEM", "1"),
+        literal("GIT_CONFIG_GLOBAL", "/dev/null"),
+        literal("GIT_TERMINAL_PROMPT", "0"),
+        literal("GIT_OPTIONAL_LOCKS", "0"),
+        literal("GIT_CONFIG_COUNT", &overrides.len().to_string()),
+    ];
+    for (i, (key, value)) in overrides.iter().enumerate() {
+        env.push(literal(&format!("GIT_CONFIG_KEY_{i}"), key));
+        env.push(literal(&format!("GIT_CONFIG_VALUE_{i}"), value));
+    }
+    env
+}
+
 /// The main container: `axon agent collect` as [`RESULTS_UID`], the work tree read-only, its
 /// results document the termination message the controller reads.
 fn results_container(plan: &RunPlan, opts: &JobOptions) -> Container {
@@ -350,7 +375,7 @@ fn results_container(plan: &RunPlan, opts: &JobOptions) -> Container {
         image_pull_policy: Some("IfNotPresent".into()),
         command: Some(vec!["axon".into()]),
         args: Some(args),
-        env: Some(vec![literal("HOME", "/tmp")]),
+        env: Some(results_env()),
         volume_mounts: Some(mounts),
         security_context: Some(container_security_context_as(RESULTS_UID)),
         resources: Some(resources("100m", "128Mi", "1", "1Gi")),

@@ -317,6 +317,42 @@ fn only_the_results_container_has_a_termination_message_the_controller_reads() {
 }
 
 #[test]
+fn git_in_the_results_container_runs_no_program_from_the_work_trees_config() {
+    for j in variants() {
+        let env: Vec<(String, String)> = container(&j, "results")["env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                (
+                    e["name"].as_str().unwrap_or_default().to_string(),
+                    e["value"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let count: usize = get("GIT_CONFIG_COUNT")
+            .and_then(|c| c.parse().ok())
+            .expect("count");
+        let overrides: Vec<(&str, &str)> = (0..count)
+            .map(|i| {
+                (
+                    get(&format!("GIT_CONFIG_KEY_{i}")).expect("key"),
+                    get(&format!("GIT_CONFIG_VALUE_{i}")).expect("value"),
+                )
+            })
+            .collect();
+        assert!(overrides.contains(&("core.fsmonitor", "false")));
+        assert!(overrides.contains(&("core.hooksPath", "/dev/null")));
+        assert!(
+            overrides.contains(&("safe.directory", "*")),
+            "the tree is another UID's"
+        );
+        assert_eq!(get("GIT_CONFIG_GLOBAL"), Some("/dev/null"));
+    }
+}
+
+#[test]
 fn the_deadline_is_the_task_timeout_else_the_controller_default() {
     let deadline = |timeout, default| {
         job(&task(false, None, PROMPT, timeout), default)["spec"]["activeDeadlineSeconds"].clone()
