@@ -279,6 +279,36 @@ pub struct CompletionArgs {
 pub enum AgentCommand {
     /// Run the agent named by AXON_AGENT_TYPE on the prompt, in the current directory
     Run(AgentRunArgs),
+    /// Collect a finished run's results from outside the agent's reach (the Kubernetes results container)
+    Collect(AgentCollectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AgentCollectArgs {
+    /// The work tree (no agent process may be left running in it)
+    #[arg(long)]
+    pub work: PathBuf,
+    /// The agent side's results document: claims (usage, final answer), never git facts
+    #[arg(long)]
+    pub claims: Option<PathBuf>,
+    /// File holding the agent entrypoint's exit code (a claim)
+    #[arg(long)]
+    pub exit_code_file: Option<PathBuf>,
+    /// Directory where `axon workspace prepare --base-dir` recorded the base commit and branch
+    #[arg(long)]
+    pub base_dir: Option<PathBuf>,
+    /// The Workspace's repository URL (never taken from the work tree's config)
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// File holding the GitHub token (to check the push and find pull requests)
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// Where the results document goes (the termination message file)
+    #[arg(long)]
+    pub out: PathBuf,
+    /// A custom agent image: its usage claims are never taken
+    #[arg(long)]
+    pub custom: bool,
 }
 
 #[derive(Debug, Args)]
@@ -333,6 +363,9 @@ pub struct PrepareArgs {
     /// Mirror cache directory
     #[arg(long)]
     pub cache: Option<PathBuf>,
+    /// Record the base commit and branch here, for `axon agent collect --base-dir`
+    #[arg(long)]
+    pub base_dir: Option<PathBuf>,
 }
 
 #[cfg(test)]

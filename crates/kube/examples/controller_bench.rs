@@ -141,6 +141,7 @@ async fn run(n: usize, real: bool) -> (f64, u64) {
         job_options: JobOptions {
             axon_image: "axon:bench".into(),
             version: "bench".into(),
+            default_timeout_seconds: 14400,
         },
         metrics: metrics.clone(),
         recorder: Recorder::new(

@@ -116,10 +116,14 @@ impl KubeBackend {
         Ok(apply_outcome(stored.as_ref(), &applied))
     }
 
-    /// Server-side apply (field manager `axon`): created, configured or unchanged.
+    /// Server-side apply (field manager `axon`): created, configured or unchanged. A Task
+    /// whose prompt does not fit a ConfigMap is refused before anything is sent.
     pub async fn apply(&self, r: Resource) -> Result<ApplyOutcome, KubeError> {
         match r {
-            Resource::Task(t) => self.apply_typed(&*t).await,
+            Resource::Task(t) => {
+                crate::prompt::check_prompt(&t.spec.prompt)?;
+                self.apply_typed(&*t).await
+            }
             Resource::Workspace(w) => self.apply_typed(&*w).await,
             Resource::AgentConfig(a) => self.apply_typed(&*a).await,
             Resource::TaskSpawner(s) => self.apply_typed(&*s).await,

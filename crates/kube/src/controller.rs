@@ -5,7 +5,9 @@
 //! Settings beyond the flags come from the Pod's environment, set by the install manifests:
 //! `AXON_IMAGE` (init containers and spawners), `AXON_VERSION` (default agent image tag),
 //! `POD_NAMESPACE` (where the Lease lives), `POD_NAME` (the Lease holder's identity), and
-//! optionally `AXON_WATCH_NAMESPACE` (watch one namespace instead of all).
+//! optionally `AXON_WATCH_NAMESPACE` (watch one namespace instead of all) and
+//! `AXON_DEFAULT_TIMEOUT_SECONDS` (deadline of Tasks without `timeoutSeconds`: 14400 unless set,
+//! `0` for none).
 
 use crate::error::KubeError;
 use crate::job::JobOptions;
@@ -16,6 +18,7 @@ use crate::names::{
     default_axon_image,
 };
 use crate::server::{ServerState, serve};
+use crate::timeout::{DEFAULT_TIMEOUT_ENV, parse_default_timeout};
 use crate::{spawner_controller, task_controller};
 use axon_api::{Task, TaskSpawner};
 use futures::StreamExt;
@@ -88,6 +91,8 @@ pub async fn run_controller(opts: ControllerOptions) -> Result<(), KubeError> {
     let identity =
         env("POD_NAME").unwrap_or_else(|| format!("{CONTROLLER_NAME}-{}", std::process::id()));
     let watch_ns = env("AXON_WATCH_NAMESPACE");
+    let default_timeout_seconds =
+        parse_default_timeout(env(DEFAULT_TIMEOUT_ENV).as_deref()).map_err(KubeError::Setting)?;
     let client = Client::try_default().await.map_err(|e| KubeError::Config {
         path: None,
         reason: e.to_string(),
@@ -177,6 +182,7 @@ pub async fn run_controller(opts: ControllerOptions) -> Result<(), KubeError> {
         job_options: JobOptions {
             axon_image: image.clone(),
             version,
+            default_timeout_seconds,
         },
         metrics: metrics.clone(),
         recorder: Recorder::new(client.clone(), reporter),

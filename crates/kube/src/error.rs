@@ -55,6 +55,12 @@ pub enum KubeError {
         "cannot serve metrics on {addr}: {reason} (choose another address with --metrics-addr)"
     )]
     Bind { addr: String, reason: String },
+    /// A controller setting from the environment is invalid (the message names it).
+    #[error("{0}")]
+    Setting(String),
+    /// A Task's prompt does not fit the Kubernetes backend.
+    #[error(transparent)]
+    PromptTooLarge(#[from] crate::prompt::PromptTooLarge),
     /// Another controller replica holds the leader Lease and this one lost it.
     #[error("lost the leader Lease {0}: another replica took over; exiting so the Pod restarts")]
     LostLease(String),

@@ -1,18 +1,34 @@
 //! A Task's run plan rendered into a `batch/v1` Job and the ConfigMap it mounts. Pure: the
 //! same plan gives the same objects, so they are snapshot-tested per agent and credential type.
 //!
-//! The Pod has an init container (`axon workspace prepare`, the local backend's code) that
-//! clones the Workspace into a shared `emptyDir` and writes `files[]`, reading the GitHub token
-//! from a mounted Secret through a credential helper (never from args). The agent container
-//! runs `/axon_entrypoint.sh PROMPT` in the work tree; its results document is the container's
-//! termination message (`File` policy: never taken from logs, so a log cannot forge results).
+//! The Pod runs, in order:
+//! 1. init container `prepare` (the `axon` image, only with a Workspace): `axon workspace
+//!    prepare` clones the Workspace into the work volume, writes `files[]`, and records the base
+//!    commit and branch in `axon-base`, a volume no agent process ever sees. The GitHub token is
+//!    a mounted Secret file read by a credential helper (never an argument).
+//! 2. init container `agent`: the agent image's `/axon_entrypoint.sh` in the work tree, the
+//!    prompt a read-only file (`AXON_PROMPT_FILE`), its claims (usage, final answer, success)
+//!    written to `AXON_RESULTS_FILE` in `axon-claims`; it always exits 0 (see
+//!    [`crate::agent_command`]) so that the results are collected whatever the agent did.
+//! 3. container `results` (the `axon` image, another UID, no shared process namespace):
+//!    `axon agent collect` reads the work tree read-only after every agent process is gone,
+//!    takes the git facts itself and only the claims from `axon-claims`, and writes the results
+//!    document as its termination message (`File` policy). The controller reads that message
+//!    and no other: whatever the agent wrote anywhere is ignored.
 
+use crate::agent_command::agent_command;
 use crate::names::{
-    AGENT_CONFIG_DIR, AGENT_CONTAINER, ENTRYPOINT, GITHUB_SECRET_DIR, HOME_DIR, LABEL_AGENT_TYPE,
-    LABEL_MANAGED_BY, LABEL_NAME, LABEL_TASK, PREPARE_CONTAINER, REPO_DIR, TERMINATION_LOG,
-    WORKSPACE_DIR, WORKSPACE_FILES_DIR, config_map_name, default_agent_image,
+    AGENT_CONFIG_DIR, AGENT_CONTAINER, BASE_DIR, CLAIMS_DIR, CLAIMS_FILE, EXIT_CODE_FILE,
+    GITHUB_SECRET_DIR, HOME_DIR, LABEL_AGENT_TYPE, LABEL_MANAGED_BY, LABEL_NAME, LABEL_TASK,
+    PREPARE_CONTAINER, PROMPT_DIR, PROMPT_FILE, PROMPT_FILE_ENV, REPO_DIR, RESULTS_CONTAINER,
+    RESULTS_UID, TERMINATION_LOG, WORKSPACE_DIR, WORKSPACE_FILES_DIR, config_map_name,
+    default_agent_image,
 };
-use crate::security::{container_security_context, pod_security_context, resources};
+use crate::prompt::prompt_as_argument;
+use crate::security::{
+    container_security_context, container_security_context_as, pod_security_context, resources,
+};
+use crate::timeout::effective_timeout;
 use axon_api::Task;
 use axon_core::plan::{EnvValue, GITHUB_TOKEN_KEY, RunPlan};
 use axon_core::results::RESULTS_FILE_ENV;
@@ -22,17 +38,20 @@ use k8s_openapi::api::core::v1::{
     KeyToPath, PodSpec, PodTemplateSpec, SecretKeySelector, SecretVolumeSource, Volume,
     VolumeMount,
 };
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource as _;
 use std::collections::BTreeMap;
 
-/// What the controller adds to a plan: where, with which images and resources.
+/// What the controller adds to a plan: where, with which images, resources and defaults.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JobOptions {
-    /// The `axon` image (init container).
+    /// The `axon` image (`prepare` and `results`).
     pub axon_image: String,
     /// Tag of the default agent images (`ghcr.io/axon-core/axon-<type>:<version>`).
     pub version: String,
+    /// `activeDeadlineSeconds` of a Task without `timeoutSeconds` (`0`: none).
+    pub default_timeout_seconds: i64,
 }
 
 const VOL_WORKSPACE: &str = "workspace";
@@ -41,11 +60,17 @@ const VOL_TMP: &str = "tmp";
 const VOL_CONFIG: &str = "agent-config";
 const VOL_FILES: &str = "workspace-files";
 const VOL_GITHUB: &str = "github-token";
+const VOL_PROMPT: &str = "prompt";
+const VOL_BASE: &str = "axon-base";
+const VOL_CLAIMS: &str = "axon-claims";
+const VOL_RESULTS_TMP: &str = "results-tmp";
 
 /// Key prefix of AgentConfig files in the ConfigMap (keys cannot hold `/`).
 const AGENT_KEY: &str = "agent-";
 /// Key prefix of Workspace files in the ConfigMap.
 const FILE_KEY: &str = "file-";
+/// Key of the prompt in the ConfigMap.
+pub const PROMPT_KEY: &str = "prompt";
 
 /// Labels of a Task's Job, Pod and ConfigMap.
 pub fn task_labels(plan: &RunPlan) -> BTreeMap<String, String> {
@@ -83,30 +108,28 @@ fn meta(name: String, plan: &RunPlan, task: &Task) -> ObjectMeta {
     }
 }
 
-/// The ConfigMap holding the AgentConfig files and the Workspace's `files[]`, or `None` when
-/// the plan has neither. Large plugins travel here, not through arguments.
-pub fn render_config_map(plan: &RunPlan, task: &Task) -> Option<ConfigMap> {
+/// The ConfigMap holding the prompt, the AgentConfig files and the Workspace's `files[]`.
+/// Large prompts and plugins travel here, never through environment variables or arguments.
+pub fn render_config_map(plan: &RunPlan, task: &Task) -> ConfigMap {
     let files = plan
         .repo
         .as_ref()
         .map(|r| r.files.as_slice())
         .unwrap_or_default();
-    if plan.config_files.is_empty() && files.is_empty() {
-        return None;
-    }
     let mut data = BTreeMap::new();
+    data.insert(PROMPT_KEY.to_string(), plan.prompt.clone());
     for (i, content) in plan.config_files.values().enumerate() {
         data.insert(format!("{AGENT_KEY}{i}"), content.clone());
     }
     for (i, (_, content)) in files.iter().enumerate() {
         data.insert(format!("{FILE_KEY}{i}"), content.clone());
     }
-    Some(ConfigMap {
+    ConfigMap {
         metadata: meta(config_map_name(&plan.task), plan, task),
         data: Some(data),
         immutable: Some(true),
         ..Default::default()
-    })
+    }
 }
 
 fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
@@ -118,10 +141,35 @@ fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
     }
 }
 
-fn empty_dir(name: &str) -> Volume {
+fn empty_dir(name: &str, size_limit: Option<&str>) -> Volume {
     Volume {
         name: name.into(),
-        empty_dir: Some(EmptyDirVolumeSource::default()),
+        empty_dir: Some(EmptyDirVolumeSource {
+            size_limit: size_limit.map(|q| Quantity(q.into())),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A volume of some keys of the Task's ConfigMap.
+fn config_map_volume(name: &str, config_map: &str, items: Vec<KeyToPath>) -> Volume {
+    Volume {
+        name: name.into(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: config_map.into(),
+            items: Some(items),
+            optional: Some(false),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn key_to_path(key: String, path: &str) -> KeyToPath {
+    KeyToPath {
+        key,
+        path: path.into(),
         ..Default::default()
     }
 }
@@ -156,9 +204,19 @@ fn agent_env(plan: &RunPlan) -> Vec<EnvVar> {
             },
         })
         .collect();
-    env.push(literal(RESULTS_FILE_ENV, TERMINATION_LOG));
+    env.push(literal(RESULTS_FILE_ENV, CLAIMS_FILE));
+    env.push(literal(PROMPT_FILE_ENV, PROMPT_FILE));
     env.push(literal("HOME", HOME_DIR));
     env
+}
+
+/// The token file mounted from the Workspace's Secret, when it has one.
+fn token_file(plan: &RunPlan) -> Option<String> {
+    plan.repo
+        .as_ref()?
+        .token_secret
+        .as_ref()
+        .map(|_| format!("{GITHUB_SECRET_DIR}/{GITHUB_TOKEN_KEY}"))
 }
 
 /// The init container preparing the work tree, when the plan has a repository.
@@ -173,17 +231,20 @@ fn prepare_container(plan: &RunPlan, opts: &JobOptions) -> Option<Container> {
     if let Some(r) = &repo.git_ref {
         args.extend(["--ref".into(), r.clone()]);
     }
-    args.extend(["--dest".into(), REPO_DIR.into()]);
+    args.extend([
+        "--dest".into(),
+        REPO_DIR.into(),
+        "--base-dir".into(),
+        BASE_DIR.into(),
+    ]);
     let mut mounts = vec![
         mount(VOL_WORKSPACE, WORKSPACE_DIR, false),
         mount(VOL_HOME, HOME_DIR, false),
         mount(VOL_TMP, "/tmp", false),
+        mount(VOL_BASE, BASE_DIR, false),
     ];
-    if repo.token_secret.is_some() {
-        args.extend([
-            "--token-file".into(),
-            format!("{GITHUB_SECRET_DIR}/{GITHUB_TOKEN_KEY}"),
-        ]);
+    if let Some(file) = token_file(plan) {
+        args.extend(["--token-file".into(), file]);
         mounts.push(mount(VOL_GITHUB, GITHUB_SECRET_DIR, true));
     }
     if !repo.files.is_empty() {
@@ -206,112 +267,191 @@ fn prepare_container(plan: &RunPlan, opts: &JobOptions) -> Option<Container> {
     })
 }
 
-/// Render the Job for `plan`, owned by `task`.
-pub fn render_job(plan: &RunPlan, task: &Task, opts: &JobOptions) -> Job {
-    let has_repo = plan.repo.is_some();
-    let mut volumes = vec![
-        empty_dir(VOL_WORKSPACE),
-        empty_dir(VOL_HOME),
-        empty_dir(VOL_TMP),
-    ];
-    let mut agent_mounts = vec![
+/// The init container running the agent: the work tree read-write, the prompt a read-only
+/// file, its claims in `axon-claims`. Never `axon-base` or the GitHub token file.
+fn agent_container(plan: &RunPlan, opts: &JobOptions) -> Container {
+    let custom = plan.image.is_some();
+    let image = plan
+        .image
+        .clone()
+        .unwrap_or_else(|| default_agent_image(plan.agent_type, &opts.version));
+    let mut mounts = vec![
         mount(VOL_WORKSPACE, WORKSPACE_DIR, false),
         mount(VOL_HOME, HOME_DIR, false),
         mount(VOL_TMP, "/tmp", false),
+        mount(VOL_CLAIMS, CLAIMS_DIR, false),
+        mount(VOL_PROMPT, PROMPT_DIR, true),
     ];
+    if !plan.config_files.is_empty() {
+        mounts.push(mount(VOL_CONFIG, AGENT_CONFIG_DIR, true));
+    }
+    Container {
+        name: AGENT_CONTAINER.into(),
+        image: Some(image),
+        image_pull_policy: Some("IfNotPresent".into()),
+        command: Some(agent_command(prompt_as_argument(custom, &plan.prompt))),
+        working_dir: Some(work_dir(plan).into()),
+        env: Some(agent_env(plan)),
+        volume_mounts: Some(mounts),
+        security_context: Some(container_security_context()),
+        resources: Some(resources("250m", "512Mi", "2", "4Gi")),
+        stdin: Some(false),
+        ..Default::default()
+    }
+}
+
+fn work_dir(plan: &RunPlan) -> &'static str {
+    if plan.repo.is_some() {
+        REPO_DIR
+    } else {
+        WORKSPACE_DIR
+    }
+}
+
+/// The results container's environment. Defense in depth for git in a work tree the agent
+/// controlled (`axon agent collect` must not rely on it): the tree belongs to another UID
+/// (`safe.directory`), and the keys that make `git` run a program from the tree's own config
+/// are overridden from the command scope, which wins over the repository's.
+fn results_env() -> Vec<EnvVar> {
+    let overrides = [
+        ("safe.directory", "*"),
+        ("core.fsmonitor", "false"),
+        ("core.hooksPath", "/dev/null"),
+    ];
+    let mut env = vec![
+        literal("HOME", "/tmp"),
+        literal("GIT_CONFIG_NOSYSTEM", "1"),
+        literal("GIT_CONFIG_GLOBAL", "/dev/null"),
+        literal("GIT_TERMINAL_PROMPT", "0"),
+        literal("GIT_OPTIONAL_LOCKS", "0"),
+        literal("GIT_CONFIG_COUNT", &overrides.len().to_string()),
+    ];
+    for (i, (key, value)) in overrides.iter().enumerate() {
+        env.push(literal(&format!("GIT_CONFIG_KEY_{i}"), key));
+        env.push(literal(&format!("GIT_CONFIG_VALUE_{i}"), value));
+    }
+    env
+}
+
+/// The main container: `axon agent collect` as [`RESULTS_UID`], the work tree read-only, its
+/// results document the termination message the controller reads.
+fn results_container(plan: &RunPlan, opts: &JobOptions) -> Container {
+    let mut args = vec![
+        "agent".to_string(),
+        "collect".into(),
+        "--work".into(),
+        work_dir(plan).into(),
+        "--claims".into(),
+        CLAIMS_FILE.into(),
+        "--exit-code-file".into(),
+        EXIT_CODE_FILE.into(),
+        "--out".into(),
+        TERMINATION_LOG.into(),
+    ];
+    let mut mounts = vec![
+        mount(VOL_WORKSPACE, WORKSPACE_DIR, true),
+        mount(VOL_CLAIMS, CLAIMS_DIR, true),
+        mount(VOL_RESULTS_TMP, "/tmp", false),
+    ];
+    if let Some(repo) = &plan.repo {
+        args.extend([
+            "--base-dir".into(),
+            BASE_DIR.into(),
+            "--repo".into(),
+            repo.url.clone(),
+        ]);
+        mounts.push(mount(VOL_BASE, BASE_DIR, true));
+    }
+    if let Some(file) = token_file(plan) {
+        args.extend(["--token-file".into(), file]);
+        mounts.push(mount(VOL_GITHUB, GITHUB_SECRET_DIR, true));
+    }
+    if plan.image.is_some() {
+        args.push("--custom".into());
+    }
+    Container {
+        name: RESULTS_CONTAINER.into(),
+        image: Some(opts.axon_image.clone()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        command: Some(vec!["axon".into()]),
+        args: Some(args),
+        env: Some(results_env()),
+        volume_mounts: Some(mounts),
+        security_context: Some(container_security_context_as(RESULTS_UID)),
+        resources: Some(resources("100m", "128Mi", "1", "1Gi")),
+        termination_message_path: Some(TERMINATION_LOG.into()),
+        termination_message_policy: Some("File".into()),
+        stdin: Some(false),
+        ..Default::default()
+    }
+}
+
+/// The Pod's volumes: emptyDirs (work tree, HOME, /tmp, base, claims, the results
+/// container's /tmp) and the ConfigMap and Secret files.
+fn volumes(plan: &RunPlan) -> Vec<Volume> {
     let cm_name = config_map_name(&plan.task);
+    let mut volumes = vec![
+        empty_dir(VOL_WORKSPACE, None),
+        empty_dir(VOL_HOME, None),
+        empty_dir(VOL_TMP, None),
+        empty_dir(VOL_CLAIMS, Some("16Mi")),
+        empty_dir(VOL_RESULTS_TMP, Some("64Mi")),
+        config_map_volume(
+            VOL_PROMPT,
+            &cm_name,
+            vec![key_to_path(PROMPT_KEY.into(), PROMPT_KEY)],
+        ),
+    ];
     if !plan.config_files.is_empty() {
         let items = plan
             .config_files
             .keys()
             .enumerate()
-            .map(|(i, path)| KeyToPath {
-                key: format!("{AGENT_KEY}{i}"),
-                path: path.clone(),
-                ..Default::default()
-            })
+            .map(|(i, path)| key_to_path(format!("{AGENT_KEY}{i}"), path))
             .collect();
+        volumes.push(config_map_volume(VOL_CONFIG, &cm_name, items));
+    }
+    let Some(repo) = &plan.repo else {
+        return volumes;
+    };
+    volumes.push(empty_dir(VOL_BASE, Some("1Mi")));
+    if !repo.files.is_empty() {
+        let items = repo
+            .files
+            .iter()
+            .enumerate()
+            .map(|(i, (path, _))| key_to_path(format!("{FILE_KEY}{i}"), path))
+            .collect();
+        volumes.push(config_map_volume(VOL_FILES, &cm_name, items));
+    }
+    if let Some(secret) = &repo.token_secret {
         volumes.push(Volume {
-            name: VOL_CONFIG.into(),
-            config_map: Some(ConfigMapVolumeSource {
-                name: cm_name.clone(),
-                items: Some(items),
+            name: VOL_GITHUB.into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(secret.clone()),
+                items: Some(vec![key_to_path(GITHUB_TOKEN_KEY.into(), GITHUB_TOKEN_KEY)]),
+                default_mode: Some(0o440),
                 optional: Some(false),
                 ..Default::default()
             }),
             ..Default::default()
         });
-        agent_mounts.push(mount(VOL_CONFIG, AGENT_CONFIG_DIR, true));
     }
-    if let Some(repo) = &plan.repo {
-        if !repo.files.is_empty() {
-            let items = repo
-                .files
-                .iter()
-                .enumerate()
-                .map(|(i, (path, _))| KeyToPath {
-                    key: format!("{FILE_KEY}{i}"),
-                    path: path.clone(),
-                    ..Default::default()
-                })
-                .collect();
-            volumes.push(Volume {
-                name: VOL_FILES.into(),
-                config_map: Some(ConfigMapVolumeSource {
-                    name: cm_name.clone(),
-                    items: Some(items),
-                    optional: Some(false),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            });
-        }
-        if let Some(secret) = &repo.token_secret {
-            volumes.push(Volume {
-                name: VOL_GITHUB.into(),
-                secret: Some(SecretVolumeSource {
-                    secret_name: Some(secret.clone()),
-                    items: Some(vec![KeyToPath {
-                        key: GITHUB_TOKEN_KEY.into(),
-                        path: GITHUB_TOKEN_KEY.into(),
-                        ..Default::default()
-                    }]),
-                    default_mode: Some(0o440),
-                    optional: Some(false),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            });
-        }
-    }
+    volumes
+}
 
-    let image = plan
-        .image
-        .clone()
-        .unwrap_or_else(|| default_agent_image(plan.agent_type, &opts.version));
-    let agent = Container {
-        name: AGENT_CONTAINER.into(),
-        image: Some(image),
-        image_pull_policy: Some("IfNotPresent".into()),
-        command: Some(vec![ENTRYPOINT.into()]),
-        args: Some(vec![plan.prompt.clone()]),
-        working_dir: Some(if has_repo { REPO_DIR } else { WORKSPACE_DIR }.into()),
-        env: Some(agent_env(plan)),
-        volume_mounts: Some(agent_mounts),
-        security_context: Some(container_security_context()),
-        resources: Some(resources("250m", "512Mi", "2", "4Gi")),
-        termination_message_path: Some(TERMINATION_LOG.into()),
-        termination_message_policy: Some("File".into()),
-        stdin: Some(false),
-        ..Default::default()
-    };
-
+/// Render the Job for `plan`, owned by `task`.
+pub fn render_job(plan: &RunPlan, task: &Task, opts: &JobOptions) -> Job {
+    let init_containers = prepare_container(plan, opts)
+        .into_iter()
+        .chain([agent_container(plan, opts)])
+        .collect();
     let labels = task_labels(plan);
     Job {
         metadata: meta(plan.task.clone(), plan, task),
         spec: Some(JobSpec {
             backoff_limit: Some(plan.backoff_limit),
-            active_deadline_seconds: plan.timeout_seconds,
+            active_deadline_seconds: effective_timeout(task, opts.default_timeout_seconds),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels),
@@ -321,10 +461,11 @@ pub fn render_job(plan: &RunPlan, task: &Task, opts: &JobOptions) -> Job {
                     restart_policy: Some("Never".into()),
                     automount_service_account_token: Some(false),
                     enable_service_links: Some(false),
+                    share_process_namespace: Some(false),
                     security_context: Some(pod_security_context()),
-                    init_containers: prepare_container(plan, opts).map(|c| vec![c]),
-                    containers: vec![agent],
-                    volumes: Some(volumes),
+                    init_containers: Some(init_containers),
+                    containers: vec![results_container(plan, opts)],
+                    volumes: Some(volumes(plan)),
                     ..Default::default()
                 }),
             },

@@ -5,6 +5,7 @@
 //! and observing (Job/Pod state → [`axon_core::task_status::RunObservation`]) are pure
 //! functions tested without a cluster; the controllers only fetch, call them and write.
 
+pub mod agent_command;
 pub mod backend;
 pub mod controller;
 pub mod error;
@@ -17,12 +18,14 @@ pub mod metrics;
 pub mod names;
 pub mod observe;
 pub mod preflight;
+pub mod prompt;
 pub mod security;
 pub mod server;
 pub mod spawner_controller;
 pub mod spawner_deployment;
 pub mod spawner_support;
 pub mod task_controller;
+pub mod timeout;
 pub mod tls;
 pub mod ttl;
 

@@ -1,5 +1,5 @@
-//! `axon logs`: wait for the Task's Pod, stream the init container (workspace preparation)
-//! then the agent, as raw bytes, and reconnect when the stream drops while the Task runs.
+//! `axon logs`: wait for the Task's Pod, stream the init containers (workspace preparation,
+//! then the agent), as raw bytes, and reconnect when the stream drops while the Task runs.
 
 use crate::backend::KubeBackend;
 use crate::error::KubeError;
@@ -33,12 +33,12 @@ fn state(statuses: Option<&Vec<ContainerStatus>>, name: &str) -> State {
     }
 }
 
+/// A container's state, whether it is an init container (prepare, agent) or not.
 fn container_state(pod: &Pod, name: &str) -> State {
     let st = pod.status.as_ref();
-    if name == PREPARE_CONTAINER {
-        state(st.and_then(|s| s.init_container_statuses.as_ref()), name)
-    } else {
-        state(st.and_then(|s| s.container_statuses.as_ref()), name)
+    match state(st.and_then(|s| s.init_container_statuses.as_ref()), name) {
+        State::Absent => state(st.and_then(|s| s.container_statuses.as_ref()), name),
+        found => found,
     }
 }
 

@@ -149,6 +149,11 @@ pub fn controller_deployment(image: &str, version: &str) -> Deployment {
                 value: Some(version.into()),
                 value_from: None,
             },
+            EnvVar {
+                name: crate::timeout::DEFAULT_TIMEOUT_ENV.into(),
+                value: Some(crate::timeout::DEFAULT_TIMEOUT_SECONDS.to_string()),
+                value_from: None,
+            },
             env_field("POD_NAMESPACE", "metadata.namespace"),
             env_field("POD_NAME", "metadata.name"),
             EnvVar {

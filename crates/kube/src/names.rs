@@ -31,10 +31,13 @@ pub const LABEL_COMPONENT: &str = "app.kubernetes.io/component";
 /// Standard label naming the application.
 pub const LABEL_NAME: &str = "app.kubernetes.io/name";
 
-/// Name of the agent container in a Task's Pod.
+/// Name of the (second) init container running the agent in a Task's Pod.
 pub const AGENT_CONTAINER: &str = "agent";
-/// Name of the init container that prepares the work tree.
+/// Name of the (first) init container that prepares the work tree.
 pub const PREPARE_CONTAINER: &str = "prepare";
+/// Name of the main container that collects the results after the agent is gone; its
+/// termination message is the only one the controller reads.
+pub const RESULTS_CONTAINER: &str = "results";
 /// Where the work tree (the shared emptyDir) is mounted.
 pub const WORKSPACE_DIR: &str = "/workspace";
 /// The clone inside [`WORKSPACE_DIR`].
@@ -47,12 +50,32 @@ pub const AGENT_CONFIG_DIR: &str = "/etc/axon/agent-config";
 pub const WORKSPACE_FILES_DIR: &str = "/etc/axon/workspace-files";
 /// Where the Workspace's Secret is mounted in the init container.
 pub const GITHUB_SECRET_DIR: &str = "/var/run/axon/github";
-/// Termination message file: the results document.
+/// Termination message file: the results document (read from the results container only).
 pub const TERMINATION_LOG: &str = "/dev/termination-log";
 /// The entrypoint every agent image provides.
 pub const ENTRYPOINT: &str = "/axon_entrypoint.sh";
-/// UID and GID the Pods run as (high, so it maps to no host user).
+/// Where `prepare` records the base commit and branch (`axon-base` emptyDir: `prepare`
+/// read-write, `results` read-only, never the agent).
+pub const BASE_DIR: &str = "/axon/base";
+/// Where the agent side writes its claims (`axon-claims` emptyDir: the agent read-write,
+/// `results` read-only).
+pub const CLAIMS_DIR: &str = "/axon/claims";
+/// The agent side's results document (`AXON_RESULTS_FILE`): claims, not facts.
+pub const CLAIMS_FILE: &str = "/axon/claims/results.json";
+/// The exit code of the agent's entrypoint, written by the agent container's wrapper (a claim).
+pub const EXIT_CODE_FILE: &str = "/axon/claims/exit-code";
+/// Where the Task's ConfigMap key `prompt` is mounted in the agent container.
+pub const PROMPT_DIR: &str = "/axon/prompt";
+/// The prompt file (`AXON_PROMPT_FILE`).
+pub const PROMPT_FILE: &str = "/axon/prompt/prompt";
+/// Environment variable naming the prompt file.
+pub const PROMPT_FILE_ENV: &str = "AXON_PROMPT_FILE";
+/// UID and GID Axon's Pods run as (high, so it maps to no host user): the controller,
+/// spawners, and in a Task's Pod `prepare` and the agent; also the Pods' `fsGroup`.
 pub const RUN_AS_USER: i64 = 10001;
+/// UID and GID of the results container (the `axon` image's user): not the agent's, so
+/// nothing the agent left behind runs or writes as it.
+pub const RESULTS_UID: i64 = 65532;
 
 /// The default image for an agent type: `ghcr.io/axon-core/axon-<type>:<version>`.
 pub fn default_agent_image(agent: AgentType, version: &str) -> String {

@@ -1,9 +1,14 @@
 //! Job and Pod state → [`RunObservation`], the input of the one Task state machine
 //! (`axon_core::task_status::next_status`). Pure: the controller fetches, this decides what
 //! it saw, with a message that says why (exit code, OOMKilled, DeadlineExceeded,
-//! ImagePullBackOff, a missing Secret or key, a failed clone).
+//! ImagePullBackOff, a missing Secret or key, a failed clone, a failed collection).
+//!
+//! The results document comes only from the termination message of the `results` container,
+//! which runs after every agent process is gone; whatever the `agent` init container wrote as
+//! its own termination message is never read. What the kubelet observed about the agent
+//! (killed, OOMKilled, could not start) comes from the agent's init container status.
 
-use crate::names::{AGENT_CONTAINER, PREPARE_CONTAINER};
+use crate::names::{AGENT_CONTAINER, PREPARE_CONTAINER, RESULTS_CONTAINER};
 use axon_core::results::ResultsDocument;
 use axon_core::task_status::{EndCause, RunObservation};
 use k8s_openapi::api::batch::v1::Job;
@@ -50,17 +55,24 @@ fn status_of<'a>(
     statuses?.iter().find(|c| c.name == name)
 }
 
+fn init_status<'a>(pod: &'a Pod, name: &str) -> Option<&'a ContainerStatus> {
+    status_of(pod.status.as_ref()?.init_container_statuses.as_ref(), name)
+}
+
+/// The agent's init container.
 fn agent_status(pod: &Pod) -> Option<&ContainerStatus> {
-    status_of(
-        pod.status.as_ref()?.container_statuses.as_ref(),
-        AGENT_CONTAINER,
-    )
+    init_status(pod, AGENT_CONTAINER)
 }
 
 fn prepare_status(pod: &Pod) -> Option<&ContainerStatus> {
+    init_status(pod, PREPARE_CONTAINER)
+}
+
+/// The results container (the Pod's only main container).
+fn results_status(pod: &Pod) -> Option<&ContainerStatus> {
     status_of(
-        pod.status.as_ref()?.init_container_statuses.as_ref(),
-        PREPARE_CONTAINER,
+        pod.status.as_ref()?.container_statuses.as_ref(),
+        RESULTS_CONTAINER,
     )
 }
 
@@ -73,19 +85,76 @@ pub fn parse_results(message: Option<&str>) -> Option<ResultsDocument> {
     serde_json::from_str(m).ok()
 }
 
-/// The observation from a finished agent container.
-fn finished_from_agent(
+/// The observation from the results container, once it terminated: its document when it
+/// wrote one (whatever its exit code: it exits 1 when the document says the run failed, so the
+/// Job's `backoffLimit` retries), else a collection failure that says so.
+fn finished_from_results(
     c: &ContainerStatus,
     at: Option<String>,
     now: &str,
 ) -> Option<RunObservation> {
     let t = c.state.as_ref()?.terminated.as_ref()?;
-    let cause = (t.reason.as_deref() == Some("OOMKilled")).then_some(EndCause::OomKilled);
+    let at = at
+        .or_else(|| time(t.finished_at.as_ref()))
+        .unwrap_or_else(|| now.to_string());
+    if let Some(results) = parse_results(t.message.as_deref()) {
+        return Some(RunObservation::Finished {
+            at,
+            exit_code: results.exit_code,
+            results: Some(results),
+            cause: None,
+        });
+    }
+    let detail = t
+        .message
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(|m| format!(": {}", last_line(m)))
+        .or_else(|| {
+            t.reason
+                .as_deref()
+                .filter(|r| *r == "OOMKilled")
+                .map(|r| format!(": {r}"))
+        })
+        .unwrap_or_default();
+    Some(RunObservation::Finished {
+        at,
+        results: None,
+        exit_code: None,
+        cause: Some(EndCause::Other(format!(
+            "collecting the results failed (container {RESULTS_CONTAINER} exited with code {}{detail}); the agent's claims and the work tree were not read",
+            t.exit_code
+        ))),
+    })
+}
+
+/// The observation from an agent init container the kubelet ended with a failure (killed,
+/// OOMKilled): its wrapper exits 0 whatever the agent did, so a non-zero exit is the
+/// platform's. Its termination message is ignored.
+fn failed_agent(c: &ContainerStatus, at: Option<String>, now: &str) -> Option<RunObservation> {
+    let t = c.state.as_ref()?.terminated.as_ref()?;
+    if t.exit_code == 0 {
+        return None;
+    }
+    let cause = match t.reason.as_deref() {
+        Some("OOMKilled") => Some(EndCause::OomKilled),
+        // The runtime could not start it (no /bin/sh or entrypoint in the image, ...).
+        Some(r @ ("StartError" | "ContainerCannotRun")) => Some(EndCause::Other(format!(
+            "container {AGENT_CONTAINER} cannot start: {}",
+            t.message
+                .as_deref()
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .unwrap_or(r)
+        ))),
+        _ => None,
+    };
     Some(RunObservation::Finished {
         at: at
             .or_else(|| time(t.finished_at.as_ref()))
             .unwrap_or_else(|| now.to_string()),
-        results: parse_results(t.message.as_deref()),
+        results: None,
         exit_code: Some(t.exit_code),
         cause,
     })
@@ -201,10 +270,14 @@ pub fn observe(job: &Job, pods: &[Pod], timeout_seconds: Option<i64>, now: &str)
     let pod = newest(pods);
     if let Some((complete, reason, message, at)) = terminal_condition(job) {
         let at = time(job.status.as_ref().and_then(|s| s.completion_time.as_ref())).or(at);
-        if let Some(obs) = pod
-            .and_then(agent_status)
-            .and_then(|c| finished_from_agent(c, at.clone(), now))
-        {
+        let ended = pod
+            .and_then(results_status)
+            .and_then(|c| finished_from_results(c, at.clone(), now))
+            .or_else(|| {
+                pod.and_then(agent_status)
+                    .and_then(|c| failed_agent(c, at.clone(), now))
+            });
+        if let Some(obs) = ended {
             if reason == "DeadlineExceeded"
                 && let RunObservation::Finished {
                     at,

@@ -9,6 +9,7 @@ use crate::metrics::Metrics;
 use crate::names::LABEL_TASK;
 use crate::observe::observe;
 use crate::preflight::{FoundSecrets, check_secrets};
+use crate::prompt::check_prompt;
 use crate::ttl::{TtlAction, ttl_action};
 use axon_api::{AgentConfig, Task, TaskPhase, TaskStatus, Workspace};
 use axon_core::plan::plan_run;
@@ -106,12 +107,13 @@ async fn reconcile_task(task: &Task, ctx: &Context, now: Timestamp) -> Result<Ac
                 .list(&ListParams::default().labels(&format!("{LABEL_TASK}={name}")))
                 .await
                 .map_err(|e| KubeError::api(format!("list Pods of Task {ns}/{name}"), e))?;
-            observe(
-                &job,
-                &pods.items,
-                task.spec.timeout_seconds,
-                &now.to_string(),
-            )
+            // The deadline the Job was created with (the default may have changed since).
+            let deadline = job
+                .spec
+                .as_ref()
+                .and_then(|s| s.active_deadline_seconds)
+                .or(task.spec.timeout_seconds);
+            observe(&job, &pods.items, deadline, &now.to_string())
         }
         None => start(task, ctx, now).await?,
     };
@@ -132,10 +134,16 @@ async fn reconcile_task(task: &Task, ctx: &Context, now: Timestamp) -> Result<Ac
     })
 }
 
-/// No Job yet: plan, check the Secrets, create the ConfigMap and the Job.
+/// No Job yet: check the prompt, plan, check the Secrets, create the ConfigMap and the Job.
 async fn start(task: &Task, ctx: &Context, now: Timestamp) -> Result<RunObservation, KubeError> {
     let ns = task.namespace().unwrap_or_default();
     let name = task.name_any();
+    if let Err(e) = check_prompt(&task.spec.prompt) {
+        return Ok(RunObservation::SetupFailed {
+            at: now.to_string(),
+            reason: e.to_string(),
+        });
+    }
     let client = ctx.client.clone();
     let workspace = match &task.spec.workspace_ref {
         Some(r) => Api::<Workspace>::namespaced(client.clone(), &ns)
@@ -177,26 +185,24 @@ async fn start(task: &Task, ctx: &Context, now: Timestamp) -> Result<RunObservat
         return Ok(setup_problem(task, reason, now));
     }
     let pp = PostParams::default();
-    if let Some(cm) = render_config_map(&plan, task) {
-        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
-        match cms.create(&pp, &cm).await {
-            Ok(_) => {}
-            Err(e) if is_conflict(&e) => {}
-            Err(kube::Error::Api(s)) if s.code == 422 || s.code == 400 => {
-                return Ok(RunObservation::SetupFailed {
-                    at: now.to_string(),
-                    reason: format!(
-                        "cannot create the ConfigMap with the AgentConfig and Workspace files: {}",
-                        s.message
-                    ),
-                });
-            }
-            Err(e) => {
-                return Err(KubeError::api(
-                    format!("create ConfigMap for Task {ns}/{name}"),
-                    e,
-                ));
-            }
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+    match cms.create(&pp, &render_config_map(&plan, task)).await {
+        Ok(_) => {}
+        Err(e) if is_conflict(&e) => {}
+        Err(kube::Error::Api(s)) if s.code == 422 || s.code == 400 => {
+            return Ok(RunObservation::SetupFailed {
+                at: now.to_string(),
+                reason: format!(
+                    "cannot create the ConfigMap with the prompt, AgentConfig and Workspace files: {}",
+                    s.message
+                ),
+            });
+        }
+        Err(e) => {
+            return Err(KubeError::api(
+                format!("create ConfigMap for Task {ns}/{name}"),
+                e,
+            ));
         }
     }
     let job = render_job(&plan, task, &ctx.job_options);

@@ -126,6 +126,21 @@ fn assert_server_side_apply(seen: &Seen, path: &str) {
 }
 
 #[tokio::test]
+async fn apply_refuses_a_prompt_over_one_mib_before_any_request() {
+    let mut manifest = task_json("big", None);
+    manifest["spec"]["prompt"] = json!("x".repeat(1024 * 1024 * 14 / 10));
+    let r = resource(Kind::Task, &manifest);
+    let (seen, outcome) = run(vec![], |b| async move { b.apply(r).await }).await;
+    assert!(seen.is_empty(), "nothing is sent");
+    let e = outcome.expect_err("refused");
+    assert!(matches!(e, KubeError::PromptTooLarge(_)), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "spec.prompt: 1.4 MiB is over the Kubernetes backend's 1 MiB limit (ConfigMap); use the local backend or a shorter prompt"
+    );
+}
+
+#[tokio::test]
 async fn apply_of_each_kind_is_a_forced_server_side_apply_and_reports_created() {
     for (kind, manifest) in manifests() {
         let p = path(kind, manifest["metadata"]["name"].as_str().expect("name"));
@@ -722,9 +737,11 @@ fn pod(name: &str, created: &str, prepare: &str, agent: &str) -> Value {
         "metadata": {"name": name, "namespace": "ns", "creationTimestamp": created},
         "status": {"phase": "Succeeded",
             "initContainerStatuses": [{"name": "prepare", "image": "i", "imageID": "", "ready": false,
-                "restartCount": 0, "state": state(prepare)}],
-            "containerStatuses": [{"name": "agent", "image": "i", "imageID": "", "ready": false,
-                "restartCount": 0, "state": state(agent)}]},
+                "restartCount": 0, "state": state(prepare)},
+                {"name": "agent", "image": "i", "imageID": "", "ready": false,
+                "restartCount": 0, "state": state(agent)}],
+            "containerStatuses": [{"name": "results", "image": "i", "imageID": "", "ready": false,
+                "restartCount": 0, "state": state("terminated")}]},
     })
 }
 
@@ -779,10 +796,10 @@ async fn logs_find_the_newest_pod_by_label_and_print_prepare_then_agent() {
 #[tokio::test]
 async fn logs_skip_a_pod_without_the_prepare_container() {
     let mut p = pod("t-x", "2026-01-01T00:00:00Z", "terminated", "terminated");
-    p["status"]
-        .as_object_mut()
-        .expect("status")
-        .remove("initContainerStatuses");
+    p["status"]["initContainerStatuses"]
+        .as_array_mut()
+        .expect("init statuses")
+        .remove(0);
     let pod_path = format!("{PODS}/t-x");
     let (seen, out) = run(
         vec![

@@ -1,5 +1,6 @@
 //! Snapshots of the Job (and ConfigMap) rendered for every agent type × credential type ×
 //! with/without Workspace × with/without AgentConfig, plus the properties every Job must have.
+//! The isolation properties of the Pod are asserted in `pod_spec.rs`.
 
 use axon_api::{
     AgentConfig, AgentConfigSpec, AgentType, CredentialType, Credentials, LocalObjectReference,
@@ -85,6 +86,7 @@ fn opts() -> JobOptions {
     JobOptions {
         axon_image: "ghcr.io/axon-core/axon:0.1.0".into(),
         version: "0.1.0".into(),
+        default_timeout_seconds: 14400,
     }
 }
 
@@ -130,7 +132,13 @@ fn config_map_snapshot() {
     insta::assert_yaml_snapshot!(render_config_map(&plan, &t));
     let bare = task(AgentType::Codex, CredentialType::ApiKey, false, false);
     let plan = plan_run(&bare, None, None).expect("plan");
-    assert_eq!(render_config_map(&plan, &bare), None);
+    let data = render_config_map(&plan, &bare).data.expect("data");
+    assert_eq!(
+        data.keys().collect::<Vec<_>>(),
+        ["prompt"],
+        "without AgentConfig or files, the ConfigMap holds the prompt only"
+    );
+    assert_eq!(data["prompt"], "Fix the bug described in issue #42");
 }
 
 #[test]
@@ -171,22 +179,34 @@ fn every_job_is_restricted_and_owned() {
                     assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]));
                     assert_eq!(sc["runAsNonRoot"], true);
                 }
-                let agent_c = &pod["containers"][0];
+                let inits = pod["initContainers"].as_array().expect("init containers");
+                let names: Vec<&str> = inits.iter().filter_map(|c| c["name"].as_str()).collect();
                 assert_eq!(
-                    agent_c["command"],
-                    serde_json::json!(["/axon_entrypoint.sh"])
+                    names,
+                    if ws {
+                        vec!["prepare", "agent"]
+                    } else {
+                        vec!["agent"]
+                    },
+                    "prepare (with a Workspace), then the agent"
                 );
-                assert_eq!(agent_c["terminationMessagePolicy"], "File");
-                assert_eq!(agent_c["terminationMessagePath"], "/dev/termination-log");
+                let agent_c = inits.last().expect("agent");
+                assert_eq!(agent_c["command"][0], "/bin/sh");
+                assert!(
+                    agent_c["command"][2]
+                        .as_str()
+                        .is_some_and(|s| s.starts_with("/axon_entrypoint.sh")),
+                    "the agent container runs the image's entrypoint"
+                );
+                let results = &pod["containers"][0];
+                assert_eq!(pod["containers"].as_array().map(Vec::len), Some(1));
+                assert_eq!(results["name"], "results");
+                assert_eq!(results["terminationMessagePolicy"], "File");
+                assert_eq!(results["terminationMessagePath"], "/dev/termination-log");
                 let text = v.to_string();
                 assert!(
                     !text.contains("\"value\":\"secret"),
                     "secrets travel by reference"
-                );
-                assert_eq!(
-                    pod["initContainers"].is_array(),
-                    ws,
-                    "init container iff workspace"
                 );
             }
         }
@@ -200,14 +220,14 @@ fn custom_image_and_backoff_override() {
     t.spec.backoff_limit = Some(2);
     let v = serde_json::to_value(render(&t, false, false)).expect("json");
     assert_eq!(
-        v["spec"]["template"]["spec"]["containers"][0]["image"],
+        v["spec"]["template"]["spec"]["initContainers"][0]["image"],
         "registry.example/my-agent:1"
     );
     assert_eq!(v["spec"]["backoffLimit"], 2);
     let t = task(AgentType::Gemini, CredentialType::ApiKey, false, false);
     let v = serde_json::to_value(render(&t, false, false)).expect("json");
     assert_eq!(
-        v["spec"]["template"]["spec"]["containers"][0]["image"],
+        v["spec"]["template"]["spec"]["initContainers"][0]["image"],
         "ghcr.io/axon-core/axon-gemini:0.1.0"
     );
 }

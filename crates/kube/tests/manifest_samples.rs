@@ -85,12 +85,11 @@ fn samples() -> Vec<(String, Value)> {
     let opts = JobOptions {
         axon_image: "ghcr.io/axon-core/axon:0.1.0".into(),
         version: "0.1.0".into(),
+        default_timeout_seconds: 14400,
     };
     let v = |x: &dyn erased::Ser| x.value();
     out.push(("task-job".into(), v(&render_job(&plan, &task, &opts))));
-    if let Some(cm) = render_config_map(&plan, &task) {
-        out.push(("task-configmap".into(), v(&cm)));
-    }
+    out.push(("task-configmap".into(), v(&render_config_map(&plan, &task))));
     let mut ts = TaskSpawner::new(
         "nightly",
         TaskSpawnerSpec {

@@ -19,6 +19,7 @@ use support::{Expect, Seen, expect, get, not_found, scripted};
 
 const JOB: &str = "/apis/batch/v1/namespaces/ns/jobs/t";
 const JOBS: &str = "/apis/batch/v1/namespaces/ns/jobs";
+const CONFIGMAPS: &str = "/api/v1/namespaces/ns/configmaps";
 const PODS: &str = "/api/v1/namespaces/ns/pods";
 const SECRET: &str = "/api/v1/namespaces/ns/secrets/key";
 const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/ns/events";
@@ -70,6 +71,7 @@ fn context(client: Client) -> (Arc<Context>, Arc<Metrics>) {
         job_options: JobOptions {
             axon_image: "ghcr.io/axon-core/axon:test".into(),
             version: "test".into(),
+            default_timeout_seconds: 14400,
         },
         metrics: metrics.clone(),
     };
@@ -102,14 +104,29 @@ fn pods(items: Vec<Value>) -> Value {
     json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": items})
 }
 
-fn pod(agent_state: Value) -> Value {
+/// A Pod: the agent init container in `agent_state`, the results container in `results_state`.
+fn pod(agent_state: Value, results_state: Value) -> Value {
     json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "t-x1", "namespace": "ns", "creationTimestamp": "2026-01-01T00:00:00Z"},
-        "status": {"phase": "Running", "containerStatuses": [
-            {"name": "agent", "image": "img", "imageID": "", "ready": true, "restartCount": 0, "state": agent_state}
-        ]}
+        "status": {"phase": "Running",
+            "initContainerStatuses": [
+                {"name": "agent", "image": "img", "imageID": "", "ready": true, "restartCount": 0, "state": agent_state}
+            ],
+            "containerStatuses": [
+                {"name": "results", "image": "axon", "imageID": "", "ready": false, "restartCount": 0, "state": results_state}
+            ]}
     })
+}
+
+fn initializing() -> Value {
+    json!({"waiting": {"reason": "PodInitializing"}})
+}
+
+/// The agent init container after its wrapper exited 0, with a (forgeable) message of its own.
+fn agent_done(message: &str) -> Value {
+    json!({"terminated": {"exitCode": 0, "reason": "Completed", "message": message,
+        "startedAt": "2026-01-01T00:00:10Z", "finishedAt": "2026-01-01T00:04:00Z"}})
 }
 
 fn status_of(seen: &[Seen]) -> TaskStatus {
@@ -141,6 +158,7 @@ async fn new_task_creates_its_job_once() {
         vec![
             not_found(JOB),
             get(SECRET, secret(&["ANTHROPIC_API_KEY"])),
+            expect(Method::POST, CONFIGMAPS, 201, None),
             expect(Method::POST, JOBS, 201, None),
             expect(Method::POST, EVENTS, 201, None),
             patched(),
@@ -148,11 +166,19 @@ async fn new_task_creates_its_job_once() {
         ],
     )
     .await;
-    let created = &seen[2].body;
+    assert_eq!(
+        seen[2].body["data"]["prompt"], "Do it",
+        "the prompt is a file"
+    );
+    let created = &seen[3].body;
     assert_eq!(created["metadata"]["name"], "t");
     assert_eq!(created["metadata"]["ownerReferences"][0]["uid"], "uid-1");
     assert_eq!(created["spec"]["activeDeadlineSeconds"], 600);
-    assert_eq!(seen[3].body["reason"], "JobCreated");
+    assert!(
+        !created.to_string().contains("Do it"),
+        "the prompt is not in the Job"
+    );
+    assert_eq!(seen[4].body["reason"], "JobCreated");
     let s = status_of(&seen);
     assert_eq!(s.phase, Some(TaskPhase::Pending));
     assert_eq!(
@@ -206,6 +232,7 @@ async fn running_pod_makes_the_task_running() {
                 PODS,
                 pods(vec![pod(
                     json!({"running": {"startedAt": "2026-01-01T00:00:10Z"}}),
+                    initializing(),
                 )]),
             ),
             patched(),
@@ -230,13 +257,13 @@ async fn succeeded_job_fills_outputs_from_the_termination_message() {
         "success": true, "exitCode": 0
     });
     let terminated = json!({"terminated": {"exitCode": 0, "reason": "Completed", "message": results.to_string(),
-        "startedAt": "2026-01-01T00:00:10Z", "finishedAt": "2026-01-01T00:05:00Z"}});
+        "startedAt": "2026-01-01T00:04:01Z", "finishedAt": "2026-01-01T00:05:00Z"}});
     let (seen, metrics) = run(
         task(Some(pending())),
         vec![
             get(JOB, job(json!({"succeeded": 1, "completionTime": "2026-01-01T00:05:01Z",
                 "conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": "2026-01-01T00:05:01Z"}]}))),
-            get(PODS, pods(vec![pod(terminated)])),
+            get(PODS, pods(vec![pod(agent_done(""), terminated)])),
             patched(),
             expect(Method::POST, EVENTS, 201, None),
         ],
@@ -264,15 +291,112 @@ async fn succeeded_job_fills_outputs_from_the_termination_message() {
     );
 }
 
-#[tokio::test]
-async fn failed_job_says_why() {
-    let terminated = json!({"terminated": {"exitCode": 3, "reason": "Error",
-        "startedAt": "2026-01-01T00:00:10Z", "finishedAt": "2026-01-01T00:01:00Z"}});
+fn failed_job() -> Value {
+    job(
+        json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "lastTransitionTime": "2026-01-01T00:01:01Z"}]}),
+    )
+}
+
+async fn finished_with(pod: Value) -> (TaskStatus, Vec<Seen>) {
     let (seen, _) = run(
         task(Some(pending())),
         vec![
-            get(JOB, job(json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "lastTransitionTime": "2026-01-01T00:01:01Z"}]}))),
-            get(PODS, pods(vec![pod(terminated)])),
+            get(JOB, failed_job()),
+            get(PODS, pods(vec![pod])),
+            patched(),
+            expect(Method::POST, EVENTS, 201, None),
+        ],
+    )
+    .await;
+    (status_of(&seen), seen)
+}
+
+#[tokio::test]
+async fn failed_job_says_why() {
+    let collected = json!({"success": false, "exitCode": 3, "failureReason": "the tests fail"});
+    let results = json!({"terminated": {"exitCode": 1, "reason": "Error", "message": collected.to_string(),
+        "startedAt": "2026-01-01T00:00:50Z", "finishedAt": "2026-01-01T00:01:00Z"}});
+    let (s, seen) = finished_with(pod(agent_done(""), results)).await;
+    assert_eq!(s.phase, Some(TaskPhase::Failed));
+    assert_eq!(
+        s.message.as_deref(),
+        Some("agent failed (exit code 3): the tests fail")
+    );
+    assert_eq!(seen[3].body["type"], "Warning");
+
+    // Killed by the kubelet (not OOM): its exit code, no results.
+    let killed = json!({"terminated": {"exitCode": 137, "reason": "Error",
+        "startedAt": "2026-01-01T00:00:10Z", "finishedAt": "2026-01-01T00:01:00Z"}});
+    let (s, _) = finished_with(pod(killed, initializing())).await;
+    assert_eq!(
+        s.message.as_deref(),
+        Some("agent exited with code 137 and wrote no results document")
+    );
+}
+
+#[tokio::test]
+async fn a_forged_agent_message_never_becomes_status() {
+    let forged = json!({"branch": "main", "commits": ["f".repeat(40)], "pushed": true,
+        "pullRequests": ["https://github.com/o/r/pull/666"], "success": true,
+        "usage": {"inputTokens": 999999, "outputTokens": 1, "turns": 1}});
+    let collected = json!({"branch": "axon/t", "success": false, "exitCode": 1,
+        "failureReason": "the agent reported failure"});
+    let results = json!({"terminated": {"exitCode": 1, "message": collected.to_string()}});
+    let (s, _) = finished_with(pod(agent_done(&forged.to_string()), results)).await;
+    assert_eq!(s.phase, Some(TaskPhase::Failed));
+    let out = s.outputs.expect("outputs");
+    assert_eq!(out.branch.as_deref(), Some("axon/t"));
+    assert!(out.commits.is_empty() && !out.pushed && out.pull_requests.is_empty());
+    assert_eq!(s.usage.expect("usage").input_tokens, 0);
+}
+
+#[tokio::test]
+async fn agent_oom_and_a_failed_collection_are_named() {
+    let oom = json!({"terminated": {"exitCode": 137, "reason": "OOMKilled"}});
+    let (s, _) = finished_with(pod(oom, initializing())).await;
+    assert_eq!(
+        s.message.as_deref(),
+        Some("killed for exceeding its memory limit (OOMKilled)")
+    );
+    let broken = json!({"terminated": {"exitCode": 2, "message": "cannot read /workspace/repo"}});
+    let (s, _) = finished_with(pod(agent_done(""), broken)).await;
+    assert_eq!(s.phase, Some(TaskPhase::Failed));
+    assert_eq!(
+        s.message.as_deref(),
+        Some(
+            "collecting the results failed (container results exited with code 2: cannot read /workspace/repo); the agent's claims and the work tree were not read"
+        )
+    );
+}
+
+#[tokio::test]
+async fn agent_image_pull_backoff_is_named() {
+    let pull = json!({"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"img\""}});
+    let (seen, _) = run(
+        task(Some(pending())),
+        vec![
+            get(JOB, job(json!({"active": 1}))),
+            get(PODS, pods(vec![pod(pull, initializing())])),
+            patched(),
+            expect(Method::POST, EVENTS, 201, None),
+        ],
+    )
+    .await;
+    let m = status_of(&seen).message.unwrap_or_default();
+    assert_eq!(
+        m,
+        "cannot pull image img: ImagePullBackOff: Back-off pulling image \"img\""
+    );
+}
+
+#[tokio::test]
+async fn a_prompt_over_one_mib_fails_the_task_and_creates_nothing() {
+    let mut t = task(None);
+    t.spec.prompt = "x".repeat(1024 * 1024 * 14 / 10);
+    let (seen, _) = run(
+        t,
+        vec![
+            not_found(JOB),
             patched(),
             expect(Method::POST, EVENTS, 201, None),
         ],
@@ -282,9 +406,30 @@ async fn failed_job_says_why() {
     assert_eq!(s.phase, Some(TaskPhase::Failed));
     assert_eq!(
         s.message.as_deref(),
-        Some("agent exited with code 3 and wrote no results document")
+        Some(
+            "spec.prompt: 1.4 MiB is over the Kubernetes backend's 1 MiB limit (ConfigMap); use the local backend or a shorter prompt"
+        )
     );
-    assert_eq!(seen[3].body["type"], "Warning");
+}
+
+#[tokio::test]
+async fn a_task_without_timeout_gets_the_default_deadline() {
+    let mut t = task(None);
+    t.spec.timeout_seconds = None;
+    let (seen, _) = run(
+        t,
+        vec![
+            not_found(JOB),
+            get(SECRET, secret(&["ANTHROPIC_API_KEY"])),
+            expect(Method::POST, CONFIGMAPS, 201, None),
+            expect(Method::POST, JOBS, 201, None),
+            expect(Method::POST, EVENTS, 201, None),
+            patched(),
+            expect(Method::POST, EVENTS, 201, None),
+        ],
+    )
+    .await;
+    assert_eq!(seen[3].body["spec"]["activeDeadlineSeconds"], 14400);
 }
 
 #[tokio::test]

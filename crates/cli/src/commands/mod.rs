@@ -1,5 +1,6 @@
 //! One file per command.
 
+pub mod agent_collect;
 pub mod apply;
 pub mod completion;
 pub mod create;

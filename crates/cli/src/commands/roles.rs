@@ -1,12 +1,16 @@
 //! The roles the same binary plays inside sandboxes, Pods and the cluster:
-//! `axon agent run`, `axon controller`, `axon spawner`, `axon workspace prepare`.
+//! `axon agent run`, `axon agent collect` (in `agent_collect.rs`), `axon controller`,
+//! `axon spawner`, `axon workspace prepare`.
 
 use crate::args::{AgentCommand, ControllerArgs, GlobalArgs, SpawnerArgs, WorkspaceCommand};
 use crate::error::CliError;
 use std::process::ExitCode;
 
 pub async fn agent(command: AgentCommand) -> Result<ExitCode, CliError> {
-    let AgentCommand::Run(a) = command;
+    let a = match command {
+        AgentCommand::Run(a) => a,
+        AgentCommand::Collect(a) => return super::agent_collect::run(&a).await,
+    };
     let code = match axon_agent::run(axon_agent::AgentRunArgs {
         prompt: a.prompt,
         entrypoint: a.entrypoint,
@@ -71,6 +75,9 @@ pub async fn workspace(command: WorkspaceCommand) -> Result<ExitCode, CliError> 
         a.cache.as_deref(),
     )
     .await?;
+    if let Some(dir) = &a.base_dir {
+        super::agent_collect::record_base(dir, &prepared.base_branch, &prepared.head)?;
+    }
     println!("prepared {} at {:?}", a.dest.display(), prepared);
     Ok(ExitCode::SUCCESS)
 }

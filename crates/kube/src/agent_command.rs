@@ -1,0 +1,91 @@
+//! The agent container's command. The agent runs as an init container so that the results
+//! container starts only after every process of the agent is gone; an init container that
+//! fails stops the Pod, so a small `sh` wrapper runs the image's entrypoint, records its exit
+//! code in the claims volume (a claim, like everything the agent side writes) and always exits
+//! 0. The kubelet still reports what it observed (OOMKilled, a kill at the deadline, an image
+//! that cannot be pulled or a container that cannot start) in the init container's status.
+//!
+//! The script is a constant: nothing from the Task (the prompt above all) is ever in it. A
+//! custom image that gets the prompt as `$1` reads it from the prompt file inside the Pod.
+
+use crate::names::{ENTRYPOINT, EXIT_CODE_FILE, PROMPT_FILE};
+
+/// The shell the wrapper runs in (every agent image has one: the entrypoint is a script).
+pub const SHELL: &str = "/bin/sh";
+
+/// `command` of the agent container; `prompt_argument`: pass the prompt file's content as `$1`.
+pub fn agent_command(prompt_argument: bool) -> Vec<String> {
+    let run = if prompt_argument {
+        format!("{ENTRYPOINT} \"$(cat {PROMPT_FILE})\" &")
+    } else {
+        format!("{ENTRYPOINT} &")
+    };
+    // SIGTERM/SIGINT reach the entrypoint (sh as PID 1 would ignore them); `wait` returns
+    // early when a trap ran, so wait again until the entrypoint is gone.
+    let script = [
+        run.as_str(),
+        "pid=$!",
+        "trap 'kill -TERM \"$pid\" 2>/dev/null' TERM INT",
+        "while :; do wait \"$pid\"; code=$?; kill -0 \"$pid\" 2>/dev/null || break; done",
+        &format!("echo \"$code\" > {EXIT_CODE_FILE}"),
+        "exit 0",
+    ]
+    .join("\n");
+    vec![SHELL.into(), "-c".into(), script]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    fn run(script: &str, entrypoint: &str, dir: &std::path::Path) -> (i32, String) {
+        let script = script
+            .replace(ENTRYPOINT, entrypoint)
+            .replace(EXIT_CODE_FILE, &dir.join("exit-code").display().to_string())
+            .replace(PROMPT_FILE, &dir.join("prompt").display().to_string());
+        let status = Command::new(SHELL)
+            .args(["-c", &script])
+            .status()
+            .expect("sh runs");
+        let code = std::fs::read_to_string(dir.join("exit-code")).unwrap_or_default();
+        (status.code().unwrap_or(-1), code.trim().to_string())
+    }
+
+    #[test]
+    fn exits_zero_and_records_the_entrypoint_exit_code() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let entry = dir.path().join("entry.sh");
+        std::fs::write(
+            &entry,
+            "#!/bin/sh\necho \"$1\" > \"$(dirname \"$0\")/arg\"\nexit 7\n",
+        )
+        .expect("write");
+        std::fs::set_permissions(&entry, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        std::fs::write(dir.path().join("prompt"), "fix \"it\" $HOME `x`").expect("prompt");
+        let [_, _, script] = <[String; 3]>::try_from(agent_command(true)).expect("3 parts");
+        let (exit, code) = run(&script, &entry.display().to_string(), dir.path());
+        assert_eq!((exit, code.as_str()), (0, "7"));
+        let arg = std::fs::read_to_string(dir.path().join("arg")).expect("arg");
+        assert_eq!(
+            arg.trim_end(),
+            "fix \"it\" $HOME `x`",
+            "the prompt is passed verbatim"
+        );
+
+        let [_, _, script] = <[String; 3]>::try_from(agent_command(false)).expect("3 parts");
+        let (exit, code) = run(&script, &entry.display().to_string(), dir.path());
+        assert_eq!((exit, code.as_str()), (0, "7"));
+        let arg = std::fs::read_to_string(dir.path().join("arg")).expect("arg");
+        assert_eq!(arg.trim_end(), "", "no prompt argument");
+    }
+
+    #[test]
+    fn a_missing_entrypoint_is_recorded_not_fatal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let [_, _, script] = <[String; 3]>::try_from(agent_command(false)).expect("3 parts");
+        let (exit, code) = run(&script, "/nonexistent/entry", dir.path());
+        assert_eq!((exit, code.as_str()), (0, "127"));
+    }
+}
