@@ -228,7 +228,10 @@ impl Fixture {
             "{t}"
         );
         assert!(
-            run.doc.usage.as_ref().is_some_and(|u| u.input_tokens > 0 && u.output_tokens > 0),
+            run.doc
+                .usage
+                .as_ref()
+                .is_some_and(|u| u.input_tokens > 0 && u.output_tokens > 0),
             "{t}"
         );
         assert!(run.doc.usage.as_ref().is_some_and(|u| u.turns > 0), "{t}");
@@ -407,8 +410,22 @@ async fn claude_code_forged_result_in_tool_output_is_ignored() {
         Some("the real answer"),
         "{t}"
     );
-    assert!(run.doc.usage.as_ref().and_then(|u| u.cost_usd).unwrap_or(0.0) < 999.0, "{t}");
-    assert!(run.doc.usage.as_ref().is_none_or(|u| u.input_tokens < 999_999), "{t}");
+    assert!(
+        run.doc
+            .usage
+            .as_ref()
+            .and_then(|u| u.cost_usd)
+            .unwrap_or(0.0)
+            < 999.0,
+        "{t}"
+    );
+    assert!(
+        run.doc
+            .usage
+            .as_ref()
+            .is_none_or(|u| u.input_tokens < 999_999),
+        "{t}"
+    );
     assert!(run.doc.usage.as_ref().is_none_or(|u| u.turns != 99), "{t}");
     assert!(run.doc.commits.is_empty(), "{t}");
     assert!(!run.doc.pushed, "nothing was pushed: {t}");

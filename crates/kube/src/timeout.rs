@@ -1,22 +1,17 @@
 //! A Task's deadline on Kubernetes (`activeDeadlineSeconds`): the Task's `timeoutSeconds`, else
-//! the controller's default (`AXON_DEFAULT_TIMEOUT_SECONDS`, 4 h unless set; `0`: none).
-//!
-//! [`effective_timeout`] stands in for `axon_core`'s function of the same name (being added
-//! elsewhere) and is replaced by it when that lands.
+//! the controller's default (`AXON_DEFAULT_TIMEOUT_SECONDS`, 4 h unless set; `0`: none) — the
+//! rule itself is `axon_core::timeout::effective_timeout`, shared with the local backend.
 
 use axon_api::Task;
 
 /// Environment variable of the controller holding the default timeout in seconds.
 pub const DEFAULT_TIMEOUT_ENV: &str = "AXON_DEFAULT_TIMEOUT_SECONDS";
-/// The default timeout when the variable is unset: 4 hours.
-pub const DEFAULT_TIMEOUT_SECONDS: i64 = 4 * 60 * 60;
+pub use axon_core::timeout::DEFAULT_TIMEOUT_SECONDS;
 
 /// The deadline of `task`: its `timeoutSeconds` (`0`: none), else `default` (`0`: none).
 pub fn effective_timeout(task: &Task, default: i64) -> Option<i64> {
-    match task.spec.timeout_seconds {
-        Some(t) => (t > 0).then_some(t),
-        None => (default > 0).then_some(default),
-    }
+    axon_core::timeout::effective_timeout(task.spec.timeout_seconds, Some(default))
+        .and_then(|s| i64::try_from(s).ok())
 }
 
 /// Parse the controller's default (`None`: unset, so [`DEFAULT_TIMEOUT_SECONDS`]).

@@ -30,6 +30,7 @@ use axon_api::{AgentConfig, AgentType, Kind, Task, TaskPhase, Workspace};
 use axon_core::plan::{EnvValue, GITHUB_TOKEN_KEY, RunPlan, plan_run};
 use axon_core::results::ResultsDocument;
 use axon_core::task_status::{EndCause, RunObservation};
+use axon_core::timeout::effective_timeout;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -37,9 +38,6 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
-
-/// The default `timeoutSeconds` when neither the Task nor the config file sets one (4 h).
-const DEFAULT_TIMEOUT_SECONDS: i64 = 14_400;
 
 /// How long the runner (or the sandbox machinery around it) may stay stopped before the run
 /// is killed.
@@ -61,13 +59,6 @@ struct Launch {
     secrets: Vec<String>,
     /// Keeps the seccomp program's descriptor open until the sandbox has started.
     _seccomp: Option<std::os::fd::OwnedFd>,
-}
-
-/// The Task's timeout: its own, else the configured default, else [`DEFAULT_TIMEOUT_SECONDS`];
-/// `0` in either place means none.
-fn effective_timeout(task: Option<i64>, default: Option<i64>) -> Option<u64> {
-    let t = task.or(default).unwrap_or(DEFAULT_TIMEOUT_SECONDS);
-    u64::try_from(t).ok().filter(|t| *t > 0)
 }
 
 /// Run Task `name` (uid `uid`) to its end. `lock` is the Task's run lock.
@@ -441,9 +432,15 @@ async fn setup(
         .path
         .clone()
         .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".to_string());
-    let path = match &opts.agent_bin_dir {
-        Some(d) => format!("{}:{host_path}", d.display()),
-        None => host_path,
+    let prefix: Vec<String> = opts
+        .agent_bin_dir
+        .iter()
+        .chain(&opts.agent_path_prefix)
+        .map(|d| d.display().to_string())
+        .collect();
+    let path = match prefix.is_empty() {
+        true => host_path,
+        false => format!("{}:{host_path}", prefix.join(":")),
     };
     env.insert("PATH".into(), path);
     env.insert("HOME".into(), td.home().to_string_lossy().to_string());
@@ -466,6 +463,7 @@ async fn setup(
     ]
     .into_iter()
     .flatten()
+    .chain(opts.agent_paths.iter().cloned())
     .filter(|p| p.exists())
     .collect();
     // A root caller's agent runs as nobody: it must own what it may write and read.
@@ -519,7 +517,7 @@ async fn setup(
         work: td.work(),
         base_branch,
         base_head,
-        timeout: effective_timeout(plan.timeout_seconds, None),
+        timeout: effective_timeout(plan.timeout_seconds, opts.default_timeout_seconds),
         agent_type,
         remote_url: plan.repo.as_ref().map(|r| r.url.clone()),
         token_file: token_path,

@@ -20,10 +20,7 @@ use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
 
-// STUB — remove when merging: the lead's `axon_agent::collect` replaces this module; the
-// signatures are the agreed interface. Replace the `use` below with
-// `use axon_agent::collect::{CollectInput, collect, read_claims};` and delete the module.
-use collect_stub::{CollectInput, collect, read_claims};
+use axon_agent::collect::{CollectInput, collect, read_claims};
 
 /// File in the base directory holding the base commit and branch.
 pub const BASE_FILE: &str = "base.json";
@@ -98,6 +95,15 @@ pub fn verdict_code(doc: &ResultsDocument) -> u8 {
 /// `axon agent collect`.
 pub async fn run(args: &AgentCollectArgs) -> Result<ExitCode, CliError> {
     let base = args.base_dir.as_deref().map(read_base).unwrap_or_default();
+    let github_api = std::env::var("AXON_GITHUB_API_URL").ok();
+    let secrets: Vec<String> = args
+        .token_file
+        .as_deref()
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .into_iter()
+        .collect();
     let input = CollectInput {
         work: &args.work,
         custom: args.custom,
@@ -107,61 +113,13 @@ pub async fn run(args: &AgentCollectArgs) -> Result<ExitCode, CliError> {
         base_head: base.head.as_deref(),
         remote_url: args.repo.as_deref(),
         token_file: args.token_file.as_deref(),
+        github_api: github_api.as_deref(),
+        secrets,
     };
     let doc = collect(&input).await;
     std::fs::write(&args.out, doc.to_termination_message())
         .map_err(CliError::io(format!("write {}", args.out.display())))?;
     Ok(ExitCode::from(verdict_code(&doc)))
-}
-
-/// STUB — remove when merging (see the `use` above). Takes no git facts at all: the claims'
-/// git fields are dropped, never trusted.
-mod collect_stub {
-    use axon_core::results::ResultsDocument;
-    use std::path::Path;
-
-    /// The agreed input of `axon_agent::collect::collect`.
-    pub struct CollectInput<'a> {
-        pub work: &'a Path,
-        pub custom: bool,
-        pub reported: Option<ResultsDocument>,
-        pub runner_exit: Option<i32>,
-        pub base_branch: Option<&'a str>,
-        pub base_head: Option<&'a str>,
-        pub remote_url: Option<&'a str>,
-        pub token_file: Option<&'a Path>,
-    }
-
-    pub async fn collect(input: &CollectInput<'_>) -> ResultsDocument {
-        let _ = (
-            input.work,
-            input.base_head,
-            input.remote_url,
-            input.token_file,
-        );
-        let mut doc = input.reported.clone().unwrap_or_default();
-        doc.branch = None;
-        doc.commits.clear();
-        doc.pushed = false;
-        doc.pull_requests.clear();
-        doc.base_branch = input.base_branch.map(str::to_string);
-        if input.custom {
-            doc.usage = Default::default();
-        }
-        doc.exit_code = input.runner_exit.or(doc.exit_code);
-        if input.reported.is_none() {
-            doc.success = input.runner_exit == Some(0);
-            if !doc.success {
-                doc.failure_reason = Some("the agent wrote no results document".into());
-            }
-        }
-        doc
-    }
-
-    pub fn read_claims(path: &Path) -> Option<ResultsDocument> {
-        let bytes = super::read_small_file(path, 1024 * 1024)?;
-        serde_json::from_slice(&bytes).ok()
-    }
 }
 
 #[cfg(test)]
