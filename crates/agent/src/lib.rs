@@ -31,6 +31,7 @@ pub mod lines;
 pub mod outcome;
 pub mod parse;
 pub mod plugins;
+pub mod prompt;
 pub mod redact;
 pub mod render;
 pub mod runner;

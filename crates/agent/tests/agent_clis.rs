@@ -185,7 +185,7 @@ impl Fixture {
     async fn run(&self, env: BTreeMap<String, String>) -> Outcome {
         let _permit = CONCURRENCY.acquire().await.expect("semaphore");
         let args = AgentRunArgs {
-            prompt: PROMPT.into(),
+            prompt: Some(PROMPT.into()),
             workdir: Some(self.work.clone()),
             env: Some(env),
             ..Default::default()

@@ -83,7 +83,7 @@ impl Fixture {
         env: BTreeMap<String, String>,
     ) -> (Result<i32, AgentError>, String, String) {
         let args = AgentRunArgs {
-            prompt: "do the custom thing".into(),
+            prompt: Some("do the custom thing".into()),
             entrypoint: entrypoint.map(Path::to_path_buf),
             workdir: Some(self.work.clone()),
             env: Some(env),
@@ -273,7 +273,8 @@ echo '{"type":"step_finish","part":{"type":"step-finish","cost":0.01,"tokens":{"
 "#,
     );
     let args = AgentRunArgs {
-        prompt: "p".into(),
+        prompt: Some("p".into()),
+        prompt_file: None,
         entrypoint: Some(agent),
         render: true,
         workdir: Some(fx.work.clone()),

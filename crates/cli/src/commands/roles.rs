@@ -9,6 +9,7 @@ pub async fn agent(command: AgentCommand) -> Result<ExitCode, CliError> {
     let AgentCommand::Run(a) = command;
     let code = match axon_agent::run(axon_agent::AgentRunArgs {
         prompt: a.prompt,
+        prompt_file: a.prompt_file,
         entrypoint: a.entrypoint,
         render: false,
         workdir: None,
