@@ -36,6 +36,8 @@ pub struct RunEnv {
     pub task: Option<String>,
     /// `AXON_BASE_BRANCH`.
     pub base_branch: Option<String>,
+    /// `AXON_PROMPT_FILE`: the prompt, when not given on the command line.
+    pub prompt_file: Option<PathBuf>,
     /// `AXON_AGENTS_MD_FILE`.
     pub agents_md_file: Option<PathBuf>,
     /// `AXON_PLUGINS_DIR`.
@@ -53,6 +55,8 @@ pub struct RunEnv {
     pub path: Option<String>,
     /// `HOME`: private and writable.
     pub home: Option<PathBuf>,
+    /// `TMPDIR`: where a custom agent's copy of the prompt goes (default `/tmp`).
+    pub tmpdir: Option<PathBuf>,
     /// `GITHUB_TOKEN`, else `GH_TOKEN`.
     pub github_token: Option<String>,
     /// `AXON_GITHUB_API_URL` (GitHub Enterprise).
@@ -128,6 +132,7 @@ impl RunEnv {
             model: get("AXON_MODEL"),
             task: get("AXON_TASK"),
             base_branch: get("AXON_BASE_BRANCH"),
+            prompt_file: path(crate::prompt::PROMPT_FILE_ENV),
             agents_md_file: path("AXON_AGENTS_MD_FILE"),
             plugins_dir: path("AXON_PLUGINS_DIR"),
             model_base_url: get("AXON_MODEL_BASE_URL"),
@@ -136,6 +141,7 @@ impl RunEnv {
             bin_dir: path("AXON_AGENT_BIN_DIR"),
             path: get("PATH"),
             home: path("HOME"),
+            tmpdir: path("TMPDIR"),
             github_token: get("GITHUB_TOKEN").or_else(|| get("GH_TOKEN")),
             github_api_url: get("AXON_GITHUB_API_URL"),
             credentials_present,
@@ -170,11 +176,13 @@ mod tests {
             ("AXON_MODEL_MAX_RETRIES", "0"),
             ("OPENAI_API_KEY", "sk-secret"),
             ("AXON_TASK", ""),
+            ("AXON_PROMPT_FILE", "/config/prompt.md"),
         ]))
         .expect("valid");
         assert_eq!(env.agent_type, Some(AgentType::Codex));
         assert_eq!(env.model.as_deref(), Some("gpt-5"));
         assert_eq!(env.task, None, "empty counts as unset");
+        assert_eq!(env.prompt_file, Some(PathBuf::from("/config/prompt.md")));
         assert_eq!(env.model_max_retries, Some(0));
         assert!(env.has_credential("OPENAI_API_KEY"));
         assert_eq!(env.secrets, vec!["sk-secret".to_string()]);

@@ -36,6 +36,41 @@ pub enum AgentError {
         source: std::io::Error,
     },
 
+    /// No prompt was given.
+    #[error(
+        "no prompt: pass --prompt-file PATH (or set AXON_PROMPT_FILE), or the prompt as the argument"
+    )]
+    NoPrompt,
+
+    /// The prompt was given twice.
+    #[error("the prompt was given both as an argument and with --prompt-file: pass one of them")]
+    PromptTwice,
+
+    /// The prompt is over the runner's limit.
+    #[error(
+        "the prompt ({origin}) is larger than the limit of 10 MiB ({limit} bytes): shorten it",
+        limit = crate::prompt::MAX_PROMPT_BYTES
+    )]
+    PromptTooLarge { origin: String },
+
+    /// The prompt file is not text.
+    #[error("the prompt file {path} is not UTF-8 text")]
+    PromptNotUtf8 { path: PathBuf },
+
+    /// The agent CLI cannot take this prompt (it would drop or ignore part of it).
+    #[error("{agent} cannot take this prompt: {reason}")]
+    PromptRefused { agent: &'static str, reason: String },
+
+    /// The custom agent's copy of the prompt could not be written.
+    #[error(
+        "cannot write the prompt file for the custom agent below {dir}: {source} (set TMPDIR to a writable directory)"
+    )]
+    WritePromptFile {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A configuration file for the agent CLI could not be written.
     #[error("cannot write agent configuration {path}: {source}")]
     WriteConfig {

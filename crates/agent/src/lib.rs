@@ -5,6 +5,9 @@
 //!
 //! * [`run`] / [`AgentRunArgs`]: the runner (environment contract in
 //!   `docs/agent-image-interface.md`).
+//! * [`prompt`]: where the prompt comes from (`--prompt-file` / `AXON_PROMPT_FILE`, at most
+//!   10 MiB); every built-in CLI reads it from standard input, a custom agent from a read-only
+//!   `AXON_PROMPT_FILE` (and `$1` up to 100 KiB).
 //! * [`adapter`]: one [`Adapter`] per agent type, pure, snapshot-tested.
 //! * [`parse`] → [`Event`] → [`Outcome`]: stream parsing and the verdict.
 //! * [`render_logs`] / [`LogRenderer`]: `axon logs` for people.
@@ -33,6 +36,7 @@ pub mod outcome;
 pub mod outside_git;
 pub mod parse;
 pub mod plugins;
+pub mod prompt;
 pub mod redact;
 pub mod render;
 pub mod runner;

@@ -1,7 +1,10 @@
 //! `axon agent run`: configure the agent CLI, run it, stream its output, and record the
 //! outcome.
 //!
-//! The CLI runs with standard input closed, in its own process group (so everything it
+//! The prompt comes from `--prompt-file` / `AXON_PROMPT_FILE` (or, for compatibility, the
+//! argument; see [`crate::prompt`]). A built-in CLI reads it from its standard input, which is
+//! closed after it; a custom agent gets it in `AXON_PROMPT_FILE` (and as `$1` while small),
+//! with standard input closed. The agent runs in its own process group (so everything it
 //! started is killed when it exits, and a SIGTERM/SIGINT to the runner reaches all of it).
 //! Its JSONL goes to standard output line by line as it arrives (secrets redacted); its
 //! standard error to standard error. Afterwards the work tree is inspected with `git` and the
@@ -15,7 +18,7 @@ use std::time::Duration;
 use axon_api::AgentType;
 use axon_core::results::ResultsDocument;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::process::Command;
+use tokio::process::{ChildStdin, Command};
 
 use crate::adapter::{AdapterInput, Setup, adapter_for};
 use crate::env::RunEnv;
@@ -25,6 +28,7 @@ use crate::github;
 use crate::lines::LineSplitter;
 use crate::outcome::{Outcome, Verdict};
 use crate::parse::{StreamParser, parser_for, reports_result};
+use crate::prompt::{PROMPT_FILE_ENV, PromptFile};
 use crate::redact::Redactor;
 use crate::render::LogRenderer;
 
@@ -42,9 +46,13 @@ const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(10);
 /// What to run.
 #[derive(Clone, Debug, Default)]
 pub struct AgentRunArgs {
-    /// The Task's prompt.
-    pub prompt: String,
-    /// A custom agent executable, run with the prompt as `$1` instead of the built-in CLI.
+    /// The Task's prompt as text (the command-line argument, kept for compatibility).
+    pub prompt: Option<String>,
+    /// `--prompt-file`: read the prompt from this file. Without it and without a non-empty
+    /// `prompt`, `AXON_PROMPT_FILE` is read.
+    pub prompt_file: Option<PathBuf>,
+    /// A custom agent executable, run instead of the built-in CLI (prompt in
+    /// `AXON_PROMPT_FILE`, and as `$1` up to 100 KiB).
     pub entrypoint: Option<PathBuf>,
     /// Write the agent's stream rendered for people instead of its raw JSONL.
     pub render: bool,
@@ -128,20 +136,33 @@ async fn run_agent(
         Some(dir) => dir.clone(),
         None => std::env::current_dir().map_err(AgentError::Process)?,
     };
+    let prompt = crate::prompt::resolve(
+        args.prompt.as_deref(),
+        args.prompt_file.as_deref(),
+        env.prompt_file.as_deref(),
+    )?;
     let mut child_env = vars;
-    let (program, program_args, label) = match &args.entrypoint {
+    // The custom agent's copy of the prompt, removed once the agent is done.
+    let mut prompt_copy: Option<PromptFile> = None;
+    let (program, program_args, label, stdin_prompt) = match &args.entrypoint {
         Some(entrypoint) => {
             let name = entrypoint
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "agent".into());
-            (entrypoint.clone(), vec![args.prompt.clone()], name)
+            let tmp = env.tmpdir.clone().unwrap_or_else(|| PathBuf::from("/tmp"));
+            let copy = PromptFile::create(&tmp, &prompt)?;
+            child_env.insert(PROMPT_FILE_ENV.into(), copy.path().display().to_string());
+            prompt_copy = Some(copy);
+            let arg = crate::prompt::custom_agent_argument(&prompt).to_string();
+            (entrypoint.clone(), vec![arg], name, None)
         }
         None => {
             let agent_type = env.agent_type.ok_or(AgentError::MissingEnv {
                 name: "AXON_AGENT_TYPE",
             })?;
-            let setup = prepare(agent_type, &args.prompt, env).await?;
+            let setup = prepare(agent_type, &prompt, env).await?;
+            child_env.remove(PROMPT_FILE_ENV);
             for warning in &setup.warnings {
                 let _ = err
                     .write_all(format!("axon: warning: {warning}\n").as_bytes())
@@ -163,7 +184,12 @@ async fn run_agent(
                 }
             }
             let path = find_program(&setup.program, env.bin_dir.as_deref(), env.path.as_deref())?;
-            (path, setup.args.clone(), setup.program.clone())
+            (
+                path,
+                setup.args.clone(),
+                setup.program.clone(),
+                Some(prompt),
+            )
         }
     };
 
@@ -173,7 +199,11 @@ async fn run_agent(
         .current_dir(&workdir)
         .env_clear()
         .envs(&child_env)
-        .stdin(Stdio::null())
+        .stdin(if stdin_prompt.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -183,6 +213,7 @@ async fn run_agent(
         source,
     })?;
     let pid = child.id();
+    let stdin = child.stdin.take();
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
 
@@ -196,6 +227,7 @@ async fn run_agent(
     let status = {
         let pumps = async {
             tokio::join!(
+                feed_stdin(stdin, stdin_prompt.as_deref().unwrap_or_default()),
                 pump_stdout(stdout, parser, renderer, &mut outcome, redactor, out),
                 pump_stderr(stderr, redactor, err, &mut stderr_tail),
             )
@@ -208,6 +240,7 @@ async fn run_agent(
         }
         status
     };
+    drop(prompt_copy);
 
     let exit_code = status.code();
     let requires_result = args.entrypoint.is_none() && env.agent_type.is_some_and(reports_result);
@@ -246,8 +279,16 @@ async fn run_agent(
     })
 }
 
-/// Read instructions and plugins, compute the adapter's setup and write its files.
+/// Check the prompt against the CLI's own limits, read instructions and plugins, compute the
+/// adapter's setup and write its files.
 async fn prepare(agent_type: AgentType, prompt: &str, env: &RunEnv) -> Result<Setup, AgentError> {
+    let adapter = adapter_for(agent_type);
+    adapter
+        .check_prompt(prompt, env.model.as_deref())
+        .map_err(|reason| AgentError::PromptRefused {
+            agent: agent_type.as_str(),
+            reason,
+        })?;
     let home = env
         .home
         .clone()
@@ -271,7 +312,6 @@ async fn prepare(agent_type: AgentType, prompt: &str, env: &RunEnv) -> Result<Se
     // SAFETY: geteuid has no preconditions and cannot fail.
     let is_root = unsafe { libc::geteuid() } == 0;
     let input = AdapterInput {
-        prompt,
         home: &home,
         model: env.model.as_deref(),
         model_base_url: env.model_base_url.as_deref(),
@@ -281,7 +321,7 @@ async fn prepare(agent_type: AgentType, prompt: &str, env: &RunEnv) -> Result<Se
         credentials_present: &env.credentials_present,
         is_root,
     };
-    let mut setup = adapter_for(agent_type).setup(&input);
+    let mut setup = adapter.setup(&input);
     warnings.append(&mut setup.warnings);
     setup.warnings = warnings;
     for file in &setup.files {
@@ -384,6 +424,16 @@ fn kill_group(pid: Option<u32>, signal: libc::c_int) {
         unsafe {
             libc::kill(-pid, signal);
         }
+    }
+}
+
+/// Write the prompt to the agent's standard input, then close it. An agent that exits (or
+/// closes its input) without reading it all makes the write fail: that is its business, the
+/// outcome says how it ended.
+async fn feed_stdin(stdin: Option<ChildStdin>, prompt: &str) {
+    let Some(mut stdin) = stdin else { return };
+    if stdin.write_all(prompt.as_bytes()).await.is_ok() {
+        let _ = stdin.shutdown().await;
     }
 }
 

@@ -3,6 +3,8 @@
 //!
 //! Why: the runner's value is that the results document is right for the real CLIs: branch,
 //! commits, push, usage, instructions delivered, and API errors named as the failure reason.
+//! And that a prompt of any size up to 10 MiB, handed over in a file, reaches the model intact
+//! (on the CLI's standard input, never as an argument), or fails with the CLI's own reason.
 //!
 //! The CLIs are found in `$AXON_AGENT_BIN_DIR` (default
 //! `/root/.cache/axon-ci/agents/node_modules/.bin`, where `.ci/run` installs the pinned
@@ -13,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use axon_agent::{AgentRunArgs, run_with_output};
+use axon_agent::{AgentRunArgs, EXIT_RUNNER_FAILED, run_with_output};
 use axon_core::results::ResultsDocument;
 use axon_testsupport::git_server::{GIT_EMAIL, GIT_NAME, GitServer};
 use axon_testsupport::model_server::{FakeModelServer, Script};
@@ -65,6 +67,8 @@ struct Fixture {
 
 struct Outcome {
     code: i32,
+    /// The runner's own error, when it could not run the agent.
+    runner_error: Option<String>,
     doc: ResultsDocument,
     stdout: String,
     stderr: String,
@@ -82,8 +86,9 @@ impl Outcome {
                 .collect::<String>()
         };
         format!(
-            "exit {}\n{:#?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            "exit {} {:?}\n{:#?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
             self.code,
+            self.runner_error,
             self.doc,
             tail(&self.stdout),
             tail(&self.stderr)
@@ -182,26 +187,52 @@ impl Fixture {
         env
     }
 
+    /// Run with the standard prompt as the argument; the runner must not fail.
     async fn run(&self, env: BTreeMap<String, String>) -> Outcome {
-        let _permit = CONCURRENCY.acquire().await.expect("semaphore");
-        let args = AgentRunArgs {
-            prompt: PROMPT.into(),
-            workdir: Some(self.work.clone()),
+        let run = self
+            .run_args(AgentRunArgs {
+                prompt: Some(PROMPT.into()),
+                env: Some(env),
+                ..Default::default()
+            })
+            .await;
+        if let Some(e) = &run.runner_error {
+            panic!("runner failed: {e}\n{}", run.stderr);
+        }
+        run
+    }
+
+    /// Run with `prompt` handed over in a file, as drivers do.
+    async fn run_prompt_file(&self, env: BTreeMap<String, String>, prompt: &str) -> Outcome {
+        let file = self._tmp.path().join("prompt.md");
+        std::fs::write(&file, prompt).expect("prompt file");
+        self.run_args(AgentRunArgs {
+            prompt_file: Some(file),
             env: Some(env),
             ..Default::default()
+        })
+        .await
+    }
+
+    async fn run_args(&self, args: AgentRunArgs) -> Outcome {
+        let _permit = CONCURRENCY.acquire().await.expect("semaphore");
+        let args = AgentRunArgs {
+            workdir: Some(self.work.clone()),
+            ..args
         };
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let result = tokio::time::timeout(RUN_TIMEOUT, run_with_output(args, &mut out, &mut err))
             .await
             .unwrap_or_else(|_| panic!("agent run timed out\n{}", String::from_utf8_lossy(&err)));
-        let code = match result {
-            Ok(code) => code,
-            Err(e) => panic!("runner failed: {e}\n{}", String::from_utf8_lossy(&err)),
+        let (code, runner_error) = match result {
+            Ok(code) => (code, None),
+            Err(e) => (EXIT_RUNNER_FAILED, Some(e.to_string())),
         };
         let doc = std::fs::read_to_string(&self.results).expect("results document written");
         let doc: ResultsDocument = serde_json::from_str(&doc).expect("results document is JSON");
         Outcome {
             code,
+            runner_error,
             doc,
             stdout: String::from_utf8_lossy(&out).into_owned(),
             stderr: String::from_utf8_lossy(&err).into_owned(),
@@ -429,4 +460,222 @@ async fn claude_code_forged_result_in_tool_output_is_ignored() {
     assert!(run.doc.usage.as_ref().is_none_or(|u| u.turns != 99), "{t}");
     assert!(run.doc.commits.is_empty(), "{t}");
     assert!(!run.doc.pushed, "nothing was pushed: {t}");
+}
+
+const MIB: usize = 1024 * 1024;
+
+/// A generated prompt of exactly `len` bytes: numbered lines with quotes, backslashes, tabs and
+/// non-ASCII text (so any re-encoding or trimming shows), ending with `marker`.
+fn large_prompt(len: usize, marker: &str) -> String {
+    let mut prompt = String::with_capacity(len);
+    prompt.push_str("Answer with one word. Everything below is context.\n");
+    let mut i = 0u32;
+    while prompt.len() + marker.len() + 200 < len {
+        prompt.push_str(&format!(
+            "{i:07} «The quick brown fox» jumps over the \"lazy\" dog \\ {{tab\t}} — naïve café.\n"
+        ));
+        i += 1;
+    }
+    let pad = len - marker.len() - prompt.len();
+    prompt.push_str(&".".repeat(pad));
+    prompt.push_str(marker);
+    assert_eq!(prompt.len(), len);
+    prompt
+}
+
+/// Whether some string in `v` contains `needle`.
+fn holds(v: &serde_json::Value, needle: &str) -> bool {
+    match v {
+        serde_json::Value::String(s) => s.contains(needle),
+        serde_json::Value::Array(a) => a.iter().any(|x| holds(x, needle)),
+        serde_json::Value::Object(o) => o.values().any(|x| holds(x, needle)),
+        _ => false,
+    }
+}
+
+/// What a CLI does with a prompt too large for it.
+enum TooLarge {
+    /// It takes it.
+    Takes,
+    /// The CLI refuses it itself; the failure reason holds this text.
+    CliRefuses(&'static str),
+    /// The runner refuses it before starting the CLI (exit 2); the reason holds this text.
+    RunnerRefuses(&'static str),
+}
+
+/// A prompt of `len` bytes in a file reaches the model whole, its tail marker included.
+async fn takes_large_prompt(agent: (&str, &str, &str, (&str, &str)), len: usize) {
+    if !have_cli(agent.0) {
+        return;
+    }
+    let marker = format!("AXON-PROMPT-TAIL-{}-{len}", agent.1);
+    let prompt = large_prompt(len, &marker);
+    let fx = Fixture::new(Script::new().text("done"));
+    let run = fx
+        .run_prompt_file(fx.env(agent.1, agent.2, agent.3), &prompt)
+        .await;
+    let t = run.transcript();
+    assert_eq!(run.code, 0, "{t}");
+    assert!(run.doc.success, "{t}");
+    let main = fx.model.main_requests();
+    assert!(
+        main.iter().any(|r| r.mentions(&marker)),
+        "the model received the tail marker\n{t}"
+    );
+    assert!(
+        main.iter().any(|r| holds(&r.body, &prompt)),
+        "the model received the whole prompt, byte for byte\n{t}"
+    );
+}
+
+/// A 10 MiB prompt in a file: taken whole, or refused with a clear reason.
+async fn ten_mib_prompt(agent: (&str, &str, &str, (&str, &str)), expect: TooLarge) {
+    let reason = match expect {
+        TooLarge::Takes => return takes_large_prompt(agent, 10 * MIB).await,
+        TooLarge::CliRefuses(r) | TooLarge::RunnerRefuses(r) => r,
+    };
+    if !have_cli(agent.0) {
+        return;
+    }
+    let marker = format!("AXON-PROMPT-TAIL-{}-10MiB", agent.1);
+    let prompt = large_prompt(10 * MIB, &marker);
+    let fx = Fixture::new(Script::new().text("done"));
+    let run = fx
+        .run_prompt_file(fx.env(agent.1, agent.2, agent.3), &prompt)
+        .await;
+    let t = run.transcript();
+    let expected_code = match expect {
+        TooLarge::RunnerRefuses(_) => EXIT_RUNNER_FAILED,
+        _ => 1,
+    };
+    assert_eq!(run.code, expected_code, "{t}");
+    assert!(!run.doc.success, "{t}");
+    let got = run.doc.failure_reason.clone().unwrap_or_default();
+    assert!(got.contains(reason), "reason {got:?} names {reason:?}\n{t}");
+    assert!(
+        fx.model.main_requests().is_empty(),
+        "refused before calling the model\n{t}"
+    );
+}
+
+#[tokio::test]
+async fn claude_code_takes_a_1_mib_prompt_file() {
+    takes_large_prompt(CLAUDE, MIB).await;
+}
+
+#[tokio::test]
+async fn claude_code_takes_a_10_mib_prompt_file() {
+    ten_mib_prompt(CLAUDE, TooLarge::Takes).await;
+}
+
+#[tokio::test]
+async fn codex_takes_a_1_mib_prompt_file() {
+    takes_large_prompt(CODEX, MIB).await;
+}
+
+/// Codex 0.169.0 refuses input over 1 048 576 characters before calling the model.
+#[tokio::test]
+async fn codex_refuses_a_10_mib_prompt_with_its_reason() {
+    ten_mib_prompt(
+        CODEX,
+        TooLarge::CliRefuses("exceeds the maximum length of 1048576 characters"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn gemini_takes_a_1_mib_prompt_file() {
+    takes_large_prompt(GEMINI, MIB).await;
+}
+
+/// Gemini CLI would skip the model call and report success (see the next test): the runner
+/// refuses the prompt and says why.
+#[tokio::test]
+async fn gemini_10_mib_prompt_is_refused_with_the_reason() {
+    ten_mib_prompt(
+        GEMINI,
+        TooLarge::RunnerRefuses("over the model's context window of 1048576 tokens"),
+    )
+    .await;
+}
+
+/// Why the runner refuses such prompts for Gemini CLI: run directly, as the adapter
+/// configures it, Gemini CLI cuts standard input at 8 MiB, then sends nothing to the model (its
+/// context-window estimate says no) and still exits 0 (its `result` line, when it gets out
+/// before the exit, says `success`). Should a new version change this, revisit
+/// `Gemini::check_prompt`.
+#[tokio::test]
+async fn gemini_cli_itself_cuts_and_skips_a_10_mib_prompt() {
+    use axon_agent::{AdapterInput, AgentType, adapter_for};
+    if !have_cli(GEMINI.0) {
+        return;
+    }
+    let fx = Fixture::new(Script::new().text("done"));
+    let base_url = fx.model.base_url();
+    let setup = adapter_for(AgentType::Gemini).setup(&AdapterInput {
+        home: &fx.home,
+        model: Some(GEMINI.2),
+        model_base_url: Some(&base_url),
+        model_max_retries: Some(0),
+        agents_md: None,
+        plugins: &[],
+        credentials_present: &[GEMINI.3.0.to_string()],
+        is_root: false,
+    });
+    for file in &setup.files {
+        if let Some(dir) = file.path.parent() {
+            std::fs::create_dir_all(dir).expect("config dir");
+        }
+        std::fs::write(&file.path, &file.contents).expect("config file");
+    }
+    let prompt_file = fx._tmp.path().join("prompt.md");
+    std::fs::write(
+        &prompt_file,
+        large_prompt(10 * MIB, "AXON-PROMPT-TAIL-direct"),
+    )
+    .expect("prompt");
+    let mut env = fx.env(GEMINI.1, GEMINI.2, GEMINI.3);
+    env.extend(setup.env.clone());
+    let _permit = CONCURRENCY.acquire().await.expect("semaphore");
+    let out = tokio::process::Command::new(bin_dir().join(&setup.program))
+        .args(&setup.args)
+        .current_dir(&fx.work)
+        .env_clear()
+        .envs(&env)
+        .stdin(std::fs::File::open(&prompt_file).expect("open prompt"))
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(RUN_TIMEOUT, out)
+        .await
+        .expect("gemini finishes")
+        .expect("gemini runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    let tail: String = stdout
+        .lines()
+        .filter(|l| l.len() < 4096)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let t = format!(
+        "{:?}\n--- stdout (short lines) ---\n{tail}\n--- stderr ---\n{stderr}",
+        out.status
+    );
+    assert!(
+        stderr.contains("stdin input truncated to 8388608 bytes"),
+        "{t}"
+    );
+    assert!(fx.model.main_requests().is_empty(), "no model call\n{t}");
+    assert!(out.status.success(), "exits 0 all the same\n{t}");
+}
+
+#[tokio::test]
+async fn opencode_takes_a_1_mib_prompt_file() {
+    takes_large_prompt(OPENCODE, MIB).await;
+}
+
+#[tokio::test]
+async fn opencode_takes_a_10_mib_prompt_file() {
+    ten_mib_prompt(OPENCODE, TooLarge::Takes).await;
 }

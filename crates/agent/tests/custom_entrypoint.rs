@@ -1,10 +1,10 @@
 //! The runner with a custom agent executable (`spec.image` on the local backend), and the
 //! runner's own failures. No agent CLI needed.
 //!
-//! Why: a custom agent gets the same contract as the built-in ones (prompt as `$1`, results
-//! from git and from its stream when it speaks a known format), everything it started is
-//! killed when it exits, and a runner that cannot start the agent says why in the results
-//! document, exits 2, and leaks no secret.
+//! Why: a custom agent gets the same contract as the built-in ones (the prompt in a read-only
+//! `AXON_PROMPT_FILE`, and as `$1` up to 100 KiB; results from git and from its stream when it
+//! speaks a known format), everything it started is killed when it exits, and a runner that
+//! cannot start the agent says why in the results document, exits 2, and leaks no secret.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -82,12 +82,19 @@ impl Fixture {
         entrypoint: Option<&Path>,
         env: BTreeMap<String, String>,
     ) -> (Result<i32, AgentError>, String, String) {
-        let args = AgentRunArgs {
-            prompt: "do the custom thing".into(),
+        self.run_args(AgentRunArgs {
+            prompt: Some("do the custom thing".into()),
             entrypoint: entrypoint.map(Path::to_path_buf),
-            workdir: Some(self.work.clone()),
             env: Some(env),
             ..Default::default()
+        })
+        .await
+    }
+
+    async fn run_args(&self, args: AgentRunArgs) -> (Result<i32, AgentError>, String, String) {
+        let args = AgentRunArgs {
+            workdir: Some(self.work.clone()),
+            ..args
         };
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let result = tokio::time::timeout(
@@ -272,7 +279,8 @@ echo '{"type":"step_finish","part":{"type":"step-finish","cost":0.01,"tokens":{"
 "#,
     );
     let args = AgentRunArgs {
-        prompt: "p".into(),
+        prompt: Some("p".into()),
+        prompt_file: None,
         entrypoint: Some(agent),
         render: true,
         workdir: Some(fx.work.clone()),
@@ -288,4 +296,117 @@ echo '{"type":"step_finish","part":{"type":"step-finish","cost":0.01,"tokens":{"
         "── turn 1 ──\n→ bash: make test\nAll green.\n■ succeeded · 1 turn · 1 tool call · 10 in / 5 out tokens · $0.0100\n"
     );
     assert_eq!(fx.doc().usage.and_then(|u| u.cost_usd), Some(0.01));
+}
+
+/// A custom agent that records `$1`, its prompt file's path, mode and contents in the work tree.
+const RECORDING_AGENT: &str = r#"set -e
+printf '%s' "$1" > arg.txt
+printf '%s' "$AXON_PROMPT_FILE" > where.txt
+stat -c %a "$AXON_PROMPT_FILE" > mode.txt
+cp "$AXON_PROMPT_FILE" copy.txt
+"#;
+
+/// A prompt of exactly `len` bytes with newlines, quotes and non-ASCII text, ending in `tail`.
+fn large_prompt(len: usize, tail: &str) -> String {
+    let line = "«Do the custom thing» with \"quotes\", a \\ backslash and a\ttab — naïve.\n";
+    let mut prompt = line.repeat((len - tail.len()) / line.len());
+    prompt.push_str(&"x".repeat(len - tail.len() - prompt.len()));
+    prompt.push_str(tail);
+    assert_eq!(prompt.len(), len);
+    prompt
+}
+
+fn read(path: PathBuf) -> String {
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[tokio::test]
+async fn a_10_mib_prompt_reaches_a_custom_agent_through_its_prompt_file() {
+    let fx = Fixture::new();
+    let agent = fx.script("agent.sh", RECORDING_AGENT);
+    let prompt = large_prompt(10 * 1024 * 1024, "AXON-CUSTOM-TAIL");
+    let prompt_file = fx.tmp.path().join("prompt.md");
+    std::fs::write(&prompt_file, &prompt).expect("prompt file");
+    // As the drivers hand it over: AXON_PROMPT_FILE, no argument.
+    let prompt_env = prompt_file.display().to_string();
+    let (result, _, stderr) = fx
+        .run_args(AgentRunArgs {
+            entrypoint: Some(agent),
+            env: Some(fx.env(&[("AXON_PROMPT_FILE", &prompt_env)])),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(result.expect("runner ok"), 0, "{stderr}");
+    assert!(fx.doc().success);
+    assert_eq!(
+        read(fx.work.join("arg.txt")),
+        "",
+        "$1 is empty over 100 KiB"
+    );
+    assert!(
+        read(fx.work.join("copy.txt")) == prompt,
+        "the file holds the whole prompt"
+    );
+    assert_eq!(read(fx.work.join("mode.txt")).trim(), "444", "read-only");
+    let copy = PathBuf::from(read(fx.work.join("where.txt")));
+    assert_ne!(copy, prompt_file, "the agent gets its own copy");
+    assert!(!copy.exists(), "the copy is removed after the run");
+}
+
+#[tokio::test]
+async fn a_small_prompt_is_both_the_argument_and_the_prompt_file() {
+    let fx = Fixture::new();
+    let agent = fx.script("agent.sh", RECORDING_AGENT);
+    let prompt = large_prompt(100 * 1024, "TAIL");
+    let (result, _, stderr) = fx
+        .run_args(AgentRunArgs {
+            prompt: Some(prompt.clone()),
+            entrypoint: Some(agent),
+            env: Some(fx.env(&[])),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(result.expect("runner ok"), 0, "{stderr}");
+    assert!(read(fx.work.join("arg.txt")) == prompt, "$1 up to 100 KiB");
+    assert!(read(fx.work.join("copy.txt")) == prompt);
+}
+
+#[tokio::test]
+async fn a_prompt_over_10_mib_is_a_runner_failure_naming_the_limit() {
+    let fx = Fixture::new();
+    let agent = fx.script("agent.sh", "touch ran\n");
+    let prompt_file = fx.tmp.path().join("prompt.md");
+    std::fs::write(&prompt_file, "a".repeat(10 * 1024 * 1024 + 1)).expect("prompt file");
+    let (result, _, _) = fx
+        .run_args(AgentRunArgs {
+            prompt_file: Some(prompt_file),
+            entrypoint: Some(agent),
+            env: Some(fx.env(&[])),
+            ..Default::default()
+        })
+        .await;
+    let err = result.expect_err("runner error");
+    assert!(matches!(err, AgentError::PromptTooLarge { .. }), "{err}");
+    let reason = fx.doc().failure_reason.unwrap_or_default();
+    assert!(
+        reason.contains("10 MiB") && reason.contains("--prompt-file"),
+        "{reason}"
+    );
+    assert!(!fx.work.join("ran").exists(), "the agent did not run");
+}
+
+#[tokio::test]
+async fn no_prompt_at_all_is_a_runner_failure() {
+    let fx = Fixture::new();
+    let agent = fx.script("agent.sh", "touch ran\n");
+    let (result, _, _) = fx
+        .run_args(AgentRunArgs {
+            entrypoint: Some(agent),
+            env: Some(fx.env(&[])),
+            ..Default::default()
+        })
+        .await;
+    let err = result.expect_err("runner error");
+    assert!(err.to_string().contains("--prompt-file"), "{err}");
+    assert!(!fx.work.join("ran").exists(), "the agent did not run");
 }

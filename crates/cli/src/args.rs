@@ -316,8 +316,12 @@ pub struct AgentRunArgs {
     /// Custom agent executable to run instead of the built-in CLI
     #[arg(long)]
     pub entrypoint: Option<PathBuf>,
-    /// The prompt
-    pub prompt: String,
+    /// Read the prompt from this file (at most 10 MiB). Without it and without PROMPT, the file
+    /// named by AXON_PROMPT_FILE is read
+    #[arg(long, value_name = "PATH", conflicts_with = "prompt")]
+    pub prompt_file: Option<PathBuf>,
+    /// The prompt (an argument holds at most 128 KiB: prefer --prompt-file)
+    pub prompt: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -376,5 +380,26 @@ mod tests {
     #[test]
     fn command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    fn agent_run(args: &[&str]) -> Result<AgentRunArgs, clap::Error> {
+        let cli = Cli::try_parse_from(["axon", "agent", "run"].iter().chain(args))?;
+        match cli.command {
+            Command::Agent(AgentCommand::Run(a)) => Ok(a),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn agent_run_takes_the_prompt_from_a_file_or_the_argument() {
+        let a = agent_run(&["--prompt-file", "/config/prompt.md"]).expect("file");
+        assert_eq!(a.prompt_file, Some(PathBuf::from("/config/prompt.md")));
+        assert_eq!(a.prompt, None);
+        let a = agent_run(&["--entrypoint", "/agent", "Fix it"]).expect("argument");
+        assert_eq!(a.prompt.as_deref(), Some("Fix it"));
+        // No prompt on the command line: the runner reads AXON_PROMPT_FILE.
+        let a = agent_run(&[]).expect("nothing");
+        assert_eq!((a.prompt, a.prompt_file), (None, None));
+        assert!(agent_run(&["--prompt-file", "/p", "Fix it"]).is_err());
     }
 }

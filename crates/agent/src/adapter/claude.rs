@@ -1,5 +1,7 @@
 //! Claude Code (`claude -p … --output-format stream-json`).
 //!
+//! * Prompt: standard input (`-p` without a prompt argument reads it to the end; checked with
+//!   2.1.330 up to 10 MiB, delivered byte for byte).
 //! * Instructions: `~/.claude/CLAUDE.md` (the user memory file; `CLAUDE_CONFIG_DIR` points at
 //!   `~/.claude` so it is read from the private home).
 //! * Plugins: each AgentConfig plugin becomes a Claude Code plugin directory under
@@ -63,10 +65,6 @@ impl Adapter for ClaudeCode {
                 .args
                 .extend(["--plugin-dir".into(), dir.display().to_string()]);
         }
-        // `--` ends the options, so a prompt starting with `-` (or following a variadic
-        // option) is never taken for a flag.
-        setup.args.extend(["--".into(), input.prompt.into()]);
-
         if let Some(md) = input.agents_md {
             setup.file(config_dir.join("CLAUDE.md"), md);
         }

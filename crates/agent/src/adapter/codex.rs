@@ -1,5 +1,8 @@
-//! OpenAI Codex (`codex exec --json`).
+//! OpenAI Codex (`codex exec --json … -`).
 //!
+//! * Prompt: standard input (`-` as the prompt argument). Codex 0.169.0 itself refuses
+//!   prompts over 1 048 576 characters ("Input exceeds the maximum length of 1048576
+//!   characters", exit 1) before calling the model; that message becomes the failure reason.
 //! * Everything lives in `CODEX_HOME` (`~/.codex`): `config.toml`, `AGENTS.md` (instructions),
 //!   `skills/<name>/SKILL.md` (plugin skills).
 //! * **Not supported:** plugin sub-agents (`agents/<name>.md`): Codex has no Markdown
@@ -40,7 +43,8 @@ impl Adapter for Codex {
         if let Some(model) = input.model {
             setup.args.extend(["--model".into(), model.into()]);
         }
-        setup.args.extend(["--".into(), input.prompt.into()]);
+        // `-`: read the instructions from standard input.
+        setup.args.push("-".into());
 
         // Which variable holds the key: Codex reads CODEX_API_KEY in `exec`; OPENAI_API_KEY is
         // accepted as an alias.

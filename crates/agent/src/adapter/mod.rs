@@ -2,6 +2,10 @@
 //! for ([`AdapterInput`]) it computes what to run and which files to write ([`Setup`]). The
 //! runner does the I/O. Keeping this pure is what lets every CLI's configuration be reviewed as
 //! a snapshot.
+//!
+//! **The prompt is never an argument.** The runner writes it to the CLI's standard input and
+//! then closes it; every adapter's command reads its prompt from there (an argument is limited
+//! to 128 KiB). [`Adapter::check_prompt`] refuses a prompt a CLI would silently cut or skip.
 
 mod claude;
 mod codex;
@@ -24,7 +28,6 @@ pub use opencode::OpenCode;
 /// What the driver asked for, as the adapter needs it. Holds no secret values.
 #[derive(Clone, Debug)]
 pub struct AdapterInput<'a> {
-    pub prompt: &'a str,
     /// The private, writable home directory.
     pub home: &'a Path,
     pub model: Option<&'a str>,
@@ -81,7 +84,7 @@ impl Setup {
         for arg in &self.args {
             out.push_str(&format!(" {arg:?}"));
         }
-        out.push('\n');
+        out.push_str(" < prompt\n");
         for (k, v) in &self.env {
             out.push_str(&format!("env {k}={v}\n"));
         }
@@ -115,8 +118,16 @@ impl Setup {
 pub trait Adapter {
     /// The agent type this adapter runs.
     fn agent_type(&self) -> AgentType;
-    /// Compute the command, environment and files for one run.
+    /// Compute the command, environment and files for one run. The command reads the prompt
+    /// from standard input.
     fn setup(&self, input: &AdapterInput<'_>) -> Setup;
+    /// Why this CLI cannot take `prompt` with `model` (it would cut it or skip the model call
+    /// while reporting success), or `Ok` when it can. The default takes any prompt the runner
+    /// accepts.
+    fn check_prompt(&self, prompt: &str, model: Option<&str>) -> Result<(), String> {
+        let _ = (prompt, model);
+        Ok(())
+    }
 }
 
 /// The adapter for an agent type.
@@ -227,7 +238,6 @@ pub(crate) mod test_input {
     /// A full input: model, endpoint override, instructions and a plugin.
     pub fn full<'a>(plugins: &'a [Plugin], creds: &'a [String]) -> AdapterInput<'a> {
         AdapterInput {
-            prompt: "Fix the bug",
             home: Path::new("/home/agent"),
             model: Some("test-model"),
             model_base_url: Some("http://127.0.0.1:8080/"),
@@ -239,10 +249,9 @@ pub(crate) mod test_input {
         }
     }
 
-    /// The least a driver passes: a prompt and a home.
+    /// The least a driver passes: a home.
     pub fn minimal<'a>(creds: &'a [String]) -> AdapterInput<'a> {
         AdapterInput {
-            prompt: "Fix the bug",
             home: Path::new("/home/agent"),
             model: None,
             model_base_url: None,

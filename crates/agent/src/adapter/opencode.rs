@@ -1,5 +1,7 @@
 //! OpenCode (`opencode run --format json --auto`).
 //!
+//! * Prompt: standard input (`run` without a message reads it to the end when it is not a
+//!   terminal; checked with 1.18.33 up to 10 MiB).
 //! * Configuration through `OPENCODE_CONFIG_CONTENT` (auto-update and sharing off; with an
 //!   endpoint override, an `axon` provider using `@ai-sdk/openai-compatible` whose
 //!   `options.baseURL` is `<endpoint>/v1` and whose key is read from `OPENCODE_API_KEY`).
@@ -72,7 +74,6 @@ impl Adapter for OpenCode {
             config["model"] = model.clone().into();
             setup.args.extend(["--model".into(), model.clone()]);
         }
-        setup.args.extend(["--".into(), input.prompt.into()]);
         setup
             .env
             .insert("OPENCODE_CONFIG_CONTENT".into(), config.to_string());

@@ -13,6 +13,7 @@ pub async fn agent(command: AgentCommand) -> Result<ExitCode, CliError> {
     };
     let code = match axon_agent::run(axon_agent::AgentRunArgs {
         prompt: a.prompt,
+        prompt_file: a.prompt_file,
         entrypoint: a.entrypoint,
         render: false,
         workdir: None,
