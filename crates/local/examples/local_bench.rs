@@ -13,10 +13,11 @@
 
 use axon_api::loader::load_str;
 use axon_api::{Kind, TaskPhase};
-use axon_local::{LocalBackend, RunnerMode};
+use axon_local::LocalBackend;
 use axon_testsupport::git_server::GitServer;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
@@ -80,10 +81,13 @@ async fn bench(n: usize) {
     let agent = scratch.path().join("agent.sh");
     std::fs::write(&agent, "#!/bin/sh\necho \"$1\" > out.txt\n").expect("agent");
     std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let exe = std::env::current_exe().expect("exe");
+    // The production path: the real `axon` binary as engine, supervisor and in-sandbox runner
+    // (`axon agent run`), as users run it; bench/local.sh builds it and names it here.
+    let exe = std::env::var_os("AXON_BENCH_AXON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::current_exe().expect("exe"));
     let home = scratch.path().join("home");
     let b = LocalBackend::open_with_exe(&home, &exe).expect("open");
-    b.set_runner(RunnerMode::Direct);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     b.set_concurrency(cores);
     let key = [("ANTHROPIC_API_KEY".to_string(), "x".to_string())].into();

@@ -10,7 +10,7 @@ use crate::kick;
 use crate::lock::is_held;
 use crate::logs::{FOLLOW_INTERVAL, copy_from};
 use crate::paths::Home;
-use crate::run_options::{RunOptions, RunnerMode};
+use crate::run_options::RunOptions;
 use crate::sandbox::{SandboxMode, find_bwrap};
 use crate::secrets::Secrets;
 use crate::store::{Row, Store};
@@ -39,7 +39,6 @@ pub struct LocalBackend {
     exe: PathBuf,
     concurrency: AtomicUsize,
     no_sandbox: AtomicBool,
-    direct_runner: AtomicBool,
     default_timeout: Mutex<Option<i64>>,
 }
 
@@ -78,7 +77,6 @@ impl LocalBackend {
             exe: exe.to_path_buf(),
             concurrency: AtomicUsize::new(concurrency),
             no_sandbox: AtomicBool::new(false),
-            direct_runner: AtomicBool::new(false),
             default_timeout: Mutex::new(None),
         };
         b.recover()?;
@@ -127,14 +125,6 @@ impl LocalBackend {
             .store(mode == SandboxMode::None, Ordering::Relaxed);
     }
 
-    /// Choose how custom entrypoints run for Tasks applied from now on: through
-    /// `axon agent run --entrypoint` (default) or directly, with results read from git (for
-    /// embedders whose executable has no `agent run`, such as this crate's tests).
-    pub fn set_runner(&self, mode: RunnerMode) {
-        self.direct_runner
-            .store(mode == RunnerMode::Direct, Ordering::Relaxed);
-    }
-
     /// The timeout of Tasks applied from now on that set no `spec.timeoutSeconds` (the config
     /// file's `timeoutSeconds`; 0: none; `None`: the built-in default), stored with each Task.
     pub fn set_default_timeout(&self, seconds: Option<i64>) {
@@ -145,14 +135,6 @@ impl LocalBackend {
 
     fn default_timeout(&self) -> Option<i64> {
         self.default_timeout.lock().ok().and_then(|t| *t)
-    }
-
-    fn runner(&self) -> RunnerMode {
-        if self.direct_runner.load(Ordering::Relaxed) {
-            RunnerMode::Direct
-        } else {
-            RunnerMode::Axon
-        }
     }
 
     /// If no engine runs: fail Running Tasks whose supervisor died, and start an engine when
@@ -223,7 +205,6 @@ impl LocalBackend {
         .unwrap_or_default();
         Ok(RunOptions {
             sandbox: self.sandbox(),
-            runner: self.runner(),
             entrypoint,
             agent_bin_dir,
             host_home: std::env::var_os("HOME")

@@ -41,7 +41,6 @@ pub use error::LocalError;
 pub use internal::internal_main;
 #[doc(hidden)]
 pub use profile::mark as profile_mark;
-pub use run_options::RunnerMode;
 pub use sandbox::{NO_SANDBOX_WARNING, SandboxMode};
 pub use spawner_support::ServeLock;
 pub use workspace_prep::{PreparedWorkspace, prepare_cli};

@@ -6,25 +6,12 @@ use crate::sandbox::SandboxMode;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-/// What runs inside the sandbox.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunnerMode {
-    /// `axon agent run [--entrypoint PATH] PROMPT` (the agent runner writes the results).
-    #[default]
-    Axon,
-    /// A custom entrypoint is executed directly and the supervisor reads git itself.
-    Direct,
-}
-
 /// Per-Task run options.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunOptions {
     #[serde(default)]
     pub sandbox: SandboxMode,
-    #[serde(default)]
-    pub runner: RunnerMode,
     /// `spec.image` resolved to an absolute path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entrypoint: Option<PathBuf>,

@@ -427,7 +427,11 @@ async fn setup(
         command.push("--entrypoint".into());
         command.push(e.to_string_lossy().to_string());
     }
-    command.push(plan.prompt.clone());
+    // The prompt travels as a file (up to 10 MiB), never as an argument.
+    let prompt_file = td.config().join("prompt");
+    write_private(&prompt_file, &plan.prompt)?;
+    command.push("--prompt-file".into());
+    command.push(prompt_file.to_string_lossy().to_string());
     let host_path = opts
         .path
         .clone()

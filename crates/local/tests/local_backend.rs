@@ -4,7 +4,7 @@
 
 use axon_api::loader::load_str;
 use axon_api::{Kind, Resource, Task, TaskPhase};
-use axon_local::{LocalBackend, RunnerMode};
+use axon_local::LocalBackend;
 use axon_testsupport::git_server::GitServer;
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -54,7 +54,6 @@ impl Env {
         let backend =
             LocalBackend::open_with_exe(&home, Path::new(env!("CARGO_BIN_EXE_axon-local-helper")))
                 .expect("open");
-        backend.set_runner(RunnerMode::Direct);
         backend.set_concurrency(4);
         let mut data = BTreeMap::new();
         data.insert("ANTHROPIC_API_KEY".to_string(), SECRET_VALUE.to_string());
