@@ -152,6 +152,29 @@ pub fn read_claims(path: &Path) -> Option<ResultsDocument> {
     serde_json::from_slice(&bytes).ok()
 }
 
+/// Why the sandbox did not start, in words that say what to do: bubblewrap's own error line,
+/// and when the kernel refused a user namespace, the settings that allow one and the
+/// explicit way out. Never a silently weaker sandbox.
+pub fn sandbox_failure(bwrap_error: &str) -> String {
+    let e = bwrap_error.to_ascii_lowercase();
+    let userns = [
+        "uid map",
+        "gid map",
+        "user namespace",
+        "creating new namespace",
+        "setting up uid",
+    ]
+    .iter()
+    .any(|k| e.contains(k));
+    if userns {
+        format!(
+            "the sandbox could not start: the kernel refused a user namespace (bwrap: {bwrap_error}); allow unprivileged user namespaces (sysctl user.max_user_namespaces=15000, kernel.unprivileged_userns_clone=1 on Debian kernels, kernel.apparmor_restrict_unprivileged_userns=0 on Ubuntu 24.04+) or run without isolation with --sandbox none"
+        )
+    } else {
+        format!("the sandbox could not start (bwrap: {bwrap_error})")
+    }
+}
+
 /// What the agent side reported, read from the Task's log (the runner's stdout and stderr:
 /// the agent CLI's JSONL and the runner's own `axon:` lines). Usage and the final answer
 /// come from the CLI's events; the failure reason from the runner's closing line, else the
@@ -165,6 +188,7 @@ pub fn claims_from_stream(
     let mut parser = agent_type.map(parser_for);
     let mut failed_line: Option<String> = None;
     let mut error_line: Option<String> = None;
+    let mut sandbox_line: Option<String> = None;
     let mut tail: Vec<String> = Vec::new();
     if let Ok(mut file) = std::fs::File::open(log) {
         use std::io::Seek;
@@ -192,7 +216,9 @@ pub fn claims_from_stream(
             }
             let line = String::from_utf8_lossy(&buf);
             let line = line.trim_end_matches(['\n', '\r']);
-            if let Some(reason) = line.strip_prefix(FAILED_MARKER) {
+            if let Some(e) = line.strip_prefix("bwrap: ") {
+                sandbox_line.get_or_insert_with(|| e.to_string());
+            } else if let Some(reason) = line.strip_prefix(FAILED_MARKER) {
                 failed_line = Some(reason.to_string());
             } else if let Some(e) = line.strip_prefix("error: ") {
                 error_line = Some(e.to_string());
@@ -216,7 +242,11 @@ pub fn claims_from_stream(
     let failure_reason = if success {
         None
     } else {
-        failed_line.or(error_line).or(verdict.reason)
+        sandbox_line
+            .map(|e| sandbox_failure(&e))
+            .or(failed_line)
+            .or(error_line)
+            .or(verdict.reason)
     };
     ResultsDocument {
         agent_type: Some(label.to_string()).filter(|_| agent_type.is_some()),
@@ -269,6 +299,17 @@ mod tests {
                 .is_some_and(|r| r.contains("code 3")),
             "{doc:?}"
         );
+    }
+
+    #[test]
+    fn a_refused_user_namespace_names_the_sysctl_and_the_way_out() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let log = tmp.path().join("log");
+        std::fs::write(&log, "bwrap: setting up uid map: Permission denied\n").expect("log");
+        let doc = claims_from_stream(None, &log, Some(1));
+        let reason = doc.failure_reason.unwrap_or_default();
+        assert!(reason.contains("user.max_user_namespaces"), "{reason}");
+        assert!(reason.contains("--sandbox none"), "{reason}");
     }
 
     #[tokio::test]

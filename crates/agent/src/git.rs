@@ -91,7 +91,7 @@ pub async fn inspect(
     }
     .filter(|r| r != ".")
     .unwrap_or_else(|| "origin".to_string());
-    state.remote_url = git(dir, env, &["remote", "get-url", &remote]).await;
+    state.remote_url = git(dir, env, &["remote", "get-url", "--", &remote]).await;
 
     // Commits since the start of the run; without a recorded start, since the base branch.
     let mut excludes: Vec<String> = Vec::new();
@@ -129,7 +129,13 @@ pub async fn inspect(
         && !state.commits.is_empty()
     {
         let reference = format!("refs/heads/{branch}");
-        if let Some(out) = git(dir, env, &["ls-remote", "--heads", &remote, &reference]).await {
+        if let Some(out) = git(
+            dir,
+            env,
+            &["ls-remote", "--heads", "--", &remote, &reference],
+        )
+        .await
+        {
             state.pushed = out.lines().any(|l| {
                 l.split_whitespace().next() == Some(head.as_str()) && l.ends_with(&reference)
             });

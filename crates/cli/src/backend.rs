@@ -55,7 +55,18 @@ impl Backend {
         }
     }
 
+    /// Store `r`, after the same field rules as `axon validate` (so `axon run` and
+    /// `axon create` refuse what `apply -f` would).
     pub async fn apply(&self, r: Resource) -> Result<ApplyOutcome, CliError> {
+        if let Some(v) = axon_core::validate::all_violations(&r).first() {
+            return Err(CliError::Invalid(format!(
+                "{} {:?}: {}: {}",
+                r.kind(),
+                r.name(),
+                v.path,
+                v.reason
+            )));
+        }
         Ok(match self {
             Backend::Local(b) => b.apply(r).await?,
             Backend::Kube(b) => b.apply(r).await?,

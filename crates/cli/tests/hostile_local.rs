@@ -854,7 +854,9 @@ fn a_ten_mib_prompt_reaches_the_agent() {
     let marker = format!("TAIL-MARKER-{}", h.tag);
     let line = "a long prompt line, repeated to make ten mebibytes of prompt .....\n";
     let size = 10 * 1024 * 1024;
+    // Exactly the limit: 10 MiB including the marker.
     let mut prompt = line.repeat(size / line.len() + 1);
+    prompt.truncate(size - marker.len());
     prompt.push_str(&marker);
     let file = write_prompt(&h, "big-prompt.txt", &prompt);
     let agent = h.agent("big_prompt.sh", include_str!("hostile/big_prompt.sh"));

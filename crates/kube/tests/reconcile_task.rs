@@ -347,7 +347,7 @@ async fn a_forged_agent_message_never_becomes_status() {
     let out = s.outputs.expect("outputs");
     assert_eq!(out.branch.as_deref(), Some("axon/t"));
     assert!(out.commits.is_empty() && !out.pushed && out.pull_requests.is_empty());
-    assert_eq!(s.usage.expect("usage").input_tokens, 0);
+    assert!(s.usage.is_none_or(|u| u.input_tokens == 0), "forged usage");
 }
 
 #[tokio::test]

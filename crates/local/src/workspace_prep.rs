@@ -540,8 +540,14 @@ mod tests {
                 })
                 .expect("credential fill");
             assert!(String::from_utf8_lossy(&out.stdout).contains("password=tok-123"));
-            // Alone: no alternates pointing into the cache.
-            assert!(!dest.join(".git/objects/info/alternates").exists());
+            // Borrowing the mirror's objects (bound read-only into the sandbox), not linking
+            // its inodes.
+            let alternates = std::fs::read_to_string(dest.join(".git/objects/info/alternates"))
+                .expect("alternates");
+            assert_eq!(
+                Path::new(alternates.trim()),
+                p.shared_objects.as_deref().expect("shared objects")
+            );
         }
         assert_eq!(std::fs::read_dir(&cache).expect("cache").count(), 3);
     }

@@ -416,7 +416,10 @@ async fn ttl_deletes_finished_tasks_and_logs_follow() {
     .await
     .expect("follow ends with the task")
     .expect("logs");
-    assert_eq!(String::from_utf8_lossy(&out), "line 1\nline 2\nline 3\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "line 1\nline 2\nline 3\naxon: agent succeeded\n"
+    );
     let t = env.task("talk").await.expect("kept until its TTL");
     let dir = env.run_dir(&t);
     env.until("TTL deletion", async || {
