@@ -193,7 +193,12 @@ async fn run_agent(
         }
     };
 
-    let start = git::head(&workdir, Some(&child_env)).await;
+    // The claims file is the only use of git facts here (Kubernetes; Axon measures them again
+    // outside): without one (the local sandbox) no time is spent on them.
+    let start = match &env.results_file {
+        Some(_) => git::head(&workdir, Some(&child_env)).await,
+        None => None,
+    };
     let mut cmd = Command::new(&program);
     cmd.args(&program_args)
         .current_dir(&workdir)
@@ -544,7 +549,10 @@ async fn results_document(
     redactor: &Redactor,
     err: &mut (dyn AsyncWrite + Unpin + Send),
 ) -> ResultsDocument {
-    let state = git::inspect(workdir, Some(child_env), start, env.base_branch.as_deref()).await;
+    let state = match &env.results_file {
+        Some(_) => git::inspect(workdir, Some(child_env), start, env.base_branch.as_deref()).await,
+        None => git::GitState::default(),
+    };
     let mut pull_requests = Vec::new();
     if let (Some(token), Some(branch), true, Some(url)) = (
         &env.github_token,

@@ -396,14 +396,7 @@ fn git(
     )))
 }
 
-/// An inline credential helper reading the token from `file` (its path, not the token, goes
-/// into git's config).
-pub fn credential_helper(file: &Path) -> String {
-    let quoted = file.to_string_lossy().replace('\'', "'\\''");
-    format!(
-        "!f() {{ test \"$1\" = get || exit 0; echo username=x-access-token; printf 'password=%s\\n' \"$(cat '{quoted}')\"; }}; f"
-    )
-}
+pub use axon_agent::outside_git::credential_helper;
 
 /// `scheme://user:secret@host/...` → `scheme://***@host/...`.
 pub fn redact_url(url: &str) -> String {
