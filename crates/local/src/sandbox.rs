@@ -15,9 +15,11 @@
 //!   unprivileged inner one could not reach paths under root-only directories, and the
 //!   privileged outer one must not be what the agent runs in.
 //!
-//! Directories bubblewrap creates for mount points inherit the source's parents' modes; the
-//! renderer creates those under a hidden directory itself (0755), so the dropped uid can
-//! traverse them.
+//! Directories bubblewrap creates for mount points may be closed to others (0700); the renderer
+//! creates those under a hidden directory or the private /tmp itself (0755), so the dropped uid
+//! can traverse them. The private /tmp is bound first: whatever lives under the host's /tmp
+//! (the `axon` binary of a checkout there, a custom agent, the agent CLIs, AXON_HOME) is
+//! bound back over it.
 
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
@@ -98,9 +100,13 @@ pub fn render(spec: &SandboxSpec, mode: SandboxMode, bwrap: &Path) -> (PathBuf, 
         .collect();
     hidden.sort();
     hidden.dedup();
+    // Mount points are created inside the hidden directories and the private /tmp (never on
+    // the host's read-only root): made 0755 by the renderer, so the dropped uid can reach them.
+    let tmp = PathBuf::from("/tmp");
+    let roots: Vec<&PathBuf> = hidden.iter().copied().chain([&tmp]).collect();
     for h in &hidden {
         // A hidden directory inside another: its mount point must be traversable too.
-        for dir in mount_point_parents(&[h], &hidden) {
+        for dir in mount_point_parents(&[h], &roots) {
             push(&[
                 "--perms".as_ref(),
                 "0755".as_ref(),
@@ -119,7 +125,7 @@ pub fn render(spec: &SandboxSpec, mode: SandboxMode, bwrap: &Path) -> (PathBuf, 
         .chain(&spec.writable)
         .chain(&spec.read_only)
         .collect();
-    for dir in mount_point_parents(&binds, &hidden) {
+    for dir in mount_point_parents(&binds, &roots) {
         push(&[
             "--perms".as_ref(),
             "0755".as_ref(),
@@ -295,6 +301,44 @@ mod tests {
         .map(PathBuf::from)
         .collect();
         assert_eq!(dirs, want);
+    }
+
+    /// A checkout and AXON_HOME under /tmp (as a new user might have): the private /tmp is
+    /// bound first, then the hidden AXON_HOME and the binds under /tmp over it, their mount
+    /// points' parents made 0755 so the dropped uid reaches the `axon` binary.
+    #[test]
+    fn paths_under_tmp_are_bound_back_over_the_private_tmp() {
+        let spec = SandboxSpec {
+            work: "/tmp/ah/tasks/u/work".into(),
+            writable: vec!["/tmp/ah/tasks/u/home".into()],
+            tmp: "/tmp/ah/tasks/u/tmp".into(),
+            read_only: vec!["/tmp/co/target/debug/axon".into()],
+            hidden: vec!["/tmp/ah".into()],
+            drop_to: Some((SANDBOX_UID, SANDBOX_GID)),
+            dropper: "/tmp/co/target/debug/axon".into(),
+            seccomp_fd: None,
+            command: vec!["/tmp/co/target/debug/axon".into()],
+        };
+        let (_, args) = render(&spec, SandboxMode::Bubblewrap, Path::new("/usr/bin/bwrap"));
+        let line: Vec<String> = args
+            .iter()
+            .map(|a| a.to_string_lossy().to_string())
+            .collect();
+        let line = line.join(" ");
+        let at = |s: &str| line.find(s).unwrap_or_else(|| panic!("{s:?} in {line}"));
+        let order = [
+            "--bind /tmp/ah/tasks/u/tmp /tmp ",
+            "--perms 0755 --tmpfs /tmp/ah ",
+            "--perms 0755 --dir /tmp/co ",
+            "--perms 0755 --dir /tmp/co/target ",
+            "--perms 0755 --dir /tmp/co/target/debug ",
+            "--bind /tmp/ah/tasks/u/work /tmp/ah/tasks/u/work ",
+            "--ro-bind /tmp/co/target/debug/axon /tmp/co/target/debug/axon ",
+            "--remount-ro /tmp/ah ",
+        ];
+        let found: Vec<usize> = order.iter().map(|s| at(s)).collect();
+        assert!(found.windows(2).all(|w| w[0] < w[1]), "{line}");
+        assert!(at("--perms 0755 --dir /tmp/ah/tasks/u ") < at("--bind /tmp/ah/tasks/u/work "));
     }
 
     #[test]
