@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 const SECRET_VALUE: &str = "sk-test-VERY-secret-4242";
 
-/// A directory outside /tmp (which the sandbox replaces), so hiding is really tested.
+/// The test's scratch directory, under the target directory: outside /tmp (which the sandbox
+/// replaces) when the checkout is, so hiding is really tested there. Nothing an agent must see
+/// lives here: a checkout under /tmp hides it all.
 fn scratch() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("axon-local-")
@@ -120,7 +122,27 @@ impl Env {
             .join("tasks")
             .join(t.metadata.uid.as_deref().expect("uid"))
     }
+
+    /// Let the [`GATED`] agent of `name` finish once it waits: the gate is a file in its work
+    /// tree, the one host directory it sees wherever the test runs (the sandbox hides a
+    /// scratch directory under /tmp).
+    async fn open_gate(&self, name: &str) {
+        let mut work = None;
+        self.until(&format!("{name} waiting at its gate"), async || {
+            work = self
+                .task(name)
+                .await
+                .map(|t| self.run_dir(&t).join("work"))
+                .filter(|w| w.join("waiting").exists());
+            work.is_some()
+        })
+        .await;
+        std::fs::write(work.expect("work tree").join("gate"), "").expect("open gate");
+    }
 }
+
+/// An agent that waits until its gate is opened ([`Env::open_gate`]).
+const GATED: &str = "touch waiting\nwhile [ ! -e gate ]; do sleep 0.05; done";
 
 /// A failed test must not leave its engine and agents running: stop them.
 impl Drop for Env {
@@ -228,11 +250,7 @@ async fn custom_agent_commits_and_pushes() {
 async fn concurrency_limit_queues_the_third_task() {
     let env = Env::new().await;
     env.backend.set_concurrency(2);
-    let gate = env.bin.join("gate");
-    let agent = env.agent(
-        "gated.sh",
-        &format!("while [ ! -e {:?} ]; do sleep 0.05; done\necho ran", gate),
-    );
+    let agent = env.agent("gated.sh", &format!("{GATED}\necho ran"));
     for n in ["q1", "q2", "q3"] {
         env.run(n, &agent, "").await;
     }
@@ -254,7 +272,9 @@ async fn concurrency_limit_queues_the_third_task() {
         waiting.message.as_deref(),
         Some("waiting for a free slot (2 of 2 running)")
     );
-    std::fs::write(&gate, "").expect("open gate");
+    for n in ["q1", "q2", "q3"] {
+        env.open_gate(n).await;
+    }
     for n in ["q1", "q2", "q3"] {
         let t = env.wait(n).await;
         assert_eq!(
@@ -325,28 +345,34 @@ async fn deleting_a_running_task_kills_its_tree() {
         .await;
 }
 
+/// "write-outside" writes the agent's own script (a host file the caller owns, bound
+/// read-only); a write to the scratch directory is judged on the host (with the scratch
+/// directory under /tmp, that path is in the agent's private /tmp, where a write is no escape).
 #[tokio::test]
 async fn the_sandbox_hides_home_and_is_read_only_outside_the_tree() {
     let env = Env::new().await;
     let home = fake_home();
     let outside = env.bin.join("escaped.txt");
+    let script = env.bin.join("escape.sh");
     let agent = env.agent(
         "escape.sh",
         &format!(
             r#"r() {{ if "$@" 2>/dev/null; then echo ok; else echo blocked; fi; }}
 {{
 echo "read-planted=$(r cat {planted:?})"
-echo "write-outside=$(r sh -c 'echo x > {outside:?}')"
+echo "write-outside=$(r sh -c 'echo x >> {script:?}')"
 echo "write-home=$(r sh -c 'echo x > {home:?}/new.txt')"
 echo "list-axon-home=$(r ls {axon:?}/secrets/key.json)"
 echo "write-tree=$(r sh -c 'echo x > ./inside.txt')"
 echo "write-tmp=$(r sh -c 'echo x > /tmp/t.txt')"
-}} > report.txt"#,
+}} > report.txt
+{{ echo x > {outside:?}; }} 2>/dev/null || true"#,
             planted = home.join(".ssh/id_planted"),
             home = home,
             axon = env.home,
         ),
     );
+    let written = std::fs::read_to_string(&agent).expect("the agent script");
     env.run("escape", &agent, "").await;
     let t = env.wait("escape").await;
     assert_eq!(
@@ -357,6 +383,12 @@ echo "write-tmp=$(r sh -c 'echo x > /tmp/t.txt')"
     assert_eq!(
         report,
         "read-planted=blocked\nwrite-outside=blocked\nwrite-home=blocked\nlist-axon-home=blocked\nwrite-tree=ok\nwrite-tmp=ok\n"
+    );
+    assert_eq!(agent, script);
+    assert_eq!(
+        std::fs::read_to_string(&script).expect("the agent script"),
+        written,
+        "the agent script is unchanged"
     );
     assert!(!outside.exists());
     assert!(!home.join("new.txt").exists());
@@ -432,14 +464,7 @@ async fn ttl_deletes_finished_tasks_and_logs_follow() {
 async fn engine_killed_mid_run_then_recovery() {
     let env = Env::new().await;
     env.backend.set_concurrency(1);
-    let gate = env.bin.join("gate");
-    let agent = env.agent(
-        "gated.sh",
-        &format!(
-            "while [ ! -e {:?} ]; do sleep 0.05; done\necho ran once >> runs",
-            gate
-        ),
-    );
+    let agent = env.agent("gated.sh", &format!("{GATED}\necho ran once >> runs"));
     env.run("first", &agent, "").await;
     env.run("second", &agent, "").await;
     env.until("first Running", async || {
@@ -461,8 +486,8 @@ async fn engine_killed_mid_run_then_recovery() {
     .expect("reopen");
     assert_eq!(env.phase("first").await, Some(TaskPhase::Running));
     assert_eq!(env.phase("second").await, Some(TaskPhase::Pending));
-    std::fs::write(&gate, "").expect("gate");
     for n in ["first", "second"] {
+        env.open_gate(n).await;
         let t = tokio::time::timeout(Duration::from_secs(60), next.wait(n))
             .await
             .expect("in time")
@@ -481,7 +506,6 @@ async fn engine_killed_mid_run_then_recovery() {
     }
 
     // A supervisor killed with its engine: the run is failed as orphaned, never re-run.
-    std::fs::remove_file(&gate).expect("close gate");
     env.run("orphan", &agent, "").await;
     env.until("orphan Running", async || {
         env.phase("orphan").await == Some(TaskPhase::Running)
