@@ -7,8 +7,9 @@
 //! delete kills the process tree; engine SIGKILLed mid-run then recovered by the next command;
 //! sandbox escapes fail; a secret never shows; `logs -f` follows to the end; TTL deletion.
 //!
-//! Agents that must stay running block on a "gate" file the test creates; every wait is a
-//! poll with a deadline.
+//! Agents that must stay running block on a "gate" file the test creates in their work tree
+//! (the one host directory an agent sees wherever the scratch directory is: the sandbox hides
+//! the host's /tmp); every wait is a poll with a deadline.
 
 mod support;
 
@@ -48,9 +49,18 @@ impl Env {
         self.user_home().join(".ssh/id_planted")
     }
 
-    /// A file the gated agents wait for.
-    fn gate(&self) -> PathBuf {
-        self.root().join("gate")
+    /// Let the gated agent of Task `name` go on, once it waits at its gate (a file in its work
+    /// tree).
+    fn open_gate(&self, name: &str) {
+        let mut work = None;
+        until(&format!("Task {name} waiting at its gate"), || {
+            work = self
+                .task(name)
+                .map(|_| self.run_dir(name).join("work"))
+                .filter(|w| w.join("waiting").exists());
+            work.is_some()
+        });
+        std::fs::write(work.expect("work tree").join("gate"), "").expect("open the gate");
     }
 
     /// `axon run --name NAME --secret key --image AGENT extra...` (returns at once unless
@@ -72,13 +82,13 @@ impl Env {
         self.output(&args)
     }
 
-    /// An agent that prints `before gate`, waits for the gate file, then runs `then`.
+    /// An agent that prints `before gate`, waits for its gate ([`Env::open_gate`]), then runs
+    /// `then`.
     fn gated_agent(&self, name: &str, then: &str) -> PathBuf {
         self.agent(
             name,
             &format!(
-                "echo \"before gate: $AXON_TASK\"\nwhile [ ! -e {:?} ]; do sleep 0.05; done\necho \"after gate: $AXON_TASK\"\n{then}",
-                self.gate()
+                "echo \"before gate: $AXON_TASK\"\ntouch waiting\nwhile [ ! -e gate ]; do sleep 0.05; done\necho \"after gate: $AXON_TASK\"\n{then}"
             ),
         )
     }
@@ -285,7 +295,9 @@ fn concurrency_two_queues_the_third_task() {
     );
     // It stays Pending while the other two run.
     assert_eq!(env.phase(&waiting[0].0).as_deref(), Some("Pending"));
-    std::fs::write(env.gate(), "").expect("open the gate");
+    for n in ["q1", "q2", "q3"] {
+        env.open_gate(n);
+    }
     for n in ["q1", "q2", "q3"] {
         env.until_phase(n, "Succeeded");
     }
@@ -374,8 +386,8 @@ fn engine_killed_mid_run_then_recovery() {
     });
     assert_eq!(env.phase("first").as_deref(), Some("Running"));
     assert_eq!(env.phase("second").as_deref(), Some("Pending"));
-    std::fs::write(env.gate(), "").expect("open the gate");
     for n in ["first", "second"] {
+        env.open_gate(n);
         env.until_phase(n, "Succeeded");
         let runs = std::fs::read_to_string(env.run_dir(n).join("work/runs")).unwrap_or_default();
         assert_eq!(runs, "ran\n", "Task {n} ran exactly once");
@@ -384,7 +396,6 @@ fn engine_killed_mid_run_then_recovery() {
     }
 
     // Engine and supervisor killed together: the run is failed as orphaned, never re-run.
-    std::fs::remove_file(env.gate()).expect("close the gate");
     let out = env.run("orphan", &agent, &[]);
     assert!(out.status.success(), "{}", text(&out));
     env.until_phase("orphan", "Running");
@@ -403,34 +414,38 @@ fn engine_killed_mid_run_then_recovery() {
 }
 
 /// Inside the sandbox an agent cannot read a file planted in the user's real HOME, write
-/// outside its tree (the scratch directory, the real HOME), or read AXON_HOME (secrets, the
-/// store); it can write its tree and a private /tmp. The agent reports each attempt and exits
-/// non-zero if any escape worked. The same agent with `--sandbox none` (which warns) reads the
-/// planted file, so the probe is real.
+/// outside its tree (its own script, a host file the caller owns; the real HOME; the scratch
+/// directory), or read AXON_HOME (secrets, the store); it can write its tree and a private
+/// /tmp. The agent reports each attempt and exits non-zero if any escape worked. A write to the
+/// scratch directory is judged on the host: with the scratch directory under /tmp, that path
+/// is in the agent's private /tmp, where a write is no escape. The same agent with `--sandbox
+/// none` (which warns) reads the planted file, so the probe is real.
 #[test]
 fn sandbox_escapes_fail() {
     let env = Env::new("");
     let outside = env.root().join("escaped.txt");
+    let script = env.root().join("escape.sh");
     let tmp_probe = format!("axon-e2e-private-tmp-{}", std::process::id());
     let agent = env.agent(
         "escape.sh",
         &format!(
             r#"r() {{ if "$@" >/dev/null 2>&1; then echo ok; else echo blocked; fi; }}
 report="read-planted=$(r cat {planted:?})
-write-outside=$(r sh -c 'echo x > {outside:?}')
+write-outside=$(r sh -c 'echo x >> {script:?}')
 write-home=$(r sh -c 'echo x > {home:?}/new.txt')
 read-secret=$(r cat {axon:?}/secrets/key.json)
 read-store=$(r cat {axon:?}/axon.db)
 write-tree=$(r sh -c 'echo x > ./inside.txt')
 write-tmp=$(r sh -c 'echo x > /tmp/{tmp_probe}')"
+{{ echo x > {outside:?}; }} 2>/dev/null
 echo "$report"
 case "$report" in *planted=ok*|*outside=ok*|*home=ok*|*secret=ok*|*store=ok*) exit 1;; esac"#,
             planted = env.planted(),
-            outside = outside,
             home = env.user_home(),
             axon = env.home(),
         ),
     );
+    let written = std::fs::read_to_string(&agent).expect("the agent script");
     let out = env.run("escape", &agent, &["-w"]);
     let logs = env.ok(&["logs", "escape", "--raw"]);
     assert!(
@@ -441,6 +456,12 @@ case "$report" in *planted=ok*|*outside=ok*|*home=ok*|*secret=ok*|*store=ok*) ex
         text(&out)
     );
     assert!(out.status.success(), "no escape worked: {}", text(&out));
+    assert_eq!(agent, script);
+    assert_eq!(
+        std::fs::read_to_string(&script).expect("the agent script"),
+        written,
+        "the agent script is unchanged"
+    );
     assert!(!outside.exists());
     assert!(!env.user_home().join("new.txt").exists());
     assert!(
@@ -499,7 +520,7 @@ fn logs_follow_returns_when_the_task_ends() {
         follow.try_wait().expect("try_wait").is_none(),
         "logs -f returned while the Task runs"
     );
-    std::fs::write(env.gate(), "").expect("open the gate");
+    env.open_gate("talk");
     let mut status = None;
     if !poll(DEADLINE, || {
         status = follow.try_wait().expect("try_wait");
