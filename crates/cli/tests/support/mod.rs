@@ -3,9 +3,11 @@
 //! its own copy of the same scaffolding, and the copies had drifted (one stopped the engine with
 //! `pkill -f`, one left supervisors running); this is the one copy:
 //!
-//! - a scratch directory under `CARGO_TARGET_TMPDIR` (not /tmp: the sandbox replaces /tmp, so
-//!   anything a test wants to hide from an agent must live elsewhere), holding a user HOME and
-//!   an AXON_HOME, with an optional `config.yaml`;
+//! - a scratch directory under `CARGO_TARGET_TMPDIR`, holding a user HOME and an AXON_HOME,
+//!   with an optional `config.yaml`. It may be under /tmp (a checkout there), which the
+//!   sandbox replaces with a private one: nothing an agent must see lives in it (a gate goes in
+//!   the agent's work tree), and a write to it from inside is judged on the host (that path is
+//!   in the agent's private /tmp);
 //! - two overrides for a test binary copied away from the checkout (run as another user by
 //!   `scripts/test-unprivileged.sh`): `AXON_TEST_BIN`, the `axon` binary to run instead of the
 //!   one Cargo built, and `AXON_TEST_TMPDIR`, the parent of the scratch directories instead of
