@@ -7,6 +7,7 @@
 # Breakdown per step: AXON_PROFILE=/tmp/p.log bench/local.sh && bench/local_profile.py /tmp/p.log
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p axon-cli -p axon-local --example local_bench
+cargo build --release -q -p axon-cli --bin axon
+cargo build --release -q -p axon-local --example local_bench
 target="${CARGO_TARGET_DIR:-target}"
 AXON_BENCH_AXON="$(cd "$target/release" && pwd)/axon" exec "$target/release/examples/local_bench"

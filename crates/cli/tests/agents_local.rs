@@ -247,3 +247,42 @@ fn gemini_api_error_fails_the_task() {
 fn opencode_api_error_fails_the_task() {
     api_error_fails(&AGENTS[3]);
 }
+
+/// Claude Code installed under the user's HOME (`~/.local/bin/claude`, a symlink into an npm
+/// prefix, as `npm -g --prefix ~/.local` leaves it) is found on the host PATH and bound into
+/// the sandbox with its runtime, without `AXON_AGENT_BIN_DIR`; its usage is the agent's report.
+#[test]
+fn an_agent_cli_under_home_is_found_on_path() {
+    let agent = &AGENTS[0];
+    if !have_cli(agent.cli) {
+        return;
+    }
+    let mut env = Env::builder("agents-path")
+        .timeout(Duration::from_secs(240))
+        .build();
+    let local_bin = env.user_home().join(".local/bin");
+    std::fs::create_dir_all(&local_bin).expect("~/.local/bin");
+    let real = std::fs::canonicalize(bin_dir().join(agent.cli)).expect("the CLI");
+    std::os::unix::fs::symlink(&real, local_bin.join(agent.cli)).expect("symlink");
+    let path = format!(
+        "{}:{}",
+        local_bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    env.set_env("PATH", path);
+    let git = GitServer::start().expect("git server");
+    let script = Script::new()
+        .write_file(FILE, CONTENT)
+        .shell(format!("git checkout -b {BRANCH} && git add -A && git commit -m 'Add the note' && git push -u origin {BRANCH}"))
+        .text("done");
+    let model = FakeModelServer::start(script).expect("model server");
+    let (ok, status, t) = run_task(&env, agent, &git, &model, "path-task");
+    assert!(ok, "{t}");
+    assert_eq!(str_at(&status, "/status/phase"), Some("Succeeded"), "{t}");
+    assert_eq!(
+        str_at(&status, "/status/usage/source"),
+        Some("agent"),
+        "{t}"
+    );
+    assert_eq!(git.file_at(BRANCH, FILE).as_deref(), Some(CONTENT), "{t}");
+}

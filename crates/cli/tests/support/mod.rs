@@ -116,6 +116,12 @@ impl Env {
         self.root().join("user-home")
     }
 
+    /// One more variable in every later command's environment (e.g. a PATH naming a
+    /// directory of this harness's user HOME).
+    pub fn set_env(&mut self, key: impl Into<OsString>, value: impl Into<OsString>) {
+        self.env.push((key.into(), value.into()));
+    }
+
     /// `axon` as a plain process (to spawn it: `axon serve`, `axon logs -f`), in the clean
     /// environment.
     pub fn axon_process(&self) -> std::process::Command {
