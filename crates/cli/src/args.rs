@@ -266,6 +266,12 @@ pub struct InstallArgs {
     /// Version tag of the images [default: this binary's version]
     #[arg(long)]
     pub version: Option<String>,
+    /// Seconds to wait for the controller Deployment to be available (0: do not wait)
+    #[arg(long, value_name = "SECONDS", default_value_t = axon_kube::install::DEFAULT_WAIT.as_secs())]
+    pub wait_timeout: u64,
+    /// Do not wait for the controller Deployment (same as --wait-timeout 0)
+    #[arg(long, conflicts_with = "wait_timeout")]
+    pub no_wait: bool,
 }
 
 #[derive(Debug, Args)]

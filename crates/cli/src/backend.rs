@@ -121,7 +121,15 @@ impl Backend {
     ) -> Result<(), CliError> {
         match self {
             Backend::Local(b) => b.logs(task, follow, out).await?,
-            Backend::Kube(b) => b.logs(task, follow, out).await?,
+            Backend::Kube(b) => {
+                // What it waits for, and how the Task ended, go to stderr: not part of the log.
+                let opts = axon_kube::logs::LogOptions {
+                    follow,
+                    wait: axon_kube::logs::LOG_WAIT,
+                };
+                b.logs_with(task, opts, out, &mut |m| eprintln!("axon logs: {m}"))
+                    .await?
+            }
         }
         Ok(())
     }
@@ -199,6 +207,28 @@ impl Backend {
         match self {
             Backend::Local(_) => "local".to_string(),
             Backend::Kube(b) => format!("kubernetes (namespace {})", b.namespace()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::args::{Cli, Command};
+    use axon_api::config::Backend as BackendKind;
+    use clap::Parser;
+
+    /// The spawner Deployment's command line selects the Kubernetes backend: without it the
+    /// binary in the Pod would use the local backend, find no spawner and exit.
+    #[test]
+    fn the_spawner_deployment_runs_on_the_kubernetes_backend() {
+        let args = axon_kube::spawner_deployment::spawner_args("fix-bugs", "team");
+        let cli = Cli::try_parse_from(std::iter::once("axon".to_string()).chain(args))
+            .expect("the spawner's arguments parse");
+        assert_eq!(cli.global.backend, Some(BackendKind::Kubernetes));
+        assert_eq!(cli.global.namespace.as_deref(), Some("team"));
+        match cli.command {
+            Command::Spawner(a) => assert_eq!(a.name, "fix-bugs"),
+            other => panic!("parsed as {other:?}"),
         }
     }
 }

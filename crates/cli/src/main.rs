@@ -49,9 +49,22 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     }) || e.to_string().contains("Broken pipe")
 }
 
+/// The log filter: `AXON_LOG` (default `warn`), with kube's per-connection TLS warning for
+/// kubeconfigs that skip verification silenced unless the filter asks for debug output or
+/// names kube's crates itself.
+fn log_filter(axon_log: Option<&str>) -> String {
+    let quiet = axon_kube::backend::QUIET_LOG_DIRECTIVES;
+    match axon_log.map(str::trim).filter(|f| !f.is_empty()) {
+        None => format!("warn,{quiet}"),
+        Some(f) if ["debug", "trace", "kube"].iter().any(|w| f.contains(w)) => f.to_string(),
+        Some(f) => format!("{f},{quiet}"),
+    }
+}
+
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("AXON_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let directives = log_filter(std::env::var("AXON_LOG").ok().as_deref());
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_filter(None)));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -85,4 +98,24 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Workspace(c) => commands::roles::workspace(c).await?,
         Command::Local { .. } => ExitCode::SUCCESS,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn the_tls_bypass_warning_is_quiet_unless_debugging() {
+        assert_eq!(log_filter(None), "warn,kube_client::client::tls=error");
+        assert_eq!(log_filter(Some("")), "warn,kube_client::client::tls=error");
+        assert_eq!(
+            log_filter(Some("info")),
+            "info,kube_client::client::tls=error"
+        );
+        assert_eq!(log_filter(Some("debug")), "debug");
+        assert_eq!(
+            log_filter(Some("info,kube_client=warn")),
+            "info,kube_client=warn"
+        );
+    }
 }

@@ -19,6 +19,12 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::path::Path;
 
+/// Log directives the CLI adds to its default filter: kube's TLS layer warns "Server cert
+/// bypassed" on every connection to a cluster whose kubeconfig sets
+/// `insecure-skip-tls-verify`, which would print on every command; [`KubeBackend::connect`]
+/// logs it once at debug instead. An explicit `AXON_LOG` filter is used as given.
+pub const QUIET_LOG_DIRECTIVES: &str = "kube_client::client::tls=error";
+
 /// A connection to a cluster, in one namespace.
 #[derive(Clone)]
 pub struct KubeBackend {
@@ -52,6 +58,14 @@ impl KubeBackend {
                 reason: e.to_string(),
             })?,
         };
+        if config.accept_invalid_certs {
+            // kube's TLS layer warns "Server cert bypassed" on every connection; the CLI
+            // silences it (see `QUIET_LOG_DIRECTIVES`) and says it once here, at debug.
+            tracing::debug!(
+                cluster = %config.cluster_url,
+                "the kubeconfig skips TLS verification of the API server (insecure-skip-tls-verify)"
+            );
+        }
         let namespace = namespace
             .map(str::to_string)
             .unwrap_or_else(|| config.default_namespace.clone());
@@ -138,19 +152,19 @@ impl KubeBackend {
             Kind::Task => get_opt(&self.api::<Task>(), name)
                 .await
                 .map_err(err)?
-                .map(|r| Resource::Task(Box::new(r))),
+                .map(|r| Resource::Task(Box::new(shown(r)))),
             Kind::Workspace => get_opt(&self.api::<Workspace>(), name)
                 .await
                 .map_err(err)?
-                .map(|r| Resource::Workspace(Box::new(r))),
+                .map(|r| Resource::Workspace(Box::new(shown(r)))),
             Kind::AgentConfig => get_opt(&self.api::<AgentConfig>(), name)
                 .await
                 .map_err(err)?
-                .map(|r| Resource::AgentConfig(Box::new(r))),
+                .map(|r| Resource::AgentConfig(Box::new(shown(r)))),
             Kind::TaskSpawner => get_opt(&self.api::<TaskSpawner>(), name)
                 .await
                 .map_err(err)?
-                .map(|r| Resource::TaskSpawner(Box::new(r))),
+                .map(|r| Resource::TaskSpawner(Box::new(shown(r)))),
         })
     }
 
@@ -167,7 +181,7 @@ impl KubeBackend {
                 .map_err(err)?
                 .items
                 .into_iter()
-                .map(|r| Resource::Task(Box::new(r)))
+                .map(|r| Resource::Task(Box::new(shown(r))))
                 .collect(),
             Kind::Workspace => self
                 .api::<Workspace>()
@@ -176,7 +190,7 @@ impl KubeBackend {
                 .map_err(err)?
                 .items
                 .into_iter()
-                .map(|r| Resource::Workspace(Box::new(r)))
+                .map(|r| Resource::Workspace(Box::new(shown(r))))
                 .collect(),
             Kind::AgentConfig => self
                 .api::<AgentConfig>()
@@ -185,7 +199,7 @@ impl KubeBackend {
                 .map_err(err)?
                 .items
                 .into_iter()
-                .map(|r| Resource::AgentConfig(Box::new(r)))
+                .map(|r| Resource::AgentConfig(Box::new(shown(r))))
                 .collect(),
             Kind::TaskSpawner => self
                 .api::<TaskSpawner>()
@@ -194,7 +208,7 @@ impl KubeBackend {
                 .map_err(err)?
                 .items
                 .into_iter()
-                .map(|r| Resource::TaskSpawner(Box::new(r)))
+                .map(|r| Resource::TaskSpawner(Box::new(shown(r))))
                 .collect(),
         };
         out.sort_by(|a, b| a.name().cmp(b.name()));
@@ -311,6 +325,13 @@ impl KubeBackend {
             namespace: self.namespace.clone(),
         })
     }
+}
+
+/// A resource as the CLI shows it: without `managedFields` (server-side apply bookkeeping that
+/// says nothing to a reader and buries the spec in `get -o yaml`).
+fn shown<K: kube::Resource>(mut r: K) -> K {
+    r.meta_mut().managed_fields = None;
+    r
 }
 
 /// `api.get`, `None` when the object does not exist; a resource type that is not installed

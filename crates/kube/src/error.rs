@@ -20,9 +20,11 @@ pub enum KubeError {
         "cannot reach the Kubernetes API server: {0} (is the cluster running and the current context right? try kubectl cluster-info)"
     )]
     Connect(String),
-    /// Axon's CRDs are not installed.
-    #[error("the {kind} resource type is not installed in this cluster: run axon install first")]
-    NotInstalled { kind: String },
+    /// Axon's CRDs are not installed (`what` is the operation that found out).
+    #[error(
+        "Axon is not installed in this cluster ({what}: the API server does not serve the axon.io resources): install it with `axon install` (needs cluster-admin), or check --kubeconfig and the current context"
+    )]
+    NotInstalled { what: String },
     /// The API refused an operation for lack of permission.
     #[error(
         "forbidden: {what}: {reason} (ask a cluster admin for the RBAC permission, or use another namespace with -n)"
@@ -77,7 +79,7 @@ impl KubeError {
                 if status.code == 403 {
                     KubeError::Forbidden { what, reason }
                 } else if type_missing(&status) {
-                    KubeError::NotInstalled { kind: what }
+                    KubeError::NotInstalled { what }
                 } else {
                     KubeError::Api { what, reason }
                 }
@@ -103,11 +105,17 @@ pub fn is_object_missing(err: &kube::Error) -> bool {
     matches!(err, kube::Error::Api(s) if s.code == 404 && !type_missing(s))
 }
 
+/// A 404 for a resource type rather than an object: the API group exists but not the
+/// resource ("the server could not find the requested resource"), or the group is not served
+/// at all, which the API server answers with a plain-text "404 page not found" (not a
+/// `Status`, so `kube` reports it as unparsed).
 fn type_missing(status: &kube::core::Status) -> bool {
     status.code == 404
-        && status
+        && (status
             .message
             .contains("the server could not find the requested resource")
+            || status.message.contains("404 page not found")
+            || status.reason == "Failed to parse error data")
 }
 
 impl KubeError {
@@ -129,7 +137,7 @@ impl KubeError {
                 what: scrub(what),
                 reason: scrub(reason),
             },
-            KubeError::NotInstalled { kind } => KubeError::NotInstalled { kind: scrub(kind) },
+            KubeError::NotInstalled { what } => KubeError::NotInstalled { what: scrub(what) },
             KubeError::Connect(s) => KubeError::Connect(scrub(s)),
             other => other,
         }

@@ -25,6 +25,7 @@ pub mod spawner_controller;
 pub mod spawner_deployment;
 pub mod spawner_support;
 pub mod task_controller;
+pub mod task_status;
 pub mod timeout;
 pub mod tls;
 pub mod ttl;

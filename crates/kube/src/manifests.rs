@@ -3,7 +3,8 @@
 //! them for the default image (checked fresh by a test), `axon install` applies them.
 
 use crate::names::{
-    CONTROLLER_NAME, LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_NAME, METRICS_PORT, SYSTEM_NAMESPACE,
+    CONTROLLER_NAME, LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_NAME, LOG_ENV, METRICS_PORT,
+    POD_LOG_LEVEL, SYSTEM_NAMESPACE,
 };
 use crate::security::{container_security_context, pod_security_context, resources};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
@@ -157,8 +158,8 @@ pub fn controller_deployment(image: &str, version: &str) -> Deployment {
             env_field("POD_NAMESPACE", "metadata.namespace"),
             env_field("POD_NAME", "metadata.name"),
             EnvVar {
-                name: "RUST_LOG".into(),
-                value: Some("info".into()),
+                name: LOG_ENV.into(),
+                value: Some(POD_LOG_LEVEL.into()),
                 value_from: None,
             },
         ]),

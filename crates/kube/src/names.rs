@@ -15,6 +15,12 @@ pub const CLI_FIELD_MANAGER: &str = "axon";
 pub const CONTROLLER_FIELD_MANAGER: &str = "axon-controller";
 /// Default image of the `axon` binary (controller, init container, spawners).
 pub const AXON_IMAGE_REPO: &str = "ghcr.io/axon-core/axon";
+/// Environment variable of the `axon` binary's log filter (`RUST_LOG` is not read).
+pub const LOG_ENV: &str = "AXON_LOG";
+/// Log filter of the controller and spawner Pods.
+pub const POD_LOG_LEVEL: &str = "info";
+/// Environment variable choosing the `axon` binary's backend (`local` or `kubernetes`).
+pub const BACKEND_ENV: &str = "AXON_BACKEND";
 /// Port of the controller's `/metrics`, `/healthz`, `/readyz`.
 pub const METRICS_PORT: u16 = 8080;
 

@@ -1,11 +1,18 @@
-//! What a TaskSpawner runs: a Deployment of `axon spawner --name X -n NS` with its own
+//! What a TaskSpawner runs: a Deployment of `axon spawner --name X -n NS --backend kubernetes`
+//! (also `AXON_BACKEND=kubernetes`, `AXON_LOG=info`) with its own
 //! ServiceAccount and a Role that allows only what the spawner does: read its TaskSpawner, its
 //! Workspace and that Workspace's Secret, write its TaskSpawner's status, create and list Tasks
-//! in its namespace. Pure rendering, and the spawner's phase from its Deployment.
+//! in its namespace. Pure rendering, the spawner's phase from its Deployment, and the check of
+//! the spec's rules the CRD schema cannot express (a bad cron expression fails the TaskSpawner
+//! with a `SpecValid=False` condition instead of a spawner that cannot start).
 
-use crate::names::{LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_NAME, LABEL_SPAWNER, spawner_name};
+use crate::names::{
+    BACKEND_ENV, LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_NAME, LABEL_SPAWNER, LOG_ENV,
+    POD_LOG_LEVEL, spawner_name,
+};
 use crate::security::{container_security_context, pod_security_context, resources};
-use axon_api::{TaskSpawner, TaskSpawnerPhase};
+use axon_api::config::Backend;
+use axon_api::{Condition, TaskSpawner, TaskSpawnerPhase, TaskSpawnerStatus};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
@@ -85,6 +92,21 @@ pub fn spawner_rules(name: &str, workspace: Option<&str>, secret: Option<&str>) 
     rules
 }
 
+/// The spawner container's arguments (after `axon`): the loop of TaskSpawner `name` in
+/// `namespace`, on the Kubernetes backend. Without `--backend kubernetes` (or `AXON_BACKEND`,
+/// also set) the binary would pick the local backend, find no such spawner and exit.
+pub fn spawner_args(name: &str, namespace: &str) -> Vec<String> {
+    vec![
+        "spawner".into(),
+        "--name".into(),
+        name.into(),
+        "-n".into(),
+        namespace.into(),
+        "--backend".into(),
+        Backend::Kubernetes.as_str().into(),
+    ]
+}
+
 /// Render the objects for `ts`, whose Workspace's Secret is `workspace_secret`, running `image`.
 pub fn render_spawner(
     ts: &TaskSpawner,
@@ -113,18 +135,19 @@ pub fn render_spawner(
         image: Some(image.into()),
         image_pull_policy: Some("Always".into()),
         command: Some(vec!["axon".into()]),
-        args: Some(vec![
-            "spawner".into(),
-            "--name".into(),
-            name.clone(),
-            "-n".into(),
-            ns.clone().unwrap_or_default(),
+        args: Some(spawner_args(&name, ns.as_deref().unwrap_or_default())),
+        env: Some(vec![
+            EnvVar {
+                name: BACKEND_ENV.into(),
+                value: Some(Backend::Kubernetes.as_str().into()),
+                value_from: None,
+            },
+            EnvVar {
+                name: LOG_ENV.into(),
+                value: Some(POD_LOG_LEVEL.into()),
+                value_from: None,
+            },
         ]),
-        env: Some(vec![EnvVar {
-            name: "RUST_LOG".into(),
-            value: Some("info".into()),
-            value_from: None,
-        }]),
         security_context: Some(container_security_context()),
         resources: Some(resources("10m", "32Mi", "200m", "128Mi")),
         ..Default::default()
@@ -219,4 +242,78 @@ pub fn spawner_phase(deployment: Option<&Deployment>) -> (TaskSpawnerPhase, Opti
             Some(format!("waiting for Deployment {name} to become available")),
         )
     }
+}
+
+/// Condition type set to `False` while the TaskSpawner's spec breaks a rule `axon apply`
+/// enforces but the CRD's schema cannot express (a cron expression, a prompt template, an agent
+/// and credential type that do not go together).
+pub const SPEC_VALID: &str = "SpecValid";
+
+/// The first rule the spec breaks, as `field: reason` (`None`: valid): the loader's field rules
+/// and the core's, the same `axon validate` applies.
+pub fn spec_problem(ts: &TaskSpawner) -> Option<String> {
+    let resource = axon_api::Resource::TaskSpawner(Box::new(ts.clone()));
+    axon_core::validate::all_violations(&resource)
+        .into_iter()
+        .next()
+        .map(|v| format!("{}: {}", v.path, v.reason))
+}
+
+/// The status merge patch for an invalid spec (`None` when status already says so): phase
+/// Failed, a message naming the field, and a `SpecValid=False` condition (other conditions,
+/// written by the spawner, are kept).
+pub fn invalid_spec_patch(
+    status: &TaskSpawnerStatus,
+    problem: &str,
+    generation: Option<i64>,
+    now: &str,
+) -> Option<serde_json::Value> {
+    let message = format!(
+        "invalid spec, the spawner is not started: {problem} (fix the TaskSpawner; `axon validate -f FILE` checks a file)"
+    );
+    let already = status.phase == Some(TaskSpawnerPhase::Failed)
+        && status.message.as_deref() == Some(message.as_str())
+        && status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == SPEC_VALID && c.status == "False" && c.message == message);
+    if already {
+        return None;
+    }
+    let mut conditions: Vec<Condition> = status
+        .conditions
+        .iter()
+        .filter(|c| c.type_ != SPEC_VALID)
+        .cloned()
+        .collect();
+    conditions.push(Condition {
+        type_: SPEC_VALID.into(),
+        status: "False".into(),
+        reason: "InvalidSpec".into(),
+        message: message.clone(),
+        last_transition_time: Some(now.to_string()),
+        observed_generation: generation,
+    });
+    Some(serde_json::json!({ "status": {
+        "phase": TaskSpawnerPhase::Failed,
+        "message": message,
+        "conditions": conditions,
+        "observedGeneration": generation,
+    }}))
+}
+
+/// The conditions without a `SpecValid` one, when status has one (the spec was fixed).
+pub fn without_spec_condition(status: &TaskSpawnerStatus) -> Option<Vec<Condition>> {
+    status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == SPEC_VALID)
+        .then(|| {
+            status
+                .conditions
+                .iter()
+                .filter(|c| c.type_ != SPEC_VALID)
+                .cloned()
+                .collect()
+        })
 }

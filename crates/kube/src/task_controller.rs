@@ -1,7 +1,8 @@
 //! The Task controller: one Job per Task (created once), status from the Job and its Pods
-//! through the core state machine, an Event per phase transition, TTL deletion. `reconcile`
-//! only fetches, calls the pure functions (plan, preflight, render, observe, next_status, ttl)
-//! and writes.
+//! through the core state machine, an Event per phase transition, TTL deletion, and the Job
+//! of a Task failed from a waiting Pod (image pull, container config) deleted. `reconcile`
+//! only fetches, calls the pure functions (plan, preflight, render, observe, next_status,
+//! `task_status`, ttl) and writes.
 
 use crate::error::{KubeError, is_conflict};
 use crate::job::{JobOptions, render_config_map, render_job};
@@ -10,6 +11,7 @@ use crate::names::LABEL_TASK;
 use crate::observe::observe;
 use crate::preflight::{FoundSecrets, check_secrets};
 use crate::prompt::check_prompt;
+use crate::task_status::{for_cluster, job_to_stop, may_have_live_job, status_patch};
 use crate::ttl::{TtlAction, ttl_action};
 use axon_api::{AgentConfig, Task, TaskPhase, TaskStatus, Workspace};
 use axon_core::plan::plan_run;
@@ -92,15 +94,25 @@ async fn reconcile_task(task: &Task, ctx: &Context, now: Timestamp) -> Result<Ac
     let name = task.name_any();
     let client = ctx.client.clone();
     let current = task.status.clone().unwrap_or_default();
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
     if current.phase.is_some_and(TaskPhase::is_finished) {
+        if may_have_live_job(&current) {
+            // A deletion that failed, or a controller that restarted in between.
+            let job = jobs
+                .get_opt(&name)
+                .await
+                .map_err(|e| KubeError::api(format!("get Job {ns}/{name}"), e))?;
+            if let Some(job) = job.filter(|j| job_to_stop(&current, j)) {
+                stop_job(task, ctx, &job, &current).await?;
+            }
+        }
         return expire(task, ctx, now).await;
     }
-    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
     let job = jobs
         .get_opt(&name)
         .await
         .map_err(|e| KubeError::api(format!("get Job {ns}/{name}"), e))?;
-    let observation = match job {
+    let observation = match &job {
         Some(job) => {
             let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
             let pods = pods
@@ -113,13 +125,21 @@ async fn reconcile_task(task: &Task, ctx: &Context, now: Timestamp) -> Result<Ac
                 .as_ref()
                 .and_then(|s| s.active_deadline_seconds)
                 .or(task.spec.timeout_seconds);
-            observe(&job, &pods.items, deadline, &now.to_string())
+            observe(job, &pods.items, deadline, &now.to_string())
         }
         None => start(task, ctx, now).await?,
     };
-    let next = next_status(&current, &observation, task.metadata.generation);
+    let next = for_cluster(next_status(
+        &current,
+        &observation,
+        task.metadata.generation,
+    ));
     if next != current {
         write_status(task, ctx, &current, &next).await?;
+    }
+    // Failed from a waiting Pod (image pull, container config): nothing may run behind it.
+    if let Some(job) = job.as_ref().filter(|j| job_to_stop(&next, j)) {
+        stop_job(task, ctx, job, &next).await?;
     }
     Ok(match (&observation, next.phase) {
         (_, Some(p)) if p.is_finished() => {
@@ -243,7 +263,7 @@ async fn write_status(
     let ns = task.namespace().unwrap_or_default();
     let name = task.name_any();
     let api: Api<Task> = Api::namespaced(ctx.client.clone(), &ns);
-    let patch = serde_json::json!({ "status": new });
+    let patch = status_patch(old, new);
     api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(|e| KubeError::api(format!("update status of {}", what(task)), e))?;
@@ -263,6 +283,35 @@ async fn write_status(
                 .task_finished(phase.as_str(), u.input_tokens, u.output_tokens, u.cost_usd);
         }
     }
+    Ok(())
+}
+
+/// Delete the active Job of a Task that finished without it (propagation Background: its Pod
+/// goes too), so the agent cannot start later behind a Failed status.
+async fn stop_job(
+    task: &Task,
+    ctx: &Context,
+    job: &Job,
+    status: &TaskStatus,
+) -> Result<(), KubeError> {
+    let ns = task.namespace().unwrap_or_default();
+    let job_name = job.name_any();
+    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
+    match jobs.delete(&job_name, &DeleteParams::background()).await {
+        Ok(_) => {}
+        Err(e) if crate::error::is_not_found(&e) => return Ok(()),
+        Err(e) => return Err(KubeError::api(format!("delete Job {ns}/{job_name}"), e)),
+    }
+    let why = status.message.clone().unwrap_or_default();
+    tracing::info!(task = %what(task), job = %job_name, reason = %why, "deleted the Job of a failed Task");
+    publish(
+        ctx,
+        task,
+        EventType::Normal,
+        "JobDeleted",
+        format!("deleted Job {job_name} so that nothing runs behind the failed Task: {why}"),
+    )
+    .await;
     Ok(())
 }
 

@@ -294,6 +294,48 @@ async fn get_and_delete_without_the_crds_say_to_install() {
     assert!(matches!(err, KubeError::NotInstalled { .. }), "{err:?}");
 }
 
+/// Without Axon, the API server does not serve the axon.io group at all and answers a plain
+/// text "404 page not found" (not a `Status`): that is "not installed" too.
+#[tokio::test]
+async fn a_cluster_without_the_axon_group_says_to_install() {
+    let list_path = format!("{GROUP}/tasks");
+    let (_, result) = run(
+        vec![raw(Method::GET, &list_path, 404, "404 page not found\n")],
+        |b| async move { b.list(Kind::Task).await },
+    )
+    .await;
+    let err = result.expect_err("not installed");
+    assert!(matches!(err, KubeError::NotInstalled { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("Axon is not installed"), "{text}");
+    assert!(text.contains("`axon install`"), "{text}");
+    assert!(!text.contains("404 page not found"), "{text}");
+}
+
+/// `get -o yaml` shows what a person wrote and what the controller reported, not the server's
+/// field-manager bookkeeping.
+#[tokio::test]
+async fn get_and_list_drop_managed_fields() {
+    let mut t = stored(&task_json("t", Some("Running")));
+    t["metadata"]["managedFields"] = json!([{"manager": "axon", "operation": "Apply",
+        "apiVersion": "axon.io/v1alpha1", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}}]);
+    let (_, found) = run(
+        vec![get(&path(Kind::Task, "t"), t.clone())],
+        |b| async move { b.get(Kind::Task, "t").await },
+    )
+    .await;
+    let found = found.expect("get").expect("found");
+    assert!(!found.to_value().to_string().contains("managedFields"));
+    let list =
+        json!({"apiVersion": "axon.io/v1alpha1", "kind": "TaskList", "metadata": {}, "items": [t]});
+    let (_, listed) = run(vec![get(&format!("{GROUP}/tasks"), list)], |b| async move {
+        b.list(Kind::Task).await
+    })
+    .await;
+    let listed = listed.expect("list");
+    assert!(!listed[0].to_value().to_string().contains("managedFields"));
+}
+
 #[tokio::test]
 async fn list_returns_every_resource_sorted_by_name() {
     for (kind, manifest) in manifests() {
@@ -762,15 +804,34 @@ async fn logs_find_the_newest_pod_by_label_and_print_prepare_then_agent() {
             raw(Method::GET, &log_path, 200, "cloning o/r\n"),
             get(&pod_path, new),
             raw(Method::GET, &log_path, 200, "agent says hi\n"),
+            get(
+                &path(Kind::Task, "t"),
+                stored(&task_json("t", Some("Succeeded"))),
+            ),
         ],
         |b| async move {
             let mut out = Vec::new();
-            b.logs("t", true, &mut out).await.map(|()| out)
+            let mut notices = Vec::new();
+            let opts = axon_kube::logs::LogOptions {
+                follow: true,
+                wait: Duration::from_secs(5),
+            };
+            let result = {
+                let mut note = |m: &str| notices.push(m.to_string());
+                b.logs_with("t", opts, &mut out, &mut note).await
+            };
+            result.map(|()| (out, notices))
         },
     )
     .await;
+    let (out, notices) = out.expect("logs");
     assert_eq!(
-        String::from_utf8(out.expect("logs")).expect("utf-8"),
+        notices,
+        ["Task t Succeeded"],
+        "how it ended, apart from the log"
+    );
+    assert_eq!(
+        String::from_utf8(out).expect("utf-8"),
         "cloning o/r\nagent says hi\n"
     );
     assert_eq!(seen[0].query, "&labelSelector=axon.io%2Ftask%3Dt");
@@ -881,6 +942,83 @@ async fn logs_without_a_pod_say_why() {
     );
 }
 
+/// Follows `logs_with` with a short wait bound; the output, the notices and the result.
+async fn follow(
+    script: Vec<Expect>,
+    wait: Duration,
+) -> (Vec<Seen>, Vec<u8>, Vec<String>, Result<(), KubeError>) {
+    let (seen, (out, notices, result)) = run(script, |b| async move {
+        let mut out = Vec::new();
+        let mut notices = Vec::new();
+        let opts = axon_kube::logs::LogOptions { follow: true, wait };
+        let result = {
+            let mut note = |m: &str| notices.push(m.to_string());
+            b.logs_with("t", opts, &mut out, &mut note).await
+        };
+        (out, notices, result)
+    })
+    .await;
+    (seen, out, notices, result)
+}
+
+/// `logs -f` on a Pod whose containers have no status yet waits (saying for what) instead of
+/// returning at once with nothing, and stops when the Task ends.
+#[tokio::test]
+async fn following_a_pod_that_has_not_started_waits_and_ends_with_the_task() {
+    let unstarted = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "t-new", "namespace": "ns", "creationTimestamp": "2026-01-02T00:00:00Z"},
+        "spec": {"initContainers": [{"name": "agent"}], "containers": [{"name": "results"}]},
+        "status": {"phase": "Pending"}});
+    let pod_path = format!("{PODS}/t-new");
+    let pending = stored(&task_json("t", Some("Pending")));
+    let mut failed = stored(&task_json("t", Some("Failed")));
+    failed["status"]["message"] = json!("cannot pull image img: ImagePullBackOff");
+    let (_, out, notices, result) = follow(
+        vec![
+            get(PODS, pod_list(vec![unstarted.clone()])),
+            // No Workspace, so no `prepare`: skipped; then the agent, not started.
+            get(&pod_path, unstarted.clone()),
+            get(&pod_path, unstarted),
+            get(&path(Kind::Task, "t"), pending),
+            // The controller failed the Task and deleted its Job: the Pod is gone.
+            not_found(&pod_path),
+            get(&path(Kind::Task, "t"), failed),
+        ],
+        Duration::from_secs(5),
+    )
+    .await;
+    result.expect("logs");
+    assert!(out.is_empty());
+    assert_eq!(
+        notices,
+        [
+            "waiting: Pod t-new is Pending and not scheduled to a node yet",
+            "Task t Failed: cannot pull image img: ImagePullBackOff",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn following_gives_up_after_its_wait_bound_and_says_on_what() {
+    let (_, _, _, result) = follow(
+        vec![
+            get(PODS, pod_list(vec![])),
+            get(
+                &path(Kind::Task, "t"),
+                stored(&task_json("t", Some("Pending"))),
+            ),
+        ],
+        Duration::ZERO,
+    )
+    .await;
+    match result {
+        Err(KubeError::Timeout { what, seconds: 0 }) => {
+            assert!(what.contains("Task t has no Pod yet"), "{what}")
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+}
+
 /// Kind and name of each install document, in order.
 fn install_docs() -> Vec<(String, String, String)> {
     axon_kube::manifests::install_manifests("img", "v")
@@ -934,10 +1072,12 @@ async fn install_applies_crds_first_then_waits_for_them_and_the_controller() {
         ],
         "CRDs and the namespace before what lives in it; the controller last"
     );
-    let mut script: Vec<Expect> = docs
-        .iter()
-        .map(|(_, _, p)| expect(Method::PATCH, p, 200, None))
-        .collect();
+    // A namespace left terminating by an uninstall would refuse what goes in it.
+    let mut script = vec![not_found("/api/v1/namespaces/axon-system")];
+    script.extend(
+        docs.iter()
+            .map(|(_, _, p)| expect(Method::PATCH, p, 200, None)),
+    );
     let crds_path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
     let crd_names: Vec<String> = axon_api::crd::crds()
         .iter()
@@ -962,12 +1102,15 @@ async fn install_applies_crds_first_then_waits_for_them_and_the_controller() {
     ));
     let (seen, result) = run(script, |b| async move {
         let mut steps = Vec::new();
-        b.install("img", "v", |s| steps.push(s.to_string()))
-            .await
-            .map(|()| steps)
+        b.install("img", "v", Some(Duration::from_secs(5)), |s| {
+            steps.push(s.to_string())
+        })
+        .await
+        .map(|()| steps)
     })
     .await;
     let steps = result.expect("install");
+    let seen = &seen[1..];
     for (s, (kind, name, p)) in seen.iter().zip(&docs) {
         assert_server_side_apply(s, p);
         assert_eq!(s.body["kind"], kind.as_str());
@@ -994,54 +1137,78 @@ async fn install_applies_crds_first_then_waits_for_them_and_the_controller() {
     assert_eq!(steps.last().map(String::as_str), Some("Axon is installed"));
 }
 
+fn list(kind: &str, items: Vec<Value>) -> Value {
+    json!({"apiVersion": "v1", "kind": kind, "metadata": {"resourceVersion": "1"}, "items": items})
+}
+
+fn meta(api_version: &str, kind: &str, ns: &str, name: &str) -> Value {
+    json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name, "namespace": ns}})
+}
+
+fn success() -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "status": "Success"})
+}
+
 #[tokio::test]
-async fn uninstall_stops_the_controller_then_deletes_the_crds_then_the_rest() {
+async fn uninstall_stops_the_controller_then_deletes_the_crds_secrets_and_the_rest() {
     let docs = install_docs();
     let (deployment, rest): (Vec<_>, Vec<_>) = docs.iter().partition(|(k, _, _)| k == "Deployment");
     let (crds, rest): (Vec<_>, Vec<_>) = rest
         .into_iter()
         .partition(|(k, _, _)| k == "CustomResourceDefinition");
-    let mut order: Vec<&(String, String, String)> = deployment;
-    order.extend(crds);
-    order.extend(rest.into_iter().rev());
-    let script: Vec<Expect> = order
-        .iter()
-        .map(|(kind, name, p)| {
-            if kind == "Role" {
-                // Already gone: not an error.
-                expect(
-                    Method::DELETE,
-                    p,
-                    404,
-                    Some(status_404(&format!("roles \"{name}\" not found"))),
-                )
-            } else {
-                expect(
-                    Method::DELETE,
-                    p,
-                    200,
-                    Some(json!({"kind": "Status", "apiVersion": "v1", "status": "Success"})),
-                )
-            }
-        })
-        .collect();
-    let (seen, result) = run(script, |b| async move {
-        let mut steps = Vec::new();
-        b.uninstall(|s| steps.push(s.to_string()))
-            .await
-            .map(|()| steps)
-    })
-    .await;
-    let steps = result.expect("uninstall");
-    let kinds: Vec<&str> = order.iter().map(|(k, _, _)| k.as_str()).collect();
+    let delete = |kind: &str, name: &str, p: &str| {
+        if kind == "Role" {
+            // Already gone: not an error.
+            expect(
+                Method::DELETE,
+                p,
+                404,
+                Some(status_404(&format!("roles \"{name}\" not found"))),
+            )
+        } else {
+            expect(Method::DELETE, p, 200, Some(success()))
+        }
+    };
+    let mut script: Vec<Expect> = deployment.iter().map(|(k, n, p)| delete(k, n, p)).collect();
+    // What goes with the CRDs is counted first (metadata only, every namespace).
+    let task = meta("axon.io/v1alpha1", "Task", "ns", "t");
+    script.push(get(
+        "/apis/axon.io/v1alpha1/tasks",
+        list("TaskList", vec![task.clone(), task]),
+    ));
+    script.push(get(
+        "/apis/axon.io/v1alpha1/workspaces",
+        list("WorkspaceList", vec![]),
+    ));
+    script.push(get(
+        "/apis/axon.io/v1alpha1/agentconfigs",
+        list("AgentConfigList", vec![]),
+    ));
+    script.push(get(
+        "/apis/axon.io/v1alpha1/taskspawners",
+        list(
+            "TaskSpawnerList",
+            vec![meta("axon.io/v1alpha1", "TaskSpawner", "ns", "s")],
+        ),
+    ));
+    script.extend(crds.iter().map(|(k, n, p)| delete(k, n, p)));
+    // The Secrets `axon create secret` made, in every namespace.
+    script.push(get(
+        "/api/v1/secrets",
+        list("SecretList", vec![meta("v1", "Secret", "ns", "claude")]),
+    ));
+    script.push(expect(
+        Method::DELETE,
+        &format!("{SECRETS}/claude"),
+        200,
+        Some(success()),
+    ));
+    let rest: Vec<_> = rest.into_iter().rev().collect();
+    script.extend(rest.iter().map(|(k, n, p)| delete(k, n, p)));
+    let kinds: Vec<&str> = rest.iter().map(|(k, _, _)| k.as_str()).collect();
     assert_eq!(
         kinds,
         [
-            "Deployment",
-            "CustomResourceDefinition",
-            "CustomResourceDefinition",
-            "CustomResourceDefinition",
-            "CustomResourceDefinition",
             "RoleBinding",
             "Role",
             "ClusterRoleBinding",
@@ -1050,13 +1217,70 @@ async fn uninstall_stops_the_controller_then_deletes_the_crds_then_the_rest() {
             "Namespace",
         ]
     );
-    assert_eq!(seen.len(), order.len());
-    for s in &seen {
+    let expected = script.len();
+    let (seen, result) = run(script, |b| async move {
+        let mut steps = Vec::new();
+        b.uninstall(|s| steps.push(s.to_string()))
+            .await
+            .map(|r| (r, steps))
+    })
+    .await;
+    let (report, steps) = result.expect("uninstall");
+    assert_eq!(seen.len(), expected);
+    for s in seen.iter().filter(|s| s.method == Method::DELETE) {
         assert_eq!(s.body["propagationPolicy"], "Background");
     }
-    assert!(steps.contains(&"Role axon-controller-leader-election was not there".to_string()));
+    let secrets = seen
+        .iter()
+        .find(|s| s.path == "/api/v1/secrets")
+        .expect("listed");
+    assert!(
+        secrets
+            .query
+            .contains("labelSelector=app.kubernetes.io%2Fmanaged-by%3Daxon"),
+        "{}",
+        secrets.query
+    );
+    assert_eq!(
+        secrets
+            .headers
+            .get("accept")
+            .and_then(|v| v.to_str().ok())
+            .map(|a| a.contains("PartialObjectMetadataList")),
+        Some(true),
+        "only the Secrets' metadata is read"
+    );
+    assert!(
+        steps.contains(
+            &"Role axon-system/axon-controller-leader-election was not there".to_string()
+        )
+    );
     assert_eq!(
         steps.last().map(String::as_str),
         Some("Axon is uninstalled")
     );
+    assert_eq!(report.secrets, ["ns/claude"]);
+    assert!(
+        report
+            .removed
+            .contains(&"Deployment axon-system/axon-controller".to_string())
+    );
+    assert!(
+        report
+            .removed
+            .iter()
+            .any(|l| l.starts_with("2 Tasks, 1 TaskSpawner (with their CRDs")),
+        "{:?}",
+        report.removed
+    );
+    assert!(
+        report
+            .removed
+            .contains(&"Namespace axon-system".to_string())
+    );
+    assert!(
+        !report.removed.iter().any(|l| l.starts_with("Role ")),
+        "was not there"
+    );
+    assert!(report.left.is_empty());
 }

@@ -27,7 +27,12 @@ async fn install_run_a_task_uninstall() {
         .await
         .expect("connect");
     system
-        .install(&image, VERSION, |m| eprintln!("install: {m}"))
+        .install(
+            &image,
+            VERSION,
+            Some(axon_kube::install::DEFAULT_WAIT),
+            |m| eprintln!("install: {m}"),
+        )
         .await
         .expect("install");
 

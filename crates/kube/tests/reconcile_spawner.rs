@@ -120,7 +120,21 @@ async fn taskspawner_gets_a_deployment_with_least_privilege() {
     let d = &seen[4].body;
     assert_eq!(
         d["spec"]["template"]["spec"]["containers"][0]["args"],
-        json!(["spawner", "--name", "fix-bugs", "-n", "ns"])
+        json!([
+            "spawner",
+            "--name",
+            "fix-bugs",
+            "-n",
+            "ns",
+            "--backend",
+            "kubernetes"
+        ])
+    );
+    let env = &d["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert_eq!(
+        env,
+        &json!([{"name": "AXON_BACKEND", "value": "kubernetes"}, {"name": "AXON_LOG", "value": "info"}]),
+        "the binary reads AXON_LOG, not RUST_LOG"
     );
     assert_eq!(
         d["spec"]["template"]["spec"]["serviceAccountName"],
@@ -129,4 +143,58 @@ async fn taskspawner_gets_a_deployment_with_least_privilege() {
     let status = &seen[5].body["status"];
     assert_eq!(status["deploymentName"], "fix-bugs-spawner");
     assert_eq!(status["phase"], "Pending");
+}
+
+#[tokio::test]
+async fn a_bad_cron_schedule_fails_the_spawner_without_a_deployment() {
+    let mut ts = spawner();
+    ts.spec.when = When {
+        github_issues: None,
+        cron: Some(axon_api::Cron {
+            schedule: "61 * * * *".into(),
+        }),
+    };
+    ts.spec.task_template.workspace_ref = None;
+    ts.metadata.generation = Some(2);
+    let status = "/apis/axon.io/v1alpha1/namespaces/ns/taskspawners/fix-bugs/status";
+    let (client, server) = scripted(vec![expect(
+        Method::PATCH,
+        status,
+        200,
+        Some(serde_json::to_value(spawner()).expect("json")),
+    )]);
+    let ctx = Arc::new(SpawnerContext {
+        client,
+        image: "ghcr.io/axon-core/axon:test".into(),
+        metrics: Arc::new(Metrics::default()),
+    });
+    let result = reconcile(Arc::new(ts.clone()), ctx.clone()).await;
+    drop(ctx);
+    let seen = server.await.expect("verifier");
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(seen.len(), 1, "no ServiceAccount, Role or Deployment");
+    let s = &seen[0].body["status"];
+    assert_eq!(s["phase"], "Failed");
+    let message = s["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("invalid spec, the spawner is not started: spec.when.cron.schedule: "),
+        "{message}"
+    );
+    assert_eq!(s["conditions"][0]["type"], "SpecValid");
+    assert_eq!(s["conditions"][0]["status"], "False");
+    assert_eq!(s["conditions"][0]["reason"], "InvalidSpec");
+    assert_eq!(s["observedGeneration"], 2);
+
+    // Reconciled again with the status it wrote: nothing to write.
+    ts.status = Some(serde_json::from_value(s.clone()).expect("status"));
+    let (client, server) = scripted(vec![]);
+    let ctx = Arc::new(SpawnerContext {
+        client,
+        image: "ghcr.io/axon-core/axon:test".into(),
+        metrics: Arc::new(Metrics::default()),
+    });
+    let result = reconcile(Arc::new(ts), ctx.clone()).await;
+    drop(ctx);
+    assert!(server.await.expect("verifier").is_empty());
+    assert!(result.is_ok(), "{result:?}");
 }

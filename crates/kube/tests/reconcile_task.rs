@@ -369,8 +369,17 @@ async fn agent_oom_and_a_failed_collection_are_named() {
     );
 }
 
+fn deleted() -> Expect {
+    expect(
+        Method::DELETE,
+        JOB,
+        200,
+        Some(json!({"kind": "Status", "apiVersion": "v1", "status": "Success"})),
+    )
+}
+
 #[tokio::test]
-async fn agent_image_pull_backoff_is_named() {
+async fn agent_image_pull_backoff_is_named_and_its_job_deleted() {
     let pull = json!({"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"img\""}});
     let (seen, _) = run(
         task(Some(pending())),
@@ -379,14 +388,88 @@ async fn agent_image_pull_backoff_is_named() {
             get(PODS, pods(vec![pod(pull, initializing())])),
             patched(),
             expect(Method::POST, EVENTS, 201, None),
+            deleted(),
+            expect(Method::POST, EVENTS, 201, None),
         ],
     )
     .await;
-    let m = status_of(&seen).message.unwrap_or_default();
+    let s = status_of(&seen);
+    assert_eq!(s.phase, Some(TaskPhase::Failed));
     assert_eq!(
-        m,
-        "cannot pull image img: ImagePullBackOff: Back-off pulling image \"img\""
+        s.message.as_deref(),
+        Some("cannot pull image img: ImagePullBackOff: Back-off pulling image \"img\"")
     );
+    // After the status says Failed, the Job goes (its Pod with it): a pull that succeeds
+    // later cannot run the agent behind a Failed Task.
+    assert_eq!(seen[4].body["propagationPolicy"], "Background");
+    assert_eq!(seen[5].body["reason"], "JobDeleted");
+}
+
+#[tokio::test]
+async fn a_container_config_error_fails_the_task_and_deletes_its_job() {
+    let config = json!({"waiting": {"reason": "CreateContainerConfigError",
+        "message": "secret \"key\" not found"}});
+    let (seen, _) = run(
+        task(Some(pending())),
+        vec![
+            get(JOB, job(json!({"active": 1}))),
+            get(PODS, pods(vec![pod(config, initializing())])),
+            patched(),
+            expect(Method::POST, EVENTS, 201, None),
+            deleted(),
+            expect(Method::POST, EVENTS, 201, None),
+        ],
+    )
+    .await;
+    let s = status_of(&seen);
+    assert_eq!(s.phase, Some(TaskPhase::Failed));
+    assert_eq!(seen[4].method, Method::DELETE);
+
+    // Reconciled again (a restarted controller, or the deletion failed): the Job is looked
+    // at and deleted if it is still active; an ended Job is kept.
+    let (seen, _) = run(
+        task(Some(s.clone())),
+        vec![
+            get(JOB, job(json!({"active": 1}))),
+            deleted(),
+            expect(Method::POST, EVENTS, 201, None),
+        ],
+    )
+    .await;
+    assert_eq!(seen.len(), 3);
+    run(task(Some(s)), vec![get(JOB, failed_job())]).await;
+}
+
+#[tokio::test]
+async fn a_retried_task_back_in_pending_has_no_pod() {
+    let running = TaskStatus {
+        phase: Some(TaskPhase::Running),
+        job_name: Some("t".into()),
+        pod_name: Some("t-x1".into()),
+        message: Some("agent running".into()),
+        ..Default::default()
+    };
+    let mut retry = pod(initializing(), initializing());
+    retry["metadata"]["name"] = json!("t-x2");
+    retry["metadata"]["creationTimestamp"] = json!("2026-01-01T00:10:00Z");
+    retry["status"]["phase"] = json!("Pending");
+    let (seen, _) = run(
+        task(Some(running)),
+        vec![
+            get(JOB, job(json!({"active": 1, "failed": 1}))),
+            get(PODS, pods(vec![retry])),
+            patched(),
+            expect(Method::POST, EVENTS, 201, None),
+        ],
+    )
+    .await;
+    let patch = &seen[2].body["status"];
+    assert_eq!(patch["phase"], "Pending");
+    assert!(
+        patch.as_object().is_some_and(|p| p.contains_key("podName")) && patch["podName"].is_null(),
+        "the stale podName is cleared explicitly: {patch}"
+    );
+    assert_eq!(patch["jobName"], "t");
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! `axon get KIND [NAME] [-o yaml|json|wide|name] [-w]`, or `axon get KIND/NAME` (the form
-//! `-o name` prints, as kubectl accepts it).
+//! `-o name` prints, as kubectl accepts it). `-w` prints a row for each change, and for a
+//! deletion a row whose phase is `Deleted`.
 
 use crate::args::{GetArgs, GlobalArgs, OutputFormat};
 use crate::backend::Backend;
@@ -50,6 +51,20 @@ pub fn target(args: &GetArgs) -> Result<(Kind, Option<String>), CliError> {
     }
 }
 
+/// The row `get -w` prints for a resource that disappeared: its last row with the PHASE (or,
+/// for kinds without one, the AGE) column saying `Deleted`.
+pub fn deleted_row(header: &[String], last: &[String]) -> Vec<String> {
+    let mut row = last.to_vec();
+    let column = header
+        .iter()
+        .position(|h| h == "PHASE")
+        .or_else(|| header.iter().position(|h| h == "AGE"));
+    if let Some(cell) = column.and_then(|i| row.get_mut(i)) {
+        *cell = "Deleted".to_string();
+    }
+    row
+}
+
 pub async fn run(global: &GlobalArgs, args: &GetArgs) -> Result<ExitCode, CliError> {
     let (kind, name) = target(args)?;
     let settings = settings::resolve(global)?;
@@ -91,6 +106,7 @@ pub async fn run(global: &GlobalArgs, args: &GetArgs) -> Result<ExitCode, CliErr
             .map(|r| (r[0].clone(), r.clone()))
             .collect()
     };
+    let header = output::table(kind, &[], wide, 0).remove(0);
     let mut last = key(&output::table(kind, &resources, wide, 0));
     loop {
         tokio::select! {
@@ -105,6 +121,34 @@ pub async fn run(global: &GlobalArgs, args: &GetArgs) -> Result<ExitCode, CliErr
                 print!("{}", output::render_table(&[rows[i + 1].clone()]));
             }
         }
+        for (name, row) in &last {
+            if !keyed.iter().any(|(n, _)| n == name) {
+                print!("{}", output::render_table(&[deleted_row(&header, row)]));
+            }
+        }
         last = keyed;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::deleted_row;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_deleted_resource_gets_a_row_saying_so() {
+        let header = strings(&["NAME", "TYPE", "PHASE", "AGE"]);
+        assert_eq!(
+            deleted_row(&header, &strings(&["t", "codex", "Running", "0s"])),
+            strings(&["t", "codex", "Deleted", "0s"])
+        );
+        let header = strings(&["NAME", "REPO", "REF", "AGE"]);
+        assert_eq!(
+            deleted_row(&header, &strings(&["ws", "https://x", "main", "0s"])),
+            strings(&["ws", "https://x", "main", "Deleted"])
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! `axon version` and `axon status`: what this binary is and which backend it uses.
+//! `axon version` and `axon status`: what this binary is and which backend it uses; on
+//! Kubernetes, `status` says when Axon is not installed in the cluster (exit code 1).
 
 use crate::args::GlobalArgs;
 use crate::backend::Backend;
@@ -39,7 +40,18 @@ pub async fn status(global: &GlobalArgs) -> Result<ExitCode, CliError> {
         s.backend_source
     );
     let backend = Backend::open(&s, global).await?;
-    let tasks = backend.list(axon_api::Kind::Task).await?;
+    let tasks = match backend.list(axon_api::Kind::Task).await {
+        Ok(tasks) => tasks,
+        // Reachable, but Axon's API is not there: say so instead of the API server's 404.
+        Err(CliError::Kube(axon_kube::KubeError::NotInstalled { .. })) => {
+            println!("connected: {}", backend.describe());
+            println!(
+                "axon: not installed in this cluster (no axon.io API); install it with `axon install` (needs cluster-admin)"
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(e) => return Err(e),
+    };
     let mut counts = std::collections::BTreeMap::new();
     for t in &tasks {
         if let axon_api::loader::Resource::Task(t) = t {
