@@ -18,6 +18,10 @@ set -a; . "$here/agents/versions.env"; set +a
 need_apt=()
 command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
 command -v git >/dev/null 2>&1 || need_apt+=(git)
+# The real Kubernetes control plane of ../shared/kube (crates/kube/tests/real_apiserver.rs).
+command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
+command -v xz >/dev/null 2>&1 || need_apt+=(xz-utils)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need_apt[*]}" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
