@@ -97,12 +97,36 @@ pub async fn measure_tree(work: &Path, base_head: Option<&str>) -> MeasuredTree 
     let Some(gd) = git_dir(work) else {
         return tree;
     };
-    tree.head = in_tree(work, &gd, &["rev-parse", "--verify", "-q", "HEAD^{commit}"])
-        .await
-        .filter(|h| is_object_id(h));
-    tree.branch = in_tree(work, &gd, &["symbolic-ref", "-q", "--short", "HEAD"])
-        .await
-        .filter(|b| !b.is_empty() && is_branch_name(b));
+    // The commit and the branch (`HEAD` when detached) in one git process.
+    if let Some(out) = in_tree(
+        work,
+        &gd,
+        &[
+            "rev-parse",
+            "HEAD^{commit}",
+            "--symbolic-full-name",
+            "HEAD",
+            "--",
+        ],
+    )
+    .await
+    {
+        let mut lines = out.lines();
+        tree.head = lines
+            .next()
+            .map(str::trim)
+            .filter(|h| is_object_id(h))
+            .map(str::to_string);
+        tree.branch = lines
+            .next()
+            .and_then(|r| r.trim().strip_prefix("refs/heads/"))
+            .filter(|b| is_branch_name(b))
+            .map(str::to_string);
+    }
+    if tree.head.as_deref() == base_head {
+        // Nothing committed since the base: no commits to list.
+        return tree;
+    }
     if let (Some(_), Some(base)) = (&tree.head, base_head.filter(|b| is_object_id(b))) {
         let max = format!("--max-count={MAX_COMMITS}");
         let not = format!("^{base}");
