@@ -8,6 +8,10 @@
 //! explicitly (no discovery upwards), accepts the tree's owner (the sandbox's uid), and runs
 //! only plumbing that reads. `ls-remote` runs in an empty directory against the Workspace's
 //! URL as Axon knows it, never the work tree's `origin`.
+//!
+//! Known gap: an agent that rewrites `objects/info/alternates` can make these reads see
+//! objects of another repository on the host; the worst it yields is commit ids in status
+//! (never contents). Pinning the alternates to the mirror Axon lent is the planned fix.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

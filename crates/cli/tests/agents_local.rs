@@ -139,16 +139,21 @@ fn run_task(
     (out.status.success(), status, transcript)
 }
 
+/// The model's script: write the note, commit it on a new branch, push it.
+fn push_script() -> Script {
+    Script::new()
+        .write_file(FILE, CONTENT)
+        .shell(format!("git checkout -b {BRANCH} && git add -A && git commit -m 'Add the note' && git push -u origin {BRANCH}"))
+        .text("done")
+}
+
 fn pushes(agent: &Agent) {
     if !have_cli(agent.cli) {
         return;
     }
     let env = env();
     let git = GitServer::start().expect("git server");
-    let script = Script::new()
-        .write_file(FILE, CONTENT)
-        .shell(format!("git checkout -b {BRANCH} && git add -A && git commit -m 'Add the note' && git push -u origin {BRANCH}"))
-        .text("done");
+    let script = push_script();
     let model = FakeModelServer::start(script).expect("model server");
     let (ok, status, t) = run_task(&env, agent, &git, &model, "push-task");
     assert!(ok, "{t}");
@@ -271,10 +276,7 @@ fn an_agent_cli_under_home_is_found_on_path() {
     );
     env.set_env("PATH", path);
     let git = GitServer::start().expect("git server");
-    let script = Script::new()
-        .write_file(FILE, CONTENT)
-        .shell(format!("git checkout -b {BRANCH} && git add -A && git commit -m 'Add the note' && git push -u origin {BRANCH}"))
-        .text("done");
+    let script = push_script();
     let model = FakeModelServer::start(script).expect("model server");
     let (ok, status, t) = run_task(&env, agent, &git, &model, "path-task");
     assert!(ok, "{t}");
