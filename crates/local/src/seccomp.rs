@@ -205,6 +205,11 @@ const COMMON: &[Rule] = &[
     always("process_vm_writev", libc::SYS_process_vm_writev),
     always("perf_event_open", libc::SYS_perf_event_open),
     always("userfaultfd", libc::SYS_userfaultfd),
+    // io_uring: a large kernel attack surface that also bypasses this filter's view of the
+    // syscalls it performs; runtimes (libuv, Tokio) fall back to threads when it is refused.
+    always("io_uring_setup", libc::SYS_io_uring_setup),
+    always("io_uring_enter", libc::SYS_io_uring_enter),
+    always("io_uring_register", libc::SYS_io_uring_register),
     // File handles open files by inode number, past the mount tree (the "shocker" escape).
     always("open_by_handle_at", libc::SYS_open_by_handle_at),
     always("name_to_handle_at", libc::SYS_name_to_handle_at),
