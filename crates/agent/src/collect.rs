@@ -138,6 +138,12 @@ pub async fn collect(input: &CollectInput<'_>) -> ResultsDocument {
 /// results container reads). Opened without following a symlink and size-capped: the agent
 /// may have replaced it with anything. `None` when missing or not a document.
 pub fn read_claims(path: &Path) -> Option<ResultsDocument> {
+    serde_json::from_slice(&read_capped(path, MAX_CLAIMS)?).ok()
+}
+
+/// A small file the agent may have tampered with: opened without following a symlink and
+/// without blocking on a FIFO, a regular file only, at most `limit` bytes (`None` otherwise).
+pub fn read_capped(path: &Path, limit: u64) -> Option<Vec<u8>> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -148,8 +154,8 @@ pub fn read_claims(path: &Path) -> Option<ResultsDocument> {
         return None;
     }
     let mut bytes = Vec::new();
-    file.take(MAX_CLAIMS).read_to_end(&mut bytes).ok()?;
-    serde_json::from_slice(&bytes).ok()
+    file.take(limit + 1).read_to_end(&mut bytes).ok()?;
+    (bytes.len() as u64 <= limit).then_some(bytes)
 }
 
 /// Why the sandbox did not start, in words that say what to do: bubblewrap's own error line,

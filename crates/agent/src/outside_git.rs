@@ -157,7 +157,10 @@ pub async fn remote_has(
     if !is_branch_name(branch) || url.starts_with('-') {
         return Ok(false);
     }
-    let empty = tempfile_dir().map_err(|e| format!("cannot make a scratch directory: {e}"))?;
+    let empty = tempfile::Builder::new()
+        .prefix("axon-collect-")
+        .tempdir()
+        .map_err(|e| format!("cannot make a scratch directory: {e}"))?;
     let mut cmd = base_command(empty.path());
     if let Some(file) = token_file {
         cmd.arg("-c")
@@ -183,32 +186,6 @@ pub fn credential_helper(file: &Path) -> String {
     format!(
         "!f() {{ test \"$1\" = get || exit 0; echo username=x-access-token; printf 'password=%s\\n' \"$(cat '{quoted}')\"; }}; f"
     )
-}
-
-struct ScratchDir(PathBuf);
-
-impl ScratchDir {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
-
-fn tempfile_dir() -> std::io::Result<ScratchDir> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "axon-collect-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir(&dir)?;
-    Ok(ScratchDir(dir))
 }
 
 /// A full hex object id (SHA-1 or SHA-256).

@@ -16,11 +16,10 @@ use crate::args::AgentCollectArgs;
 use crate::error::CliError;
 use axon_core::results::ResultsDocument;
 use serde::{Deserialize, Serialize};
-use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
 
-use axon_agent::collect::{CollectInput, collect, read_claims};
+use axon_agent::collect::{CollectInput, collect, read_capped, read_claims};
 
 /// File in the base directory holding the base commit and branch.
 pub const BASE_FILE: &str = "base.json";
@@ -55,31 +54,14 @@ pub fn record_base(dir: &Path, branch: &str, head: &str) -> Result<(), CliError>
 
 /// Read the base record from `dir` (empty when absent or unreadable).
 pub fn read_base(dir: &Path) -> Base {
-    read_small_file(&dir.join(BASE_FILE), SMALL_FILE_LIMIT)
+    read_capped(&dir.join(BASE_FILE), SMALL_FILE_LIMIT)
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default()
 }
 
-/// A regular file's content, at most `limit` bytes; `None` when missing, not a regular file
-/// (a symlink, FIFO or device planted by the agent) or larger. No agent process is alive when
-/// this runs, so nothing can swap the file between the check and the read.
-pub fn read_small_file(path: &Path, limit: u64) -> Option<Vec<u8>> {
-    let meta = std::fs::symlink_metadata(path).ok()?;
-    if !meta.file_type().is_file() || meta.len() > limit {
-        return None;
-    }
-    let mut out = Vec::new();
-    std::fs::File::open(path)
-        .ok()?
-        .take(limit + 1)
-        .read_to_end(&mut out)
-        .ok()?;
-    (out.len() as u64 <= limit).then_some(out)
-}
-
 /// The exit code the agent container's wrapper recorded (a claim).
 pub fn read_exit_code(path: &Path) -> Option<i32> {
-    let bytes = read_small_file(path, 32)?;
+    let bytes = read_capped(path, 32)?;
     std::str::from_utf8(&bytes).ok()?.trim().parse().ok()
 }
 
@@ -157,11 +139,11 @@ mod tests {
             .status()
             .is_ok_and(|s| s.success());
         if made {
-            assert_eq!(read_small_file(&fifo, 10), None, "a FIFO is not opened");
+            assert_eq!(read_capped(&fifo, 10), None, "a FIFO is not opened");
         }
         let big = dir.path().join("big");
         std::fs::write(&big, "1".repeat(100)).expect("write");
-        assert_eq!(read_small_file(&big, 10), None);
+        assert_eq!(read_capped(&big, 10), None);
         assert_eq!(read_exit_code(dir.path()), None, "a directory is not read");
     }
 
