@@ -27,6 +27,8 @@ pub const MAX_NAME_LENGTH: usize = 253;
 pub const MAX_GIT_REF_LENGTH: usize = 1024;
 /// The longest Workspace `files[].path` accepted.
 pub const MAX_FILE_PATH_LENGTH: usize = 4096;
+/// The most `dependsOn` entries a Task (or a TaskSpawner's template) may have.
+pub const MAX_DEPENDENCIES: usize = 64;
 
 /// A DNS-1123 subdomain (Kubernetes object names), as an OpenAPI `pattern`.
 pub const DNS1123_SUBDOMAIN_PATTERN: &str =
@@ -149,6 +151,54 @@ pub fn check_reference_name(name: &str, what: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// `dependsOn`: at most [`MAX_DEPENDENCIES`] names of Tasks in the same namespace, none of
+/// them the Task itself (`own_name`; `None` for a TaskSpawner's template, whose Tasks are named
+/// later). Unknown names are allowed: the Task waits for them to be created.
+pub fn check_depends_on(own_name: Option<&str>, deps: &[String]) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    if deps.len() > MAX_DEPENDENCIES {
+        out.push((
+            MAX_DEPENDENCIES,
+            format!(
+                "has {} entries: a Task may depend on at most {MAX_DEPENDENCIES} Tasks (chain them through an intermediate Task instead)",
+                deps.len()
+            ),
+        ));
+        return out;
+    }
+    for (i, d) in deps.iter().enumerate() {
+        if let Some((ns, _)) = d.split_once('/') {
+            out.push((
+                i,
+                format!(
+                    "{d:?} names a Task in namespace {ns:?}: a Task may only depend on Tasks in its own namespace (give the bare name)"
+                ),
+            ));
+        } else if let Err(reason) = check_reference_name(d, "Task") {
+            out.push((i, reason));
+        } else if Some(d.as_str()) == own_name {
+            out.push((
+                i,
+                format!("{d:?} is the Task itself: a Task cannot depend on itself"),
+            ));
+        } else if deps[..i].contains(d) {
+            out.push((i, format!("{d:?} is listed twice")));
+        }
+    }
+    out
+}
+
+/// `branch`: a branch name git accepts (a template is checked by the core once rendered).
+pub fn check_branch(branch: &str) -> Result<(), String> {
+    if branch.is_empty() {
+        return Err("is empty: name the branch to work on, or leave the field out".into());
+    }
+    if branch.contains("{{") {
+        return Ok(());
+    }
+    check_git_ref(branch)
 }
 
 fn bad_char(s: &str) -> Option<char> {
@@ -278,7 +328,7 @@ pub fn check_file_path(path: &str) -> Result<(), String> {
 pub fn violations(resource: &Resource) -> Vec<Violation> {
     let mut out = Vec::new();
     match resource {
-        Resource::Task(t) => task_spec(&t.spec, &mut out),
+        Resource::Task(t) => task_spec(t.metadata.name.as_deref(), &t.spec, &mut out),
         Resource::TaskSpawner(ts) => task_template(&ts.spec.task_template, &mut out),
         Resource::Workspace(ws) => {
             let spec = &ws.spec;
@@ -321,6 +371,9 @@ struct Common<'a> {
     ttl: Option<i32>,
     timeout: Option<i64>,
     backoff: Option<i32>,
+    own_name: Option<&'a str>,
+    depends_on: &'a [String],
+    branch: Option<&'a str>,
 }
 
 fn common(prefix: &str, c: Common<'_>, out: &mut Vec<Violation>) {
@@ -364,9 +417,15 @@ fn common(prefix: &str, c: Common<'_>, out: &mut Vec<Violation>) {
             check_backoff_limit(b),
         );
     }
+    for (i, reason) in check_depends_on(c.own_name, c.depends_on) {
+        out.push(Violation::at(format!("{prefix}.dependsOn[{i}]"), reason));
+    }
+    if let Some(b) = c.branch {
+        push(out, &format!("{prefix}.branch"), check_branch(b));
+    }
 }
 
-fn task_spec(spec: &TaskSpec, out: &mut Vec<Violation>) {
+fn task_spec(name: Option<&str>, spec: &TaskSpec, out: &mut Vec<Violation>) {
     push(out, "spec.prompt", check_prompt(&spec.prompt));
     common(
         "spec",
@@ -377,6 +436,9 @@ fn task_spec(spec: &TaskSpec, out: &mut Vec<Violation>) {
             ttl: spec.ttl_seconds_after_finished,
             timeout: spec.timeout_seconds,
             backoff: spec.backoff_limit,
+            own_name: name,
+            depends_on: &spec.depends_on,
+            branch: spec.branch.as_deref(),
         },
         out,
     );
@@ -395,6 +457,9 @@ fn task_template(t: &TaskTemplate, out: &mut Vec<Violation>) {
             ttl: t.ttl_seconds_after_finished,
             timeout: t.timeout_seconds,
             backoff: t.backoff_limit,
+            own_name: None,
+            depends_on: &t.depends_on,
+            branch: t.branch.as_deref(),
         },
         out,
     );
@@ -403,6 +468,31 @@ fn task_template(t: &TaskTemplate, out: &mut Vec<Violation>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dependencies_are_local_names_not_self_not_too_many() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(check_depends_on(Some("docs"), &names(&["scaffold", "tests"])).is_empty());
+        let bad = check_depends_on(
+            Some("docs"),
+            &names(&["other/x", "docs", "Bad_Name", "a", "a"]),
+        );
+        let reasons: Vec<String> = bad.iter().map(|(i, r)| format!("[{i}] {r}")).collect();
+        insta::assert_snapshot!(reasons.join("\n"));
+        let many: Vec<String> = (0..65).map(|i| format!("t{i}")).collect();
+        let over = check_depends_on(None, &many);
+        assert_eq!(over.len(), 1);
+        assert!(over[0].1.contains("at most 64"), "{}", over[0].1);
+    }
+
+    #[test]
+    fn branch_is_a_git_branch_or_a_template() {
+        assert!(check_branch("feature/x").is_ok());
+        assert!(check_branch("{{.Deps.scaffold.Branch}}").is_ok());
+        assert!(check_branch("").is_err());
+        assert!(check_branch("-rf").is_err());
+        assert!(check_branch("a..b").is_err());
+    }
 
     #[test]
     fn timeout_zero_means_none_negative_is_refused() {

@@ -166,6 +166,14 @@ pub struct TaskTemplate {
     /// Extra environment variables for the agent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvVar>,
+    /// Tasks every spawned Task depends on (see the Task's `dependsOn`); at most 64.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub depends_on: Vec<String>,
+    /// Branch for spawned Tasks (see the Task's `branch`); may use the item's variables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub branch: Option<String>,
 }
 
 /// Lifecycle phase of a TaskSpawner.

@@ -145,6 +145,7 @@ pub fn next_status(
                     commits: r.commits.clone(),
                     pushed: r.pushed,
                     pull_requests: r.pull_requests.clone(),
+                    final_answer: r.final_answer.as_deref().map(capped_answer),
                 });
                 s.usage = r.usage.as_ref().map(|u| TaskUsage {
                     input_tokens: u.input_tokens,
@@ -250,6 +251,21 @@ fn verdict(
             "the agent ended without an exit code or results".to_string(),
         ),
     }
+}
+
+/// Most of a final answer kept in status (status is not a log: the log has all of it).
+pub const FINAL_ANSWER_LIMIT: usize = 4000;
+
+/// `answer` cut to [`FINAL_ANSWER_LIMIT`] bytes at a character boundary, marked when cut.
+fn capped_answer(answer: &str) -> String {
+    if answer.len() <= FINAL_ANSWER_LIMIT {
+        return answer.to_string();
+    }
+    let mut end = FINAL_ANSWER_LIMIT;
+    while !answer.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… (truncated)", &answer[..end])
 }
 
 #[cfg(test)]

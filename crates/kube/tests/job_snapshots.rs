@@ -36,6 +36,8 @@ fn task(agent: AgentType, cred: CredentialType, ws: bool, ac: bool) -> Task {
             backoff_limit: None,
             model_base_url: None,
             env: vec![],
+            depends_on: vec![],
+            branch: None,
         },
     );
     t.metadata.namespace = Some("team-a".into());

@@ -66,6 +66,8 @@ async fn install_run_a_task_uninstall() {
             backoff_limit: None,
             model_base_url: None,
             env: vec![],
+            depends_on: vec![],
+            branch: None,
         },
     );
     task.metadata.namespace = Some("default".into());

@@ -52,6 +52,8 @@ fn samples() -> Vec<(String, Value)> {
             backoff_limit: None,
             model_base_url: None,
             env: vec![],
+            depends_on: vec![],
+            branch: None,
         },
     );
     task.metadata.namespace = Some(NS.into());
@@ -119,6 +121,8 @@ fn samples() -> Vec<(String, Value)> {
                 backoff_limit: None,
                 model_base_url: None,
                 env: vec![],
+                depends_on: vec![],
+                branch: None,
             },
             poll_interval: None,
             max_concurrency: None,

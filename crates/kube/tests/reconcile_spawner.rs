@@ -43,6 +43,8 @@ fn spawner() -> TaskSpawner {
                 backoff_limit: None,
                 model_base_url: None,
                 env: vec![],
+                depends_on: vec![],
+                branch: None,
             },
             poll_interval: None,
             max_concurrency: None,

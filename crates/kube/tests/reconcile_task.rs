@@ -45,6 +45,8 @@ fn task(status: Option<TaskStatus>) -> Task {
             backoff_limit: None,
             model_base_url: None,
             env: vec![],
+            depends_on: vec![],
+            branch: None,
         },
     );
     t.metadata.namespace = Some("ns".into());

@@ -161,6 +161,8 @@ pub fn build_task(
         backoff_limit: t.backoff_limit,
         model_base_url: t.model_base_url.clone(),
         env: t.env.clone(),
+        depends_on: t.depends_on.clone(),
+        branch: t.branch.clone(),
     };
     let mut task = Task::new(name, spec);
     task.metadata.namespace = spawner.metadata.namespace.clone();
