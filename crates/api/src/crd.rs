@@ -333,7 +333,10 @@ mod tests {
     #[test]
     fn one_source_rule_is_in_the_schema() {
         let v = serde_json::to_string(&TaskSpawner::crd()).expect("json");
-        assert!(v.contains("has(self.githubIssues) != has(self.cron)"));
+        assert!(v.contains(
+            "(has(self.githubIssues) ? 1 : 0) + (has(self.cron) ? 1 : 0) + (has(self.items) ? 1 : 0) == 1"
+        ));
+        assert!(v.contains("\"maxItems\":1000"), "the item limit");
         assert!(v.contains("has(self.spec.taskTemplate.workspaceRef)"));
     }
 }

@@ -33,8 +33,8 @@ pub use kind::Kind;
 pub use loader::{Document, Resource};
 pub use task::{Task, TaskOutputs, TaskPhase, TaskSpec, TaskStatus, TaskUsage, UsageSource};
 pub use task_spawner::{
-    Cron, GitHubIssues, IssueState, ItemType, SpawnedItem, TaskSpawner, TaskSpawnerPhase,
-    TaskSpawnerSpec, TaskSpawnerStatus, TaskTemplate, When,
+    Cron, GitHubIssues, IssueState, ItemResult, ItemType, ItemsSummary, SpawnedItem, TaskSpawner,
+    TaskSpawnerPhase, TaskSpawnerSpec, TaskSpawnerStatus, TaskTemplate, When,
 };
 pub use workspace::{Workspace, WorkspaceFile, WorkspaceSpec};
 

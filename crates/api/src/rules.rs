@@ -155,7 +155,8 @@ pub fn check_reference_name(name: &str, what: &str) -> Result<(), String> {
 
 /// `dependsOn`: at most [`MAX_DEPENDENCIES`] names of Tasks in the same namespace, none of
 /// them the Task itself (`own_name`; `None` for a TaskSpawner's template, whose Tasks are named
-/// later). Unknown names are allowed: the Task waits for them to be created.
+/// later; their entries may be templates over the item, checked by the core once rendered).
+/// Unknown names are allowed: the Task waits for them to be created.
 pub fn check_depends_on(own_name: Option<&str>, deps: &[String]) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     if deps.len() > MAX_DEPENDENCIES {
@@ -169,6 +170,9 @@ pub fn check_depends_on(own_name: Option<&str>, deps: &[String]) -> Vec<(usize, 
         return out;
     }
     for (i, d) in deps.iter().enumerate() {
+        if own_name.is_none() && d.contains("{{") {
+            continue;
+        }
         if let Some((ns, _)) = d.split_once('/') {
             out.push((
                 i,

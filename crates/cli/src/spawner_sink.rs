@@ -83,6 +83,14 @@ impl TaskSink for BackendSink {
         }
     }
 
+    async fn apply_workspace(&self, workspace: Workspace) -> Result<(), SinkError> {
+        self.backend
+            .apply(Resource::Workspace(Box::new(workspace)))
+            .await
+            .map(|_| ())
+            .map_err(sink_error)
+    }
+
     async fn github_token(&self, workspace: &Workspace) -> Result<Option<Token>, SinkError> {
         let Some(secret) = &workspace.spec.secret_ref else {
             return Ok(None);

@@ -4,6 +4,8 @@
 
 pub mod apply;
 pub mod cron;
+pub mod fanout;
+pub mod fanout_status;
 pub mod plan;
 pub mod results;
 pub mod run_request;
@@ -12,6 +14,8 @@ pub mod spawn;
 pub mod spawn_item;
 pub mod spawn_memory;
 pub mod spawn_name;
+pub mod spawn_template;
+pub mod spawner_rules;
 pub mod task_status;
 pub mod template;
 pub mod timeout;

@@ -1,4 +1,5 @@
-//! Checks beyond the schema that need the core: cron expressions, prompt templates, and which
+//! Checks beyond the schema that need the core: cron expressions, TaskSpawner templates and
+//! items ([`crate::spawner_rules`]), and which
 //! credential types an agent supports (the rule of [`crate::plan::credential_env`], so `axon
 //! validate` and a run refuse the same things). `axon validate` and `axon apply` run them
 //! before anything is stored, after the loader's own field rules (`axon_api::rules`).
@@ -46,10 +47,8 @@ pub fn violations(resource: &Resource) -> Vec<Violation> {
             if let Err(reason) = credentials(template.type_, &template.credentials) {
                 push("spec.taskTemplate.credentials.type", reason);
             }
-            if let Some(t) = &template.prompt_template
-                && let Err(e) = crate::template::parse_template(t)
-            {
-                push("spec.taskTemplate.promptTemplate", e.to_string());
+            for v in crate::spawner_rules::violations(ts) {
+                push(&v.path, v.reason);
             }
         }
         Resource::Workspace(_) | Resource::AgentConfig(_) => {}

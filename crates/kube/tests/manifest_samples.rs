@@ -100,6 +100,7 @@ fn samples() -> Vec<(String, Value)> {
                 cron: Some(Cron {
                     schedule: "0 * * * *".into(),
                 }),
+                ..When::default()
             },
             task_template: TaskTemplate {
                 type_: AgentType::Codex,

@@ -4,7 +4,9 @@
 
 use crate::secret::Token;
 use crate::sink::{CreateOutcome, SinkError, TaskSink};
-use axon_api::{Task, TaskPhase, TaskSpawner, TaskSpawnerStatus, TaskStatus, Workspace};
+use axon_api::{
+    Task, TaskOutputs, TaskPhase, TaskSpawner, TaskSpawnerStatus, TaskStatus, Workspace,
+};
 use axon_core::spawn::LABEL_TASKSPAWNER;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,6 +22,7 @@ struct Store {
     fail_creates_after: Option<usize>,
     fail_status_updates: usize,
     tasks_created: usize,
+    workspace_writes: usize,
 }
 
 /// The in-memory sink.
@@ -79,6 +82,13 @@ impl MemorySink {
         }
     }
 
+    /// Sets a Task's results (`status.outputs`), as the backend would when it finishes.
+    pub fn set_outputs(&self, task: &str, outputs: TaskOutputs) {
+        if let Some(t) = self.store().tasks.get_mut(task) {
+            t.status.get_or_insert_with(TaskStatus::default).outputs = Some(outputs);
+        }
+    }
+
     /// Deletes a Task, as TTL cleanup would.
     pub fn delete_task(&self, task: &str) {
         self.store().tasks.remove(task);
@@ -103,6 +113,16 @@ impl MemorySink {
     /// before writing status).
     pub fn fail_status_updates(&self, n: usize) {
         self.store().fail_status_updates = n;
+    }
+
+    /// Every Workspace, by name.
+    pub fn workspaces(&self) -> BTreeMap<String, Workspace> {
+        self.store().workspaces.clone()
+    }
+
+    /// How many times `apply_workspace` was called.
+    pub fn workspace_writes(&self) -> usize {
+        self.store().workspace_writes
     }
 
     /// How many Tasks `create_task` actually created over the sink's life (Tasks deleted
@@ -188,6 +208,14 @@ impl TaskSink for MemorySink {
 
     async fn get_workspace(&self, name: &str) -> Result<Option<Workspace>, SinkError> {
         Ok(self.store().workspaces.get(name).cloned())
+    }
+
+    async fn apply_workspace(&self, workspace: Workspace) -> Result<(), SinkError> {
+        let name = workspace.metadata.name.clone().unwrap_or_default();
+        let mut s = self.store();
+        s.workspace_writes += 1;
+        s.workspaces.insert(name, workspace);
+        Ok(())
     }
 
     async fn github_token(&self, workspace: &Workspace) -> Result<Option<Token>, SinkError> {

@@ -82,6 +82,13 @@ pub trait TaskSink: Send + Sync {
         name: &str,
     ) -> impl Future<Output = Result<Option<Workspace>, SinkError>> + Send;
 
+    /// Creates or replaces Workspace `workspace` (a fan-out item's `repo`; the spawner only
+    /// replaces Workspaces labelled with its name, see `axon_core::fanout::workspace_action`).
+    fn apply_workspace(
+        &self,
+        workspace: Workspace,
+    ) -> impl Future<Output = Result<(), SinkError>> + Send;
+
     /// The GitHub token of a Workspace (`GITHUB_TOKEN` of its `secretRef`), `None` without one.
     fn github_token(
         &self,

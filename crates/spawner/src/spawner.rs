@@ -1,6 +1,10 @@
 //! The spawner loop: poll the source, decide, create Tasks, write status; repeat every
 //! `pollInterval` until told to stop.
 //!
+//! With `when.items` (fan-out) the source is the spec itself: the items are checked with the
+//! same rules as at apply, each item's Workspace is made first when it gives a `repo`, and
+//! `status.items` summarises the items' Tasks (`axon_core::fanout_status`) at every poll.
+//!
 //! Each poll reads everything it decides from fresh (the TaskSpawner with its status, its
 //! Tasks), so the loop can be killed and restarted at any point: the decision in
 //! `axon_core::spawn` names Tasks deterministically and the sink creates idempotently. The
@@ -15,19 +19,22 @@ use crate::github::{GithubClient, GithubConfig, GithubError};
 use crate::repo::RepoRef;
 use crate::sink::{CreateOutcome, SinkError, TaskSink};
 use axon_api::{
-    Condition, Duration as ApiDuration, Task, TaskSpawner, TaskSpawnerPhase, TaskSpawnerStatus,
-    TaskSpec,
+    Condition, Duration as ApiDuration, LocalObjectReference, Task, TaskSpawner, TaskSpawnerPhase,
+    TaskSpawnerStatus, TaskSpec, WorkspaceSpec,
 };
 use axon_core::cron;
+use axon_core::fanout::{self, ItemWorkspace, WorkspaceAction};
+use axon_core::fanout_status::{ItemTask, summarise};
 use axon_core::spawn::{
     ANNOTATION_GENERATION, ANNOTATION_NEEDS_INPUT, ANNOTATION_SOURCE_ID, LABEL_TASKSPAWNER,
     SpawnCounters, SpawnPolicy, SpawnedTask, plan_spawns,
 };
 use axon_core::spawn_item::WorkItem;
 use axon_core::spawn_memory::{memory_from_status, memory_to_status, remember};
-use axon_core::template::{PromptTemplate, parse_template};
+use axon_core::spawn_template::{RenderedTemplate, TaskTemplates};
+use axon_core::template::Samples;
 use chrono::{DateTime, SecondsFormat, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::pin::pin;
 use std::time::Duration;
@@ -38,6 +45,12 @@ pub const CONDITION_RATE_LIMITED: &str = "RateLimited";
 pub const CONDITION_TEMPLATE_ERROR: &str = "TemplateError";
 /// Condition type set while the source cannot be polled (bad repo, token, schedule...).
 pub const CONDITION_SOURCE_ERROR: &str = "SourceError";
+/// Condition type set while a fan-out item's Workspace cannot be made.
+pub const CONDITION_WORKSPACE_ERROR: &str = "WorkspaceError";
+
+/// The poll interval of a `when.items` spawner without `pollInterval`: its source costs
+/// nothing to read, and `status.items` should follow its Tasks closely.
+pub const ITEMS_POLL_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Errors that stop the loop. Source and template problems do not: they go to status and the
 /// loop polls again later.
@@ -78,6 +91,10 @@ pub struct PollReport {
     pub marked: Vec<String>,
     /// Items whose prompt failed to render (no Task created).
     pub render_errors: Vec<String>,
+    /// Fan-out items whose Workspace could not be made (no Task created).
+    pub workspace_errors: Vec<String>,
+    /// Workspaces made or updated for fan-out items.
+    pub workspaces_written: Vec<String>,
 }
 
 /// The outcome of one poll.
@@ -137,32 +154,34 @@ pub fn spawned_task(task: &Task) -> SpawnedTask {
     }
 }
 
-/// The Task for an item: the spawner's template with the rendered prompt, named, labelled
-/// and annotated so that later polls (and restarts) recognise it.
+/// The Task for an item: the spawner's template with the rendered prompt, branch and
+/// dependencies and the item's Workspace, named, labelled and annotated so that later polls
+/// (and restarts) recognise it.
 pub fn build_task(
     spawner: &TaskSpawner,
     name: &str,
     item_id: &str,
     generation: u32,
-    prompt: String,
+    rendered: RenderedTemplate,
+    workspace_ref: Option<LocalObjectReference>,
 ) -> Task {
     let t = &spawner.spec.task_template;
     let spawner_name = spawner.metadata.name.clone().unwrap_or_default();
     let spec = TaskSpec {
         type_: t.type_,
-        prompt,
+        prompt: rendered.prompt,
         credentials: t.credentials.clone(),
         model: t.model.clone(),
         image: t.image.clone(),
-        workspace_ref: t.workspace_ref.clone(),
+        workspace_ref,
         agent_config_ref: t.agent_config_ref.clone(),
         ttl_seconds_after_finished: t.ttl_seconds_after_finished,
         timeout_seconds: t.timeout_seconds,
         backoff_limit: t.backoff_limit,
         model_base_url: t.model_base_url.clone(),
         env: t.env.clone(),
-        depends_on: t.depends_on.clone(),
-        branch: t.branch.clone(),
+        depends_on: rendered.depends_on,
+        branch: rendered.branch,
     };
     let mut task = Task::new(name, spec);
     task.metadata.namespace = spawner.metadata.namespace.clone();
@@ -210,18 +229,33 @@ fn set_condition(
     }
 }
 
-/// The poll interval of a spawner: `spec.pollInterval`, default five minutes, at least 1s.
+/// The poll interval of a spawner: `spec.pollInterval`, default five minutes
+/// ([`ITEMS_POLL_INTERVAL`] with `when.items`), at least 1s.
 pub fn poll_interval(spawner: &TaskSpawner) -> Duration {
+    let default = if spawner.spec.when.items.is_some() {
+        ITEMS_POLL_INTERVAL
+    } else {
+        ApiDuration::DEFAULT_POLL_INTERVAL.as_std()
+    };
     spawner
         .spec
         .poll_interval
         .as_deref()
         .and_then(|s| s.parse::<ApiDuration>().ok())
-        .map_or(
-            ApiDuration::DEFAULT_POLL_INTERVAL.as_std(),
-            ApiDuration::as_std,
-        )
+        .map_or(default, ApiDuration::as_std)
         .max(Duration::from_secs(1))
+}
+
+/// What the fan-out summary needs of a Task.
+fn item_task(task: &Task) -> ItemTask {
+    let status = task.status.as_ref();
+    let outputs = status.and_then(|s| s.outputs.as_ref());
+    ItemTask {
+        name: task.metadata.name.clone().unwrap_or_default(),
+        phase: status.and_then(|s| s.phase),
+        branch: outputs.and_then(|o| o.branch.clone()),
+        pull_requests: outputs.map(|o| o.pull_requests.clone()).unwrap_or_default(),
+    }
 }
 
 enum Discovery {
@@ -276,14 +310,13 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
             ..previous.clone()
         };
 
-        let template = match parse_template(
-            spawner
-                .spec
-                .task_template
-                .prompt_template
-                .as_deref()
-                .unwrap_or(""),
-        ) {
+        let samples = if spawner.spec.when.items.is_some() {
+            // Every item is rendered (and checked) when its Task is made.
+            Samples::None
+        } else {
+            Samples::Sources
+        };
+        let template = match TaskTemplates::parse(&spawner.spec.task_template, samples) {
             Ok(t) => t,
             Err(e) => {
                 let message = e.to_string();
@@ -373,6 +406,7 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
                 .as_ref()
                 .map(|g| g.exclude_labels.clone())
                 .unwrap_or_default(),
+            exact_names: spawner.spec.when.items.is_some(),
         };
         let memory = memory_from_status(&previous.spawned_items);
         let plan = plan_spawns(&self.name, &items, &existing, &memory, &policy);
@@ -391,8 +425,11 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
             report.marked.push(task.clone());
         }
 
-        let wants_comments = template.source().contains(".Comments");
+        let wants_comments = template.prompt_source().contains(".Comments");
         let mut render_failure: Option<String> = None;
+        let mut workspace_failure: Option<String> = None;
+        // The template's Workspace, read once, for items that give a `repo`.
+        let mut template_workspace: Option<Option<WorkspaceSpec>> = None;
         let mut rate_limited: Option<DateTime<Utc>> = None;
         // Tasks that exist after this poll's creations, for the memory.
         let mut spawned: Vec<(String, u32)> = Vec::new();
@@ -400,8 +437,11 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
             let Some(item) = items.get(planned.item_index) else {
                 continue;
             };
-            let prompt = match self.render(&template, item, wants_comments).await {
-                Ok(p) => p,
+            let rendered = match self
+                .render(&template, item, &planned.name, wants_comments)
+                .await
+            {
+                Ok(r) => r,
                 Err(RenderFailure::RateLimited(until)) => {
                     // Create nothing more this poll; the rest is picked up after the wait.
                     rate_limited = Some(until);
@@ -413,12 +453,24 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
                     continue;
                 }
             };
+            let workspace_ref = match self
+                .item_workspace(&spawner, item, &mut template_workspace, &mut report)
+                .await?
+            {
+                Ok(r) => r,
+                Err(message) => {
+                    report.workspace_errors.push(item.id.clone());
+                    workspace_failure.get_or_insert(message);
+                    continue;
+                }
+            };
             let task = build_task(
                 &spawner,
                 &planned.name,
                 &planned.item_id,
                 planned.generation,
-                prompt,
+                rendered,
+                workspace_ref,
             );
             match self.sink.create_task(&spawner, task).await {
                 Ok(CreateOutcome::Created) => report.created.push(planned.name.clone()),
@@ -450,6 +502,21 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
                 generation,
             ),
         }
+        if spawner.spec.when.items.is_some() {
+            set_condition(
+                &mut status.conditions,
+                CONDITION_WORKSPACE_ERROR,
+                workspace_failure.is_some(),
+                if workspace_failure.is_some() {
+                    "WorkspaceUnavailable"
+                } else {
+                    "WorkspacesReady"
+                },
+                workspace_failure.as_deref().unwrap_or(""),
+                now,
+                generation,
+            );
+        }
         let counters = SpawnCounters::after_poll(
             previous.total_tasks_created,
             report.discovered,
@@ -460,18 +527,30 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
         status.total_tasks_created = counters.total_tasks_created;
         status.active_tasks = counters.active_tasks;
         status.last_discovery_time = Some(rfc3339(now));
-        status.spawned_items = memory_to_status(&remember(
-            &memory,
-            &items,
-            &existing,
-            &spawned,
-            &policy.exclude_labels,
-        ));
+        let memory = remember(&memory, &items, &existing, &spawned, &policy.exclude_labels);
+        status.spawned_items = memory_to_status(&memory);
+        status.items = spawner.spec.when.items.as_ref().map(|_| {
+            let keys: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
+            let mut item_tasks: Vec<ItemTask> = tasks.iter().map(item_task).collect();
+            item_tasks.extend(report.created.iter().map(|name| ItemTask {
+                name: name.clone(),
+                ..ItemTask::default()
+            }));
+            let created: HashSet<String> = memory.iter().map(|m| m.id.clone()).collect();
+            summarise(
+                &self.name,
+                &keys,
+                &item_tasks,
+                &created,
+                previous.items.as_ref(),
+            )
+        });
         status.phase = Some(TaskSpawnerPhase::Running);
         status.message = Some(summary(
             &report,
             policy.max_concurrency,
             render_failure.as_deref(),
+            workspace_failure.as_deref(),
         ));
         if let Some(until) = rate_limited {
             let message = format!(
@@ -514,12 +593,73 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
         Ok(PollOutcome::Failed { message })
     }
 
+    /// The `workspaceRef` of `item`'s Task, making the item's Workspace first when it gives a
+    /// `repo`; `Ok(Err(reason))` when it cannot be made now (the item waits for a later poll).
+    async fn item_workspace(
+        &self,
+        spawner: &TaskSpawner,
+        item: &WorkItem,
+        template_workspace: &mut Option<Option<WorkspaceSpec>>,
+        report: &mut PollReport,
+    ) -> Result<Result<Option<LocalObjectReference>, String>, SpawnerError> {
+        let template_ref = spawner.spec.task_template.workspace_ref.as_ref();
+        if spawner.spec.when.items.is_none() {
+            return Ok(Ok(template_ref.cloned()));
+        }
+        let needs_template = item.fields.contains_key(fanout::REPO_FIELD)
+            && !item.fields.contains_key(fanout::WORKSPACE_FIELD);
+        if needs_template
+            && template_workspace.is_none()
+            && let Some(r) = template_ref
+        {
+            let found = self
+                .sink
+                .get_workspace(&r.name)
+                .await
+                .map_err(|e| self.sink_error(e))?;
+            let Some(found) = found else {
+                return Ok(Err(format!(
+                    "Workspace {:?} (spec.taskTemplate.workspaceRef) not found: items with a repo inherit its ref and secretRef; create it",
+                    r.name
+                )));
+            };
+            *template_workspace = Some(Some(found.spec));
+        }
+        let inherited = template_workspace.as_ref().and_then(Option::as_ref);
+        let choice = fanout::item_workspace(
+            &self.name,
+            spawner.metadata.namespace.as_deref(),
+            item,
+            inherited,
+        );
+        if let ItemWorkspace::Derived(wanted) = &choice {
+            let name = wanted.metadata.name.clone().unwrap_or_default();
+            let existing = self
+                .sink
+                .get_workspace(&name)
+                .await
+                .map_err(|e| self.sink_error(e))?;
+            match fanout::workspace_action(&self.name, wanted, existing.as_ref()) {
+                WorkspaceAction::Keep => {}
+                WorkspaceAction::Create | WorkspaceAction::Update => {
+                    if let Err(e) = self.sink.apply_workspace((**wanted).clone()).await {
+                        return Ok(Err(format!("Workspace {name:?} cannot be made: {e}")));
+                    }
+                    report.workspaces_written.push(name);
+                }
+                WorkspaceAction::Conflict(reason) => return Ok(Err(reason)),
+            }
+        }
+        Ok(Ok(choice.workspace_ref(template_ref)))
+    }
+
     async fn render(
         &mut self,
-        template: &PromptTemplate,
+        template: &TaskTemplates,
         item: &WorkItem,
+        task_name: &str,
         wants_comments: bool,
-    ) -> Result<String, RenderFailure> {
+    ) -> Result<RenderedTemplate, RenderFailure> {
         let mut item = item.clone();
         if wants_comments
             && item.number > 0
@@ -534,7 +674,7 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
             };
         }
         template
-            .render(&item)
+            .render(&item, task_name)
             .map_err(|e| RenderFailure::Message(e.to_string()))
     }
 
@@ -563,9 +703,19 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
                     .collect(),
             ));
         }
+        if spawner.spec.when.items.is_some() {
+            // Refused at apply; checked again for specs stored without `axon validate`.
+            if let Some(v) = axon_core::spawner_rules::violations(spawner)
+                .into_iter()
+                .next()
+            {
+                return Ok(Discovery::Failed(format!("{}: {}", v.path, v.reason)));
+            }
+            return Ok(Discovery::Items(fanout::work_items(&spawner.spec.when)));
+        }
         let Some(filter) = &spawner.spec.when.github_issues else {
             return Ok(Discovery::Failed(
-                "spec.when has no source: set githubIssues or cron".to_string(),
+                "spec.when has no source: set githubIssues, cron or items".to_string(),
             ));
         };
         let Some(workspace_ref) = &spawner.spec.task_template.workspace_ref else {
@@ -677,7 +827,12 @@ enum RenderFailure {
     Message(String),
 }
 
-fn summary(report: &PollReport, max: Option<u32>, render_failure: Option<&str>) -> String {
+fn summary(
+    report: &PollReport,
+    max: Option<u32>,
+    render_failure: Option<&str>,
+    workspace_failure: Option<&str>,
+) -> String {
     let mut parts = vec![format!("{} items discovered", report.discovered)];
     parts.push(format!("{} Tasks created", report.created.len()));
     if !report.deferred.is_empty() {
@@ -698,6 +853,12 @@ fn summary(report: &PollReport, max: Option<u32>, render_failure: Option<&str>) 
         message.push_str(&format!(
             "; {} items not created: {e}",
             report.render_errors.len()
+        ));
+    }
+    if let Some(e) = workspace_failure {
+        message.push_str(&format!(
+            "; {} items wait for their Workspace: {e}",
+            report.workspace_errors.len()
         ));
     }
     message
