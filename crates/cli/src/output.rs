@@ -50,7 +50,9 @@ pub fn table(kind: Kind, resources: &[Resource], wide: bool, now: i64) -> Vec<Ve
             ],
             (Kind::Workspace, _) => vec!["NAME", "REPO", "REF", "AGE"],
             (Kind::AgentConfig, _) => vec!["NAME", "AGE"],
-            (Kind::TaskSpawner, _) => vec!["NAME", "SOURCE", "PHASE", "ACTIVE", "TASKS", "AGE"],
+            (Kind::TaskSpawner, _) => vec![
+                "NAME", "SOURCE", "PHASE", "ACTIVE", "TASKS", "PROGRESS", "AGE",
+            ],
         }
         .into_iter()
         .map(String::from)
@@ -102,12 +104,20 @@ pub fn table(kind: Kind, resources: &[Resource], wide: bool, now: i64) -> Vec<Ve
                     let t = text(&v, p);
                     if t.is_empty() { "0".to_string() } else { t }
                 };
+                // `when.items`: how the fan-out is doing, in one cell.
+                let progress = ts
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.items.as_ref())
+                    .map(axon_core::fanout_status::progress_line)
+                    .unwrap_or_else(|| "<none>".to_string());
                 vec![
                     name,
                     source,
                     phase,
                     num("/status/activeTasks"),
                     num("/status/totalTasksCreated"),
+                    progress,
                     age,
                 ]
             }

@@ -42,16 +42,25 @@ pub fn item_key(when: &When) -> &str {
     when.item_key.as_deref().unwrap_or(DEFAULT_ITEM_KEY)
 }
 
-/// The items of `when.items` as work items, in list order (`{{.ID}}` is the key). Items
+/// The items of `when.items` as work items, in list order (`{{.ID}}` is the key). The list is
+/// a table: a field that any item has is a field of every item, empty where absent, so
+/// `{{.Item.owner}}` works for all items while a field no item has stays an error. Items
 /// without the key are left out: [`item_violations`] refuses them.
 pub fn work_items(when: &When) -> Vec<WorkItem> {
     let key = item_key(when);
-    when.items
+    let items = when.items.as_deref().unwrap_or_default();
+    let columns: BTreeMap<String, String> = items
         .iter()
-        .flatten()
+        .flat_map(|fields| fields.keys())
+        .map(|k| (k.clone(), String::new()))
+        .collect();
+    items
+        .iter()
         .filter_map(|fields| {
             let id = fields.get(key)?;
-            Some(WorkItem::listed(id.clone(), fields.clone()))
+            let mut row = columns.clone();
+            row.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+            Some(WorkItem::listed(id.clone(), row))
         })
         .collect()
 }
@@ -165,7 +174,7 @@ impl ItemWorkspace {
     }
 }
 
-/// Where `item`'s Task works. `template` is the Workspace of `taskTemplate.workspaceRef`,
+/// Where `item`'s Task works (an item's `workspace` or `repo`, if not empty). `template` is the Workspace of `taskTemplate.workspaceRef`,
 /// when there is one: a derived Workspace inherits its `ref`, `secretRef` and `files`.
 pub fn item_workspace(
     spawner: &str,
@@ -173,10 +182,12 @@ pub fn item_workspace(
     item: &WorkItem,
     template: Option<&WorkspaceSpec>,
 ) -> ItemWorkspace {
-    if let Some(name) = item.fields.get(WORKSPACE_FIELD) {
+    // Empty: absent from this item (another item has the field).
+    let field = |f: &str| item.fields.get(f).filter(|v| !v.is_empty());
+    if let Some(name) = field(WORKSPACE_FIELD) {
         return ItemWorkspace::Named(name.clone());
     }
-    let Some(repo) = item.fields.get(REPO_FIELD) else {
+    let Some(repo) = field(REPO_FIELD) else {
         return ItemWorkspace::Template;
     };
     let spec = WorkspaceSpec {
@@ -286,6 +297,11 @@ mod tests {
         let w = when(&[&[("service", "billing")]], Some("service"));
         assert!(item_violations("refactor", &w).is_empty());
         assert_eq!(work_items(&w)[0].fields["service"], "billing");
+        // A field of any item is a field of every item, empty where absent.
+        let w = when(&[&[("name", "a"), ("owner", "x")], &[("name", "b")]], None);
+        let items = work_items(&w);
+        assert_eq!(items[1].fields.get("owner").map(String::as_str), Some(""));
+        assert_eq!(items[0].fields["owner"], "x");
     }
 
     #[test]

@@ -606,8 +606,8 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
         if spawner.spec.when.items.is_none() {
             return Ok(Ok(template_ref.cloned()));
         }
-        let needs_template = item.fields.contains_key(fanout::REPO_FIELD)
-            && !item.fields.contains_key(fanout::WORKSPACE_FIELD);
+        let given = |f: &str| item.fields.get(f).is_some_and(|v| !v.is_empty());
+        let needs_template = given(fanout::REPO_FIELD) && !given(fanout::WORKSPACE_FIELD);
         if needs_template
             && template_workspace.is_none()
             && let Some(r) = template_ref
