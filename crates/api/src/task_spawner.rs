@@ -280,15 +280,12 @@ pub struct ItemsSummary {
     /// Items without a Task yet (waiting for a free `maxConcurrency` slot).
     pub waiting: i64,
     /// Items whose Task was deleted before it finished; the spawner does not create it again.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default)]
     pub deleted: i64,
-    /// One entry per item whose Task finished, in item order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// One entry per item whose Task finished, in item order. Always written, also when
+    /// empty, so that a merge patch of the status replaces it.
+    #[serde(default)]
     pub results: Vec<ItemResult>,
-}
-
-fn is_zero(n: &i64) -> bool {
-    *n == 0
 }
 
 /// The outcome of one item's Task, kept in `status.items.results`.

@@ -138,6 +138,7 @@ mod tests {
         failed: 1
         running: 2
         waiting: 1
+        deleted: 0
         results:
           - item: billing
             task: s-billing

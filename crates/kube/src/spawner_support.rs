@@ -17,7 +17,8 @@ pub const LABEL_TASKSPAWNER: &str = "axon.io/taskspawner";
 
 /// Status fields the spawner owns: absent from its status means "clear", which a JSON merge
 /// patch only does with an explicit `null`. `deploymentName` belongs to the controller.
-const SPAWNER_OWNED: [&str; 9] = [
+const SPAWNER_OWNED: [&str; 10] = [
+    "items",
     "phase",
     "source",
     "lastDiscoveryTime",
@@ -179,6 +180,7 @@ mod tests {
           "status": {
             "activeTasks": 0,
             "conditions": null,
+            "items": null,
             "lastDiscoveryTime": null,
             "message": null,
             "observedGeneration": null,
