@@ -311,6 +311,13 @@ fn keep_deps(source: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// Whether some action of `source` (other than a comment) refers to `.Deps`.
+pub fn uses_deps(source: &str) -> bool {
+    actions(source)
+        .iter()
+        .any(|a| !a.is_comment() && mentions(a.inner, "Deps"))
+}
+
 fn actions_in(text: &str) -> impl Iterator<Item = &str> {
     actions(text).into_iter().map(|a| a.inner)
 }
@@ -581,6 +588,13 @@ mod tests {
         {{range .Deps.fix_api.Commits}}- {{.}}
         {{end}}T=Crash on start {{with .Deps.b}}{{.Branch}}{{else}}none{{end}} {{printf `%s` .Deps.c.Branch}}
         "#);
+    }
+
+    #[test]
+    fn uses_deps_sees_actions_not_text_or_comments() {
+        assert!(uses_deps("x {{.Deps.a.Branch}}"));
+        assert!(uses_deps("{{range $.Deps.a.Commits}}{{.}}{{end}}"));
+        assert!(!uses_deps("Deps .Deps {{/* .Deps */}} {{.Item.Deps}}"));
     }
 
     #[test]
