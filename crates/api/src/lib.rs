@@ -31,7 +31,9 @@ pub use duration::Duration;
 pub use error::ApiError;
 pub use kind::Kind;
 pub use loader::{Document, Resource};
-pub use task::{Task, TaskOutputs, TaskPhase, TaskSpec, TaskStatus, TaskUsage, UsageSource};
+pub use task::{
+    DependencyState, Task, TaskOutputs, TaskPhase, TaskSpec, TaskStatus, TaskUsage, UsageSource,
+};
 pub use task_spawner::{
     Cron, GitHubIssues, IssueState, ItemType, SpawnedItem, TaskSpawner, TaskSpawnerPhase,
     TaskSpawnerSpec, TaskSpawnerStatus, TaskTemplate, When,

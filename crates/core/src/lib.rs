@@ -4,7 +4,10 @@
 
 pub mod apply;
 pub mod cron;
+pub mod deps;
+pub mod deps_template;
 pub mod plan;
+pub mod references;
 pub mod results;
 pub mod run_request;
 pub mod schedule;
@@ -12,6 +15,7 @@ pub mod spawn;
 pub mod spawn_item;
 pub mod spawn_memory;
 pub mod spawn_name;
+pub mod start_gate;
 pub mod task_status;
 pub mod template;
 pub mod timeout;

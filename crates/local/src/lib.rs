@@ -16,6 +16,7 @@ mod backend;
 mod drop_privileges;
 mod engine;
 mod error;
+mod gate;
 mod ids;
 mod internal;
 mod kick;

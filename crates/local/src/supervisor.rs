@@ -312,7 +312,11 @@ async fn setup(
         Some(r) => doc_of(store, Kind::AgentConfig, &r.name)?,
         None => None,
     };
-    let plan: RunPlan = plan_run(task, ws.as_ref(), ac.as_ref()).map_err(|e| e.to_string())?;
+    let mut plan: RunPlan = plan_run(task, ws.as_ref(), ac.as_ref()).map_err(|e| e.to_string())?;
+    // The start gate rendered the prompt of a Task with dependencies: that is what runs.
+    if let Some(rendered) = task.status.as_ref().and_then(|s| s.prompt.clone()) {
+        plan.prompt = rendered;
+    }
     let bwrap = match opts.sandbox {
         SandboxMode::Bubblewrap => {
             Some(find_bwrap().ok_or_else(|| LocalError::BwrapMissing.to_string())?)
