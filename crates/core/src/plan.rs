@@ -36,6 +36,26 @@ pub struct RunPlan {
     pub backoff_limit: i32,
 }
 
+impl RunPlan {
+    /// What the start gate admitted the Task with: the rendered prompt (when it has one) and
+    /// the branch (also given to the agent as `AXON_BRANCH`).
+    pub fn admit(&mut self, prompt: Option<String>, branch: Option<String>) {
+        if let Some(p) = prompt {
+            self.prompt = p;
+        }
+        if let Some(repo) = self.repo.as_mut() {
+            repo.branch = branch.or_else(|| repo.branch.take());
+            if let Some(b) = &repo.branch {
+                self.env.retain(|e| e.name != "AXON_BRANCH");
+                self.env.push(EnvEntry {
+                    name: "AXON_BRANCH".into(),
+                    value: EnvValue::Literal(b.clone()),
+                });
+            }
+        }
+    }
+}
+
 /// The repository part of a plan.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RepoPlan {
@@ -47,6 +67,9 @@ pub struct RepoPlan {
     pub token_secret: Option<String>,
     /// Files written into the work tree before the agent starts (relative path → content).
     pub files: Vec<(String, String)>,
+    /// The branch the Task works on (`spec.branch`, as the start gate rendered it): checked
+    /// out from the remote when it exists there, else created from `git_ref`.
+    pub branch: Option<String>,
 }
 
 /// One environment variable of the agent.
@@ -122,6 +145,7 @@ pub fn plan_run(
                     .iter()
                     .map(|f| (f.path.clone(), f.content.clone()))
                     .collect(),
+                branch: spec.branch.clone().filter(|b| !b.contains("{{")),
             })
         }
     };
@@ -213,7 +237,7 @@ pub fn plan_run(
         }
     }
 
-    Ok(RunPlan {
+    let mut plan = RunPlan {
         task: name,
         agent_type: spec.type_,
         prompt: spec.prompt.clone(),
@@ -223,7 +247,9 @@ pub fn plan_run(
         config_files,
         timeout_seconds: spec.timeout_seconds,
         backoff_limit: spec.backoff_limit.unwrap_or(0).max(0),
-    })
+    };
+    plan.admit(None, None);
+    Ok(plan)
 }
 
 impl RunPlan {

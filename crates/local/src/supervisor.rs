@@ -313,10 +313,10 @@ async fn setup(
         None => None,
     };
     let mut plan: RunPlan = plan_run(task, ws.as_ref(), ac.as_ref()).map_err(|e| e.to_string())?;
-    // The start gate rendered the prompt of a Task with dependencies: that is what runs.
-    if let Some(rendered) = task.status.as_ref().and_then(|s| s.prompt.clone()) {
-        plan.prompt = rendered;
-    }
+    // What the start gate admitted it with: the rendered prompt of a Task with dependencies,
+    // the branch it works on.
+    let status = task.status.clone().unwrap_or_default();
+    plan.admit(status.prompt, status.branch);
     let bwrap = match opts.sandbox {
         SandboxMode::Bubblewrap => {
             Some(find_bwrap().ok_or_else(|| LocalError::BwrapMissing.to_string())?)
