@@ -63,17 +63,6 @@ pub const PENDING: &[(&str, Backend, &str)] = &[
         Backend::Local,
         "start-gate: backoffLimit is not retried on the local backend",
     ),
-    // PENDING(start-gate): a missing reference fails at once locally instead of waiting.
-    (
-        "missing_reference_created_later",
-        Backend::Local,
-        "start-gate: a missing Workspace fails the Task at once instead of waiting up to 30s",
-    ),
-    (
-        "missing_reference_fails_after_grace",
-        Backend::Local,
-        "start-gate: a missing Workspace/AgentConfig/Secret fails at once instead of after 30s Pending",
-    ),
     // PENDING(start-gate): names over 63 characters are not refused at apply.
     (
         "long_names",
@@ -84,13 +73,6 @@ pub const PENDING: &[(&str, Backend, &str)] = &[
         "long_names",
         Backend::Kubernetes,
         "start-gate: a 64-character Task name is accepted, then fails when its Job is created",
-    ),
-    // PENDING(bug): the local supervisor reports the runner's exit status (1) as the agent's
-    // exit code: "agent failed (exit code 1): fail.sh exited with code 3" (Kubernetes: 3).
-    (
-        "failure_reason",
-        Backend::Local,
-        "bug: the message gives the runner's exit code 1 instead of the agent's 3",
     ),
     // PENDING(start-gate): deleting a TaskSpawner deletes its Tasks only on Kubernetes.
     (
