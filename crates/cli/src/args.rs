@@ -57,6 +57,8 @@ pub enum OutputFormat {
     Json,
     Wide,
     Name,
+    /// `get task NAME -o tree`: the dependency tree with phases.
+    Tree,
 }
 
 #[derive(Debug, Subcommand)]
@@ -373,6 +375,9 @@ pub struct PrepareArgs {
     /// Mirror cache directory
     #[arg(long)]
     pub cache: Option<PathBuf>,
+    /// The branch the Task works on: continued when the remote has it, else created
+    #[arg(long)]
+    pub branch: Option<String>,
     /// Record the base commit and branch here, for `axon agent collect --base-dir`
     #[arg(long)]
     pub base_dir: Option<PathBuf>,

@@ -231,6 +231,9 @@ fn prepare_container(plan: &RunPlan, opts: &JobOptions) -> Option<Container> {
     if let Some(r) = &repo.git_ref {
         args.extend(["--ref".into(), r.clone()]);
     }
+    if let Some(b) = &repo.branch {
+        args.extend(["--branch".into(), b.clone()]);
+    }
     args.extend([
         "--dest".into(),
         REPO_DIR.into(),

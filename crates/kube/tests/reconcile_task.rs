@@ -471,7 +471,11 @@ async fn a_retried_task_back_in_pending_has_no_pod() {
         patch.as_object().is_some_and(|p| p.contains_key("podName")) && patch["podName"].is_null(),
         "the stale podName is cleared explicitly: {patch}"
     );
-    assert_eq!(patch["jobName"], "t");
+    // Unchanged fields are not sent back (the cached status may be stale).
+    assert!(
+        patch.as_object().is_some_and(|p| !p.contains_key("jobName")),
+        "{patch}"
+    );
 }
 
 #[tokio::test]

@@ -385,6 +385,7 @@ async fn setup(
         );
         crate::profile::mark("secrets and dirs ready");
         let (url, git_ref, files) = (repo.url.clone(), repo.git_ref.clone(), repo.files.clone());
+        let branch = repo.branch.clone();
         let (work, cache) = (td.work(), home.git_cache());
         let prepared = tokio::task::spawn_blocking(move || {
             // The work tree directory exists (empty); git clones into a missing one.
@@ -396,6 +397,7 @@ async fn setup(
                 files: &files,
                 token_file: token_file.as_deref(),
                 cache: Some(&cache),
+                branch: branch.as_deref(),
             })
         })
         .await

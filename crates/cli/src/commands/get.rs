@@ -76,6 +76,16 @@ pub async fn run(global: &GlobalArgs, args: &GetArgs) -> Result<ExitCode, CliErr
         eprintln!("{note}");
     }
     let format = global.output;
+    if format == Some(OutputFormat::Tree) {
+        let (Kind::Task, Some(root)) = (kind, name.as_deref()) else {
+            return Err(CliError::Invalid(
+                "-o tree shows one Task's dependencies: axon get task NAME -o tree".into(),
+            ));
+        };
+        let all = backend.list(Kind::Task).await?;
+        print!("{}", output::render_tree(root, &all));
+        return Ok(ExitCode::SUCCESS);
+    }
     match format {
         Some(f @ (OutputFormat::Yaml | OutputFormat::Json | OutputFormat::Name)) => {
             print!(

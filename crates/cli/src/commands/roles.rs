@@ -74,6 +74,7 @@ pub async fn workspace(command: WorkspaceCommand) -> Result<ExitCode, CliError> 
         &files,
         a.token_file.as_deref(),
         a.cache.as_deref(),
+        a.branch.as_deref(),
     )
     .await?;
     if let Some(dir) = &a.base_dir {

@@ -39,16 +39,10 @@ pub const SCENARIOS: &[(&str, Scenario)] = &[
     ("long_names", long_names),
     ("spawner_github", spawner_github),
     ("spawner_deletion", spawner_deletion),
-    // DEPENDENCIES (issue 11 §2, being built by the lead): add here, with the same
-    // expectations on both backends —
-    // ("deps_chain", …):        b dependsOn a: b Pending with a Waiting condition naming a
-    //                           until a Succeeded, then runs; `.Deps.a.Branch` in b's prompt.
-    // ("deps_fan_in", …):       c dependsOn [a, b]: starts only when both succeeded.
-    // ("deps_failure", …):      a fails → b Failed at once: "dependency a failed: …".
-    // ("deps_cycle", …):        a ↔ b, and a self-reference: refused at `axon apply`
-    //                           (nothing created), and by `axon validate`.
-    // ("branch_exclusion", …):  two Tasks with the same repository and `spec.branch`: the
-    //                           second waits Pending with a message until the first ends.
+    ("deps_chain", deps_chain),
+    ("deps_failure", deps_failure),
+    ("deps_cycle", deps_cycle),
+    ("branch_exclusion", branch_exclusion),
 ];
 
 // PENDING(start-gate): scenarios that fail today on one backend because the backends still
@@ -448,4 +442,185 @@ fn spawner_deletion(space: &dyn Space) {
     });
     space.ok(&["delete", "taskspawner", "bugs"]);
     space.until_tasks("no Task left", RUN, |t| t.is_empty());
+}
+
+// ------------------------------------------------------------------------- dependencies
+
+/// `tests` dependsOn `scaffold` (applied first, in one file): it starts only after scaffold
+/// succeeded, with scaffold's branch rendered into its prompt and into its own `branch` (so it
+/// continues scaffold's work), and its status records the prompt as run and the dependency.
+fn deps_chain(space: &dyn Space) {
+    setup(space);
+    let git = GitServer::start().expect("git daemon");
+    space.apply_ok("ws.yaml", &workspace_yaml("ws", &git.url()));
+    let scaffold = space.agent_image(
+        "scaffold.sh",
+        r#"set -e
+git checkout -q -b feat/scaffold
+echo one > one.txt
+git add one.txt
+git -c user.name=Agent -c user.email=agent@example.invalid commit -qm one
+git push -q origin feat/scaffold"#,
+    );
+    let follow = space.agent_image(
+        "follow.sh",
+        r#"set -e
+test -f one.txt
+echo "prompt: $1 on $(git rev-parse --abbrev-ref HEAD)""#,
+    );
+    let yaml = [
+        task_yaml(
+            "tests",
+            &follow,
+            "workspaceRef:\n  name: ws\ndependsOn: [scaffold]\nbranch: \"{{.Deps.scaffold.Branch}}\"",
+        )
+        .replace(
+            "prompt: do the work",
+            "prompt: \"Add tests on {{.Deps.scaffold.Branch}} ({{len .Deps.scaffold.Commits}} commit)\"",
+        ),
+        task_yaml("scaffold", &scaffold, "workspaceRef:\n  name: ws"),
+    ]
+    .join("---\n");
+    space.apply_ok("chain.yaml", &yaml);
+    let scaffold = space.until_phase("scaffold", "Succeeded", RUN);
+    let tests = space.until_phase("tests", "Succeeded", RUN);
+    assert_eq!(
+        s(&tests, "/status/prompt"),
+        "Add tests on feat/scaffold (1 commit)",
+        "{tests:#}"
+    );
+    assert_eq!(s(&tests, "/status/branch"), "feat/scaffold", "{tests:#}");
+    assert_eq!(s(&tests, "/status/dependencies/0/name"), "scaffold");
+    assert_eq!(s(&tests, "/status/dependencies/0/phase"), "Succeeded");
+    let started = s(&tests, "/status/startTime");
+    let done = s(&scaffold, "/status/completionTime");
+    assert!(
+        started >= done,
+        "tests started {started} before scaffold ended {done}"
+    );
+    // The test kubelet serves no container logs: the agent's own words only locally.
+    if space.backend() == Backend::Local {
+        let logs = space.ok(&["logs", "tests"]);
+        assert!(
+            logs.contains("prompt: Add tests on feat/scaffold (1 commit) on feat/scaffold"),
+            "{logs}"
+        );
+    }
+}
+
+/// A failed dependency fails its dependants at once (down the chain), without running them.
+fn deps_failure(space: &dyn Space) {
+    setup(space);
+    let fail = space.agent_image("fail.sh", "exit 5");
+    let ok = space.agent_image("ok.sh", QUIET);
+    let yaml = [
+        task_yaml("first", &fail, ""),
+        task_yaml("second", &ok, "dependsOn: [first]"),
+        task_yaml("third", &ok, "dependsOn: [second]"),
+    ]
+    .join("---\n");
+    space.apply_ok("fail.yaml", &yaml);
+    space.until_phase("first", "Failed", RUN);
+    for (name, dep) in [("second", "first"), ("third", "second")] {
+        let t = space.until_phase(name, "Failed", RUN);
+        assert!(
+            message(&t).starts_with(&format!("dependency {dep} failed: ")),
+            "{t:#}"
+        );
+        assert_eq!(s(&t, "/status/startTime"), "", "{name} never ran: {t:#}");
+    }
+}
+
+/// A cycle is refused at apply, within one file and against the stored Tasks; an unknown
+/// dependency waits, saying so, with a `Waiting` condition.
+fn deps_cycle(space: &dyn Space) {
+    setup(space);
+    let ok = space.agent_image("ok.sh", QUIET);
+    let cycle = [
+        task_yaml("a", &ok, "dependsOn: [b]"),
+        task_yaml("b", &ok, "dependsOn: [a]"),
+    ]
+    .join("---\n");
+    let run = space.apply("cycle.yaml", &cycle);
+    assert!(!run.ok(), "{}", run.all());
+    assert!(
+        run.all().contains("dependency cycle a -> b -> a"),
+        "{}",
+        run.all()
+    );
+    let run = space.apply("self.yaml", &task_yaml("me", &ok, "dependsOn: [me]"));
+    assert!(!run.ok(), "{}", run.all());
+    assert!(
+        run.all().contains("cannot depend on itself"),
+        "{}",
+        run.all()
+    );
+    assert!(space.task("a").is_none() && space.task("me").is_none());
+
+    space.apply_ok(
+        "later.yaml",
+        &task_yaml("later", &ok, "dependsOn: [not-yet]"),
+    );
+    let t = space
+        .until_task("later", "waiting for not-yet", RUN, |t| {
+            t.is_some_and(|t| message(t) == "waiting for dependencies: not-yet (not created yet)")
+        })
+        .expect("later");
+    let waiting = t["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Waiting"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(waiting["reason"], "DependenciesNotReady", "{t:#}");
+    let run = space.apply(
+        "back.yaml",
+        &task_yaml("not-yet", &ok, "dependsOn: [later]"),
+    );
+    assert!(!run.ok(), "{}", run.all());
+    assert!(run.all().contains("dependency cycle"), "{}", run.all());
+    space.apply_ok("not-yet.yaml", &task_yaml("not-yet", &ok, ""));
+    space.until_phase("later", "Succeeded", RUN);
+}
+
+/// Two Tasks on the same repository and branch never run at once: the younger waits, saying
+/// for which Task, and runs on the branch the older one left (created by the first, continued
+/// by the second).
+fn branch_exclusion(space: &dyn Space) {
+    setup(space);
+    let git = GitServer::start().expect("git daemon");
+    space.apply_ok("ws.yaml", &workspace_yaml("ws", &git.url()));
+    let work = space.agent_image(
+        "work.sh",
+        r#"set -e
+test "$(git rev-parse --abbrev-ref HEAD)" = shared
+test "$AXON_BRANCH" = shared
+sleep 2
+echo "$AXON_TASK" >> tasks.txt
+git add tasks.txt
+git -c user.name=Agent -c user.email=agent@example.invalid commit -qm "$AXON_TASK"
+git push -q origin shared"#,
+    );
+    space.apply_ok(
+        "one.yaml",
+        &task_yaml("one", &work, "workspaceRef:\n  name: ws\nbranch: shared"),
+    );
+    space.apply_ok(
+        "two.yaml",
+        &task_yaml("two", &work, "workspaceRef:\n  name: ws\nbranch: shared"),
+    );
+    space.until_task("two", "two waiting for one", RUN, |t| {
+        t.is_some_and(|t| {
+            message(t).starts_with("waiting for Task one, which works on branch shared of ")
+        })
+    });
+    let one = space.until_phase("one", "Succeeded", RUN);
+    let two = space.until_phase("two", "Succeeded", RUN);
+    assert!(
+        s(&two, "/status/startTime") >= s(&one, "/status/completionTime"),
+        "{one:#}\n{two:#}"
+    );
+    assert_eq!(
+        git.file_at("shared", "tasks.txt").as_deref(),
+        Some("one\ntwo\n")
+    );
 }
