@@ -8,7 +8,6 @@ mod error;
 mod output;
 mod settings;
 mod spawner_host;
-mod spawner_sink;
 
 use anyhow::Result;
 use args::{Cli, Command};

@@ -24,6 +24,7 @@ mod logs;
 mod migrations;
 mod observe;
 mod paths;
+mod port;
 mod proc_tree;
 mod profile;
 mod run_options;

@@ -1,10 +1,11 @@
 //! `axon apply -f FILE...`: create or update resources of any kind, in dependency order.
 
 use crate::args::{FilesArgs, GlobalArgs};
-use crate::backend::Backend;
+use crate::backend;
 use crate::error::CliError;
 use crate::settings;
 use axon_api::loader::{self, Document};
+use axon_port::Valid;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,7 +39,7 @@ pub fn load_all(files: &[PathBuf]) -> Result<Vec<Document>, CliError> {
 pub async fn run(global: &GlobalArgs, args: &FilesArgs) -> Result<ExitCode, CliError> {
     let mut docs = load_all(&args.files)?;
     let settings = settings::resolve(global)?;
-    let backend = Backend::open(&settings, global).await?;
+    let backend = backend::open(&settings, global).await?;
     // What others reference goes first: Workspaces and AgentConfigs, then Tasks and spawners.
     docs.sort_by_key(|d| {
         axon_api::Kind::ALL
@@ -51,7 +52,7 @@ pub async fn run(global: &GlobalArgs, args: &FilesArgs) -> Result<ExitCode, CliE
             d.resource.kind_value().plural().trim_end_matches('s'),
             d.resource.name()
         );
-        let outcome = backend.apply(d.resource).await?;
+        let outcome = backend.apply(Valid::check(d.resource)?).await?;
         println!("{label} {outcome}");
     }
     Ok(ExitCode::SUCCESS)

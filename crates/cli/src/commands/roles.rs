@@ -43,7 +43,7 @@ pub async fn controller(args: &ControllerArgs) -> Result<ExitCode, CliError> {
 /// SIGTERM/Ctrl-C or the spawner is deleted.
 pub async fn spawner(global: &GlobalArgs, args: &SpawnerArgs) -> Result<ExitCode, CliError> {
     let settings = crate::settings::resolve(global)?;
-    let backend = std::sync::Arc::new(crate::backend::Backend::open(&settings, global).await?);
+    let backend = crate::backend::open(&settings, global).await?;
     let Some(_guard) = backend.hold_spawner_lock(&args.name)? else {
         return Err(CliError::Invalid(format!(
             "TaskSpawner {} already runs in another process on this AXON_HOME (axon serve, or another axon spawner): stop that one first",
