@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod cron;
+pub mod ownership;
 pub mod plan;
 pub mod results;
 pub mod run_request;

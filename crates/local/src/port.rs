@@ -35,11 +35,11 @@ impl SpawnerPort for LocalBackend {
 
     async fn create_spawned_task(
         &self,
-        _spawner: &TaskSpawner,
+        spawner: &TaskSpawner,
         task: Valid<Task>,
     ) -> Result<CreateOutcome, BackendError> {
         Ok(
-            match LocalBackend::create_task_if_absent(self, task.into_inner()).await? {
+            match LocalBackend::create_task_if_absent(self, spawner, task.into_inner()).await? {
                 true => CreateOutcome::Created,
                 false => CreateOutcome::AlreadyExists,
             },
