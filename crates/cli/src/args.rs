@@ -376,6 +376,10 @@ pub struct PrepareArgs {
     /// Record the base commit and branch here, for `axon agent collect --base-dir`
     #[arg(long)]
     pub base_dir: Option<PathBuf>,
+    /// Write the agent's AXON_BASE_BRANCH here (a file named after the variable), for the
+    /// agent container to export
+    #[arg(long)]
+    pub env_dir: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -63,6 +63,10 @@ pub const ENTRYPOINT: &str = "/axon_entrypoint.sh";
 /// Where `prepare` records the base commit and branch (`axon-base` emptyDir: `prepare`
 /// read-write, `results` read-only, never the agent).
 pub const BASE_DIR: &str = "/axon/base";
+/// Where `prepare` writes what the agent is told about its workspace (`axon-agent-env`
+/// emptyDir: `prepare` read-write, the agent read-only): one file per variable, named after
+/// it; the agent container's wrapper exports them (`AXON_BASE_BRANCH`).
+pub const AGENT_ENV_DIR: &str = "/axon/env";
 /// Where the agent side writes its claims (`axon-claims` emptyDir: the agent read-write,
 /// `results` read-only).
 pub const CLAIMS_DIR: &str = "/axon/claims";
