@@ -35,7 +35,7 @@ pub struct GlobalArgs {
     #[arg(short = 'y', long, global = true)]
     pub yes: bool,
     /// Backend: local or kubernetes [default: the config file's `backend`, else local]
-    #[arg(long, global = true, value_parser = parse_backend, env = "AXON_BACKEND")]
+    #[arg(long, global = true, value_parser = parse_backend, env = axon_api::contract::ENV_BACKEND)]
     pub backend: Option<Backend>,
     /// Local backend: isolate agents with bubblewrap (default) or not at all (`none`, warns)
     #[arg(long, global = true, value_parser = parse_sandbox, env = "AXON_SANDBOX")]

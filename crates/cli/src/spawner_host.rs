@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Environment variable overriding the GitHub API base URL of every spawner.
-pub const GITHUB_API_URL_ENV: &str = "AXON_GITHUB_API_URL";
+pub const GITHUB_API_URL_ENV: &str = axon_api::contract::ENV_GITHUB_API_URL;
 /// How often `axon serve` looks for TaskSpawners created or deleted.
 pub const RECONCILE_INTERVAL: Duration = Duration::from_secs(2);
 /// How long shutdown waits for loops to finish a poll in progress.

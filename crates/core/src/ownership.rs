@@ -9,7 +9,7 @@
 //! someone labelled by hand, or one owned by an earlier spawner of the same name (another uid),
 //! is left alone, as the garbage collector leaves it.
 
-use crate::spawn::LABEL_TASKSPAWNER;
+use axon_api::contract::LABEL_TASKSPAWNER;
 use axon_api::{API_VERSION, Kind, Task, TaskSpawner};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 

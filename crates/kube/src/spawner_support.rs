@@ -5,14 +5,12 @@
 
 use crate::backend::KubeBackend;
 use crate::error::KubeError;
+use axon_api::contract::LABEL_TASKSPAWNER;
 use axon_api::{Task, TaskSpawner, TaskSpawnerStatus};
 use axon_core::ownership::owned_task;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::Value;
-
-/// Label on every Task a spawner created: the spawner's name.
-pub const LABEL_TASKSPAWNER: &str = "axon.io/taskspawner";
 
 /// Status fields the spawner owns: absent from its status means "clear", which a JSON merge
 /// patch only does with an explicit `null`. `deploymentName` belongs to the controller.

@@ -192,7 +192,7 @@ impl LocalBackend {
                 Some(p)
             }
         };
-        let agent_bin_dir = std::env::var_os("AXON_AGENT_BIN_DIR")
+        let agent_bin_dir = std::env::var_os(axon_api::contract::ENV_AGENT_BIN_DIR)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from);
         let path = std::env::var("PATH").ok();

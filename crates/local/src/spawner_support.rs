@@ -12,13 +12,11 @@ use crate::lock::{Lock, is_held};
 use crate::paths::Home;
 use crate::secrets::Secrets;
 use crate::store::Store;
+use axon_api::contract::LABEL_TASKSPAWNER;
 use axon_api::{Kind, Resource, Task, TaskSpawner, TaskSpawnerStatus};
 use axon_core::ownership::owned_task;
 use serde_json::Value;
 use std::path::PathBuf;
-
-/// Label on every Task a spawner created: the spawner's name.
-const LABEL_TASKSPAWNER: &str = "axon.io/taskspawner";
 
 /// A file lock held by `axon serve` while it runs (see [`LocalBackend::hold_serve_lock`]), or by
 /// the process running one spawner's loop ([`LocalBackend::hold_spawner_lock`]); released when

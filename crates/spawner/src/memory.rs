@@ -4,10 +4,10 @@
 //! the spawner by building a new one over the same sink.
 
 use crate::secret::Token;
+use axon_api::contract::LABEL_TASKSPAWNER;
 use axon_api::loader::Resource;
 use axon_api::{Kind, Task, TaskPhase, TaskSpawner, TaskSpawnerStatus, TaskStatus, Workspace};
 use axon_core::plan::GITHUB_TOKEN_KEY;
-use axon_core::spawn::LABEL_TASKSPAWNER;
 use axon_port::{BackendError, CreateOutcome, ErrorKind, SpawnerPort, Valid};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};

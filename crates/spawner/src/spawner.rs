@@ -14,6 +14,9 @@ use crate::cron_source;
 use crate::github::{GithubClient, GithubConfig, GithubError};
 use crate::repo::RepoRef;
 use crate::secret::Token;
+use axon_api::contract::{
+    ANNOTATION_GENERATION, ANNOTATION_NEEDS_INPUT, ANNOTATION_SOURCE_ID, LABEL_TASKSPAWNER,
+};
 use axon_api::loader::Resource;
 use axon_api::{
     Condition, Duration as ApiDuration, Kind, Task, TaskSpawner, TaskSpawnerPhase,
@@ -21,10 +24,7 @@ use axon_api::{
 };
 use axon_core::cron;
 use axon_core::plan::GITHUB_TOKEN_KEY;
-use axon_core::spawn::{
-    ANNOTATION_GENERATION, ANNOTATION_NEEDS_INPUT, ANNOTATION_SOURCE_ID, LABEL_TASKSPAWNER,
-    SpawnCounters, SpawnPolicy, SpawnedTask, plan_spawns,
-};
+use axon_core::spawn::{SpawnCounters, SpawnPolicy, SpawnedTask, plan_spawns};
 use axon_core::spawn_item::WorkItem;
 use axon_core::spawn_memory::{memory_from_status, memory_to_status, remember};
 use axon_core::template::{PromptTemplate, parse_template};
