@@ -11,6 +11,7 @@
 pub mod agent_config;
 pub mod common;
 pub mod config;
+pub mod contract;
 pub mod crd;
 pub mod duration;
 pub mod error;

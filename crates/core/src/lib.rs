@@ -6,6 +6,7 @@ pub mod apply;
 pub mod cron;
 pub mod deps;
 pub mod deps_template;
+pub mod ownership;
 pub mod plan;
 pub mod references;
 pub mod results;

@@ -2,6 +2,7 @@
 //! AgentConfig and the defaults. The local driver renders it into a bubblewrap command, the
 //! Kubernetes driver into a Job; neither re-decides anything in it.
 
+use axon_api::contract;
 use axon_api::{AgentConfig, AgentType, CredentialType, Task, Workspace};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -184,28 +185,31 @@ pub fn plan_run(
         value: EnvValue::Literal(value.into()),
     };
     let mut env = vec![
-        lit("AXON_AGENT_TYPE", spec.type_.as_str()),
-        lit("AXON_TASK", &name),
-        lit("AXON_MODEL", spec.model.as_deref().unwrap_or_default()),
+        lit(contract::ENV_AGENT_TYPE, spec.type_.as_str()),
+        lit(contract::ENV_TASK, &name),
         lit(
-            "AXON_BASE_BRANCH",
+            contract::ENV_MODEL,
+            spec.model.as_deref().unwrap_or_default(),
+        ),
+        lit(
+            contract::ENV_BASE_BRANCH,
             repo.as_ref()
                 .and_then(|r| r.git_ref.as_deref())
                 .unwrap_or_default(),
         ),
     ];
     if let Some(url) = spec.model_base_url.as_deref().filter(|u| !u.is_empty()) {
-        env.push(lit("AXON_MODEL_BASE_URL", url));
+        env.push(lit(contract::ENV_MODEL_BASE_URL, url));
     }
     if config_files.contains_key(AGENTS_MD_FILE) {
         env.push(EnvEntry {
-            name: "AXON_AGENTS_MD_FILE".into(),
+            name: contract::ENV_AGENTS_MD_FILE.into(),
             value: EnvValue::ConfigPath(AGENTS_MD_FILE.into()),
         });
     }
     if config_files.keys().any(|k| k.starts_with(PLUGINS_DIR)) {
         env.push(EnvEntry {
-            name: "AXON_PLUGINS_DIR".into(),
+            name: contract::ENV_PLUGINS_DIR.into(),
             value: EnvValue::ConfigPath(PLUGINS_DIR.into()),
         });
     }

@@ -85,8 +85,8 @@ where
 /// Run the controllers until SIGTERM (Ok) or until the leader Lease is lost (Err).
 pub async fn run_controller(opts: ControllerOptions) -> Result<(), KubeError> {
     crate::tls::install_crypto_provider();
-    let version = env("AXON_VERSION").unwrap_or_else(|| VERSION.to_string());
-    let image = env("AXON_IMAGE").unwrap_or_else(|| default_axon_image(&version));
+    let version = env(crate::names::VERSION_ENV).unwrap_or_else(|| VERSION.to_string());
+    let image = env(crate::names::IMAGE_ENV).unwrap_or_else(|| default_axon_image(&version));
     let lease_ns = env("POD_NAMESPACE").unwrap_or_else(|| SYSTEM_NAMESPACE.to_string());
     let identity =
         env("POD_NAME").unwrap_or_else(|| format!("{CONTROLLER_NAME}-{}", std::process::id()));

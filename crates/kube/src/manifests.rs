@@ -141,12 +141,12 @@ pub fn controller_deployment(image: &str, version: &str) -> Deployment {
         ]),
         env: Some(vec![
             EnvVar {
-                name: "AXON_IMAGE".into(),
+                name: crate::names::IMAGE_ENV.into(),
                 value: Some(image.into()),
                 value_from: None,
             },
             EnvVar {
-                name: "AXON_VERSION".into(),
+                name: crate::names::VERSION_ENV.into(),
                 value: Some(version.into()),
                 value_from: None,
             },

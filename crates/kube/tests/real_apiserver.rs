@@ -507,6 +507,18 @@ async fn scenario(plane: &ControlPlane, axon: &Axon) {
         .expect_code(0)
         .stdout_has("tasks: none");
 
+    // Task names are DNS-1123 labels (the Job's name and a label value): the CRD refuses a
+    // longer one even from a client that skips Axon's own rules, naming the field.
+    let refused = Api::<Task>::namespaced(admin.clone(), NS)
+        .create(&PostParams::default(), &task(&"t".repeat(64), json!({})))
+        .await
+        .expect_err("a 64-character Task name is refused");
+    assert!(
+        refused.to_string().contains("metadata.name") && refused.to_string().contains("63"),
+        "{refused}"
+    );
+    step(t0, "the CRD refuses a Task name over 63 characters");
+
     // Secrets: two by `axon create secret` (Axon's, labelled), one by someone else.
     axon.run(&[
         k,

@@ -473,7 +473,9 @@ async fn a_retried_task_back_in_pending_has_no_pod() {
     );
     // Unchanged fields are not sent back (the cached status may be stale).
     assert!(
-        patch.as_object().is_some_and(|p| !p.contains_key("jobName")),
+        patch
+            .as_object()
+            .is_some_and(|p| !p.contains_key("jobName")),
         "{patch}"
     );
 }

@@ -25,6 +25,7 @@ mod logs;
 mod migrations;
 mod observe;
 mod paths;
+mod port;
 mod proc_tree;
 mod profile;
 mod run_options;

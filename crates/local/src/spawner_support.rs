@@ -12,12 +12,11 @@ use crate::lock::{Lock, is_held};
 use crate::paths::Home;
 use crate::secrets::Secrets;
 use crate::store::Store;
-use axon_api::{Kind, Resource, Task, TaskSpawnerStatus};
+use axon_api::contract::LABEL_TASKSPAWNER;
+use axon_api::{Kind, Resource, Task, TaskSpawner, TaskSpawnerStatus};
+use axon_core::ownership::owned_task;
 use serde_json::Value;
 use std::path::PathBuf;
-
-/// Label on every Task a spawner created: the spawner's name.
-const LABEL_TASKSPAWNER: &str = "axon.io/taskspawner";
 
 /// A file lock held by `axon serve` while it runs (see [`LocalBackend::hold_serve_lock`]), or by
 /// the process running one spawner's loop ([`LocalBackend::hold_spawner_lock`]); released when
@@ -57,9 +56,16 @@ impl LocalBackend {
         Ok(out)
     }
 
-    /// Creates `task` unless a Task of that name exists (then nothing changes): `true` when
-    /// created. A spawner is the only writer of its Tasks' names, so read-then-apply is safe.
-    pub async fn create_task_if_absent(&self, task: Task) -> Result<bool, LocalError> {
+    /// Creates `task`, owned by `spawner` (`axon_core::ownership::owned_task`: deleting the
+    /// spawner deletes it), unless a Task of that name exists (then nothing changes): `true`
+    /// when created. A spawner is the only writer of its Tasks' names, so read-then-apply is
+    /// safe.
+    pub async fn create_task_if_absent(
+        &self,
+        spawner: &TaskSpawner,
+        task: Task,
+    ) -> Result<bool, LocalError> {
+        let task = owned_task(spawner, task);
         let name = task.metadata.name.clone().unwrap_or_default();
         if self.get(Kind::Task, &name).await?.is_some() {
             return Ok(false);
@@ -216,6 +222,68 @@ mod tests {
             },
         }))
         .expect("spawner")
+    }
+
+    fn task_doc(name: &str, labels: serde_json::Value) -> Task {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "axon.io/v1alpha1",
+            "kind": "Task",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {"type": "claude-code", "prompt": "p",
+                "credentials": {"type": "api-key", "secretRef": {"name": "c"}}},
+        }))
+        .expect("task")
+    }
+
+    async fn task_names(b: &LocalBackend) -> Vec<String> {
+        b.list(Kind::Task)
+            .await
+            .expect("list")
+            .iter()
+            .map(|r| r.name().to_string())
+            .collect()
+    }
+
+    /// The ownership rule of Kubernetes' garbage collector, on the local backend: deleting a
+    /// TaskSpawner deletes the Tasks it created, and only those.
+    #[tokio::test]
+    async fn deleting_a_spawner_deletes_its_tasks() {
+        let (_dir, b) = backend();
+        b.set_sandbox(crate::sandbox::SandboxMode::None);
+        b.apply(spawner_doc()).await.expect("apply");
+        let Some(Resource::TaskSpawner(s)) = b.get(Kind::TaskSpawner, "s").await.expect("get")
+        else {
+            panic!("spawner missing");
+        };
+        for name in ["s-1", "s-2"] {
+            let created = b
+                .create_task_if_absent(&s, task_doc(name, serde_json::json!({})))
+                .await
+                .expect("create");
+            assert!(created, "{name}");
+        }
+        assert!(
+            !b.create_task_if_absent(&s, task_doc("s-1", serde_json::json!({})))
+                .await
+                .expect("create")
+        );
+        // Labelled by hand as the spawner's, but not created by it: not owned.
+        let by_hand = task_doc("by-hand", serde_json::json!({LABEL_TASKSPAWNER: "s"}));
+        b.apply(Resource::Task(Box::new(by_hand)))
+            .await
+            .expect("apply");
+        b.apply(Resource::Task(Box::new(task_doc(
+            "other",
+            serde_json::json!({}),
+        ))))
+        .await
+        .expect("apply");
+        assert_eq!(task_names(&b).await, ["by-hand", "other", "s-1", "s-2"]);
+
+        assert!(b.delete(Kind::TaskSpawner, "s").await.expect("delete"));
+        assert_eq!(task_names(&b).await, ["by-hand", "other"]);
+        assert!(b.get(Kind::TaskSpawner, "s").await.expect("get").is_none());
+        assert!(!b.delete(Kind::TaskSpawner, "s").await.expect("delete"));
     }
 
     #[tokio::test]

@@ -1,10 +1,11 @@
 //! `axon apply -f FILE...`: create or update resources of any kind, in dependency order.
 
 use crate::args::{FilesArgs, GlobalArgs};
-use crate::backend::Backend;
+use crate::backend;
 use crate::error::CliError;
 use crate::settings;
 use axon_api::loader::{self, Document};
+use axon_port::Valid;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,7 +41,10 @@ pub fn load_all(files: &[PathBuf]) -> Result<Vec<Document>, CliError> {
 }
 
 /// Refuse Tasks whose `dependsOn` would close a cycle with the Tasks already stored.
-async fn refuse_cycles(backend: &Backend, docs: &[Document]) -> Result<(), CliError> {
+async fn refuse_cycles(
+    backend: &dyn axon_port::Backend,
+    docs: &[Document],
+) -> Result<(), CliError> {
     let new: Vec<&axon_api::Task> = docs
         .iter()
         .filter_map(|d| match &d.resource {
@@ -82,8 +86,8 @@ fn task_name(t: &axon_api::Task) -> String {
 pub async fn run(global: &GlobalArgs, args: &FilesArgs) -> Result<ExitCode, CliError> {
     let mut docs = load_all(&args.files)?;
     let settings = settings::resolve(global)?;
-    let backend = Backend::open(&settings, global).await?;
-    refuse_cycles(&backend, &docs).await?;
+    let backend = backend::open(&settings, global).await?;
+    refuse_cycles(backend.as_ref(), &docs).await?;
     // What others reference goes first: Workspaces and AgentConfigs, then Tasks and spawners.
     docs.sort_by_key(|d| {
         axon_api::Kind::ALL
@@ -96,7 +100,7 @@ pub async fn run(global: &GlobalArgs, args: &FilesArgs) -> Result<ExitCode, CliE
             d.resource.kind_value().plural().trim_end_matches('s'),
             d.resource.name()
         );
-        let outcome = backend.apply(d.resource).await?;
+        let outcome = backend.apply(Valid::check(d.resource)?).await?;
         println!("{label} {outcome}");
     }
     Ok(ExitCode::SUCCESS)
