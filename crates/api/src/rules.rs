@@ -23,6 +23,14 @@ pub const MAX_PROMPT_BYTES: usize = 10 * 1024 * 1024;
 pub const MAX_BACKOFF_LIMIT: i32 = 10;
 /// The longest object name (DNS-1123 subdomain).
 pub const MAX_NAME_LENGTH: usize = 253;
+/// The longest Task or TaskSpawner name: a DNS-1123 label. A Task's name becomes the name of
+/// its Kubernetes Job and a label value on it and its Pod; a TaskSpawner's name becomes the
+/// value of the `axon.io/taskspawner` label on each of its Tasks. Both backends refuse longer
+/// names at apply, so a name that runs locally runs on a cluster too.
+pub const MAX_LABEL_NAME_LENGTH: usize = 63;
+/// A Task's or TaskSpawner's name, as a CEL rule on the whole object (OpenAPI cannot reach
+/// `metadata.name`; CEL at the root can).
+pub const LABEL_NAME_CEL: &str = "self.metadata.name.size() <= 63 && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')";
 /// The longest Workspace `ref` accepted.
 pub const MAX_GIT_REF_LENGTH: usize = 1024;
 /// The longest Workspace `files[].path` accepted.
@@ -137,6 +145,29 @@ pub fn is_dns1123_subdomain(name: &str) -> bool {
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
+}
+
+/// A DNS-1123 label: lowercase letters, digits and `-`, starting and ending with a letter or
+/// digit; at most [`MAX_LABEL_NAME_LENGTH`] characters.
+pub fn is_dns1123_label(name: &str) -> bool {
+    is_dns1123_subdomain(name) && name.len() <= MAX_LABEL_NAME_LENGTH && !name.contains('.')
+}
+
+/// The name of a `kind` (Task or TaskSpawner) whose name must be a DNS-1123 label (see
+/// [`MAX_LABEL_NAME_LENGTH`] for why).
+pub fn check_label_name(name: &str, kind: &str) -> Result<(), String> {
+    if name.len() > MAX_LABEL_NAME_LENGTH {
+        return Err(format!(
+            "is {} characters: a {kind} name is at most {MAX_LABEL_NAME_LENGTH} (a DNS-1123 label, as Kubernetes requires of Job names and label values)",
+            name.len()
+        ));
+    }
+    if !is_dns1123_label(name) {
+        return Err(format!(
+            "{name:?} is not a valid {kind} name: use lowercase letters, digits and '-', starting and ending with a letter or digit, no '.' (a DNS-1123 label of at most {MAX_LABEL_NAME_LENGTH} characters)"
+        ));
+    }
+    Ok(())
 }
 
 /// The name in a reference (`secretRef`, `workspaceRef`, `agentConfigRef`): a valid object
@@ -332,8 +363,20 @@ pub fn check_file_path(path: &str) -> Result<(), String> {
 pub fn violations(resource: &Resource) -> Vec<Violation> {
     let mut out = Vec::new();
     match resource {
-        Resource::Task(t) => task_spec(t.metadata.name.as_deref(), &t.spec, &mut out),
-        Resource::TaskSpawner(ts) => task_template(&ts.spec.task_template, &mut out),
+        Resource::Task(t) => {
+            let name = t.metadata.name.as_deref().unwrap_or_default();
+            push(&mut out, "metadata.name", check_label_name(name, "Task"));
+            task_spec(t.metadata.name.as_deref(), &t.spec, &mut out)
+        }
+        Resource::TaskSpawner(ts) => {
+            let name = ts.metadata.name.as_deref().unwrap_or_default();
+            push(
+                &mut out,
+                "metadata.name",
+                check_label_name(name, "TaskSpawner"),
+            );
+            task_template(&ts.spec.task_template, &mut out)
+        }
         Resource::Workspace(ws) => {
             let spec = &ws.spec;
             push(&mut out, "spec.repo", check_repo(&spec.repo));
@@ -529,6 +572,25 @@ mod tests {
             check_prompt(&big),
             Err("12.3 MiB is over the 10 MiB limit".into())
         );
+    }
+
+    #[test]
+    fn task_and_spawner_names_are_dns1123_labels() {
+        for ok in ["a", "fix-bugs-42", "0", &"a".repeat(63)] {
+            assert!(check_label_name(ok, "Task").is_ok(), "{ok}");
+        }
+        assert_eq!(
+            check_label_name(&"a".repeat(64), "Task"),
+            Err("is 64 characters: a Task name is at most 63 (a DNS-1123 label, as Kubernetes requires of Job names and label values)".into())
+        );
+        let e = check_label_name(&"a".repeat(253), "TaskSpawner").expect_err("too long");
+        assert!(
+            e.starts_with("is 253 characters: a TaskSpawner name is at most 63"),
+            "{e}"
+        );
+        for bad in ["a.b", "A", "-a", "a-", "", "a_b"] {
+            assert!(check_label_name(bad, "Task").is_err(), "{bad}");
+        }
     }
 
     #[test]

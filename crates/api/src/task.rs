@@ -182,9 +182,23 @@ pub struct TaskStatus {
     /// prompt rendered when it starts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
-    /// The branch as run, when `spec.branch` was a template.
+    /// The branch the Task works on, as run (`spec.branch`, rendered when it is a template).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
+    /// The Tasks in `spec.dependsOn` as last seen (phase absent: not created yet).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<DependencyState>,
+}
+
+/// One dependency of a Task as its gate last saw it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DependencyState {
+    /// The Task depended on.
+    pub name: String,
+    /// Its phase when last seen; absent while no Task of that name exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<TaskPhase>,
 }
 
 /// What an agent run produced, from the runner's results document (never from log text).

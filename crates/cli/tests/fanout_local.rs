@@ -272,4 +272,13 @@ spec:
     assert!(polled, "serve did not poll after restart: {}", serve.log());
     assert_eq!(env.task_list().len(), 3, "no Task created twice");
     assert_eq!(spawner_json(&env)["status"]["totalTasksCreated"], 3);
+
+    // Deleting the spawner deletes what it owns: its Tasks and the Workspaces it made, not
+    // the template's Workspace.
+    drop(serve);
+    env.ok(&["delete", "taskspawner", "fleet"]);
+    assert!(env.task_list().is_empty(), "its Tasks go with it");
+    let workspaces = env.ok(&["get", "workspaces"]);
+    assert!(!workspaces.contains("fleet-"), "{workspaces}");
+    assert!(workspaces.contains("base"), "{workspaces}");
 }

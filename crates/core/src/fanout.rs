@@ -18,9 +18,9 @@
 //! naming the field and the limit ([`item_violations`]); the spawner checks the same rules at
 //! each poll, since a cluster may store a spec that never went through them.
 
-use crate::spawn::LABEL_TASKSPAWNER;
 use crate::spawn_item::WorkItem;
 use crate::spawn_name::item_task_name;
+use axon_api::contract::LABEL_TASKSPAWNER;
 use axon_api::rules::Violation;
 use axon_api::{LocalObjectReference, When, Workspace, WorkspaceSpec};
 use std::collections::{BTreeMap, HashMap};
@@ -205,6 +205,18 @@ pub fn item_workspace(
     ItemWorkspace::Derived(Box::new(ws))
 }
 
+/// The names of the Workspaces spawner `spawner` makes for `when.items` (items with a `repo`
+/// and no `workspace`): exactly what its Kubernetes Role lets it read and replace.
+pub fn derived_workspace_names(spawner: &str, when: &When) -> Vec<String> {
+    work_items(when)
+        .iter()
+        .filter_map(|item| match item_workspace(spawner, None, item, None) {
+            ItemWorkspace::Derived(ws) => ws.metadata.name.clone(),
+            _ => None,
+        })
+        .collect()
+}
+
 /// What to do about a derived Workspace.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WorkspaceAction {
@@ -276,6 +288,29 @@ mod tests {
             .map(|v| format!("{}: {}", v.path, v.reason))
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    #[test]
+    fn derived_workspace_names_are_the_items_with_a_repo_and_no_workspace() {
+        let w = when(
+            &[
+                &[("name", "billing"), ("repo", "https://example.com/b.git")],
+                &[("name", "search"), ("workspace", "shared")],
+                &[
+                    ("name", "both"),
+                    ("repo", "https://example.com/x.git"),
+                    ("workspace", "shared"),
+                ],
+                &[("name", "plain")],
+                &[("name", "auth"), ("repo", "https://example.com/a.git")],
+            ],
+            None,
+        );
+        assert_eq!(
+            derived_workspace_names("refactor", &w),
+            vec!["refactor-billing".to_string(), "refactor-auth".to_string()]
+        );
+        assert!(derived_workspace_names("refactor", &When::default()).is_empty());
     }
 
     #[test]

@@ -4,9 +4,13 @@
 
 pub mod apply;
 pub mod cron;
+pub mod deps;
+pub mod deps_template;
 pub mod fanout;
 pub mod fanout_status;
+pub mod ownership;
 pub mod plan;
+pub mod references;
 pub mod results;
 pub mod run_request;
 pub mod schedule;
@@ -16,6 +20,7 @@ pub mod spawn_memory;
 pub mod spawn_name;
 pub mod spawn_template;
 pub mod spawner_rules;
+pub mod start_gate;
 pub mod task_status;
 pub mod template;
 pub mod timeout;

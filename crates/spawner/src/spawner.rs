@@ -7,7 +7,7 @@
 //!
 //! Each poll reads everything it decides from fresh (the TaskSpawner with its status, its
 //! Tasks), so the loop can be killed and restarted at any point: the decision in
-//! `axon_core::spawn` names Tasks deterministically and the sink creates idempotently. The
+//! `axon_core::spawn` names Tasks deterministically and the backend creates idempotently. The
 //! spawner's memory of spawned items (`status.spawnedItems`, see `axon_core::spawn_memory`)
 //! is written in the same status update as the counters, after the Tasks are created, so a
 //! Task deleted by TTL does not come back. The only state kept in the process between polls
@@ -17,22 +17,25 @@ use crate::clock::Clock;
 use crate::cron_source;
 use crate::github::{GithubClient, GithubConfig, GithubError};
 use crate::repo::RepoRef;
-use crate::sink::{CreateOutcome, SinkError, TaskSink};
+use crate::secret::Token;
+use axon_api::contract::{
+    ANNOTATION_GENERATION, ANNOTATION_NEEDS_INPUT, ANNOTATION_SOURCE_ID, LABEL_TASKSPAWNER,
+};
+use axon_api::loader::Resource;
 use axon_api::{
-    Condition, Duration as ApiDuration, LocalObjectReference, Task, TaskSpawner, TaskSpawnerPhase,
-    TaskSpawnerStatus, TaskSpec, WorkspaceSpec,
+    Condition, Duration as ApiDuration, Kind, LocalObjectReference, Task, TaskSpawner,
+    TaskSpawnerPhase, TaskSpawnerStatus, TaskSpec, Workspace, WorkspaceSpec,
 };
 use axon_core::cron;
 use axon_core::fanout::{self, ItemWorkspace, WorkspaceAction};
 use axon_core::fanout_status::{ItemTask, summarise};
-use axon_core::spawn::{
-    ANNOTATION_GENERATION, ANNOTATION_NEEDS_INPUT, ANNOTATION_SOURCE_ID, LABEL_TASKSPAWNER,
-    SpawnCounters, SpawnPolicy, SpawnedTask, plan_spawns,
-};
+use axon_core::plan::GITHUB_TOKEN_KEY;
+use axon_core::spawn::{SpawnCounters, SpawnPolicy, SpawnedTask, plan_spawns};
 use axon_core::spawn_item::WorkItem;
 use axon_core::spawn_memory::{memory_from_status, memory_to_status, remember};
 use axon_core::spawn_template::{RenderedTemplate, TaskTemplates};
 use axon_core::template::Samples;
+use axon_port::{BackendError, CreateOutcome, SpawnerPort, Valid};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
@@ -54,15 +57,15 @@ pub const ITEMS_POLL_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Errors that stop the loop. Source and template problems do not: they go to status and the
 /// loop polls again later.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum SpawnerError {
     /// The backend failed.
     #[error("TaskSpawner {spawner}: backend error: {source}")]
-    Sink {
+    Backend {
         /// The spawner.
         spawner: String,
         /// The backend's error.
-        source: SinkError,
+        source: BackendError,
     },
 }
 
@@ -117,9 +120,9 @@ pub enum PollOutcome {
 }
 
 /// One TaskSpawner's loop.
-pub struct Spawner<S: TaskSink, C: Clock> {
+pub struct Spawner<S: SpawnerPort, C: Clock> {
     name: String,
-    sink: S,
+    backend: S,
     clock: C,
     options: SpawnerOptions,
     github: Option<GithubClient>,
@@ -264,12 +267,12 @@ enum Discovery {
     Failed(String),
 }
 
-impl<S: TaskSink, C: Clock> Spawner<S, C> {
-    /// A loop for TaskSpawner `name` over `sink`.
-    pub fn new(name: impl Into<String>, sink: S, clock: C, options: SpawnerOptions) -> Self {
+impl<S: SpawnerPort, C: Clock> Spawner<S, C> {
+    /// A loop for TaskSpawner `name` over `backend`.
+    pub fn new(name: impl Into<String>, backend: S, clock: C, options: SpawnerOptions) -> Self {
         Spawner {
             name: name.into(),
-            sink,
+            backend,
             clock,
             options,
             github: None,
@@ -284,20 +287,38 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
             .unwrap_or_default()
     }
 
-    fn sink_error(&self, source: SinkError) -> SpawnerError {
-        SpawnerError::Sink {
+    fn backend_error(&self, source: BackendError) -> SpawnerError {
+        SpawnerError::Backend {
             spawner: self.name.clone(),
             source,
         }
     }
 
+    /// The TaskSpawner, read fresh at every poll (spec changes take effect at the next poll);
+    /// `None` when it was deleted, which ends [`Spawner::run`].
+    async fn get_spawner(&self) -> Result<Option<TaskSpawner>, BackendError> {
+        Ok(
+            match self.backend.get(Kind::TaskSpawner, &self.name).await? {
+                Some(Resource::TaskSpawner(s)) => Some(*s),
+                _ => None,
+            },
+        )
+    }
+
+    /// Workspace `name`, `None` when it does not exist.
+    async fn get_workspace(&self, name: &str) -> Result<Option<Workspace>, BackendError> {
+        Ok(match self.backend.get(Kind::Workspace, name).await? {
+            Some(Resource::Workspace(w)) => Some(*w),
+            _ => None,
+        })
+    }
+
     /// One poll: discover, decide, create, write status.
     pub async fn poll_once(&mut self) -> Result<PollOutcome, SpawnerError> {
         let Some(spawner) = self
-            .sink
-            .get_spawner(&self.name)
+            .get_spawner()
             .await
-            .map_err(|e| self.sink_error(e))?
+            .map_err(|e| self.backend_error(e))?
         else {
             return Ok(PollOutcome::Gone);
         };
@@ -334,10 +355,10 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
         };
 
         let tasks = self
-            .sink
-            .list_tasks(&self.name)
+            .backend
+            .list_spawned_tasks(&self.name)
             .await
-            .map_err(|e| self.sink_error(e))?;
+            .map_err(|e| self.backend_error(e))?;
         let existing: Vec<SpawnedTask> = tasks.iter().map(spawned_task).collect();
 
         let discovery = self.discover(&spawner, &previous, &existing, now).await?;
@@ -418,10 +439,10 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
         };
 
         for task in &plan.mark_needs_input {
-            self.sink
+            self.backend
                 .annotate_task(task, ANNOTATION_NEEDS_INPUT, "true")
                 .await
-                .map_err(|e| self.sink_error(e))?;
+                .map_err(|e| self.backend_error(e))?;
             report.marked.push(task.clone());
         }
 
@@ -472,12 +493,22 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
                 rendered,
                 workspace_ref,
             );
-            match self.sink.create_task(&spawner, task).await {
+            // The same rules as a user's Task (a name too long, a prompt rendered blank): a
+            // Task that breaks one is not created, and status says why.
+            let task = match Valid::check_task(task) {
+                Ok(t) => t,
+                Err(e) => {
+                    report.render_errors.push(item.id.clone());
+                    render_failure.get_or_insert(e.to_string());
+                    continue;
+                }
+            };
+            match self.backend.create_spawned_task(&spawner, task).await {
                 Ok(CreateOutcome::Created) => report.created.push(planned.name.clone()),
                 Ok(CreateOutcome::AlreadyExists) => {
                     report.already_existed.push(planned.name.clone())
                 }
-                Err(e) => return Err(self.sink_error(e)),
+                Err(e) => return Err(self.backend_error(e)),
             }
             spawned.push((planned.item_id.clone(), planned.generation));
         }
@@ -575,10 +606,10 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
     }
 
     async fn write_status(&self, status: TaskSpawnerStatus) -> Result<(), SpawnerError> {
-        self.sink
-            .update_status(&self.name, status)
+        self.backend
+            .write_spawner_status(&self.name, &status)
             .await
-            .map_err(|e| self.sink_error(e))
+            .map_err(|e| self.backend_error(e))
     }
 
     async fn fail(
@@ -613,10 +644,9 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
             && let Some(r) = template_ref
         {
             let found = self
-                .sink
                 .get_workspace(&r.name)
                 .await
-                .map_err(|e| self.sink_error(e))?;
+                .map_err(|e| self.backend_error(e))?;
             let Some(found) = found else {
                 return Ok(Err(format!(
                     "Workspace {:?} (spec.taskTemplate.workspaceRef) not found: items with a repo inherit its ref and secretRef; create it",
@@ -635,14 +665,19 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
         if let ItemWorkspace::Derived(wanted) = &choice {
             let name = wanted.metadata.name.clone().unwrap_or_default();
             let existing = self
-                .sink
                 .get_workspace(&name)
                 .await
-                .map_err(|e| self.sink_error(e))?;
+                .map_err(|e| self.backend_error(e))?;
             match fanout::workspace_action(&self.name, wanted, existing.as_ref()) {
                 WorkspaceAction::Keep => {}
                 WorkspaceAction::Create | WorkspaceAction::Update => {
-                    if let Err(e) = self.sink.apply_workspace((**wanted).clone()).await {
+                    // The same rules as a user's Workspace; the backend makes it owned by
+                    // the spawner, so deleting the spawner deletes it (`axon_core::ownership`).
+                    let made = match Valid::check_workspace((**wanted).clone()) {
+                        Ok(ws) => self.backend.apply_spawned_workspace(spawner, ws).await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = made {
                         return Ok(Err(format!("Workspace {name:?} cannot be made: {e}")));
                     }
                     report.workspaces_written.push(name);
@@ -723,12 +758,11 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
                 "spec.taskTemplate.workspaceRef is required with githubIssues".to_string(),
             ));
         };
-        let Some(workspace) = self
-            .sink
+        let workspace = self
             .get_workspace(&workspace_ref.name)
             .await
-            .map_err(|e| self.sink_error(e))?
-        else {
+            .map_err(|e| self.backend_error(e))?;
+        let Some(workspace) = workspace else {
             return Ok(Discovery::Failed(format!(
                 "Workspace {:?} not found",
                 workspace_ref.name
@@ -738,11 +772,15 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
             Ok(r) => r,
             Err(e) => return Ok(Discovery::Failed(e.to_string())),
         };
-        let token = self
-            .sink
-            .github_token(&workspace)
-            .await
-            .map_err(|e| self.sink_error(e))?;
+        let token = match &workspace.spec.secret_ref {
+            None => None,
+            Some(secret) => self
+                .backend
+                .secret_value(&secret.name, GITHUB_TOKEN_KEY)
+                .await
+                .map_err(|e| self.backend_error(e))?
+                .and_then(Token::new),
+        };
         let config = GithubConfig {
             api_base: self
                 .options
@@ -777,7 +815,7 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
         if let PollOutcome::RateLimited { until } = outcome {
             return (*until - now).to_std().unwrap_or(Duration::from_secs(1));
         }
-        let spawner = self.sink.get_spawner(&self.name).await.ok().flatten();
+        let spawner = self.get_spawner().await.ok().flatten();
         let Some(spawner) = spawner else {
             return Duration::from_secs(1);
         };

@@ -266,3 +266,32 @@ async fn a_bad_item_list_fails_the_spawner_with_the_rule() {
     spec.when.items: has 1001 items: a TaskSpawner fans out to at most 1000 items (split the list over several TaskSpawners)
     "#);
 }
+
+/// A derived Workspace is owned by its spawner like its Tasks (`axon_core::ownership`), so
+/// deleting the spawner deletes it on either backend; a Workspace an item only names is not.
+#[tokio::test]
+async fn derived_workspaces_are_owned_by_the_spawner() {
+    let mut spawner = items_spawner(four_items(), json!({"maxConcurrency": 4}));
+    spawner.metadata.uid = Some("uid-refactor".into());
+    let (sink, clock) = setup(spawner);
+    new(&sink, &clock).poll_once().await.expect("poll");
+    let workspaces = sink.workspaces();
+    for name in ["refactor-billing", "refactor-cart"] {
+        let owners = workspaces[name]
+            .metadata
+            .owner_references
+            .clone()
+            .unwrap_or_default();
+        assert_eq!(owners.len(), 1, "{name}: {owners:?}");
+        assert_eq!(
+            (
+                owners[0].kind.as_str(),
+                owners[0].name.as_str(),
+                owners[0].uid.as_str()
+            ),
+            ("TaskSpawner", "refactor", "uid-refactor")
+        );
+        assert_eq!(owners[0].controller, Some(true));
+    }
+    assert!(workspaces["ws"].metadata.owner_references.is_none());
+}
