@@ -57,23 +57,6 @@ pub const PENDING: &[(&str, Backend, &str)] = &[
         Backend::Local,
         "start-gate: backoffLimit is not retried on the local backend",
     ),
-    // PENDING(start-gate): names over 63 characters are not refused at apply.
-    (
-        "long_names",
-        Backend::Local,
-        "start-gate: a 64-character Task name is accepted and runs",
-    ),
-    (
-        "long_names",
-        Backend::Kubernetes,
-        "start-gate: a 64-character Task name is accepted, then fails when its Job is created",
-    ),
-    // PENDING(start-gate): deleting a TaskSpawner deletes its Tasks only on Kubernetes.
-    (
-        "spawner_deletion",
-        Backend::Local,
-        "start-gate: deleting a TaskSpawner leaves its Tasks",
-    ),
 ];
 
 /// Whether `scenario` is pending on `backend`, and why.
