@@ -9,7 +9,6 @@
 //! Scheduling is a pure function of an injected clock: [`due_tick`] returns at most one tick,
 //! the latest one missed, so a spawner that was down for a day creates one Task, never a burst.
 
-use chrono::{DateTime, TimeZone, Utc};
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 use jiff::Timestamp;
@@ -134,14 +133,16 @@ fn split_zone(expression: &str) -> (Option<&str>, &str) {
     (None, expression)
 }
 
-fn to_zoned(schedule: &CronSchedule, t: DateTime<Utc>) -> Option<jiff::Zoned> {
-    Timestamp::from_second(t.timestamp())
+/// `t` at whole seconds in the schedule's zone (ticks are whole minutes; sub-seconds never
+/// matter).
+fn to_zoned(schedule: &CronSchedule, t: Timestamp) -> Option<jiff::Zoned> {
+    Timestamp::from_second(t.as_second())
         .ok()
         .map(|ts| ts.to_zoned(schedule.zone.clone()))
 }
 
-fn from_zoned(z: &jiff::Zoned) -> Option<DateTime<Utc>> {
-    Utc.timestamp_opt(z.timestamp().as_second(), 0).single()
+fn from_zoned(z: &jiff::Zoned) -> Option<Timestamp> {
+    Timestamp::from_second(z.timestamp().as_second()).ok()
 }
 
 impl CronSchedule {
@@ -151,14 +152,14 @@ impl CronSchedule {
     }
 
     /// The latest tick at or before `t`.
-    pub fn latest_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub fn latest_at_or_before(&self, t: Timestamp) -> Option<Timestamp> {
         let z = to_zoned(self, t)?;
         let prev = self.cron.find_previous_occurrence(&z, true).ok()?;
         from_zoned(&prev)
     }
 
     /// The first tick strictly after `t`: when the spawner should wake up next.
-    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub fn next_after(&self, t: Timestamp) -> Option<Timestamp> {
         let z = to_zoned(self, t)?;
         let next = self.cron.find_next_occurrence(&z, false).ok()?;
         from_zoned(&next)
@@ -170,29 +171,26 @@ impl CronSchedule {
 /// `since` is the spawner's cursor: its creation time, or the last tick it acted on. However
 /// long the spawner was down, this returns one tick (the latest), so downtime never causes a
 /// burst of Tasks.
-pub fn due_tick(
-    schedule: &CronSchedule,
-    since: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
+pub fn due_tick(schedule: &CronSchedule, since: Timestamp, now: Timestamp) -> Option<Timestamp> {
     schedule
         .latest_at_or_before(now)
         .filter(|tick| *tick > since)
 }
 
 /// `{{.ID}}` of a tick: its UTC time as `YYYYMMDD-HHMM`.
-pub fn tick_id(tick: DateTime<Utc>) -> String {
-    tick.format("%Y%m%d-%H%M").to_string()
+pub fn tick_id(tick: Timestamp) -> String {
+    tick.strftime("%Y%m%d-%H%M").to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0)
-            .single()
+    fn at(y: i16, mo: i8, d: i8, h: i8, mi: i8) -> Timestamp {
+        jiff::civil::datetime(y, mo, d, h, mi, 0, 0)
+            .in_tz("UTC")
             .expect("valid time")
+            .timestamp()
     }
 
     #[test]

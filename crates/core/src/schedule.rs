@@ -5,7 +5,7 @@
 //! and acts on the [`Decision`].
 
 use axon_api::TaskPhase;
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 
 /// What the scheduler knows about one Task.
 #[derive(Clone, Debug, PartialEq)]
@@ -15,11 +15,11 @@ pub struct TaskView {
     /// Current phase (`None`: not yet observed, treated as Pending).
     pub phase: Option<TaskPhase>,
     /// Creation time: the queue order.
-    pub created: DateTime<Utc>,
+    pub created: Timestamp,
     /// Whether a supervisor process holds the Task's run (it is being prepared or run).
     pub alive: bool,
     /// When the Task finished.
-    pub completed: Option<DateTime<Utc>>,
+    pub completed: Option<Timestamp>,
     /// `spec.ttlSecondsAfterFinished`.
     pub ttl_seconds: Option<i32>,
     /// The message currently in status (to avoid rewriting the same one).
@@ -41,7 +41,7 @@ pub struct Decision {
     /// Pending Tasks that wait, with the message their status should show (only when it changes).
     pub waiting: Vec<(String, String)>,
     /// When to look again at the latest (the next TTL expiry), if anything is scheduled in time.
-    pub wake_at: Option<DateTime<Utc>>,
+    pub wake_at: Option<Timestamp>,
     /// Nothing runs, waits or expires later: an engine started on demand may exit.
     pub idle: bool,
 }
@@ -55,7 +55,7 @@ pub fn waiting_message(running: usize, limit: usize) -> String {
 }
 
 /// Decide one scheduler pass. `limit` is the global concurrency (at least 1 is used).
-pub fn decide(tasks: &[TaskView], limit: usize, now: DateTime<Utc>) -> Decision {
+pub fn decide(tasks: &[TaskView], limit: usize, now: Timestamp) -> Decision {
     let limit = limit.max(1);
     let mut d = Decision::default();
     let phase = |t: &TaskView| t.phase.unwrap_or(TaskPhase::Pending);
@@ -109,8 +109,8 @@ pub fn decide(tasks: &[TaskView], limit: usize, now: DateTime<Utc>) -> Decision 
 mod tests {
     use super::*;
 
-    fn at(s: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_700_000_000 + s, 0).expect("time")
+    fn at(s: i64) -> Timestamp {
+        Timestamp::from_second(1_700_000_000 + s).expect("time")
     }
 
     fn task(name: &str, phase: TaskPhase, created: i64, alive: bool) -> TaskView {

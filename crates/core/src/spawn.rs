@@ -419,7 +419,7 @@ mod tests {
                     self.clock += 1;
                 }
                 let mut it = item(7, labels);
-                it.updated_at = chrono::DateTime::from_timestamp(1_770_000_000 + self.clock, 0);
+                it.updated_at = jiff::Timestamp::from_second(1_770_000_000 + self.clock).ok();
                 let items = [it];
                 for _ in 0..3 {
                     let plan = plan_spawns("s", &items, &self.tasks, &self.memory, &p);
@@ -475,11 +475,11 @@ mod tests {
     fn a_remembered_mark_needs_a_change_since_the_last_task() {
         use crate::spawn_memory::ItemMemory;
         let mut it = item(7, &[]);
-        it.updated_at = chrono::DateTime::from_timestamp(100, 0);
+        it.updated_at = jiff::Timestamp::from_second(100).ok();
         let memory = |updated: i64| ItemMemory {
             id: "7".into(),
             generation: 2,
-            updated_at: chrono::DateTime::from_timestamp(updated, 0),
+            updated_at: jiff::Timestamp::from_second(updated).ok(),
             needs_input_seen: true,
         };
         let plan = plan_spawns(

@@ -2,7 +2,7 @@
 //! tick, or one entry of `when.items`. All sources produce the same shape so that naming, the spawn decision and the prompt
 //! template treat them alike; the fields follow the seed's promptTemplate variable table.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -57,7 +57,7 @@ pub struct WorkItem {
     /// `{{.Kind}}`.
     pub kind: ItemKind,
     /// `{{.Time}}`: the cron tick time, `None` for GitHub items.
-    pub time: Option<DateTime<Utc>>,
+    pub time: Option<Timestamp>,
     /// `{{.Schedule}}`: the cron expression, empty for GitHub items.
     pub schedule: String,
     /// Open or closed at the source.
@@ -66,7 +66,7 @@ pub struct WorkItem {
     /// edits); `None` for cron ticks. The needs-input loop uses it to tell that a label was
     /// removed after a Task was created.
     #[serde(default)]
-    pub updated_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<Timestamp>,
     /// `{{.Item.<field>}}`: the fields of a `when.items` entry; empty for the other sources.
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
@@ -114,11 +114,11 @@ impl WorkItem {
     }
 
     /// The item for one cron tick, with the fields the seed's table prescribes.
-    pub fn cron_tick(tick: DateTime<Utc>, schedule: &str) -> Self {
+    pub fn cron_tick(tick: Timestamp, schedule: &str) -> Self {
         WorkItem {
             id: crate::cron::tick_id(tick),
             number: 0,
-            title: tick.to_rfc3339_opts(SecondsFormat::Secs, true),
+            title: crate::rfc3339::format(tick),
             body: String::new(),
             url: String::new(),
             labels: Vec::new(),

@@ -17,7 +17,7 @@
 use crate::spawn::SpawnedTask;
 use crate::spawn_item::WorkItem;
 use axon_api::SpawnedItem;
-use chrono::{DateTime, SecondsFormat, Utc};
+use jiff::Timestamp;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
@@ -29,7 +29,7 @@ pub struct ItemMemory {
     /// The latest generation created for it.
     pub generation: u32,
     /// The item's `updated_at` when that generation was created (`None` when unknown).
-    pub updated_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<Timestamp>,
     /// A poll saw the item with an excluded label after that generation was created.
     pub needs_input_seen: bool,
 }
@@ -42,11 +42,7 @@ impl ItemMemory {
         Some(ItemMemory {
             id: record.id.clone(),
             generation,
-            updated_at: record
-                .updated_at
-                .as_deref()
-                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-                .map(|t| t.with_timezone(&Utc)),
+            updated_at: record.updated_at.as_deref().and_then(crate::rfc3339::parse),
             needs_input_seen: record.needs_input,
         })
     }
@@ -56,9 +52,7 @@ impl ItemMemory {
         SpawnedItem {
             id: self.id.clone(),
             generation: i64::from(self.generation),
-            updated_at: self
-                .updated_at
-                .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            updated_at: self.updated_at.map(crate::rfc3339::format),
             needs_input: self.needs_input_seen,
         }
     }
@@ -76,7 +70,7 @@ pub fn memory_to_status(memory: &[ItemMemory]) -> Vec<SpawnedItem> {
 
 /// Whether the item changed since `since` (unknown times count as changed, so that a source
 /// without `updated_at` falls back to the needs-input mark alone).
-pub fn changed_since(item: &WorkItem, since: Option<DateTime<Utc>>) -> bool {
+pub fn changed_since(item: &WorkItem, since: Option<Timestamp>) -> bool {
     match (item.updated_at, since) {
         (Some(now), Some(then)) => now > then,
         _ => true,
@@ -164,12 +158,8 @@ pub fn remember(
 mod tests {
     use super::*;
     use crate::spawn_item::ItemKind;
-    use chrono::TimeZone;
-
-    fn at(minute: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 2, 7, 9, minute, 0)
-            .single()
-            .expect("valid")
+    fn at(minute: u32) -> Timestamp {
+        Timestamp::from_second(1_770_454_800 + 60 * i64::from(minute)).expect("valid")
     }
 
     fn item(n: u64, labels: &[&str], updated: u32) -> WorkItem {

@@ -21,8 +21,8 @@
 //! its own).
 
 use crate::spawn_item::{ItemKind, ItemState, WorkItem};
-use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use gotmpl::{MissingKey, Template, Value};
+use jiff::Timestamp;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -398,10 +398,8 @@ fn is_structural(e: &gotmpl::TemplateError) -> bool {
 
 /// A sample GitHub issue and a sample cron tick, to validate a template against.
 pub fn sample_items() -> [WorkItem; 2] {
-    let tick = Utc
-        .with_ymd_and_hms(2026, 2, 7, 9, 0, 0)
-        .single()
-        .unwrap_or_default();
+    // 2026-02-07T09:00:00Z
+    let tick = Timestamp::from_second(1_770_454_800).unwrap_or(Timestamp::UNIX_EPOCH);
     let github = WorkItem {
         body: "Steps to reproduce: run the tests.".to_string(),
         url: "https://github.com/owner/repo/issues/42".to_string(),
@@ -415,10 +413,7 @@ pub fn sample_items() -> [WorkItem; 2] {
 
 /// The template data for an item: a map with exactly the seed's variables, and `Item`.
 pub fn template_data(item: &WorkItem) -> Value {
-    let time = item
-        .time
-        .map(|t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true))
-        .unwrap_or_default();
+    let time = item.time.map(crate::rfc3339::format).unwrap_or_default();
     let mut map: BTreeMap<String, Value> = BTreeMap::new();
     map.insert("ID".into(), Value::from(item.id.as_str()));
     map.insert("Number".into(), Value::Uint(item.number));
@@ -472,10 +467,7 @@ mod tests {
     }
 
     fn tick() -> WorkItem {
-        let t = Utc
-            .with_ymd_and_hms(2026, 2, 7, 9, 0, 0)
-            .single()
-            .expect("valid");
+        let t: Timestamp = "2026-02-07T09:00:00Z".parse().expect("valid");
         WorkItem::cron_tick(t, "0 * * * *")
     }
 

@@ -2,11 +2,13 @@
 //! local scheduler asks [`expires_at`], the Kubernetes controller asks [`ttl_action`].
 
 use axon_api::TaskStatus;
-use chrono::{DateTime, Duration, Utc};
+use jiff::{SignedDuration, Timestamp};
 
 /// When a Task that completed at `completed` expires under `ttl_seconds` (negative means 0).
-pub fn expires_at(completed: DateTime<Utc>, ttl_seconds: i32) -> DateTime<Utc> {
-    completed + Duration::seconds(i64::from(ttl_seconds.max(0)))
+pub fn expires_at(completed: Timestamp, ttl_seconds: i32) -> Timestamp {
+    completed
+        .checked_add(SignedDuration::from_secs(i64::from(ttl_seconds.max(0))))
+        .unwrap_or(Timestamp::MAX)
 }
 
 /// What to do with a Task about its TTL.
@@ -25,7 +27,7 @@ pub enum TtlAction {
 pub fn ttl_action(
     status: Option<&TaskStatus>,
     ttl_seconds: Option<i32>,
-    now: DateTime<Utc>,
+    now: Timestamp,
 ) -> TtlAction {
     let (Some(status), Some(ttl)) = (status, ttl_seconds) else {
         return TtlAction::Keep;
@@ -36,13 +38,13 @@ pub fn ttl_action(
     let done = status
         .completion_time
         .as_deref()
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map_or(now, |t| t.with_timezone(&Utc));
+        .and_then(crate::rfc3339::parse)
+        .unwrap_or(now);
     let expires = expires_at(done, ttl);
     if expires <= now {
         TtlAction::Delete
     } else {
-        let left = (expires - now).num_seconds().max(1);
+        let left = expires.duration_since(now).as_secs().max(1);
         TtlAction::RequeueAfter(std::time::Duration::from_secs(left as u64))
     }
 }
@@ -52,10 +54,8 @@ mod tests {
     use super::*;
     use axon_api::TaskPhase;
 
-    fn t(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s)
-            .expect("time")
-            .with_timezone(&Utc)
+    fn t(s: &str) -> Timestamp {
+        s.parse().expect("time")
     }
 
     fn done(at: &str) -> TaskStatus {

@@ -11,8 +11,5 @@ pub fn ttl_action(
     ttl_seconds: Option<i32>,
     now: Timestamp,
 ) -> TtlAction {
-    let now =
-        chrono::DateTime::from_timestamp(now.as_second(), now.subsec_nanosecond().max(0) as u32)
-            .unwrap_or_default();
     axon_core::ttl::ttl_action(status, ttl_seconds, now)
 }

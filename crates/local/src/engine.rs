@@ -22,6 +22,7 @@ use axon_api::{Kind, Task, TaskPhase, TaskStatus};
 use axon_core::schedule::{TaskView, decide};
 use axon_core::start_gate::{Gate, WaitKind};
 use axon_core::task_status::{EndCause, RunObservation};
+use jiff::Timestamp;
 use serde_json::Value;
 use std::future::Future;
 use std::os::unix::process::CommandExt as _;
@@ -68,7 +69,7 @@ fn observe_tasks(home: &Home, store: &Store) -> Result<Vec<Observed>, LocalError
 
 /// The rows as the scheduler sees them, and as the start gate sees them.
 fn observe_all(home: &Home, store: &Store) -> Result<(Vec<Observed>, Vec<StoredTask>), LocalError> {
-    let now = chrono::Utc::now();
+    let now = Timestamp::now();
     let rows = store.list(Kind::Task)?;
     let stored: Vec<StoredTask> = rows
         .iter()
@@ -135,7 +136,7 @@ fn observe_all(home: &Home, store: &Store) -> Result<(Vec<Observed>, Vec<StoredT
 pub fn fail_orphans(home: &Home, store: &Store) -> Result<usize, LocalError> {
     let tasks = observe_tasks(home, store)?;
     let views: Vec<TaskView> = tasks.iter().map(|t| t.view.clone()).collect();
-    let d = decide(&views, 1, chrono::Utc::now());
+    let d = decide(&views, 1, Timestamp::now());
     for (name, detail) in &d.orphaned {
         if let Some(t) = tasks.iter().find(|t| &t.view.name == name) {
             let obs = RunObservation::Finished {
@@ -173,13 +174,8 @@ impl Engine {
             .filter(|t| t.view.phase.unwrap_or_default() == TaskPhase::Pending && !t.view.alive)
             .map(|t| t.view.name.as_str())
             .collect();
-        let gates = crate::gate::decide(
-            &self.home,
-            &self.store,
-            &stored,
-            &pending,
-            jiff::Timestamp::now(),
-        )?;
+        let now = Timestamp::now();
+        let gates = crate::gate::decide(&self.home, &self.store, &stored, &pending, now)?;
         let mut reference_wait = false;
         for t in &mut tasks {
             if let Some(g) = gates.get(&t.view.name) {
@@ -194,7 +190,6 @@ impl Engine {
             }
         }
         let views: Vec<TaskView> = tasks.iter().map(|t| t.view.clone()).collect();
-        let now = chrono::Utc::now();
         let mut d = decide(&views, concurrency(&self.store), now);
         // A missing reference may appear without a command kicking the engine (a secret
         // file); its grace must run out even then.
@@ -272,7 +267,7 @@ impl Engine {
         }
         let wake_in = d
             .wake_at
-            .and_then(|w| (w - now).to_std().ok())
+            .and_then(|w| Duration::try_from(w.duration_since(now)).ok())
             .map_or(Duration::from_secs(1), |w| w.min(Duration::from_secs(1)));
         Ok(Pass {
             idle: d.idle,

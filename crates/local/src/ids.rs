@@ -1,7 +1,7 @@
 //! Identifiers and timestamps the driver makes: random uids (from the kernel's generator) and
 //! RFC 3339 times. Kept here so everything else stays deterministic to test.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use jiff::Timestamp;
 use std::io::Read;
 
 /// A random RFC 4122 version-4 uid.
@@ -12,7 +12,7 @@ pub fn uid() -> String {
         .is_ok();
     if !filled {
         // Fall back on time and pid: unique enough for one machine.
-        let t = Utc::now().timestamp_nanos_opt().unwrap_or_default() as u128;
+        let t = Timestamp::now().as_nanosecond() as u128;
         let mixed = t ^ (u128::from(std::process::id()) << 64);
         b = mixed.to_le_bytes();
     }
@@ -31,17 +31,15 @@ pub fn uid() -> String {
 
 /// Now, as written in status.
 pub fn now() -> String {
-    rfc3339(Utc::now())
+    rfc3339(Timestamp::now())
 }
 
 /// A time as written in status (seconds, `Z`).
-pub fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+pub fn rfc3339(t: Timestamp) -> String {
+    axon_core::rfc3339::format(t)
 }
 
 /// Parse a status time.
-pub fn parse(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+pub fn parse(s: &str) -> Option<Timestamp> {
+    axon_core::rfc3339::parse(s)
 }

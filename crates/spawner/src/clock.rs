@@ -2,7 +2,7 @@
 //! and sleeps between polls and until a rate limit resets; tests drive both through
 //! [`ManualClock`] so they never sleep for real and stay deterministic.
 
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,18 +10,18 @@ use std::time::Duration;
 /// A source of "now" and a way to wait.
 pub trait Clock: Send + Sync {
     /// The current time.
-    fn now(&self) -> DateTime<Utc>;
+    fn now(&self) -> Timestamp;
     /// Waits for `duration`.
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send;
 }
 
-/// The real clock: `Utc::now` and `tokio::time::sleep`.
+/// The real clock: `Timestamp::now` and `tokio::time::sleep`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
     }
 
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
@@ -38,13 +38,18 @@ pub struct ManualClock {
 
 #[derive(Debug)]
 struct ManualState {
-    now: DateTime<Utc>,
+    now: Timestamp,
     sleeps: Vec<Duration>,
+}
+
+/// `now` moved forward by `by` (stopping at the end of time rather than overflowing).
+fn later(now: Timestamp, by: Duration) -> Timestamp {
+    now.checked_add(by).unwrap_or(Timestamp::MAX)
 }
 
 impl ManualClock {
     /// A clock stopped at `now`.
-    pub fn new(now: DateTime<Utc>) -> Self {
+    pub fn new(now: Timestamp) -> Self {
         ManualClock {
             inner: Arc::new(Mutex::new(ManualState {
                 now,
@@ -62,11 +67,11 @@ impl ManualClock {
     /// Moves time forward.
     pub fn advance(&self, by: Duration) {
         let mut s = self.state();
-        s.now += chrono::Duration::from_std(by).unwrap_or(chrono::Duration::zero());
+        s.now = later(s.now, by);
     }
 
     /// Sets the time.
-    pub fn set(&self, now: DateTime<Utc>) {
+    pub fn set(&self, now: Timestamp) {
         self.state().now = now;
     }
 
@@ -77,7 +82,7 @@ impl ManualClock {
 }
 
 impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
+    fn now(&self) -> Timestamp {
         self.state().now
     }
 
@@ -85,7 +90,7 @@ impl Clock for ManualClock {
         {
             let mut s = self.state();
             s.sleeps.push(duration);
-            s.now += chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::zero());
+            s.now = later(s.now, duration);
         }
         // Let other tasks run, as a real sleep would.
         tokio::task::yield_now()

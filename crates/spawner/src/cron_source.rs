@@ -12,16 +12,18 @@
 use axon_core::cron::{CronSchedule, due_tick};
 use axon_core::spawn::SpawnedTask;
 use axon_core::spawn_item::WorkItem;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use jiff::Timestamp;
+use jiff::civil::DateTime;
+use jiff::tz::TimeZone;
 
 /// The cursor: the latest of the spawner's creation, its last discovery, and its Tasks' ticks.
 /// `None` when none is known (a spawner read from a store that keeps no creation time): the
 /// caller then starts from "now", so a new spawner never fires for a tick before it existed.
 pub fn cron_cursor(
-    created: Option<DateTime<Utc>>,
-    last_discovery: Option<DateTime<Utc>>,
+    created: Option<Timestamp>,
+    last_discovery: Option<Timestamp>,
     existing: &[SpawnedTask],
-) -> Option<DateTime<Utc>> {
+) -> Option<Timestamp> {
     let ticks = existing
         .iter()
         .filter_map(|t| t.item_id.as_deref())
@@ -30,30 +32,26 @@ pub fn cron_cursor(
 }
 
 /// The tick of a cron Task's `axon.io/source-id`.
-pub fn parse_tick_id(id: &str) -> Option<DateTime<Utc>> {
-    NaiveDateTime::parse_from_str(id, "%Y%m%d-%H%M")
+pub fn parse_tick_id(id: &str) -> Option<Timestamp> {
+    DateTime::strptime("%Y%m%d-%H%M", id)
         .ok()
-        .map(|n| n.and_utc())
+        .and_then(|d| d.to_zoned(TimeZone::UTC).ok())
+        .map(|z| z.timestamp())
 }
 
 /// The item to create now, if a tick is due.
-pub fn discover(
-    schedule: &CronSchedule,
-    cursor: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Option<WorkItem> {
+pub fn discover(schedule: &CronSchedule, cursor: Timestamp, now: Timestamp) -> Option<WorkItem> {
     due_tick(schedule, cursor, now).map(|tick| WorkItem::cron_tick(tick, schedule.expression()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
-
-    fn at(h: u32, m: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 2, 7, h, m, 0)
-            .single()
+    fn at(h: i8, m: i8) -> Timestamp {
+        jiff::civil::datetime(2026, 2, 7, h, m, 0, 0)
+            .to_zoned(TimeZone::UTC)
             .expect("valid")
+            .timestamp()
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::secret::Token;
 use axon_api::{GitHubIssues, ItemType};
 use axon_core::spawn_item::{ItemKind, ItemState, WorkItem};
 use axon_core::template::COMMENT_SEPARATOR;
-use chrono::{DateTime, Utc};
+use jiff::Timestamp;
 use reqwest::header::{ACCEPT, AUTHORIZATION, ETAG, HeaderMap, HeaderValue, IF_NONE_MATCH, LINK};
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
@@ -65,10 +65,10 @@ pub enum GithubError {
         api_base: String,
     },
     /// Primary or secondary rate limit.
-    #[error("GitHub rate limit reached; waiting until {until} before polling again")]
+    #[error("GitHub rate limit reached; waiting until {until:.0} before polling again")]
     RateLimited {
         /// When to try again.
-        until: DateTime<Utc>,
+        until: Timestamp,
     },
     /// Any other unexpected status.
     #[error("GitHub answered {status} for {url}: {message}")]
@@ -326,9 +326,7 @@ impl GithubClient {
                         count: issue.comments,
                     },
                 );
-                let updated_at = DateTime::parse_from_rfc3339(&issue.updated_at)
-                    .ok()
-                    .map(|t| t.with_timezone(&Utc));
+                let updated_at = axon_core::rfc3339::parse(&issue.updated_at);
                 items.push(WorkItem {
                     updated_at,
                     body: issue.body.unwrap_or_default(),

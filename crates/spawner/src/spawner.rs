@@ -36,7 +36,7 @@ use axon_core::spawn_memory::{memory_from_status, memory_to_status, remember};
 use axon_core::spawn_template::{RenderedTemplate, TaskTemplates};
 use axon_core::template::Samples;
 use axon_port::{BackendError, CreateOutcome, SpawnerPort, Valid};
-use chrono::{DateTime, SecondsFormat, Utc};
+use jiff::Timestamp;
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::pin::pin;
@@ -108,7 +108,7 @@ pub enum PollOutcome {
     /// GitHub rate-limited the poll; poll again at `until`.
     RateLimited {
         /// When GitHub accepts requests again.
-        until: DateTime<Utc>,
+        until: Timestamp,
     },
     /// The spawner cannot poll now (bad template, schedule, repo, token...); status says why.
     Failed {
@@ -128,14 +128,12 @@ pub struct Spawner<S: SpawnerPort, C: Clock> {
     github: Option<GithubClient>,
 }
 
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+fn rfc3339(t: Timestamp) -> String {
+    axon_core::rfc3339::format(t)
 }
 
-fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+fn parse_time(s: &str) -> Option<Timestamp> {
+    axon_core::rfc3339::parse(s)
 }
 
 /// What the decision needs to know about a Task, read from its labels, annotations and phase.
@@ -206,7 +204,7 @@ fn set_condition(
     on: bool,
     reason: &str,
     message: &str,
-    now: DateTime<Utc>,
+    now: Timestamp,
     generation: Option<i64>,
 ) {
     let status = if on { "True" } else { "False" };
@@ -263,7 +261,7 @@ fn item_task(task: &Task) -> ItemTask {
 
 enum Discovery {
     Items(Vec<WorkItem>),
-    RateLimited(DateTime<Utc>),
+    RateLimited(Timestamp),
     Failed(String),
 }
 
@@ -451,7 +449,7 @@ impl<S: SpawnerPort, C: Clock> Spawner<S, C> {
         let mut workspace_failure: Option<String> = None;
         // The template's Workspace, read once, for items that give a `repo`.
         let mut template_workspace: Option<Option<WorkspaceSpec>> = None;
-        let mut rate_limited: Option<DateTime<Utc>> = None;
+        let mut rate_limited: Option<Timestamp> = None;
         // Tasks that exist after this poll's creations, for the memory.
         let mut spawned: Vec<(String, u32)> = Vec::new();
         for planned in &plan.create {
@@ -718,7 +716,7 @@ impl<S: SpawnerPort, C: Clock> Spawner<S, C> {
         spawner: &TaskSpawner,
         previous: &TaskSpawnerStatus,
         existing: &[SpawnedTask],
-        now: DateTime<Utc>,
+        now: Timestamp,
     ) -> Result<Discovery, SpawnerError> {
         if let Some(c) = &spawner.spec.when.cron {
             let schedule = match cron::parse(&c.schedule) {
@@ -729,7 +727,7 @@ impl<S: SpawnerPort, C: Clock> Spawner<S, C> {
                 .metadata
                 .creation_timestamp
                 .as_ref()
-                .and_then(|t| DateTime::from_timestamp(t.0.as_second(), 0));
+                .and_then(|t| Timestamp::from_second(t.0.as_second()).ok());
             let last = previous.last_discovery_time.as_deref().and_then(parse_time);
             let cursor = cron_source::cron_cursor(created, last, existing).unwrap_or(now);
             return Ok(Discovery::Items(
@@ -813,7 +811,7 @@ impl<S: SpawnerPort, C: Clock> Spawner<S, C> {
     async fn next_wait(&self, outcome: &PollOutcome) -> Duration {
         let now = self.clock.now();
         if let PollOutcome::RateLimited { until } = outcome {
-            return (*until - now).to_std().unwrap_or(Duration::from_secs(1));
+            return Duration::try_from(until.duration_since(now)).unwrap_or(Duration::from_secs(1));
         }
         let spawner = self.get_spawner().await.ok().flatten();
         let Some(spawner) = spawner else {
@@ -824,7 +822,7 @@ impl<S: SpawnerPort, C: Clock> Spawner<S, C> {
             && let Ok(schedule) = cron::parse(&c.schedule)
             && let Some(next) = schedule.next_after(now)
         {
-            let until_tick = (next - now).to_std().unwrap_or(Duration::ZERO);
+            let until_tick = Duration::try_from(next.duration_since(now)).unwrap_or(Duration::ZERO);
             return until_tick.min(interval).max(Duration::from_millis(100));
         }
         interval
@@ -861,7 +859,7 @@ impl<S: SpawnerPort, C: Clock> Spawner<S, C> {
 }
 
 enum RenderFailure {
-    RateLimited(DateTime<Utc>),
+    RateLimited(Timestamp),
     Message(String),
 }
 

@@ -4,15 +4,17 @@ mod common;
 
 use axon_api::TaskPhase;
 use axon_spawner::{ManualClock, MemorySink, PollOutcome, Spawner, SpawnerOptions};
-use chrono::{DateTime, TimeZone, Utc};
 use common::*;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use serde_json::json;
 use std::time::Duration;
 
-fn at(d: u32, h: u32, m: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 2, d, h, m, 0)
-        .single()
+fn at(d: i8, h: i8, m: i8) -> Timestamp {
+    jiff::civil::datetime(2026, 2, d, h, m, 0, 0)
+        .to_zoned(TimeZone::UTC)
         .expect("valid")
+        .timestamp()
 }
 
 fn setup(schedule: &str, extra: serde_json::Value) -> (MemorySink, ManualClock) {

@@ -201,12 +201,12 @@ async fn rate_limit_waits_until_reset_then_keeps_going() {
     for n in 0..150 {
         gh.add_issue(&format!("i{n}"), "", &[]);
     }
-    let reset = start().timestamp() + 120;
+    let reset = start().as_second() + 120;
     gh.rate_limit_next(1, reset);
     let mut s = new_spawner("rl", &gh, &sink, &clock);
     let outcome = s.poll_once().await.expect("poll");
     assert!(
-        matches!(outcome, PollOutcome::RateLimited { until } if until.timestamp() == reset),
+        matches!(outcome, PollOutcome::RateLimited { until } if until.as_second() == reset),
         "{outcome:?}"
     );
     let status = sink.spawner("rl").and_then(|s| s.status).expect("status");
@@ -225,7 +225,7 @@ async fn rate_limit_waits_until_reset_then_keeps_going() {
 
     // run(): rate-limited again, it waits until the reset on the injected clock (no real
     // sleep), polls again, creates everything, and stops when told.
-    gh.rate_limit_next(1, clock.now().timestamp() + 120);
+    gh.rate_limit_next(1, clock.now().as_second() + 120);
     let done_sink = sink.clone();
     let shutdown = async move {
         while done_sink.tasks().len() < 150 {

@@ -169,9 +169,9 @@ fn content_text(v: &Value) -> String {
 
 /// Milliseconds since the epoch from an RFC 3339 timestamp.
 fn rfc3339_ms(s: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(s)
+    s.parse::<jiff::Timestamp>()
         .ok()
-        .map(|t| t.timestamp_millis())
+        .map(|t| t.as_millisecond())
 }
 
 #[cfg(test)]

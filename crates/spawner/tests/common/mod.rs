@@ -4,15 +4,12 @@
 use axon_api::{TaskSpawner, Workspace};
 use axon_spawner::{ManualClock, MemorySink, Spawner, SpawnerOptions, Token};
 use axon_testsupport::github_server::FakeGitHub;
-use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 
 pub const TOKEN: &str = "ghp_test_token_value";
 
-pub fn start() -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 2, 7, 8, 0, 0)
-        .single()
-        .expect("valid")
+pub fn start() -> jiff::Timestamp {
+    "2026-02-07T08:00:00Z".parse().expect("valid")
 }
 
 /// A TaskSpawner from the `spec` JSON.
