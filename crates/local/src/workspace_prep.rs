@@ -97,15 +97,15 @@ struct CheckedOut {
     head: String,
 }
 
-/// Clone `src` into the work tree, point `origin` at the real repository (a clone from the
-/// mirror names the mirror), configure the credential helper, and read what was checked out.
+/// Clone `src` into the work tree, make sure `origin` names the real repository, configure the
+/// credential helper, and read what was checked out.
 fn clone_and_configure(
     req: &PrepareRequest<'_>,
     src: &Path,
     helper: Option<&str>,
 ) -> Result<CheckedOut, LocalError> {
-    clone_into(req, src, helper)?;
-    if req.cache.is_some() {
+    let origin_is_the_repository = clone_into(req, src, helper)?;
+    if !origin_is_the_repository {
         git(
             Some(req.dest),
             None,
@@ -137,53 +137,51 @@ fn clone_and_configure(
     Ok(CheckedOut { base_branch, head })
 }
 
-/// Clone `src` (the mirror, or the repository itself) into the work tree at the requested ref.
+/// Clone `src` (the mirror, or the repository itself) into the work tree at the requested ref;
+/// whether `origin` already names the repository.
 fn clone_into(
     req: &PrepareRequest<'_>,
     src: &Path,
     helper: Option<&str>,
-) -> Result<(), LocalError> {
-    let src = src.to_string_lossy().to_string();
+) -> Result<bool, LocalError> {
+    let mirror = src.to_string_lossy().to_string();
     let dest = req.dest.to_string_lossy().to_string();
-    // From the mirror: borrow its objects (read-only in the sandbox) instead of linking them.
-    let shared = if req.cache.is_some() {
-        "--shared"
-    } else {
-        "--quiet"
+    // From the mirror: borrow its objects (read-only in the sandbox) instead of linking them,
+    // and clone "the repository" through a URL rewrite to the mirror, valid for this one git
+    // process: `origin` then names the real repository without a `remote set-url` afterwards.
+    // Only for a URL (git looks at a local path before rewriting it); `-c` splits at the first
+    // `=`, so a mirror path holding one clones the mirror by its path too.
+    let rewrite = (req.cache.is_some() && is_remote_url(req.repo) && !mirror.contains(['=', '\n']))
+        .then(|| format!("url.{mirror}.insteadOf={}", req.repo));
+    let mut base: Vec<&str> = Vec::new();
+    if let Some(r) = &rewrite {
+        base.extend(["-c", r.as_str()]);
+    }
+    base.extend(["clone", "--quiet"]);
+    if req.cache.is_some() {
+        base.push("--shared");
+    }
+    let from = match &rewrite {
+        Some(_) => req.repo,
+        None => mirror.as_str(),
+    };
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter()
+            .chain(extra)
+            .chain(&["--", from, dest.as_str()])
+            .map(|a| a.to_string())
+            .collect()
     };
     match req.git_ref {
         None => {
-            git(
-                None,
-                helper,
-                &["clone", "--quiet", shared, "--", &src, &dest],
-                req.repo,
-            )?;
+            git(None, helper, &strs(&with(&[])), req.repo)?;
         }
-        Some(r) if req.cache.is_none() || names_branch_or_tag(&src, r) => {
+        Some(r) if req.cache.is_none() || names_branch_or_tag(&mirror, r) => {
             let branch = format!("--branch={r}");
-            git(
-                None,
-                helper,
-                &["clone", "--quiet", shared, &branch, "--", &src, &dest],
-                req.repo,
-            )?;
+            git(None, helper, &strs(&with(&[&branch])), req.repo)?;
         }
         Some(r) => {
-            git(
-                None,
-                helper,
-                &[
-                    "clone",
-                    "--quiet",
-                    shared,
-                    "--no-checkout",
-                    "--",
-                    &src,
-                    &dest,
-                ],
-                req.repo,
-            )?;
+            git(None, helper, &strs(&with(&["--no-checkout"])), req.repo)?;
             git(
                 Some(req.dest),
                 None,
@@ -203,7 +201,24 @@ fn clone_into(
             })?;
         }
     }
-    Ok(())
+    Ok(rewrite.is_some() || req.cache.is_none())
+}
+
+/// A URL git reaches over the network (`scheme://...` other than `file://`, or scp-like
+/// `host:path`), as opposed to a local path.
+fn is_remote_url(repo: &str) -> bool {
+    match repo.split_once("://") {
+        Some((scheme, _)) => scheme != "file",
+        None => {
+            repo.split_once(':')
+                .is_some_and(|(host, _)| !host.is_empty() && !host.contains('/'))
+                && !Path::new(repo).exists()
+        }
+    }
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }
 
 /// A full commit id (SHA-1 or SHA-256, hex): it names one immutable commit.
@@ -320,7 +335,11 @@ fn mirror_and_clone(
     let p = path.to_string_lossy().to_string();
     let before = read_generation(&generation);
     let (fetched, early) = std::thread::scope(|s| {
-        let early = s.spawn(|| clone_and_configure(req, &path, helper));
+        let early = s.spawn(|| {
+            let c = clone_and_configure(req, &path, helper);
+            crate::profile::mark("early clone done");
+            c
+        });
         let fetched = (|| {
             let lock = Lock::acquire(&lock_path)
                 .map_err(|e| LocalError::io("lock the mirror cache", e))?;
@@ -351,6 +370,7 @@ fn mirror_and_clone(
             }
             let after = read_generation(&generation);
             drop(lock);
+            crate::profile::mark("mirror fetched");
             Ok::<_, LocalError>(after)
         })();
         (fetched, early.join())
@@ -786,6 +806,11 @@ mod tests {
             let p = waiting.join().expect("thread").expect("prepare");
             assert_ne!(p.head, first.head);
             assert_eq!(p.head, moved);
+            // Cloned through the URL rewrite: origin is the repository, objects the mirror's.
+            assert_eq!(run(&dest, &["remote", "get-url", "origin"]), repo);
+            let alternates = std::fs::read_to_string(dest.join(".git/objects/info/alternates"))
+                .expect("alternates");
+            assert_eq!(Path::new(alternates.trim()), mirror.join("objects"));
             assert_eq!(
                 std::fs::read_to_string(dest.join("moved.txt")).expect("file"),
                 "3"
@@ -827,6 +852,27 @@ mod tests {
             "{e}"
         );
         assert!(!e.contains("sekret"), "{e}");
+    }
+
+    #[test]
+    fn urls_are_told_from_local_paths() {
+        for url in [
+            "https://github.com/o/r.git",
+            "git://127.0.0.1:9418/r.git",
+            "ssh://git@host/r.git",
+            "git@github.com:o/r.git",
+        ] {
+            assert!(is_remote_url(url), "{url}");
+        }
+        for path in [
+            "/srv/r.git",
+            "file:///srv/r.git",
+            "./r.git",
+            "r.git",
+            "./a:b",
+        ] {
+            assert!(!is_remote_url(path), "{path}");
+        }
     }
 
     #[test]
