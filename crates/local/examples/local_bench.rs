@@ -127,7 +127,12 @@ async fn bench(n: usize, only: Option<&str>) {
             let t = b.wait(&name).await.expect("wait");
             axon_local::profile_mark("bench done");
             axon.push(ms(t0.elapsed()));
-            assert_eq!(t.status.and_then(|s| s.phase), Some(TaskPhase::Succeeded));
+            assert_eq!(
+                t.status.as_ref().and_then(|s| s.phase),
+                Some(TaskPhase::Succeeded),
+                "{:?}",
+                t.status
+            );
             b.delete(Kind::Task, &name).await.expect("delete");
         }
         if run_base {
