@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use axon_api::AgentType;
+use axon_api::contract;
 
 use crate::error::AgentError;
 
@@ -85,35 +86,35 @@ impl RunEnv {
         let get = |name: &str| vars.get(name).cloned();
         let path = |name: &str| vars.get(name).map(PathBuf::from);
 
-        let agent_type = match get("AXON_AGENT_TYPE") {
+        let agent_type = match get(contract::ENV_AGENT_TYPE) {
             None => None,
             Some(v) if v == "custom" => None,
             Some(v) => Some(
                 v.parse::<AgentType>()
                     .map_err(|reason| AgentError::InvalidEnv {
-                        name: "AXON_AGENT_TYPE",
+                        name: contract::ENV_AGENT_TYPE,
                         value: v.clone(),
                         reason,
                     })?,
             ),
         };
-        let model_max_retries = match get("AXON_MODEL_MAX_RETRIES") {
+        let model_max_retries = match get(contract::ENV_MODEL_MAX_RETRIES) {
             None => None,
             Some(v) => Some(
                 v.trim()
                     .parse::<u32>()
                     .map_err(|_| AgentError::InvalidEnv {
-                        name: "AXON_MODEL_MAX_RETRIES",
+                        name: contract::ENV_MODEL_MAX_RETRIES,
                         value: v.clone(),
                         reason: "expected a whole number of retries, such as 0 or 3".into(),
                     })?,
             ),
         };
-        if let Some(url) = get("AXON_MODEL_BASE_URL")
+        if let Some(url) = get(contract::ENV_MODEL_BASE_URL)
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             return Err(AgentError::InvalidEnv {
-                name: "AXON_MODEL_BASE_URL",
+                name: contract::ENV_MODEL_BASE_URL,
                 value: url,
                 reason: "expected an http:// or https:// URL".into(),
             });
@@ -129,21 +130,21 @@ impl RunEnv {
             .collect();
         Ok(RunEnv {
             agent_type,
-            model: get("AXON_MODEL"),
-            task: get("AXON_TASK"),
-            base_branch: get("AXON_BASE_BRANCH"),
+            model: get(contract::ENV_MODEL),
+            task: get(contract::ENV_TASK),
+            base_branch: get(contract::ENV_BASE_BRANCH),
             prompt_file: path(crate::prompt::PROMPT_FILE_ENV),
-            agents_md_file: path("AXON_AGENTS_MD_FILE"),
-            plugins_dir: path("AXON_PLUGINS_DIR"),
-            model_base_url: get("AXON_MODEL_BASE_URL"),
+            agents_md_file: path(contract::ENV_AGENTS_MD_FILE),
+            plugins_dir: path(contract::ENV_PLUGINS_DIR),
+            model_base_url: get(contract::ENV_MODEL_BASE_URL),
             model_max_retries,
             results_file: path(axon_core::results::RESULTS_FILE_ENV),
-            bin_dir: path("AXON_AGENT_BIN_DIR"),
+            bin_dir: path(contract::ENV_AGENT_BIN_DIR),
             path: get("PATH"),
             home: path("HOME"),
             tmpdir: path("TMPDIR"),
             github_token: get("GITHUB_TOKEN").or_else(|| get("GH_TOKEN")),
-            github_api_url: get("AXON_GITHUB_API_URL"),
+            github_api_url: get(contract::ENV_GITHUB_API_URL),
             credentials_present,
             secrets,
         })

@@ -21,7 +21,7 @@ pub const MAX_ARGUMENT_PROMPT_BYTES: usize = 100 * 1024;
 
 /// The variable naming the prompt file: read by the runner (from the driver), set by the
 /// runner for a custom agent (a read-only copy).
-pub const PROMPT_FILE_ENV: &str = "AXON_PROMPT_FILE";
+pub const PROMPT_FILE_ENV: &str = axon_api::contract::ENV_PROMPT_FILE;
 
 /// The file name of the custom agent's copy of the prompt.
 const COPY_NAME: &str = "prompt.md";

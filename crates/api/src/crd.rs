@@ -1,18 +1,45 @@
 //! CRD generation from the resource types: the single source of the schemas installed in a
 //! cluster and checked in under `deploy/`.
 
+use crate::rules::{LABEL_NAME_CEL, MAX_LABEL_NAME_LENGTH};
 use crate::{AgentConfig, Task, TaskSpawner, Workspace};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, ValidationRule,
+};
 use kube::CustomResourceExt;
 
 /// The four CRDs, in install order.
 pub fn crds() -> Vec<CustomResourceDefinition> {
     vec![
-        Task::crd(),
+        with_label_name(Task::crd(), "Task"),
         Workspace::crd(),
         AgentConfig::crd(),
-        TaskSpawner::crd(),
+        with_label_name(TaskSpawner::crd(), "TaskSpawner"),
     ]
+}
+
+/// `crd` with the rule that its objects' names are DNS-1123 labels (`rules::check_label_name`),
+/// as a CEL rule on the root schema: the only place a CRD can check `metadata.name`.
+fn with_label_name(mut crd: CustomResourceDefinition, kind: &str) -> CustomResourceDefinition {
+    for version in &mut crd.spec.versions {
+        if let Some(schema) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        {
+            schema
+                .x_kubernetes_validations
+                .get_or_insert_with(Vec::new)
+                .push(ValidationRule {
+                    rule: LABEL_NAME_CEL.to_string(),
+                    message: Some(format!(
+                        "metadata.name: a {kind} name is a DNS-1123 label of at most {MAX_LABEL_NAME_LENGTH} characters (lowercase letters, digits and '-'), as Kubernetes requires of Job names and label values"
+                    )),
+                    ..ValidationRule::default()
+                });
+        }
+    }
+    crd
 }
 
 #[cfg(test)]
@@ -191,6 +218,20 @@ mod tests {
     }
 
     #[test]
+    fn task_and_spawner_names_are_labels_in_the_schema() {
+        for crd in crds() {
+            let kind = crd.spec.names.kind.clone();
+            let rules = schema_of(&crd)["x-kubernetes-validations"].clone();
+            let has = rules
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|r| r["rule"] == crate::rules::LABEL_NAME_CEL);
+            assert_eq!(has, kind == "Task" || kind == "TaskSpawner", "{kind}");
+        }
+    }
+
+    #[test]
     fn field_rules_are_in_the_schema() {
         let task = schema_of(&Task::crd());
         assert_eq!(node(&task, "spec.timeoutSeconds")["minimum"], 0.0);
@@ -333,7 +374,10 @@ mod tests {
     #[test]
     fn one_source_rule_is_in_the_schema() {
         let v = serde_json::to_string(&TaskSpawner::crd()).expect("json");
-        assert!(v.contains("has(self.githubIssues) != has(self.cron)"));
+        assert!(v.contains(
+            "(has(self.githubIssues) ? 1 : 0) + (has(self.cron) ? 1 : 0) + (has(self.items) ? 1 : 0) == 1"
+        ));
+        assert!(v.contains("\"maxItems\":1000"), "the item limit");
         assert!(v.contains("has(self.spec.taskTemplate.workspaceRef)"));
     }
 }

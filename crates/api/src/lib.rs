@@ -11,6 +11,7 @@
 pub mod agent_config;
 pub mod common;
 pub mod config;
+pub mod contract;
 pub mod crd;
 pub mod duration;
 pub mod error;
@@ -31,10 +32,12 @@ pub use duration::Duration;
 pub use error::ApiError;
 pub use kind::Kind;
 pub use loader::{Document, Resource};
-pub use task::{Task, TaskOutputs, TaskPhase, TaskSpec, TaskStatus, TaskUsage, UsageSource};
+pub use task::{
+    DependencyState, Task, TaskOutputs, TaskPhase, TaskSpec, TaskStatus, TaskUsage, UsageSource,
+};
 pub use task_spawner::{
-    Cron, GitHubIssues, IssueState, ItemType, SpawnedItem, TaskSpawner, TaskSpawnerPhase,
-    TaskSpawnerSpec, TaskSpawnerStatus, TaskTemplate, When,
+    Cron, GitHubIssues, IssueState, ItemResult, ItemType, ItemsSummary, SpawnedItem, TaskSpawner,
+    TaskSpawnerPhase, TaskSpawnerSpec, TaskSpawnerStatus, TaskTemplate, When,
 };
 pub use workspace::{Workspace, WorkspaceFile, WorkspaceSpec};
 

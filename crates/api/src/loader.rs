@@ -261,35 +261,49 @@ fn check(resource: &Resource) -> Result<(), (String, String)> {
     match resource {
         Resource::TaskSpawner(ts) => {
             let when = &ts.spec.when;
-            match (&when.github_issues, &when.cron) {
-                (Some(_), Some(_)) => {
+            let set: Vec<&str> = [
+                (when.github_issues.is_some(), "githubIssues"),
+                (when.cron.is_some(), "cron"),
+                (when.items.is_some(), "items"),
+            ]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+            .collect();
+            match set.as_slice() {
+                [] => {
                     return Err((
                         "spec.when".into(),
-                        "exactly one source must be set, found both githubIssues and cron".into(),
+                        "exactly one source must be set: githubIssues, cron or items".into(),
                     ));
                 }
-                (None, None) => {
+                [_] => {}
+                [a, b] => {
                     return Err((
                         "spec.when".into(),
-                        "exactly one source must be set: githubIssues or cron".into(),
+                        format!("exactly one source must be set, found both {a} and {b}"),
                     ));
                 }
-                (Some(gh), None) => {
-                    if ts.spec.task_template.workspace_ref.is_none() {
-                        return Err((
-                            "spec.taskTemplate.workspaceRef".into(),
-                            "required when spec.when.githubIssues is set (the repository to watch)"
-                                .into(),
-                        ));
-                    }
-                    if gh.types.is_empty() {
-                        return Err((
-                            "spec.when.githubIssues.types".into(),
-                            "must name issues and/or pulls".into(),
-                        ));
-                    }
+                _ => {
+                    return Err((
+                        "spec.when".into(),
+                        "exactly one source must be set, found githubIssues, cron and items".into(),
+                    ));
                 }
-                (None, Some(_)) => {}
+            }
+            if let Some(gh) = &when.github_issues {
+                if ts.spec.task_template.workspace_ref.is_none() {
+                    return Err((
+                        "spec.taskTemplate.workspaceRef".into(),
+                        "required when spec.when.githubIssues is set (the repository to watch)"
+                            .into(),
+                    ));
+                }
+                if gh.types.is_empty() {
+                    return Err((
+                        "spec.when.githubIssues.types".into(),
+                        "must name issues and/or pulls".into(),
+                    ));
+                }
             }
             if let Some(interval) = &ts.spec.poll_interval {
                 interval

@@ -23,10 +23,20 @@ pub const MAX_PROMPT_BYTES: usize = 10 * 1024 * 1024;
 pub const MAX_BACKOFF_LIMIT: i32 = 10;
 /// The longest object name (DNS-1123 subdomain).
 pub const MAX_NAME_LENGTH: usize = 253;
+/// The longest Task or TaskSpawner name: a DNS-1123 label. A Task's name becomes the name of
+/// its Kubernetes Job and a label value on it and its Pod; a TaskSpawner's name becomes the
+/// value of the `axon.io/taskspawner` label on each of its Tasks. Both backends refuse longer
+/// names at apply, so a name that runs locally runs on a cluster too.
+pub const MAX_LABEL_NAME_LENGTH: usize = 63;
+/// A Task's or TaskSpawner's name, as a CEL rule on the whole object (OpenAPI cannot reach
+/// `metadata.name`; CEL at the root can).
+pub const LABEL_NAME_CEL: &str = "self.metadata.name.size() <= 63 && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')";
 /// The longest Workspace `ref` accepted.
 pub const MAX_GIT_REF_LENGTH: usize = 1024;
 /// The longest Workspace `files[].path` accepted.
 pub const MAX_FILE_PATH_LENGTH: usize = 4096;
+/// The most `dependsOn` entries a Task (or a TaskSpawner's template) may have.
+pub const MAX_DEPENDENCIES: usize = 64;
 
 /// A DNS-1123 subdomain (Kubernetes object names), as an OpenAPI `pattern`.
 pub const DNS1123_SUBDOMAIN_PATTERN: &str =
@@ -137,6 +147,29 @@ pub fn is_dns1123_subdomain(name: &str) -> bool {
         })
 }
 
+/// A DNS-1123 label: lowercase letters, digits and `-`, starting and ending with a letter or
+/// digit; at most [`MAX_LABEL_NAME_LENGTH`] characters.
+pub fn is_dns1123_label(name: &str) -> bool {
+    is_dns1123_subdomain(name) && name.len() <= MAX_LABEL_NAME_LENGTH && !name.contains('.')
+}
+
+/// The name of a `kind` (Task or TaskSpawner) whose name must be a DNS-1123 label (see
+/// [`MAX_LABEL_NAME_LENGTH`] for why).
+pub fn check_label_name(name: &str, kind: &str) -> Result<(), String> {
+    if name.len() > MAX_LABEL_NAME_LENGTH {
+        return Err(format!(
+            "is {} characters: a {kind} name is at most {MAX_LABEL_NAME_LENGTH} (a DNS-1123 label, as Kubernetes requires of Job names and label values)",
+            name.len()
+        ));
+    }
+    if !is_dns1123_label(name) {
+        return Err(format!(
+            "{name:?} is not a valid {kind} name: use lowercase letters, digits and '-', starting and ending with a letter or digit, no '.' (a DNS-1123 label of at most {MAX_LABEL_NAME_LENGTH} characters)"
+        ));
+    }
+    Ok(())
+}
+
 /// The name in a reference (`secretRef`, `workspaceRef`, `agentConfigRef`): a valid object
 /// name. `what` is the kind of object referred to (`Secret`, `Workspace`, `AgentConfig`).
 pub fn check_reference_name(name: &str, what: &str) -> Result<(), String> {
@@ -149,6 +182,58 @@ pub fn check_reference_name(name: &str, what: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// `dependsOn`: at most [`MAX_DEPENDENCIES`] names of Tasks in the same namespace, none of
+/// them the Task itself (`own_name`; `None` for a TaskSpawner's template, whose Tasks are named
+/// later; their entries may be templates over the item, checked by the core once rendered).
+/// Unknown names are allowed: the Task waits for them to be created.
+pub fn check_depends_on(own_name: Option<&str>, deps: &[String]) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    if deps.len() > MAX_DEPENDENCIES {
+        out.push((
+            MAX_DEPENDENCIES,
+            format!(
+                "has {} entries: a Task may depend on at most {MAX_DEPENDENCIES} Tasks (chain them through an intermediate Task instead)",
+                deps.len()
+            ),
+        ));
+        return out;
+    }
+    for (i, d) in deps.iter().enumerate() {
+        if own_name.is_none() && d.contains("{{") {
+            continue;
+        }
+        if let Some((ns, _)) = d.split_once('/') {
+            out.push((
+                i,
+                format!(
+                    "{d:?} names a Task in namespace {ns:?}: a Task may only depend on Tasks in its own namespace (give the bare name)"
+                ),
+            ));
+        } else if let Err(reason) = check_reference_name(d, "Task") {
+            out.push((i, reason));
+        } else if Some(d.as_str()) == own_name {
+            out.push((
+                i,
+                format!("{d:?} is the Task itself: a Task cannot depend on itself"),
+            ));
+        } else if deps[..i].contains(d) {
+            out.push((i, format!("{d:?} is listed twice")));
+        }
+    }
+    out
+}
+
+/// `branch`: a branch name git accepts (a template is checked by the core once rendered).
+pub fn check_branch(branch: &str) -> Result<(), String> {
+    if branch.is_empty() {
+        return Err("is empty: name the branch to work on, or leave the field out".into());
+    }
+    if branch.contains("{{") {
+        return Ok(());
+    }
+    check_git_ref(branch)
 }
 
 fn bad_char(s: &str) -> Option<char> {
@@ -278,8 +363,20 @@ pub fn check_file_path(path: &str) -> Result<(), String> {
 pub fn violations(resource: &Resource) -> Vec<Violation> {
     let mut out = Vec::new();
     match resource {
-        Resource::Task(t) => task_spec(&t.spec, &mut out),
-        Resource::TaskSpawner(ts) => task_template(&ts.spec.task_template, &mut out),
+        Resource::Task(t) => {
+            let name = t.metadata.name.as_deref().unwrap_or_default();
+            push(&mut out, "metadata.name", check_label_name(name, "Task"));
+            task_spec(t.metadata.name.as_deref(), &t.spec, &mut out)
+        }
+        Resource::TaskSpawner(ts) => {
+            let name = ts.metadata.name.as_deref().unwrap_or_default();
+            push(
+                &mut out,
+                "metadata.name",
+                check_label_name(name, "TaskSpawner"),
+            );
+            task_template(&ts.spec.task_template, &mut out)
+        }
         Resource::Workspace(ws) => {
             let spec = &ws.spec;
             push(&mut out, "spec.repo", check_repo(&spec.repo));
@@ -321,6 +418,9 @@ struct Common<'a> {
     ttl: Option<i32>,
     timeout: Option<i64>,
     backoff: Option<i32>,
+    own_name: Option<&'a str>,
+    depends_on: &'a [String],
+    branch: Option<&'a str>,
 }
 
 fn common(prefix: &str, c: Common<'_>, out: &mut Vec<Violation>) {
@@ -364,9 +464,15 @@ fn common(prefix: &str, c: Common<'_>, out: &mut Vec<Violation>) {
             check_backoff_limit(b),
         );
     }
+    for (i, reason) in check_depends_on(c.own_name, c.depends_on) {
+        out.push(Violation::at(format!("{prefix}.dependsOn[{i}]"), reason));
+    }
+    if let Some(b) = c.branch {
+        push(out, &format!("{prefix}.branch"), check_branch(b));
+    }
 }
 
-fn task_spec(spec: &TaskSpec, out: &mut Vec<Violation>) {
+fn task_spec(name: Option<&str>, spec: &TaskSpec, out: &mut Vec<Violation>) {
     push(out, "spec.prompt", check_prompt(&spec.prompt));
     common(
         "spec",
@@ -377,6 +483,9 @@ fn task_spec(spec: &TaskSpec, out: &mut Vec<Violation>) {
             ttl: spec.ttl_seconds_after_finished,
             timeout: spec.timeout_seconds,
             backoff: spec.backoff_limit,
+            own_name: name,
+            depends_on: &spec.depends_on,
+            branch: spec.branch.as_deref(),
         },
         out,
     );
@@ -395,6 +504,9 @@ fn task_template(t: &TaskTemplate, out: &mut Vec<Violation>) {
             ttl: t.ttl_seconds_after_finished,
             timeout: t.timeout_seconds,
             backoff: t.backoff_limit,
+            own_name: None,
+            depends_on: &t.depends_on,
+            branch: t.branch.as_deref(),
         },
         out,
     );
@@ -403,6 +515,31 @@ fn task_template(t: &TaskTemplate, out: &mut Vec<Violation>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dependencies_are_local_names_not_self_not_too_many() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(check_depends_on(Some("docs"), &names(&["scaffold", "tests"])).is_empty());
+        let bad = check_depends_on(
+            Some("docs"),
+            &names(&["other/x", "docs", "Bad_Name", "a", "a"]),
+        );
+        let reasons: Vec<String> = bad.iter().map(|(i, r)| format!("[{i}] {r}")).collect();
+        insta::assert_snapshot!(reasons.join("\n"));
+        let many: Vec<String> = (0..65).map(|i| format!("t{i}")).collect();
+        let over = check_depends_on(None, &many);
+        assert_eq!(over.len(), 1);
+        assert!(over[0].1.contains("at most 64"), "{}", over[0].1);
+    }
+
+    #[test]
+    fn branch_is_a_git_branch_or_a_template() {
+        assert!(check_branch("feature/x").is_ok());
+        assert!(check_branch("{{.Deps.scaffold.Branch}}").is_ok());
+        assert!(check_branch("").is_err());
+        assert!(check_branch("-rf").is_err());
+        assert!(check_branch("a..b").is_err());
+    }
 
     #[test]
     fn timeout_zero_means_none_negative_is_refused() {
@@ -435,6 +572,25 @@ mod tests {
             check_prompt(&big),
             Err("12.3 MiB is over the 10 MiB limit".into())
         );
+    }
+
+    #[test]
+    fn task_and_spawner_names_are_dns1123_labels() {
+        for ok in ["a", "fix-bugs-42", "0", &"a".repeat(63)] {
+            assert!(check_label_name(ok, "Task").is_ok(), "{ok}");
+        }
+        assert_eq!(
+            check_label_name(&"a".repeat(64), "Task"),
+            Err("is 64 characters: a Task name is at most 63 (a DNS-1123 label, as Kubernetes requires of Job names and label values)".into())
+        );
+        let e = check_label_name(&"a".repeat(253), "TaskSpawner").expect_err("too long");
+        assert!(
+            e.starts_with("is 253 characters: a TaskSpawner name is at most 63"),
+            "{e}"
+        );
+        for bad in ["a.b", "A", "-a", "a-", "", "a_b"] {
+            assert!(check_label_name(bad, "Task").is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -92,6 +92,19 @@ pub struct TaskSpec {
     /// Extra environment variables for the agent (not for secrets).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvVar>,
+    /// Tasks (names in the same namespace) that must succeed before this one starts. The Task
+    /// waits Pending with a `Waiting` condition until they all succeeded, and fails at once
+    /// when one failed or was deleted. With dependencies, `prompt` and `branch` are Go
+    /// templates rendered when the Task starts, with `{{.Deps.<name>.Branch}}`, `.Commits`,
+    /// `.PullRequests`, `.FinalAnswer` and `.Usage`. At most 64.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub depends_on: Vec<String>,
+    /// The branch the Task works on: created from the Workspace's ref if the remote lacks it,
+    /// continued if it exists. Two Tasks on the same repository and branch never run at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub branch: Option<String>,
 }
 
 /// Lifecycle phase of a Task.
@@ -165,6 +178,27 @@ pub struct TaskStatus {
     /// The spec generation this status was computed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// The prompt as run, when it differs from `spec.prompt` (a Task with dependencies has its
+    /// prompt rendered when it starts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// The branch the Task works on, as run (`spec.branch`, rendered when it is a template).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// The Tasks in `spec.dependsOn` as last seen (phase absent: not created yet).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<DependencyState>,
+}
+
+/// One dependency of a Task as its gate last saw it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DependencyState {
+    /// The Task depended on.
+    pub name: String,
+    /// Its phase when last seen; absent while no Task of that name exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<TaskPhase>,
 }
 
 /// What an agent run produced, from the runner's results document (never from log text).
@@ -186,6 +220,9 @@ pub struct TaskOutputs {
     /// Pull request URLs for the branch.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pull_requests: Vec<String>,
+    /// The agent's final answer (its last message), truncated; for `{{.Deps.<name>.FinalAnswer}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_answer: Option<String>,
 }
 
 /// Tokens, cost and turns of an agent run.

@@ -1,13 +1,15 @@
-//! The TaskSpawner: watches a source (GitHub issues/PRs, a cron schedule) and creates a Task
-//! per work item.
+//! The TaskSpawner: watches a source (GitHub issues/PRs, a cron schedule, or a fixed list of
+//! items) and creates a Task per work item.
 
 use crate::common::{AgentType, Condition, Credentials, EnvVar, LocalObjectReference};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
-/// Creates Tasks from a source: GitHub issues or pull requests, or a cron schedule.
+/// Creates Tasks from a source: GitHub issues or pull requests, a cron schedule, or a fixed
+/// list of items (fan-out).
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "axon.io",
@@ -23,12 +25,14 @@ use std::fmt;
     printcolumn(name = "Source", type_ = "string", json_path = ".status.source"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Active", type_ = "integer", json_path = ".status.activeTasks"),
+    printcolumn(name = "Succeeded", type_ = "integer", json_path = ".status.items.succeeded", priority = "1"),
+    printcolumn(name = "Failed", type_ = "integer", json_path = ".status.items.failed", priority = "1"),
     printcolumn(name = "Tasks", type_ = "integer", json_path = ".status.totalTasksCreated"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct TaskSpawnerSpec {
-    /// The source of work items: exactly one of `githubIssues` or `cron`.
+    /// The source of work items: exactly one of `githubIssues`, `cron` or `items`.
     pub when: When,
     /// Template for the Tasks this spawner creates.
     pub task_template: TaskTemplate,
@@ -42,10 +46,11 @@ pub struct TaskSpawnerSpec {
     pub max_concurrency: Option<i32>,
 }
 
-/// The source of work items. Exactly one field is set.
+/// The source of work items. Exactly one of `githubIssues`, `cron` and `items` is set.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("has(self.githubIssues) != has(self.cron)").message("exactly one source must be set: githubIssues or cron"))]
+#[x_kube(validation = Rule::new("(has(self.githubIssues) ? 1 : 0) + (has(self.cron) ? 1 : 0) + (has(self.items) ? 1 : 0) == 1").message("exactly one source must be set: githubIssues, cron or items"))]
+#[x_kube(validation = Rule::new("!has(self.itemKey) || has(self.items)").message("itemKey is only used with items"))]
 pub struct When {
     /// Create a Task per GitHub issue or pull request of the Workspace's repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,6 +58,16 @@ pub struct When {
     /// Create a Task per tick of a cron schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cron: Option<Cron>,
+    /// Fan-out: a fixed list of items (maps of strings to strings), one Task per item, named
+    /// `<spawner>-<item's itemKey field>`; at most 1000. An item's `workspace` field names the
+    /// Workspace of its Task; its `repo` field makes Axon create one (`<spawner>-<key>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1000))]
+    pub items: Option<Vec<BTreeMap<String, String>>>,
+    /// The item field whose value names an item's Task (default `name`); only with `items`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub item_key: Option<String>,
 }
 
 /// GitHub issues / pull requests filter.
@@ -139,7 +154,8 @@ pub struct TaskTemplate {
     /// AgentConfig for spawned Tasks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_config_ref: Option<LocalObjectReference>,
-    /// Go text/template for the prompt (variables: ID Number Title Body URL Labels Comments Kind Time Schedule);
+    /// Go text/template for the prompt (variables: ID Number Title Body URL Labels Comments Kind Time Schedule,
+    /// and Item.<field> with `items`; `.Deps` actions are kept for the Task's start); required with `items`;
     /// not empty or only whitespace, at most 10 MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 10485760), regex(pattern = crate::rules::NOT_BLANK_PATTERN))]
@@ -166,6 +182,16 @@ pub struct TaskTemplate {
     /// Extra environment variables for the agent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvVar>,
+    /// Tasks every spawned Task depends on (see the Task's `dependsOn`); at most 64; each entry
+    /// may use the item's variables (`{{.Item.name}}-scaffold`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub depends_on: Vec<String>,
+    /// Branch for spawned Tasks (see the Task's `branch`); may use the item's variables, and
+    /// `.Deps` actions, which are kept for the Task's start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    pub branch: Option<String>,
 }
 
 /// Lifecycle phase of a TaskSpawner.
@@ -230,6 +256,54 @@ pub struct TaskSpawnerStatus {
     /// open: an item listed here is only re-queued by the needs-input loop.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub spawned_items: Vec<SpawnedItem>,
+    /// With `when.items`: how the items are doing, and the branches and pull requests of the
+    /// finished ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<ItemsSummary>,
+}
+
+/// `status.items`: the fan-out's progress. Every item of `spec.when.items` is counted once:
+/// its Task succeeded, failed, is running (created, not finished), it is waiting (no Task
+/// yet: `maxConcurrency`), or its Task was deleted before finishing. Counts and results survive finished Tasks being deleted by TTL.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemsSummary {
+    /// Items in `spec.when.items`.
+    pub total: i64,
+    /// Items whose Task succeeded.
+    pub succeeded: i64,
+    /// Items whose Task failed.
+    pub failed: i64,
+    /// Items whose Task exists and has not finished (Pending, waiting for dependencies, or
+    /// Running).
+    pub running: i64,
+    /// Items without a Task yet (waiting for a free `maxConcurrency` slot).
+    pub waiting: i64,
+    /// Items whose Task was deleted before it finished; the spawner does not create it again.
+    #[serde(default)]
+    pub deleted: i64,
+    /// One entry per item whose Task finished, in item order. Always written, also when
+    /// empty, so that a merge patch of the status replaces it.
+    #[serde(default)]
+    pub results: Vec<ItemResult>,
+}
+
+/// The outcome of one item's Task, kept in `status.items.results`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemResult {
+    /// The item's key (its `itemKey` field).
+    pub item: String,
+    /// Its Task, `<spawner>-<item>`.
+    pub task: String,
+    /// `Succeeded` or `Failed`.
+    pub phase: String,
+    /// The branch the agent left, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Pull request URLs for that branch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pull_requests: Vec<String>,
 }
 
 /// One entry of `status.spawnedItems`: the latest Task generation created for an item.
@@ -252,11 +326,12 @@ pub struct SpawnedItem {
 impl When {
     /// A short description of the source, for display.
     pub fn describe(&self) -> String {
-        match (&self.github_issues, &self.cron) {
-            (Some(g), _) if g.types == [ItemType::Pulls] => "github-pulls".to_string(),
-            (Some(_), _) => "github-issues".to_string(),
-            (None, Some(c)) => format!("cron {}", c.schedule),
-            (None, None) => "none".to_string(),
+        match (&self.github_issues, &self.cron, &self.items) {
+            (Some(g), _, _) if g.types == [ItemType::Pulls] => "github-pulls".to_string(),
+            (Some(_), _, _) => "github-issues".to_string(),
+            (None, Some(c), _) => format!("cron {}", c.schedule),
+            (None, None, Some(items)) => format!("items ({})", items.len()),
+            (None, None, None) => "none".to_string(),
         }
     }
 }

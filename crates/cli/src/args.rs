@@ -35,7 +35,7 @@ pub struct GlobalArgs {
     #[arg(short = 'y', long, global = true)]
     pub yes: bool,
     /// Backend: local or kubernetes [default: the config file's `backend`, else local]
-    #[arg(long, global = true, value_parser = parse_backend, env = "AXON_BACKEND")]
+    #[arg(long, global = true, value_parser = parse_backend, env = axon_api::contract::ENV_BACKEND)]
     pub backend: Option<Backend>,
     /// Local backend: isolate agents with bubblewrap (default) or not at all (`none`, warns)
     #[arg(long, global = true, value_parser = parse_sandbox, env = "AXON_SANDBOX")]
@@ -57,6 +57,8 @@ pub enum OutputFormat {
     Json,
     Wide,
     Name,
+    /// `get task NAME -o tree`: the dependency tree with phases.
+    Tree,
 }
 
 #[derive(Debug, Subcommand)]
@@ -373,9 +375,16 @@ pub struct PrepareArgs {
     /// Mirror cache directory
     #[arg(long)]
     pub cache: Option<PathBuf>,
+    /// The branch the Task works on: continued when the remote has it, else created
+    #[arg(long)]
+    pub branch: Option<String>,
     /// Record the base commit and branch here, for `axon agent collect --base-dir`
     #[arg(long)]
     pub base_dir: Option<PathBuf>,
+    /// Write the agent's AXON_BASE_BRANCH here (a file named after the variable), for the
+    /// agent container to export
+    #[arg(long)]
+    pub env_dir: Option<PathBuf>,
 }
 
 #[cfg(test)]

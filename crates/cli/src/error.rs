@@ -19,6 +19,8 @@ pub enum CliError {
     Local(#[from] axon_local::LocalError),
     #[error(transparent)]
     Kube(#[from] axon_kube::KubeError),
+    #[error(transparent)]
+    Backend(#[from] axon_port::BackendError),
     #[error("{0}")]
     Usage(String),
     #[error("{what}: {source}")]

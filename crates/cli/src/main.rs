@@ -8,7 +8,6 @@ mod error;
 mod output;
 mod settings;
 mod spawner_host;
-mod spawner_sink;
 
 use anyhow::Result;
 use args::{Cli, Command};
@@ -113,7 +112,7 @@ fn log_filter(axon_log: Option<&str>) -> String {
 }
 
 fn init_tracing() {
-    let directives = log_filter(std::env::var("AXON_LOG").ok().as_deref());
+    let directives = log_filter(std::env::var(axon_api::contract::ENV_LOG).ok().as_deref());
     let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_filter(None)));
     let builder = tracing_subscriber::fmt()

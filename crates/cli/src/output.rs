@@ -37,7 +37,7 @@ fn text(v: &Value, pointer: &str) -> String {
 pub fn table(kind: Kind, resources: &[Resource], wide: bool, now: i64) -> Vec<Vec<String>> {
     let mut rows = vec![
         match (kind, wide) {
-            (Kind::Task, false) => vec!["NAME", "TYPE", "PHASE", "AGE"],
+            (Kind::Task, false) => vec!["NAME", "TYPE", "PHASE", "AGE", "WAITING FOR"],
             (Kind::Task, true) => vec![
                 "NAME",
                 "TYPE",
@@ -50,7 +50,9 @@ pub fn table(kind: Kind, resources: &[Resource], wide: bool, now: i64) -> Vec<Ve
             ],
             (Kind::Workspace, _) => vec!["NAME", "REPO", "REF", "AGE"],
             (Kind::AgentConfig, _) => vec!["NAME", "AGE"],
-            (Kind::TaskSpawner, _) => vec!["NAME", "SOURCE", "PHASE", "ACTIVE", "TASKS", "AGE"],
+            (Kind::TaskSpawner, _) => vec![
+                "NAME", "SOURCE", "PHASE", "ACTIVE", "TASKS", "PROGRESS", "AGE",
+            ],
         }
         .into_iter()
         .map(String::from)
@@ -76,6 +78,9 @@ pub fn table(kind: Kind, resources: &[Resource], wide: bool, now: i64) -> Vec<Ve
                     phase
                 };
                 let mut row = vec![name, text(&v, "/spec/type"), phase, age];
+                if !wide {
+                    row.push(waiting_for(&v));
+                }
                 if wide {
                     row.push(or_dash(text(&v, "/spec/model")));
                     row.push(or_dash(text(&v, "/spec/workspaceRef/name")));
@@ -102,12 +107,20 @@ pub fn table(kind: Kind, resources: &[Resource], wide: bool, now: i64) -> Vec<Ve
                     let t = text(&v, p);
                     if t.is_empty() { "0".to_string() } else { t }
                 };
+                // `when.items`: how the fan-out is doing, in one cell.
+                let progress = ts
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.items.as_ref())
+                    .map(axon_core::fanout_status::progress_line)
+                    .unwrap_or_else(|| "<none>".to_string());
                 vec![
                     name,
                     source,
                     phase,
                     num("/status/activeTasks"),
                     num("/status/totalTasksCreated"),
+                    progress,
                     age,
                 ]
             }
@@ -145,6 +158,67 @@ pub fn render_table(rows: &[Vec<String>]) -> String {
 }
 
 /// Print resources as YAML (multi-document) or JSON (one object, or a `List`).
+/// Why a Pending Task waits, when its start gate holds it (its `Waiting` condition).
+fn waiting_for(v: &Value) -> String {
+    let waiting = v
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|c| {
+            c.iter()
+                .find(|c| c["type"] == "Waiting" && c["status"] == "True")
+        });
+    match waiting {
+        Some(c) if text(v, "/status/phase") == "Pending" => text(c, "/message")
+            .strip_prefix("waiting for ")
+            .map(str::to_string)
+            .unwrap_or_else(|| text(c, "/message")),
+        _ => String::new(),
+    }
+}
+
+/// `get task NAME -o tree`: the Task and what it depends on, each with its phase (and why it
+/// waits), from every Task in `all`.
+pub fn render_tree(root: &str, all: &[Resource]) -> String {
+    let mut graph = axon_core::deps::Graph::new();
+    let mut rows: std::collections::BTreeMap<String, (String, String)> = Default::default();
+    for r in all {
+        if let Resource::Task(t) = r {
+            let v = r.to_value();
+            let phase = t
+                .status
+                .as_ref()
+                .and_then(|s| s.phase)
+                .unwrap_or_default()
+                .to_string();
+            graph.insert(r.name().to_string(), t.spec.depends_on.clone());
+            rows.insert(r.name().to_string(), (phase, waiting_for(&v)));
+        }
+    }
+    let mut table = vec![vec![
+        "TASK".to_string(),
+        "PHASE".to_string(),
+        "WAITING FOR".to_string(),
+    ]];
+    for line in axon_core::deps::tree(&graph, root) {
+        let indent = if line.depth == 0 {
+            String::new()
+        } else {
+            format!("{}└─ ", "   ".repeat(line.depth - 1))
+        };
+        let (phase, why) = rows
+            .get(&line.name)
+            .cloned()
+            .unwrap_or_else(|| ("<not created>".into(), String::new()));
+        let note = if line.repeated {
+            "(shown above)".to_string()
+        } else {
+            why
+        };
+        table.push(vec![format!("{indent}{}", line.name), phase, note]);
+    }
+    render_table(&table)
+}
+
 pub fn render_documents(resources: &[Resource], format: OutputFormat, single: bool) -> String {
     let values: Vec<Value> = resources.iter().map(Resource::to_value).collect();
     match format {
@@ -185,6 +259,52 @@ pub fn render_documents(resources: &[Resource], format: OutputFormat, single: bo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_dependency_tree_shows_phases_and_why_a_task_waits() {
+        let docs = axon_api::loader::load_str(
+            "t.yaml",
+            r#"apiVersion: axon.io/v1alpha1
+kind: Task
+metadata: {name: report}
+spec: {type: codex, prompt: r, credentials: {type: api-key, secretRef: {name: k}}, dependsOn: [fix-a, fix-b]}
+status:
+  phase: Pending
+  conditions: [{type: Waiting, status: "True", reason: DependenciesNotReady, message: "waiting for dependencies: fix-b (Running)"}]
+---
+apiVersion: axon.io/v1alpha1
+kind: Task
+metadata: {name: fix-a}
+spec: {type: codex, prompt: a, credentials: {type: api-key, secretRef: {name: k}}, dependsOn: [base]}
+status: {phase: Succeeded}
+---
+apiVersion: axon.io/v1alpha1
+kind: Task
+metadata: {name: fix-b}
+spec: {type: codex, prompt: b, credentials: {type: api-key, secretRef: {name: k}}, dependsOn: [base]}
+status: {phase: Running}
+---
+apiVersion: axon.io/v1alpha1
+kind: Task
+metadata: {name: base}
+spec: {type: codex, prompt: b, credentials: {type: api-key, secretRef: {name: k}}}
+status: {phase: Succeeded}
+"#,
+        )
+        .expect("load");
+        let all: Vec<Resource> = docs.into_iter().map(|d| d.resource).collect();
+        let tree = render_tree("report", &all);
+        assert_eq!(
+            tree,
+            "TASK         PHASE       WAITING FOR\n\
+             report       Pending     dependencies: fix-b (Running)\n\
+             └─ fix-a     Succeeded\n\
+             \x20  └─ base   Succeeded\n\
+             └─ fix-b     Running\n\
+             \x20  └─ base   Succeeded   (shown above)\n",
+            "{tree}"
+        );
+    }
 
     #[test]
     fn ages_like_kubectl() {

@@ -10,18 +10,16 @@
 //! `https://HOST/api/v3` for GitHub Enterprise); `AXON_GITHUB_API_URL` overrides it for every
 //! spawner of the process (a GitHub Enterprise proxy, or a fake GitHub in tests).
 
-use crate::backend::Backend;
-use crate::spawner_sink::BackendSink;
+use crate::backend::SharedBackend;
 use axon_api::Kind;
 use axon_spawner::{Spawner, SpawnerError, SpawnerOptions, SystemClock};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Environment variable overriding the GitHub API base URL of every spawner.
-pub const GITHUB_API_URL_ENV: &str = "AXON_GITHUB_API_URL";
+pub const GITHUB_API_URL_ENV: &str = axon_api::contract::ENV_GITHUB_API_URL;
 /// How often `axon serve` looks for TaskSpawners created or deleted.
 pub const RECONCILE_INTERVAL: Duration = Duration::from_secs(2);
 /// How long shutdown waits for loops to finish a poll in progress.
@@ -55,16 +53,11 @@ pub async fn shutdown_signal() {
 
 /// Runs TaskSpawner `name`'s loop until `shutdown` completes or the spawner is deleted.
 pub async fn run_one(
-    backend: Arc<Backend>,
+    backend: SharedBackend,
     name: &str,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), SpawnerError> {
-    let mut spawner = Spawner::new(
-        name,
-        BackendSink::new(backend),
-        SystemClock,
-        options_from_env(),
-    );
+    let mut spawner = Spawner::new(name, backend, SystemClock, options_from_env());
     spawner.run(shutdown).await
 }
 
@@ -90,7 +83,7 @@ struct Running {
     handle: JoinHandle<Result<(), SpawnerError>>,
 }
 
-fn start(backend: &Arc<Backend>, name: &str) -> Running {
+fn start(backend: &SharedBackend, name: &str) -> Running {
     let (stop, mut rx) = watch::channel(false);
     let backend = backend.clone();
     let name = name.to_string();
@@ -118,7 +111,7 @@ fn start(backend: &Arc<Backend>, name: &str) -> Running {
 }
 
 /// Runs a loop per stored TaskSpawner until `shutdown` completes, then stops them all.
-pub async fn host_all(backend: Arc<Backend>, shutdown: impl std::future::Future<Output = ()>) {
+pub async fn host_all(backend: SharedBackend, shutdown: impl std::future::Future<Output = ()>) {
     let mut shutdown = std::pin::pin!(shutdown);
     let mut running: BTreeMap<String, Running> = BTreeMap::new();
     loop {
@@ -176,13 +169,10 @@ async fn futures_join(handles: impl Iterator<Item = JoinHandle<Result<(), Spawne
 }
 
 /// The note `axon get taskspawners` prints when nothing runs the local spawners.
-pub fn serve_note(backend: &Backend) -> Option<&'static str> {
-    match backend {
-        Backend::Local(b) if !b.serve_running() => Some(
-            "note: no `axon serve` is running on this AXON_HOME: TaskSpawners create no Tasks until you start one",
-        ),
-        _ => None,
-    }
+pub fn serve_note(backend: &dyn axon_port::Backend) -> Option<&'static str> {
+    (!backend.runs_spawners()).then_some(
+        "note: no `axon serve` is running on this AXON_HOME: TaskSpawners create no Tasks until you start one",
+    )
 }
 
 #[cfg(test)]

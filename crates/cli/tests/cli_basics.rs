@@ -306,6 +306,10 @@ fn field_rules_refuse_with_one_line() {
             "(Task/x): spec.credentials.type: credential type oauth is supported only by claude-code, not codex",
         ),
         (
+            "kind: Task\nmetadata: {name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}\nspec: {type: codex, prompt: hi, credentials: {type: api-key, secretRef: {name: k}}}\n",
+            "(Task/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa): metadata.name: is 64 characters: a Task name is at most 63",
+        ),
+        (
             "kind: Workspace\nmetadata: {name: w}\nspec: {repo: '--upload-pack=touch /tmp/x'}\n",
             "(Workspace/w): spec.repo: \"--upload-pack=touch /tmp/x\" starts with '-': it would reach git as an option",
         ),

@@ -4,7 +4,13 @@
 
 pub mod apply;
 pub mod cron;
+pub mod deps;
+pub mod deps_template;
+pub mod fanout;
+pub mod fanout_status;
+pub mod ownership;
 pub mod plan;
+pub mod references;
 pub mod results;
 pub mod run_request;
 pub mod schedule;
@@ -12,6 +18,9 @@ pub mod spawn;
 pub mod spawn_item;
 pub mod spawn_memory;
 pub mod spawn_name;
+pub mod spawn_template;
+pub mod spawner_rules;
+pub mod start_gate;
 pub mod task_status;
 pub mod template;
 pub mod timeout;

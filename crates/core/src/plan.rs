@@ -2,6 +2,7 @@
 //! AgentConfig and the defaults. The local driver renders it into a bubblewrap command, the
 //! Kubernetes driver into a Job; neither re-decides anything in it.
 
+use axon_api::contract;
 use axon_api::{AgentConfig, AgentType, CredentialType, Task, Workspace};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -36,6 +37,26 @@ pub struct RunPlan {
     pub backoff_limit: i32,
 }
 
+impl RunPlan {
+    /// What the start gate admitted the Task with: the rendered prompt (when it has one) and
+    /// the branch (also given to the agent as `AXON_BRANCH`).
+    pub fn admit(&mut self, prompt: Option<String>, branch: Option<String>) {
+        if let Some(p) = prompt {
+            self.prompt = p;
+        }
+        if let Some(repo) = self.repo.as_mut() {
+            repo.branch = branch.or_else(|| repo.branch.take());
+            if let Some(b) = &repo.branch {
+                self.env.retain(|e| e.name != "AXON_BRANCH");
+                self.env.push(EnvEntry {
+                    name: "AXON_BRANCH".into(),
+                    value: EnvValue::Literal(b.clone()),
+                });
+            }
+        }
+    }
+}
+
 /// The repository part of a plan.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RepoPlan {
@@ -47,6 +68,9 @@ pub struct RepoPlan {
     pub token_secret: Option<String>,
     /// Files written into the work tree before the agent starts (relative path → content).
     pub files: Vec<(String, String)>,
+    /// The branch the Task works on (`spec.branch`, as the start gate rendered it): checked
+    /// out from the remote when it exists there, else created from `git_ref`.
+    pub branch: Option<String>,
 }
 
 /// One environment variable of the agent.
@@ -122,6 +146,7 @@ pub fn plan_run(
                     .iter()
                     .map(|f| (f.path.clone(), f.content.clone()))
                     .collect(),
+                branch: spec.branch.clone().filter(|b| !b.contains("{{")),
             })
         }
     };
@@ -160,28 +185,31 @@ pub fn plan_run(
         value: EnvValue::Literal(value.into()),
     };
     let mut env = vec![
-        lit("AXON_AGENT_TYPE", spec.type_.as_str()),
-        lit("AXON_TASK", &name),
-        lit("AXON_MODEL", spec.model.as_deref().unwrap_or_default()),
+        lit(contract::ENV_AGENT_TYPE, spec.type_.as_str()),
+        lit(contract::ENV_TASK, &name),
         lit(
-            "AXON_BASE_BRANCH",
+            contract::ENV_MODEL,
+            spec.model.as_deref().unwrap_or_default(),
+        ),
+        lit(
+            contract::ENV_BASE_BRANCH,
             repo.as_ref()
                 .and_then(|r| r.git_ref.as_deref())
                 .unwrap_or_default(),
         ),
     ];
     if let Some(url) = spec.model_base_url.as_deref().filter(|u| !u.is_empty()) {
-        env.push(lit("AXON_MODEL_BASE_URL", url));
+        env.push(lit(contract::ENV_MODEL_BASE_URL, url));
     }
     if config_files.contains_key(AGENTS_MD_FILE) {
         env.push(EnvEntry {
-            name: "AXON_AGENTS_MD_FILE".into(),
+            name: contract::ENV_AGENTS_MD_FILE.into(),
             value: EnvValue::ConfigPath(AGENTS_MD_FILE.into()),
         });
     }
     if config_files.keys().any(|k| k.starts_with(PLUGINS_DIR)) {
         env.push(EnvEntry {
-            name: "AXON_PLUGINS_DIR".into(),
+            name: contract::ENV_PLUGINS_DIR.into(),
             value: EnvValue::ConfigPath(PLUGINS_DIR.into()),
         });
     }
@@ -213,7 +241,7 @@ pub fn plan_run(
         }
     }
 
-    Ok(RunPlan {
+    let mut plan = RunPlan {
         task: name,
         agent_type: spec.type_,
         prompt: spec.prompt.clone(),
@@ -223,7 +251,9 @@ pub fn plan_run(
         config_files,
         timeout_seconds: spec.timeout_seconds,
         backoff_limit: spec.backoff_limit.unwrap_or(0).max(0),
-    })
+    };
+    plan.admit(None, None);
+    Ok(plan)
 }
 
 impl RunPlan {

@@ -6,7 +6,7 @@ pub use axon_api::UsageSource;
 use serde::{Deserialize, Serialize};
 
 /// Where the runner writes the document, as told by the driver.
-pub const RESULTS_FILE_ENV: &str = "AXON_RESULTS_FILE";
+pub const RESULTS_FILE_ENV: &str = axon_api::contract::ENV_RESULTS_FILE;
 
 /// Kubernetes caps a termination message at 4096 bytes; stay below it.
 pub const TERMINATION_MESSAGE_LIMIT: usize = 4000;

@@ -270,6 +270,8 @@ pub fn run_request(
             ttl_seconds_after_finished: flags.ttl_seconds,
             timeout_seconds: flags.timeout_seconds,
             backoff_limit: None,
+            depends_on: Vec::new(),
+            branch: None,
             model_base_url: flags
                 .model_base_url
                 .clone()

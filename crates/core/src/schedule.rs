@@ -24,6 +24,9 @@ pub struct TaskView {
     pub ttl_seconds: Option<i32>,
     /// The message currently in status (to avoid rewriting the same one).
     pub message: Option<String>,
+    /// The start gate lets it start ([`crate::start_gate`]); a Pending Task that is not ready
+    /// waits for its gate, not for a slot.
+    pub ready: bool,
 }
 
 /// What the scheduler does now.
@@ -70,7 +73,7 @@ pub fn decide(tasks: &[TaskView], limit: usize, now: DateTime<Utc>) -> Decision 
 
     let mut queue: Vec<&TaskView> = tasks
         .iter()
-        .filter(|t| phase(t) == TaskPhase::Pending && !t.alive)
+        .filter(|t| phase(t) == TaskPhase::Pending && !t.alive && t.ready)
         .collect();
     queue.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.name.cmp(&b.name)));
     for t in &queue {
@@ -119,6 +122,7 @@ mod tests {
             completed: None,
             ttl_seconds: None,
             message: None,
+            ready: true,
         }
     }
 
@@ -181,6 +185,16 @@ mod tests {
         assert_eq!(d.expire, ["old"]);
         assert_eq!(d.wake_at, Some(at(13)));
         assert!(!d.idle);
+    }
+
+    #[test]
+    fn tasks_the_gate_holds_take_no_slot_and_get_no_slot_message() {
+        let mut held = task("held", TaskPhase::Pending, 0, false);
+        held.ready = false;
+        let tasks = [held, task("free", TaskPhase::Pending, 1, false)];
+        let d = decide(&tasks, 1, at(10));
+        assert_eq!(d.start, ["free"]);
+        assert!(d.waiting.is_empty());
     }
 
     #[test]

@@ -56,6 +56,9 @@ pub struct SpawnPolicy {
     pub max_concurrency: Option<u32>,
     /// `spec.when.githubIssues.excludeLabels`.
     pub exclude_labels: Vec<String>,
+    /// `spec.when.items`: a Task is named exactly `<spawner>-<ID>` (the rules checked that
+    /// this is a valid name at apply), never hashed, so that `dependsOn` can name it.
+    pub exact_names: bool,
 }
 
 /// A Task to create.
@@ -151,8 +154,13 @@ pub fn plan_spawns(
             continue;
         }
         slots -= 1;
+        let name = if policy.exact_names {
+            format!("{spawner}-{}", item.id)
+        } else {
+            task_name(spawner, &item.id, generation)
+        };
         plan.create.push(PlannedTask {
-            name: task_name(spawner, &item.id, generation),
+            name,
             item_id: item.id.clone(),
             generation,
             item_index: index,
@@ -217,6 +225,7 @@ mod tests {
         SpawnPolicy {
             max_concurrency: max,
             exclude_labels: vec!["axon/needs-input".into()],
+            exact_names: false,
         }
     }
 

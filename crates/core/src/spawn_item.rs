@@ -1,9 +1,10 @@
-//! A work item discovered by a TaskSpawner source: one GitHub issue or pull request, or one cron
-//! tick. Both sources produce the same shape so that naming, the spawn decision and the prompt
+//! A work item discovered by a TaskSpawner source: one GitHub issue or pull request, one cron
+//! tick, or one entry of `when.items`. All sources produce the same shape so that naming, the spawn decision and the prompt
 //! template treat them alike; the fields follow the seed's promptTemplate variable table.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// What kind of thing an item is, as shown by `{{.Kind}}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -66,6 +67,9 @@ pub struct WorkItem {
     /// removed after a Task was created.
     #[serde(default)]
     pub updated_at: Option<DateTime<Utc>>,
+    /// `{{.Item.<field>}}`: the fields of a `when.items` entry; empty for the other sources.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
 }
 
 impl WorkItem {
@@ -84,6 +88,28 @@ impl WorkItem {
             schedule: String::new(),
             state: ItemState::Open,
             updated_at: None,
+            fields: BTreeMap::new(),
+        }
+    }
+
+    /// An entry of `when.items`: `{{.ID}}` and `{{.Title}}` are its key, `{{.Item.<field>}}`
+    /// its fields; the GitHub and cron variables are empty.
+    pub fn listed(key: impl Into<String>, fields: BTreeMap<String, String>) -> Self {
+        let key = key.into();
+        WorkItem {
+            id: key.clone(),
+            number: 0,
+            title: key,
+            body: String::new(),
+            url: String::new(),
+            labels: Vec::new(),
+            comments: String::new(),
+            kind: ItemKind::Issue,
+            time: None,
+            schedule: String::new(),
+            state: ItemState::Open,
+            updated_at: None,
+            fields,
         }
     }
 
@@ -102,6 +128,7 @@ impl WorkItem {
             schedule: schedule.to_string(),
             state: ItemState::Open,
             updated_at: None,
+            fields: BTreeMap::new(),
         }
     }
 

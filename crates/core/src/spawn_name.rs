@@ -9,6 +9,10 @@
 //! known sources (a number, or a cron tick `YYYYMMDD-HHMM`) with a valid spawner name. Anything
 //! else (upper case, odd characters, too long) becomes a sanitized prefix plus a hash of the
 //! exact `(spawner, ID, generation)`, so two different items never collide.
+//!
+//! `when.items` is different: the user chose each item's key to name its Task, and other
+//! Tasks refer to that name in `dependsOn`, so the name is exactly `<spawner>-<key>`, never
+//! hashed; [`item_task_name`] refuses a key that does not make a valid name (at apply).
 
 use sha2::{Digest, Sha256};
 
@@ -71,6 +75,27 @@ fn sanitize(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// The Task of `when.items` entry `key`: exactly `<spawner>-<key>`, or why that is not a valid
+/// Task name (a DNS-1123 label of at most 63 characters, so that it works as a Job name and a
+/// label value on Kubernetes).
+pub fn item_task_name(spawner: &str, key: &str) -> Result<String, String> {
+    let name = format!("{spawner}-{key}");
+    if is_dns_label(&name) {
+        return Ok(name);
+    }
+    let why = if name.len() > MAX_NAME_LEN {
+        format!(
+            "is {} characters, over the limit of {MAX_NAME_LEN}",
+            name.len()
+        )
+    } else {
+        "is not a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit)".to_string()
+    };
+    Err(format!(
+        "{key:?} names Task {name:?}, which {why}: `<spawner>-<key>` must be a valid Task name (a DNS-1123 label of at most {MAX_NAME_LEN} characters)"
+    ))
 }
 
 /// IDs that the readable form cannot confuse: a number, or a cron tick `YYYYMMDD-HHMM`.
@@ -180,6 +205,28 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn item_names_are_exact_or_refused() {
+        assert_eq!(
+            item_task_name("refactor", "billing"),
+            Ok("refactor-billing".into())
+        );
+        let errors = [
+            item_task_name("refactor", "Billing").expect_err("upper case"),
+            item_task_name("refactor", "a_b").expect_err("underscore"),
+            item_task_name("refactor", "").expect_err("empty"),
+            item_task_name("refactor", &"x".repeat(60)).expect_err("long"),
+            item_task_name("re.factor", "x").expect_err("dotted spawner"),
+        ];
+        insta::assert_snapshot!(errors.join("\n"), @r#"
+        "Billing" names Task "refactor-Billing", which is not a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit): `<spawner>-<key>` must be a valid Task name (a DNS-1123 label of at most 63 characters)
+        "a_b" names Task "refactor-a_b", which is not a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit): `<spawner>-<key>` must be a valid Task name (a DNS-1123 label of at most 63 characters)
+        "" names Task "refactor-", which is not a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit): `<spawner>-<key>` must be a valid Task name (a DNS-1123 label of at most 63 characters)
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" names Task "refactor-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", which is 69 characters, over the limit of 63: `<spawner>-<key>` must be a valid Task name (a DNS-1123 label of at most 63 characters)
+        "x" names Task "re.factor-x", which is not a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit): `<spawner>-<key>` must be a valid Task name (a DNS-1123 label of at most 63 characters)
+        "#);
     }
 
     #[test]

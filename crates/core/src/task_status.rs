@@ -3,7 +3,7 @@
 //! never changes phase again, so a late or repeated observation cannot undo a result.
 
 use crate::results::ResultsDocument;
-use axon_api::{Condition, TaskOutputs, TaskPhase, TaskStatus, TaskUsage};
+use axon_api::{Condition, DependencyState, TaskOutputs, TaskPhase, TaskStatus, TaskUsage};
 
 /// What a driver observed about a Task's run. Short-lived values passed by reference, so the
 /// size of `Finished` does not matter.
@@ -12,6 +12,22 @@ use axon_api::{Condition, TaskOutputs, TaskPhase, TaskStatus, TaskUsage};
 pub enum RunObservation {
     /// Not running yet; `reason` says what it waits for.
     Waiting { reason: String },
+    /// The start gate holds the Task ([`crate::start_gate`]): a `Waiting` condition says why.
+    Gated {
+        kind: crate::start_gate::WaitKind,
+        message: String,
+        dependencies: Vec<DependencyState>,
+        at: String,
+    },
+    /// The start gate let the Task through: what it runs with, recorded before it starts.
+    Admitted {
+        /// The rendered prompt, when it differs from `spec.prompt`.
+        prompt: Option<String>,
+        /// The branch to work on (rendered when `spec.branch` is a template).
+        branch: Option<String>,
+        dependencies: Vec<DependencyState>,
+        at: String,
+    },
     /// The agent started.
     Started {
         at: String,
@@ -99,6 +115,36 @@ pub fn next_status(
             s.phase = Some(TaskPhase::Pending);
             s.message = Some(reason.clone());
         }
+        RunObservation::Gated {
+            kind,
+            message,
+            dependencies,
+            at,
+        } => {
+            s.phase = Some(TaskPhase::Pending);
+            s.message = Some(message.clone());
+            s.dependencies = dependencies.clone();
+            set_condition(
+                &mut s.conditions,
+                condition("Waiting", true, kind.reason(), message, at, generation),
+            );
+        }
+        RunObservation::Admitted {
+            prompt,
+            branch,
+            dependencies,
+            at,
+        } => {
+            s.prompt = prompt.clone();
+            s.branch = branch.clone();
+            s.dependencies = dependencies.clone();
+            if s.conditions.iter().any(|c| c.type_ == "Waiting") {
+                set_condition(
+                    &mut s.conditions,
+                    condition("Waiting", false, "Admitted", "", at, generation),
+                );
+            }
+        }
         RunObservation::Started { at, job, pod } => {
             s.phase = Some(TaskPhase::Running);
             s.job_name = Some(job.clone());
@@ -145,6 +191,7 @@ pub fn next_status(
                     commits: r.commits.clone(),
                     pushed: r.pushed,
                     pull_requests: r.pull_requests.clone(),
+                    final_answer: r.final_answer.as_deref().map(capped_answer),
                 });
                 s.usage = r.usage.as_ref().map(|u| TaskUsage {
                     input_tokens: u.input_tokens,
@@ -250,6 +297,21 @@ fn verdict(
             "the agent ended without an exit code or results".to_string(),
         ),
     }
+}
+
+/// Most of a final answer kept in status (status is not a log: the log has all of it).
+pub const FINAL_ANSWER_LIMIT: usize = 4000;
+
+/// `answer` cut to [`FINAL_ANSWER_LIMIT`] bytes at a character boundary, marked when cut.
+fn capped_answer(answer: &str) -> String {
+    if answer.len() <= FINAL_ANSWER_LIMIT {
+        return answer.to_string();
+    }
+    let mut end = FINAL_ANSWER_LIMIT;
+    while !answer.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… (truncated)", &answer[..end])
 }
 
 #[cfg(test)]

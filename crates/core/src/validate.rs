@@ -1,4 +1,5 @@
-//! Checks beyond the schema that need the core: cron expressions, prompt templates, and which
+//! Checks beyond the schema that need the core: cron expressions, TaskSpawner templates and
+//! items ([`crate::spawner_rules`]), and which
 //! credential types an agent supports (the rule of [`crate::plan::credential_env`], so `axon
 //! validate` and a run refuse the same things). `axon validate` and `axon apply` run them
 //! before anything is stored, after the loader's own field rules (`axon_api::rules`).
@@ -35,6 +36,11 @@ pub fn violations(resource: &Resource) -> Vec<Violation> {
             if let Err(reason) = credentials(t.spec.type_, &t.spec.credentials) {
                 push("spec.credentials.type", reason);
             }
+            for (path, reason) in
+                templates(&t.spec.depends_on, &t.spec.prompt, t.spec.branch.as_deref())
+            {
+                push(path, reason);
+            }
         }
         Resource::TaskSpawner(ts) => {
             if let Some(cron) = &ts.spec.when.cron
@@ -46,15 +52,66 @@ pub fn violations(resource: &Resource) -> Vec<Violation> {
             if let Err(reason) = credentials(template.type_, &template.credentials) {
                 push("spec.taskTemplate.credentials.type", reason);
             }
-            if let Some(t) = &template.prompt_template
-                && let Err(e) = crate::template::parse_template(t)
-            {
-                push("spec.taskTemplate.promptTemplate", e.to_string());
+            for v in crate::spawner_rules::violations(ts) {
+                push(&v.path, v.reason);
             }
         }
         Resource::Workspace(_) | Resource::AgentConfig(_) => {}
     }
     out
+}
+
+/// With dependencies, `prompt` and `branch` are templates rendered at start: check their
+/// syntax now; a templated `branch` without dependencies has nothing to render from.
+fn templates(deps: &[String], prompt: &str, branch: Option<&str>) -> Vec<(&'static str, String)> {
+    use crate::deps_template::check_syntax;
+    let mut out = Vec::new();
+    if !deps.is_empty()
+        && let Err(e) = check_syntax("prompt", prompt)
+    {
+        out.push(("spec.prompt", e.to_string()));
+    }
+    if let Some(b) = branch.filter(|b| b.contains("{{")) {
+        if deps.is_empty() {
+            out.push((
+                "spec.branch",
+                format!(
+                    "{b:?} is a template but the Task has no dependsOn: templates see only .Deps"
+                ),
+            ));
+        } else if let Err(e) = check_syntax("branch", b) {
+            out.push(("spec.branch", e.to_string()));
+        }
+    }
+    out
+}
+
+/// Problems of a set of documents taken together (one `axon validate`/`apply` invocation):
+/// a `dependsOn` cycle among their Tasks is an error; warnings name dependencies that none of
+/// them defines (allowed: such a Task waits until one of that name is created).
+pub fn graph_problems(resources: &[&Resource]) -> (Option<String>, Vec<String>) {
+    let graph: crate::deps::Graph = resources
+        .iter()
+        .filter_map(|r| match r {
+            Resource::Task(t) => Some((r.name().to_string(), t.spec.depends_on.clone())),
+            _ => None,
+        })
+        .collect();
+    let cycle = crate::deps::find_cycle(&graph).map(|c| {
+        format!(
+            "spec.dependsOn: dependency cycle {}: these Tasks would wait for each other forever",
+            crate::deps::describe_cycle(&c)
+        )
+    });
+    let mut warnings = Vec::new();
+    for (name, deps) in &graph {
+        for d in deps.iter().filter(|d| !graph.contains_key(*d)) {
+            warnings.push(format!(
+                "Task {name} depends on {d}, which these files do not define: it will wait until a Task {d} exists"
+            ));
+        }
+    }
+    (cycle, warnings)
 }
 
 /// Every broken rule of a resource: the loader's field rules, then the core's.

@@ -26,3 +26,53 @@ fn every_example_loads_and_validates() {
     }
     assert!(seen >= 6, "expected the six examples, found {seen}");
 }
+
+/// The fan-out example holds together: the tracking Task depends on exactly the Tasks the
+/// spawner makes (`<spawner>-<name>`), its prompt names each of them in `.Deps` (with `_` for
+/// `-`), and every item renders, keeping those `.Deps` actions.
+#[test]
+fn the_fan_out_example_depends_on_what_it_spawns() {
+    use axon_api::loader::Resource;
+    use axon_core::spawn_template::TaskTemplates;
+    use axon_core::template::Samples;
+
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/07-taskspawner-fanout.yaml");
+    let docs = load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let spawner = docs
+        .iter()
+        .find_map(|d| match &d.resource {
+            Resource::TaskSpawner(s) => Some(s.clone()),
+            _ => None,
+        })
+        .expect("a TaskSpawner");
+    let tracking = docs
+        .iter()
+        .find_map(|d| match &d.resource {
+            Resource::Task(t) => Some(t.clone()),
+            _ => None,
+        })
+        .expect("a Task");
+    let name = spawner.metadata.name.clone().expect("name");
+    let items = axon_core::fanout::work_items(&spawner.spec.when);
+    let spawned: Vec<String> = items.iter().map(|i| format!("{name}-{}", i.id)).collect();
+    assert_eq!(tracking.spec.depends_on, spawned);
+    for task in &spawned {
+        let key = format!(".Deps.{}.", task.replace('-', "_"));
+        assert!(tracking.spec.prompt.contains(&key), "{key} missing");
+    }
+    let templates =
+        TaskTemplates::parse(&spawner.spec.task_template, Samples::None).expect("parses");
+    for (item, task) in items.iter().zip(&spawned) {
+        let rendered = templates.render(item, task).expect("renders");
+        assert!(
+            rendered
+                .prompt
+                .contains(&format!("the {} service", item.id))
+        );
+        assert_eq!(
+            rendered.branch.as_deref(),
+            Some(format!("axon/structured-logging-{}", item.id).as_str())
+        );
+    }
+}

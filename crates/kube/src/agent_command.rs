@@ -5,10 +5,15 @@
 //! 0. The kubelet still reports what it observed (OOMKilled, a kill at the deadline, an image
 //! that cannot be pulled or a container that cannot start) in the init container's status.
 //!
+//! Before the entrypoint, the wrapper exports `AXON_BASE_BRANCH` from the file the workspace
+//! preparation wrote in [`AGENT_ENV_DIR`] (the branch it resolved, as the local supervisor
+//! sets it), when there is one.
+//!
 //! The script is a constant: nothing from the Task (the prompt above all) is ever in it. A
 //! custom image that gets the prompt as `$1` reads it from the prompt file inside the Pod.
 
-use crate::names::{ENTRYPOINT, EXIT_CODE_FILE, PROMPT_FILE};
+use crate::names::{AGENT_ENV_DIR, ENTRYPOINT, EXIT_CODE_FILE, PROMPT_FILE};
+use axon_api::contract::ENV_BASE_BRANCH;
 
 /// The shell the wrapper runs in (every agent image has one: the entrypoint is a script).
 pub const SHELL: &str = "/bin/sh";
@@ -22,7 +27,11 @@ pub fn agent_command(prompt_argument: bool) -> Vec<String> {
     };
     // SIGTERM/SIGINT reach the entrypoint (sh as PID 1 would ignore them); `wait` returns
     // early when a trap ran, so wait again until the entrypoint is gone.
+    let base_branch = format!(
+        "f={AGENT_ENV_DIR}/{ENV_BASE_BRANCH}; if [ -r \"$f\" ]; then {ENV_BASE_BRANCH}=\"$(cat \"$f\")\"; export {ENV_BASE_BRANCH}; fi"
+    );
     let script = [
+        base_branch.as_str(),
         run.as_str(),
         "pid=$!",
         "trap 'kill -TERM \"$pid\" 2>/dev/null' TERM INT",
@@ -43,7 +52,8 @@ mod tests {
         let script = script
             .replace(ENTRYPOINT, entrypoint)
             .replace(EXIT_CODE_FILE, &dir.join("exit-code").display().to_string())
-            .replace(PROMPT_FILE, &dir.join("prompt").display().to_string());
+            .replace(PROMPT_FILE, &dir.join("prompt").display().to_string())
+            .replace(AGENT_ENV_DIR, &dir.join("env").display().to_string());
         let status = Command::new(SHELL)
             .args(["-c", &script])
             .status()
@@ -79,6 +89,28 @@ mod tests {
         assert_eq!((exit, code.as_str()), (0, "7"));
         let arg = std::fs::read_to_string(dir.path().join("arg")).expect("arg");
         assert_eq!(arg.trim_end(), "", "no prompt argument");
+    }
+
+    #[test]
+    fn exports_the_base_branch_prepare_wrote() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let entry = dir.path().join("entry.sh");
+        std::fs::write(
+            &entry,
+            "#!/bin/sh\necho \"${AXON_BASE_BRANCH-unset}\" > \"$(dirname \"$0\")/branch\"\n",
+        )
+        .expect("write");
+        std::fs::set_permissions(&entry, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        let [_, _, script] = <[String; 3]>::try_from(agent_command(false)).expect("3 parts");
+        let branch = || std::fs::read_to_string(dir.path().join("branch")).expect("branch");
+        // Without a workspace: no file, the variable as the Pod spec set it (here unset).
+        run(&script, &entry.display().to_string(), dir.path());
+        assert_eq!(branch().trim_end(), "unset");
+        std::fs::create_dir(dir.path().join("env")).expect("mkdir");
+        std::fs::write(dir.path().join("env").join(ENV_BASE_BRANCH), "feature/x").expect("write");
+        run(&script, &entry.display().to_string(), dir.path());
+        assert_eq!(branch().trim_end(), "feature/x");
     }
 
     #[test]

@@ -85,8 +85,8 @@ where
 /// Run the controllers until SIGTERM (Ok) or until the leader Lease is lost (Err).
 pub async fn run_controller(opts: ControllerOptions) -> Result<(), KubeError> {
     crate::tls::install_crypto_provider();
-    let version = env("AXON_VERSION").unwrap_or_else(|| VERSION.to_string());
-    let image = env("AXON_IMAGE").unwrap_or_else(|| default_axon_image(&version));
+    let version = env(crate::names::VERSION_ENV).unwrap_or_else(|| VERSION.to_string());
+    let image = env(crate::names::IMAGE_ENV).unwrap_or_else(|| default_axon_image(&version));
     let lease_ns = env("POD_NAMESPACE").unwrap_or_else(|| SYSTEM_NAMESPACE.to_string());
     let identity =
         env("POD_NAME").unwrap_or_else(|| format!("{CONTROLLER_NAME}-{}", std::process::id()));
@@ -105,13 +105,32 @@ pub async fn run_controller(opts: ControllerOptions) -> Result<(), KubeError> {
     let tasks = Controller::new(
         api::<Task>(&client, ns),
         watcher::Config::default().any_semantic(),
-    )
-    .owns(api::<Job>(&client, ns), by_label(LABEL_TASK))
-    .watches(api::<Pod>(&client, ns), by_label(LABEL_TASK), |pod: Pod| {
-        let task = pod.labels().get(LABEL_TASK)?.clone();
-        Some(ObjectRef::<Task>::new(&task).within(&pod.namespace().unwrap_or_default()))
-    })
-    .shutdown_on_signal();
+    );
+    // A Task that finishes wakes the Tasks that depend on it (their start gate), at once.
+    let known = tasks.store();
+    let tasks = tasks
+        .watches(
+            api::<Task>(&client, ns),
+            watcher::Config::default().any_semantic(),
+            move |changed: Task| {
+                let name = changed.name_any();
+                let ns = changed.namespace().unwrap_or_default();
+                known
+                    .state()
+                    .into_iter()
+                    .filter(|t| {
+                        t.namespace().unwrap_or_default() == ns && t.spec.depends_on.contains(&name)
+                    })
+                    .map(|t| ObjectRef::from_obj(t.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .owns(api::<Job>(&client, ns), by_label(LABEL_TASK))
+        .watches(api::<Pod>(&client, ns), by_label(LABEL_TASK), |pod: Pod| {
+            let task = pod.labels().get(LABEL_TASK)?.clone();
+            Some(ObjectRef::<Task>::new(&task).within(&pod.namespace().unwrap_or_default()))
+        })
+        .shutdown_on_signal();
     let spawners = Controller::new(
         api::<TaskSpawner>(&client, ns),
         watcher::Config::default().any_semantic(),

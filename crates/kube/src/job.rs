@@ -18,11 +18,11 @@
 
 use crate::agent_command::agent_command;
 use crate::names::{
-    AGENT_CONFIG_DIR, AGENT_CONTAINER, BASE_DIR, CLAIMS_DIR, CLAIMS_FILE, EXIT_CODE_FILE,
-    GITHUB_SECRET_DIR, HOME_DIR, LABEL_AGENT_TYPE, LABEL_MANAGED_BY, LABEL_NAME, LABEL_TASK,
-    PREPARE_CONTAINER, PROMPT_DIR, PROMPT_FILE, PROMPT_FILE_ENV, REPO_DIR, RESULTS_CONTAINER,
-    RESULTS_UID, TERMINATION_LOG, WORKSPACE_DIR, WORKSPACE_FILES_DIR, config_map_name,
-    default_agent_image,
+    AGENT_CONFIG_DIR, AGENT_CONTAINER, AGENT_ENV_DIR, BASE_DIR, CLAIMS_DIR, CLAIMS_FILE,
+    EXIT_CODE_FILE, GITHUB_SECRET_DIR, HOME_DIR, LABEL_AGENT_TYPE, LABEL_MANAGED_BY, LABEL_NAME,
+    LABEL_TASK, PREPARE_CONTAINER, PROMPT_DIR, PROMPT_FILE, PROMPT_FILE_ENV, REPO_DIR,
+    RESULTS_CONTAINER, RESULTS_UID, TERMINATION_LOG, WORKSPACE_DIR, WORKSPACE_FILES_DIR,
+    config_map_name, default_agent_image,
 };
 use crate::prompt::prompt_as_argument;
 use crate::security::{
@@ -62,6 +62,7 @@ const VOL_FILES: &str = "workspace-files";
 const VOL_GITHUB: &str = "github-token";
 const VOL_PROMPT: &str = "prompt";
 const VOL_BASE: &str = "axon-base";
+const VOL_AGENT_ENV: &str = "axon-agent-env";
 const VOL_CLAIMS: &str = "axon-claims";
 const VOL_RESULTS_TMP: &str = "results-tmp";
 
@@ -231,17 +232,23 @@ fn prepare_container(plan: &RunPlan, opts: &JobOptions) -> Option<Container> {
     if let Some(r) = &repo.git_ref {
         args.extend(["--ref".into(), r.clone()]);
     }
+    if let Some(b) = &repo.branch {
+        args.extend(["--branch".into(), b.clone()]);
+    }
     args.extend([
         "--dest".into(),
         REPO_DIR.into(),
         "--base-dir".into(),
         BASE_DIR.into(),
+        "--env-dir".into(),
+        AGENT_ENV_DIR.into(),
     ]);
     let mut mounts = vec![
         mount(VOL_WORKSPACE, WORKSPACE_DIR, false),
         mount(VOL_HOME, HOME_DIR, false),
         mount(VOL_TMP, "/tmp", false),
         mount(VOL_BASE, BASE_DIR, false),
+        mount(VOL_AGENT_ENV, AGENT_ENV_DIR, false),
     ];
     if let Some(file) = token_file(plan) {
         args.extend(["--token-file".into(), file]);
@@ -268,7 +275,8 @@ fn prepare_container(plan: &RunPlan, opts: &JobOptions) -> Option<Container> {
 }
 
 /// The init container running the agent: the work tree read-write, the prompt a read-only
-/// file, its claims in `axon-claims`. Never `axon-base` or the GitHub token file.
+/// file, its claims in `axon-claims`, what `prepare` tells it (`AXON_BASE_BRANCH`, as on the
+/// local backend) read-only in `axon-agent-env`. Never `axon-base` or the GitHub token file.
 fn agent_container(plan: &RunPlan, opts: &JobOptions) -> Container {
     let custom = plan.image.is_some();
     let image = plan
@@ -284,6 +292,9 @@ fn agent_container(plan: &RunPlan, opts: &JobOptions) -> Container {
     ];
     if !plan.config_files.is_empty() {
         mounts.push(mount(VOL_CONFIG, AGENT_CONFIG_DIR, true));
+    }
+    if plan.repo.is_some() {
+        mounts.push(mount(VOL_AGENT_ENV, AGENT_ENV_DIR, true));
     }
     Container {
         name: AGENT_CONTAINER.into(),
@@ -415,6 +426,7 @@ fn volumes(plan: &RunPlan) -> Vec<Volume> {
         return volumes;
     };
     volumes.push(empty_dir(VOL_BASE, Some("1Mi")));
+    volumes.push(empty_dir(VOL_AGENT_ENV, Some("1Mi")));
     if !repo.files.is_empty() {
         let items = repo
             .files

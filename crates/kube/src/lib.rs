@@ -17,7 +17,7 @@ pub mod manifests;
 pub mod metrics;
 pub mod names;
 pub mod observe;
-pub mod preflight;
+pub mod port;
 pub mod prompt;
 pub mod security;
 pub mod server;

@@ -65,11 +65,14 @@ pub fn controller_rules() -> Vec<PolicyRule> {
             &["tasks/status", "taskspawners/status"],
             &["get", "patch", "update"],
         ),
+        // `create` and `patch` only to grant them to spawners with `when.items` (the
+        // Workspaces of items with a `repo`); the controller itself never writes one.
         rule(
             &["axon.io"],
-            &["workspaces", "agentconfigs"],
-            &["get", "list", "watch"],
+            &["workspaces"],
+            &["get", "list", "watch", "create", "patch"],
         ),
+        rule(&["axon.io"], &["agentconfigs"], &["get", "list", "watch"]),
         rule(
             &["batch"],
             &["jobs"],
@@ -141,12 +144,12 @@ pub fn controller_deployment(image: &str, version: &str) -> Deployment {
         ]),
         env: Some(vec![
             EnvVar {
-                name: "AXON_IMAGE".into(),
+                name: crate::names::IMAGE_ENV.into(),
                 value: Some(image.into()),
                 value_from: None,
             },
             EnvVar {
-                name: "AXON_VERSION".into(),
+                name: crate::names::VERSION_ENV.into(),
                 value: Some(version.into()),
                 value_from: None,
             },

@@ -1,6 +1,8 @@
 //! Names, labels and defaults shared by everything the Kubernetes backend creates, so a Job,
 //! a Deployment and the install manifests agree on them.
 
+use axon_api::contract;
+
 use axon_api::AgentType;
 
 /// Namespace of the controller.
@@ -13,23 +15,29 @@ pub const LEASE_NAME: &str = "axon-controller-leader";
 pub const CLI_FIELD_MANAGER: &str = "axon";
 /// Field manager of the controller's server-side applies.
 pub const CONTROLLER_FIELD_MANAGER: &str = "axon-controller";
+/// Field manager of a spawner loop's server-side applies (its fan-out Workspaces).
+pub const SPAWNER_FIELD_MANAGER: &str = "axon-spawner";
 /// Default image of the `axon` binary (controller, init container, spawners).
 pub const AXON_IMAGE_REPO: &str = "ghcr.io/axon-core/axon";
 /// Environment variable of the `axon` binary's log filter (`RUST_LOG` is not read).
-pub const LOG_ENV: &str = "AXON_LOG";
+pub const LOG_ENV: &str = contract::ENV_LOG;
 /// Log filter of the controller and spawner Pods.
 pub const POD_LOG_LEVEL: &str = "info";
 /// Environment variable choosing the `axon` binary's backend (`local` or `kubernetes`).
-pub const BACKEND_ENV: &str = "AXON_BACKEND";
+pub const BACKEND_ENV: &str = contract::ENV_BACKEND;
+/// Environment variable of the controller: the `axon` image for init containers and spawners.
+pub const IMAGE_ENV: &str = "AXON_IMAGE";
+/// Environment variable of the controller: the version it reports and tags images with.
+pub const VERSION_ENV: &str = "AXON_VERSION";
 /// Port of the controller's `/metrics`, `/healthz`, `/readyz`.
 pub const METRICS_PORT: u16 = 8080;
 
 /// Label on a Job, its Pods and its ConfigMap: the Task's name.
-pub const LABEL_TASK: &str = "axon.io/task";
+pub const LABEL_TASK: &str = contract::LABEL_TASK;
 /// Label on a Job and its Pods: the agent type.
-pub const LABEL_AGENT_TYPE: &str = "axon.io/agent-type";
+pub const LABEL_AGENT_TYPE: &str = contract::LABEL_AGENT_TYPE;
 /// Label on a spawner's Deployment, ServiceAccount, Role and binding: the TaskSpawner's name.
-pub const LABEL_SPAWNER: &str = "axon.io/taskspawner";
+pub const LABEL_SPAWNER: &str = contract::LABEL_TASKSPAWNER;
 /// Standard label naming the manager of a resource.
 pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 /// Standard label naming the component.
@@ -63,6 +71,10 @@ pub const ENTRYPOINT: &str = "/axon_entrypoint.sh";
 /// Where `prepare` records the base commit and branch (`axon-base` emptyDir: `prepare`
 /// read-write, `results` read-only, never the agent).
 pub const BASE_DIR: &str = "/axon/base";
+/// Where `prepare` writes what the agent is told about its workspace (`axon-agent-env`
+/// emptyDir: `prepare` read-write, the agent read-only): one file per variable, named after
+/// it; the agent container's wrapper exports them (`AXON_BASE_BRANCH`).
+pub const AGENT_ENV_DIR: &str = "/axon/env";
 /// Where the agent side writes its claims (`axon-claims` emptyDir: the agent read-write,
 /// `results` read-only).
 pub const CLAIMS_DIR: &str = "/axon/claims";
@@ -75,7 +87,7 @@ pub const PROMPT_DIR: &str = "/axon/prompt";
 /// The prompt file (`AXON_PROMPT_FILE`).
 pub const PROMPT_FILE: &str = "/axon/prompt/prompt";
 /// Environment variable naming the prompt file.
-pub const PROMPT_FILE_ENV: &str = "AXON_PROMPT_FILE";
+pub const PROMPT_FILE_ENV: &str = contract::ENV_PROMPT_FILE;
 /// UID and GID Axon's Pods run as (high, so it maps to no host user): the controller,
 /// spawners, and in a Task's Pod `prepare` and the agent; also the Pods' `fsGroup`.
 pub const RUN_AS_USER: i64 = 10001;

@@ -13,6 +13,7 @@ use crate::names::{
 use crate::security::{container_security_context, pod_security_context, resources};
 use axon_api::config::Backend;
 use axon_api::{Condition, TaskSpawner, TaskSpawnerPhase, TaskSpawnerStatus};
+use axon_core::fanout;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
@@ -67,8 +68,16 @@ fn rule(resources: &[&str], names: &[&str], verbs: &[&str]) -> PolicyRule {
     }
 }
 
-/// The Role's rules for spawner `name` reading Workspace `workspace` and its Secret `secret`.
-pub fn spawner_rules(name: &str, workspace: Option<&str>, secret: Option<&str>) -> Vec<PolicyRule> {
+/// The Role's rules for spawner `name` reading Workspace `workspace` and its Secret `secret`,
+/// and making the Workspaces `derived` of its `when.items` (`axon_core::fanout`): it may
+/// create Workspaces (Kubernetes cannot limit a create to names) and read and replace only
+/// those names (server-side apply: `patch`, which creates through the `create` rule).
+pub fn spawner_rules(
+    name: &str,
+    workspace: Option<&str>,
+    secret: Option<&str>,
+    derived: &[String],
+) -> Vec<PolicyRule> {
     let mut rules = vec![
         rule(&["taskspawners"], &[name], &["get", "watch"]),
         rule(
@@ -84,6 +93,11 @@ pub fn spawner_rules(name: &str, workspace: Option<&str>, secret: Option<&str>) 
     ];
     if let Some(ws) = workspace {
         rules.push(rule(&["workspaces"], &[ws], &["get"]));
+    }
+    if !derived.is_empty() {
+        let names: Vec<&str> = derived.iter().map(String::as_str).collect();
+        rules.push(rule(&["workspaces"], &[], &["create"]));
+        rules.push(rule(&["workspaces"], &names, &["get", "patch"]));
     }
     if let Some(s) = secret {
         rules.push(rule(&["secrets"], &[s], &["get"]));
@@ -129,6 +143,7 @@ pub fn render_spawner(
         .workspace_ref
         .as_ref()
         .map(|w| w.name.as_str());
+    let derived = fanout::derived_workspace_names(&name, &ts.spec.when);
     let selector = BTreeMap::from([(LABEL_SPAWNER.to_string(), name.clone())]);
     let container = Container {
         name: "spawner".into(),
@@ -160,7 +175,7 @@ pub fn render_spawner(
         },
         role: Role {
             metadata: meta.clone(),
-            rules: Some(spawner_rules(&name, workspace, workspace_secret)),
+            rules: Some(spawner_rules(&name, workspace, workspace_secret, &derived)),
         },
         role_binding: RoleBinding {
             metadata: meta.clone(),
@@ -316,4 +331,74 @@ pub fn without_spec_condition(status: &TaskSpawnerStatus) -> Option<Vec<Conditio
                 .cloned()
                 .collect()
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verbs_on(rules: &[PolicyRule], resource: &str) -> Vec<(Option<Vec<String>>, Vec<String>)> {
+        rules
+            .iter()
+            .filter(|r| r.resources.as_deref() == Some(&[resource.to_string()][..]))
+            .map(|r| (r.resource_names.clone(), r.verbs.clone()))
+            .collect()
+    }
+
+    /// A `when.items` spawner may create Workspaces and read and replace only its
+    /// `<spawner>-<key>` ones; a spawner without derived Workspaces gets no such rule.
+    #[test]
+    fn the_role_grants_exactly_the_derived_workspaces() {
+        let derived = ["refactor-billing".to_string(), "refactor-cart".to_string()];
+        let rules = spawner_rules("refactor", Some("base"), None, &derived);
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            verbs_on(&rules, "workspaces"),
+            vec![
+                (Some(s(&["base"])), s(&["get"])),
+                (None, s(&["create"])),
+                (
+                    Some(s(&["refactor-billing", "refactor-cart"])),
+                    s(&["get", "patch"])
+                ),
+            ]
+        );
+        let plain = spawner_rules("refactor", Some("base"), None, &[]);
+        assert_eq!(
+            verbs_on(&plain, "workspaces"),
+            vec![(Some(s(&["base"])), s(&["get"]))]
+        );
+    }
+
+    /// The names come from the spec: items with a `repo` and no `workspace`.
+    #[test]
+    fn render_spawner_derives_the_names_from_the_items() {
+        let ts: TaskSpawner = serde_json::from_value(serde_json::json!({
+            "apiVersion": "axon.io/v1alpha1",
+            "kind": "TaskSpawner",
+            "metadata": {"name": "refactor", "namespace": "ns", "uid": "u"},
+            "spec": {
+                "when": {"items": [
+                    {"name": "billing", "repo": "https://example.com/b.git"},
+                    {"name": "search", "workspace": "shared"},
+                ]},
+                "taskTemplate": {"type": "claude-code",
+                    "credentials": {"type": "api-key", "secretRef": {"name": "c"}}},
+            },
+        }))
+        .expect("spawner");
+        let role = render_spawner(&ts, None, "img").role;
+        let rules = role.rules.unwrap_or_default();
+        let patchable: Vec<_> = verbs_on(&rules, "workspaces")
+            .into_iter()
+            .filter(|(_, verbs)| verbs.contains(&"patch".to_string()))
+            .collect();
+        assert_eq!(
+            patchable,
+            vec![(
+                Some(vec!["refactor-billing".to_string()]),
+                vec!["get".to_string(), "patch".to_string()]
+            )]
+        );
+    }
 }

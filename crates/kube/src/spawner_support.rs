@@ -1,23 +1,23 @@
 //! What a TaskSpawner loop (`axon spawner --name X`, run by the spawner's Deployment) needs
 //! from the cluster beyond apply/get/list: the Tasks of a spawner by label, creating one
-//! owned by its spawner (an existing name is left alone), annotating one, writing the
-//! spawner's status, and reading one key of a Secret (the Workspace's GitHub token).
+//! owned by its spawner (an existing name is left alone), annotating one, making a fan-out
+//! item's Workspace owned by its spawner, writing the spawner's status, and reading one key of
+//! a Secret (the Workspace's GitHub token).
 
 use crate::backend::KubeBackend;
 use crate::error::KubeError;
-use axon_api::{Task, TaskSpawner, TaskSpawnerStatus};
+use crate::names::SPAWNER_FIELD_MANAGER;
+use axon_api::contract::LABEL_TASKSPAWNER;
+use axon_api::{Task, TaskSpawner, TaskSpawnerStatus, Workspace};
+use axon_core::ownership::{owned_task, owned_workspace};
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::Resource as _;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::Value;
 
-/// Label on every Task a spawner created: the spawner's name.
-pub const LABEL_TASKSPAWNER: &str = "axon.io/taskspawner";
-
 /// Status fields the spawner owns: absent from its status means "clear", which a JSON merge
 /// patch only does with an explicit `null`. `deploymentName` belongs to the controller.
-const SPAWNER_OWNED: [&str; 9] = [
+const SPAWNER_OWNED: [&str; 10] = [
+    "items",
     "phase",
     "source",
     "lastDiscoveryTime",
@@ -41,27 +41,6 @@ pub fn spawner_status_patch(status: &TaskSpawnerStatus) -> Result<Value, serde_j
     Ok(serde_json::json!({ "status": value }))
 }
 
-/// `task` as the spawner creates it: labelled with, and owned by, `spawner` (so deleting the
-/// spawner deletes its Tasks).
-pub fn owned_task(spawner: &TaskSpawner, mut task: Task) -> Task {
-    let name = spawner.metadata.name.clone().unwrap_or_default();
-    task.metadata
-        .labels
-        .get_or_insert_with(Default::default)
-        .insert(LABEL_TASKSPAWNER.to_string(), name.clone());
-    if let Some(uid) = spawner.metadata.uid.clone() {
-        task.metadata.owner_references = Some(vec![OwnerReference {
-            api_version: TaskSpawner::api_version(&()).to_string(),
-            kind: TaskSpawner::kind(&()).to_string(),
-            name,
-            uid,
-            controller: Some(true),
-            block_owner_deletion: Some(true),
-        }]);
-    }
-    task
-}
-
 impl KubeBackend {
     /// Every Task labelled `axon.io/taskspawner=<spawner>` in the namespace.
     pub async fn list_spawned_tasks(&self, spawner: &str) -> Result<Vec<Task>, KubeError> {
@@ -79,7 +58,8 @@ impl KubeBackend {
             .items)
     }
 
-    /// Creates `task` owned by `spawner` (see [`owned_task`]): `true` when created, `false`
+    /// Creates `task` owned by `spawner` (`axon_core::ownership::owned_task`; the garbage
+    /// collector deletes it with the spawner): `true` when created, `false`
     /// when a Task of that name exists (`409`; it is left as it is).
     pub async fn create_task_if_absent(
         &self,
@@ -98,6 +78,32 @@ impl KubeBackend {
                 e,
             )),
         }
+    }
+
+    /// Creates or replaces fan-out Workspace `workspace`, owned by `spawner`
+    /// (`axon_core::ownership::owned_workspace`; the garbage collector deletes it with the
+    /// spawner), by server-side apply (field manager `axon-spawner`): idempotent, and a field
+    /// the spawner no longer sets (a `ref` the template dropped) is removed. The spawner's Role
+    /// allows exactly this: `create` on Workspaces, `patch` on its `<spawner>-<key>` names.
+    pub async fn apply_spawned_workspace(
+        &self,
+        spawner: &TaskSpawner,
+        workspace: Workspace,
+    ) -> Result<(), KubeError> {
+        let api: Api<Workspace> = Api::namespaced(self.client.clone(), self.namespace());
+        let mut workspace = owned_workspace(spawner, workspace);
+        workspace.metadata.namespace = Some(self.namespace().to_string());
+        workspace.metadata.resource_version = None;
+        workspace.metadata.uid = None;
+        workspace.metadata.managed_fields = None;
+        let name = workspace.metadata.name.clone().unwrap_or_default();
+        let pp = PatchParams::apply(SPAWNER_FIELD_MANAGER).force();
+        api.patch(&name, &pp, &Patch::Apply(&workspace))
+            .await
+            .map_err(|e| {
+                KubeError::api(format!("apply Workspace {}/{name}", self.namespace()), e)
+            })?;
+        Ok(())
     }
 
     /// Sets annotation `key=value` on Task `task`; a missing Task is not an error.
@@ -179,6 +185,7 @@ mod tests {
           "status": {
             "activeTasks": 0,
             "conditions": null,
+            "items": null,
             "lastDiscoveryTime": null,
             "message": null,
             "observedGeneration": null,
@@ -193,48 +200,6 @@ mod tests {
             "totalDiscovered": 0,
             "totalTasksCreated": 2
           }
-        }
-        "#);
-    }
-
-    #[test]
-    fn spawned_tasks_are_labelled_and_owned() {
-        let spawner: TaskSpawner = serde_json::from_value(serde_json::json!({
-            "apiVersion": "axon.io/v1alpha1",
-            "kind": "TaskSpawner",
-            "metadata": {"name": "fix-bugs", "namespace": "ns", "uid": "u-1"},
-            "spec": {
-                "when": {"cron": {"schedule": "* * * * *"}},
-                "taskTemplate": {"type": "claude-code",
-                    "credentials": {"type": "api-key", "secretRef": {"name": "c"}}},
-            },
-        }))
-        .expect("spawner");
-        let task: Task = serde_json::from_value(serde_json::json!({
-            "apiVersion": "axon.io/v1alpha1",
-            "kind": "Task",
-            "metadata": {"name": "fix-bugs-1"},
-            "spec": {"type": "claude-code", "prompt": "p",
-                "credentials": {"type": "api-key", "secretRef": {"name": "c"}}},
-        }))
-        .expect("task");
-        let t = owned_task(&spawner, task);
-        insta::assert_json_snapshot!(t.metadata, @r#"
-        {
-          "labels": {
-            "axon.io/taskspawner": "fix-bugs"
-          },
-          "name": "fix-bugs-1",
-          "ownerReferences": [
-            {
-              "apiVersion": "axon.io/v1alpha1",
-              "blockOwnerDeletion": true,
-              "controller": true,
-              "kind": "TaskSpawner",
-              "name": "fix-bugs",
-              "uid": "u-1"
-            }
-          ]
         }
         "#);
     }

@@ -1,20 +1,20 @@
 //! The Task controller: one Job per Task (created once), status from the Job and its Pods
 //! through the core state machine, an Event per phase transition, TTL deletion, and the Job
 //! of a Task failed from a waiting Pod (image pull, container config) deleted. `reconcile`
-//! only fetches, calls the pure functions (plan, preflight, render, observe, next_status,
-//! `task_status`, ttl) and writes.
+//! only fetches, calls the pure functions (the start gate of `axon_core`, plan, render,
+//! observe, next_status, `task_status`, ttl) and writes.
 
 use crate::error::{KubeError, is_conflict};
 use crate::job::{JobOptions, render_config_map, render_job};
 use crate::metrics::Metrics;
 use crate::names::LABEL_TASK;
 use crate::observe::observe;
-use crate::preflight::{FoundSecrets, check_secrets};
 use crate::prompt::check_prompt;
 use crate::task_status::{for_cluster, job_to_stop, may_have_live_job, status_patch};
 use crate::ttl::{TtlAction, ttl_action};
 use axon_api::{AgentConfig, Task, TaskPhase, TaskStatus, Workspace};
-use axon_core::plan::plan_run;
+use axon_core::references::{FoundSecrets, References, missing_secrets, plan_or_missing};
+use axon_core::start_gate::{Gate, GateDecision, TaskFacts, gate};
 use axon_core::task_status::{RunObservation, next_status};
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
@@ -27,10 +27,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long a missing Workspace, AgentConfig or Secret is waited for after the Task is
-/// created (they may be applied right after it) before the Task fails.
-pub const SETUP_GRACE: Duration = Duration::from_secs(30);
-/// How often a Task waiting for a missing reference is looked at again.
+/// How often a Task the start gate holds (or one waiting for its Pod) is looked at again.
 const RETRY: Duration = Duration::from_secs(5);
 /// Safety-net resync of running Tasks (watches drive everything else).
 const RESYNC: Duration = Duration::from_secs(300);
@@ -68,27 +65,6 @@ pub fn error_policy(task: Arc<Task>, err: &KubeError, _ctx: Arc<Context>) -> Act
     Action::requeue(Duration::from_secs(10))
 }
 
-/// A missing reference: wait during the grace period, then fail.
-fn setup_problem(task: &Task, reason: String, now: Timestamp) -> RunObservation {
-    let created = task
-        .metadata
-        .creation_timestamp
-        .as_ref()
-        .map(|t| t.0)
-        .unwrap_or(now);
-    let age = created.duration_until(now).as_secs().max(0) as u64;
-    if age < SETUP_GRACE.as_secs() {
-        RunObservation::Waiting {
-            reason: format!("{reason} (waiting up to {}s)", SETUP_GRACE.as_secs()),
-        }
-    } else {
-        RunObservation::SetupFailed {
-            at: now.to_string(),
-            reason,
-        }
-    }
-}
-
 async fn reconcile_task(task: &Task, ctx: &Context, now: Timestamp) -> Result<Action, KubeError> {
     let ns = task.namespace().unwrap_or_default();
     let name = task.name_any();
@@ -112,6 +88,7 @@ async fn reconcile_task(task: &Task, ctx: &Context, now: Timestamp) -> Result<Ac
         .get_opt(&name)
         .await
         .map_err(|e| KubeError::api(format!("get Job {ns}/{name}"), e))?;
+    let mut admitted = Vec::new();
     let observation = match &job {
         Some(job) => {
             let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
@@ -127,13 +104,20 @@ async fn reconcile_task(task: &Task, ctx: &Context, now: Timestamp) -> Result<Ac
                 .or(task.spec.timeout_seconds);
             observe(job, &pods.items, deadline, &now.to_string())
         }
-        None => start(task, ctx, now).await?,
+        None => {
+            let mut observations = start(task, ctx, now).await?;
+            let last = observations.pop().unwrap_or(RunObservation::Waiting {
+                reason: "waiting to start".into(),
+            });
+            admitted = observations;
+            last
+        }
     };
-    let next = for_cluster(next_status(
-        &current,
-        &observation,
-        task.metadata.generation,
-    ));
+    let mut next = current.clone();
+    for o in admitted.iter().chain(std::iter::once(&observation)) {
+        next = next_status(&next, o, task.metadata.generation);
+    }
+    let next = for_cluster(next);
     if next != current {
         write_status(task, ctx, &current, &next).await?;
     }
@@ -149,20 +133,32 @@ async fn reconcile_task(task: &Task, ctx: &Context, now: Timestamp) -> Result<Ac
                 TtlAction::Keep => Action::await_change(),
             }
         }
-        (RunObservation::Waiting { .. }, _) => Action::requeue(RETRY),
+        (RunObservation::Waiting { .. } | RunObservation::Gated { .. }, _) => {
+            Action::requeue(RETRY)
+        }
         _ => Action::requeue(RESYNC),
     })
 }
 
-/// No Job yet: check the prompt, plan, check the Secrets, create the ConfigMap and the Job.
-async fn start(task: &Task, ctx: &Context, now: Timestamp) -> Result<RunObservation, KubeError> {
+/// No Job yet: ask the start gate (dependencies, references, branch), then create the
+/// ConfigMap and the Job with what it admitted. The observations to record, in order.
+async fn start(
+    task: &Task,
+    ctx: &Context,
+    now: Timestamp,
+) -> Result<Vec<RunObservation>, KubeError> {
     let ns = task.namespace().unwrap_or_default();
-    let name = task.name_any();
-    if let Err(e) = check_prompt(&task.spec.prompt) {
-        return Ok(RunObservation::SetupFailed {
+    let failed = |reason: String| {
+        Ok(vec![RunObservation::SetupFailed {
             at: now.to_string(),
-            reason: e.to_string(),
-        });
+            reason,
+        }])
+    };
+    // A prompt that is not a template can be refused before anything is fetched.
+    if task.spec.depends_on.is_empty()
+        && let Err(e) = check_prompt(&task.spec.prompt)
+    {
+        return failed(e.to_string());
     }
     let client = ctx.client.clone();
     let workspace = match &task.spec.workspace_ref {
@@ -179,19 +175,62 @@ async fn start(task: &Task, ctx: &Context, now: Timestamp) -> Result<RunObservat
             .map_err(|e| KubeError::api(format!("get AgentConfig {ns}/{}", r.name), e))?,
         None => None,
     };
-    let plan = match plan_run(task, workspace.as_ref(), agent_config.as_ref()) {
-        Ok(plan) => plan,
-        Err(e) => return Ok(setup_problem(task, e.to_string(), now)),
+    let (mut plan, missing) = match plan_or_missing(task, workspace.as_ref(), agent_config.as_ref())
+    {
+        Err(e) => return failed(e.to_string()),
+        Ok(References::Missing(m)) => (None, m),
+        Ok(References::Ready(plan)) => {
+            let found = secret_keys(&client, &ns, &plan.secret_refs()).await?;
+            let missing = missing_secrets(&plan.secret_refs(), &found);
+            (Some(*plan), missing)
+        }
     };
-    let required = plan.secret_refs();
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let decision = gate_of(task, &client, &ns, workspace.as_ref(), &missing, now).await?;
+    let admit = match decision.gate {
+        Gate::Fail(reason) => return failed(reason),
+        Gate::Wait { kind, message } => {
+            return Ok(vec![RunObservation::Gated {
+                kind,
+                message,
+                dependencies: decision.dependencies,
+                at: now.to_string(),
+            }]);
+        }
+        Gate::Start(admit) => admit,
+    };
+    let Some(plan) = plan.as_mut() else {
+        return failed("the start gate admitted a Task whose references are missing".into());
+    };
+    plan.admit(
+        admit.prompt_rendered.then(|| admit.prompt.clone()),
+        admit.branch.clone(),
+    );
+    if let Err(e) = check_prompt(&plan.prompt) {
+        return failed(e.to_string());
+    }
+    let admitted = RunObservation::Admitted {
+        prompt: admit.prompt_rendered.then(|| admit.prompt.clone()),
+        branch: admit.branch.clone(),
+        dependencies: decision.dependencies,
+        at: now.to_string(),
+    };
+    let created = create_job(task, ctx, plan, now).await?;
+    Ok(vec![admitted, created])
+}
+
+/// The key names (never the values) of the Secrets `required` names.
+async fn secret_keys(
+    client: &Client,
+    ns: &str,
+    required: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Result<FoundSecrets, KubeError> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
     let mut found = FoundSecrets::new();
     for secret in required.keys() {
         let s = secrets
             .get_opt(secret)
             .await
             .map_err(|e| KubeError::api(format!("get Secret {ns}/{secret}"), e))?;
-        // Only key names are kept; values never leave this function.
         let keys = s.map(|s| {
             s.data
                 .iter()
@@ -201,9 +240,97 @@ async fn start(task: &Task, ctx: &Context, now: Timestamp) -> Result<RunObservat
         });
         found.insert(secret.clone(), keys);
     }
-    if let Err(reason) = check_secrets(&required, &found) {
-        return Ok(setup_problem(task, reason, now));
+    Ok(found)
+}
+
+/// The start gate's decision: the Tasks of the namespace, which of them have a Job, and (for a
+/// Task with a branch) the repositories of their Workspaces.
+async fn gate_of(
+    task: &Task,
+    client: &Client,
+    ns: &str,
+    workspace: Option<&Workspace>,
+    missing: &[String],
+    now: Timestamp,
+) -> Result<GateDecision, KubeError> {
+    let tasks = if task.spec.depends_on.is_empty() && task.spec.branch.is_none() {
+        Vec::new()
+    } else {
+        Api::<Task>::namespaced(client.clone(), ns)
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| KubeError::api(format!("list Tasks in {ns}"), e))?
+            .items
+    };
+    let (with_job, repos) = if task.spec.branch.is_some() {
+        let jobs = Api::<Job>::namespaced(client.clone(), ns)
+            .list_metadata(&ListParams::default().labels(LABEL_TASK))
+            .await
+            .map_err(|e| KubeError::api(format!("list Jobs in {ns}"), e))?;
+        let with_job: BTreeSet<String> = jobs.items.iter().map(|j| j.name_any()).collect();
+        let repos: std::collections::BTreeMap<String, String> =
+            Api::<Workspace>::namespaced(client.clone(), ns)
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| KubeError::api(format!("list Workspaces in {ns}"), e))?
+                .items
+                .into_iter()
+                .map(|w| (w.name_any(), w.spec.repo))
+                .collect();
+        (with_job, repos)
+    } else {
+        Default::default()
+    };
+    let empty = TaskStatus::default();
+    let all: Vec<TaskFacts<'_>> = tasks
+        .iter()
+        .map(|t| facts_of(t, &empty, &with_job, &repos, now))
+        .collect();
+    let mut me = facts_of(task, &empty, &with_job, &repos, now);
+    me.repo = workspace.map(|w| w.spec.repo.as_str());
+    Ok(gate(&me, &all, missing, now))
+}
+
+fn facts_of<'a>(
+    t: &'a Task,
+    empty: &'a TaskStatus,
+    with_job: &BTreeSet<String>,
+    repos: &'a std::collections::BTreeMap<String, String>,
+    now: Timestamp,
+) -> TaskFacts<'a> {
+    let name = t.metadata.name.as_deref().unwrap_or_default();
+    TaskFacts {
+        name,
+        created: t
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|c| c.0)
+            .unwrap_or(now),
+        spec: &t.spec,
+        status: t.status.as_ref().unwrap_or(empty),
+        active: with_job.contains(name),
+        repo: t
+            .spec
+            .workspace_ref
+            .as_ref()
+            .and_then(|r| repos.get(&r.name))
+            .map(String::as_str),
     }
+}
+
+/// Create the ConfigMap (prompt, AgentConfig and Workspace files) and the Job; both are
+/// idempotent by name.
+async fn create_job(
+    task: &Task,
+    ctx: &Context,
+    plan: &axon_core::plan::RunPlan,
+    now: Timestamp,
+) -> Result<RunObservation, KubeError> {
+    let ns = task.namespace().unwrap_or_default();
+    let name = task.name_any();
+    let client = ctx.client.clone();
+    let plan = plan.clone();
     let pp = PostParams::default();
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
     match cms.create(&pp, &render_config_map(&plan, task)).await {

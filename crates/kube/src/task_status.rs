@@ -24,20 +24,28 @@ pub fn for_cluster(mut next: TaskStatus) -> TaskStatus {
     next
 }
 
-/// The merge patch from `old` to `new`: `new`'s fields, and `null` for each field `old` had and
-/// `new` has not.
+/// The merge patch from `old` to `new`: the fields that changed, and `null` for each field
+/// `old` had and `new` has not. Only changed fields: `old` may be a cached, slightly stale
+/// status, and a field this reconcile did not change (say, what the start gate recorded a
+/// moment ago) must not be written back from the stale copy.
 pub fn status_patch(old: &TaskStatus, new: &TaskStatus) -> Value {
     let as_map = |s: &TaskStatus| match serde_json::to_value(s) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     };
-    let (old, mut new) = (as_map(old), as_map(new));
-    for key in old.keys() {
-        if !new.contains_key(key) {
-            new.insert(key.clone(), Value::Null);
+    let (old, new) = (as_map(old), as_map(new));
+    let mut patch = Map::new();
+    for (key, value) in &new {
+        if old.get(key) != Some(value) {
+            patch.insert(key.clone(), value.clone());
         }
     }
-    serde_json::json!({ "status": new })
+    for key in old.keys() {
+        if !new.contains_key(key) {
+            patch.insert(key.clone(), Value::Null);
+        }
+    }
+    serde_json::json!({ "status": patch })
 }
 
 /// Whether the Job has ended (a `Complete` or `Failed` condition that is `True`).

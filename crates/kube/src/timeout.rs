@@ -51,6 +51,8 @@ mod tests {
                 backoff_limit: None,
                 model_base_url: None,
                 env: vec![],
+                depends_on: vec![],
+                branch: None,
             },
         )
     }

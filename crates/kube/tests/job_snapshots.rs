@@ -36,6 +36,8 @@ fn task(agent: AgentType, cred: CredentialType, ws: bool, ac: bool) -> Task {
             backoff_limit: None,
             model_base_url: None,
             env: vec![],
+            depends_on: vec![],
+            branch: None,
         },
     );
     t.metadata.namespace = Some("team-a".into());
@@ -193,10 +195,21 @@ fn every_job_is_restricted_and_owned() {
                 let agent_c = inits.last().expect("agent");
                 assert_eq!(agent_c["command"][0], "/bin/sh");
                 assert!(
-                    agent_c["command"][2]
-                        .as_str()
-                        .is_some_and(|s| s.starts_with("/axon_entrypoint.sh")),
-                    "the agent container runs the image's entrypoint"
+                    agent_c["command"][2].as_str().is_some_and(|s| s
+                        .lines()
+                        .nth(1)
+                        .is_some_and(|l| l.starts_with("/axon_entrypoint.sh"))),
+                    "the agent container runs the image's entrypoint (after exporting AXON_BASE_BRANCH)"
+                );
+                let mounts = agent_c["volumeMounts"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let env_mount = mounts.iter().find(|m| m["name"] == "axon-agent-env");
+                assert_eq!(
+                    env_mount.map(|m| (m["mountPath"].clone(), m["readOnly"].clone())),
+                    ws.then(|| (serde_json::json!("/axon/env"), serde_json::json!(true))),
+                    "with a Workspace the agent reads what prepare wrote (AXON_BASE_BRANCH), read-only"
                 );
                 let results = &pod["containers"][0];
                 assert_eq!(pod["containers"].as_array().map(Vec::len), Some(1));

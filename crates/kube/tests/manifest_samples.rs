@@ -52,6 +52,8 @@ fn samples() -> Vec<(String, Value)> {
             backoff_limit: None,
             model_base_url: None,
             env: vec![],
+            depends_on: vec![],
+            branch: None,
         },
     );
     task.metadata.namespace = Some(NS.into());
@@ -98,6 +100,7 @@ fn samples() -> Vec<(String, Value)> {
                 cron: Some(Cron {
                     schedule: "0 * * * *".into(),
                 }),
+                ..When::default()
             },
             task_template: TaskTemplate {
                 type_: AgentType::Codex,
@@ -119,6 +122,8 @@ fn samples() -> Vec<(String, Value)> {
                 backoff_limit: None,
                 model_base_url: None,
                 env: vec![],
+                depends_on: vec![],
+                branch: None,
             },
             poll_interval: None,
             max_concurrency: None,

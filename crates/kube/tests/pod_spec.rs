@@ -34,6 +34,8 @@ fn task(ws: bool, image: Option<&str>, prompt: &str, timeout: Option<i64>) -> Ta
             backoff_limit: None,
             model_base_url: None,
             env: vec![],
+            depends_on: vec![],
+            branch: None,
         },
     );
     t.metadata.namespace = Some("ns".into());

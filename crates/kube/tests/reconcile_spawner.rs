@@ -22,6 +22,7 @@ fn spawner() -> TaskSpawner {
             when: When {
                 github_issues: Some(GitHubIssues::default()),
                 cron: None,
+                ..When::default()
             },
             task_template: TaskTemplate {
                 type_: AgentType::ClaudeCode,
@@ -43,6 +44,8 @@ fn spawner() -> TaskSpawner {
                 backoff_limit: None,
                 model_base_url: None,
                 env: vec![],
+                depends_on: vec![],
+                branch: None,
             },
             poll_interval: None,
             max_concurrency: None,
@@ -153,6 +156,7 @@ async fn a_bad_cron_schedule_fails_the_spawner_without_a_deployment() {
         cron: Some(axon_api::Cron {
             schedule: "61 * * * *".into(),
         }),
+        ..When::default()
     };
     ts.spec.task_template.workspace_ref = None;
     ts.metadata.generation = Some(2);

@@ -15,8 +15,9 @@ use crate::sandbox::{SandboxMode, find_bwrap};
 use crate::secrets::Secrets;
 use crate::store::{Row, Store};
 use crate::teardown::delete_task;
-use axon_api::{Kind, Resource, Task, TaskStatus};
+use axon_api::{Kind, Resource, Task, TaskStatus, Workspace};
 use axon_core::apply::ApplyOutcome;
+use axon_core::ownership::{deleted_with, workspaces_deleted_with};
 use axon_core::task_status::{RunObservation, next_status};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -191,7 +192,7 @@ impl LocalBackend {
                 Some(p)
             }
         };
-        let agent_bin_dir = std::env::var_os("AXON_AGENT_BIN_DIR")
+        let agent_bin_dir = std::env::var_os(axon_api::contract::ENV_AGENT_BIN_DIR)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from);
         let path = std::env::var("PATH").ok();
@@ -280,10 +281,46 @@ impl LocalBackend {
             .collect()
     }
 
-    /// Delete a resource; deleting a running Task kills its whole process tree first.
+    /// Delete a resource; deleting a running Task kills its whole process tree first, and
+    /// deleting a TaskSpawner deletes the Tasks and fan-out Workspaces it owns
+    /// (`axon_core::ownership`, the rule the Kubernetes garbage collector applies there).
     pub async fn delete(&self, kind: Kind, name: &str) -> Result<bool, LocalError> {
         match kind {
             Kind::Task => delete_task(&self.home, &self.store, name).await,
+            Kind::TaskSpawner => {
+                let Some(Resource::TaskSpawner(spawner)) = self.get(kind, name).await? else {
+                    return Ok(false);
+                };
+                // The spawner first, so its loop stops creating; then what it owned.
+                let gone = self
+                    .store
+                    .delete(kind, name, spawner.metadata.uid.as_deref())?;
+                let tasks: Vec<Task> = self
+                    .list(Kind::Task)
+                    .await?
+                    .into_iter()
+                    .filter_map(|r| match r {
+                        Resource::Task(t) => Some(*t),
+                        _ => None,
+                    })
+                    .collect();
+                for task in deleted_with(&spawner, &tasks) {
+                    delete_task(&self.home, &self.store, &task).await?;
+                }
+                let workspaces: Vec<Workspace> = self
+                    .list(Kind::Workspace)
+                    .await?
+                    .into_iter()
+                    .filter_map(|r| match r {
+                        Resource::Workspace(w) => Some(*w),
+                        _ => None,
+                    })
+                    .collect();
+                for workspace in workspaces_deleted_with(&spawner, &workspaces) {
+                    self.store.delete(Kind::Workspace, &workspace, None)?;
+                }
+                Ok(gone)
+            }
             _ => self.store.delete(kind, name, None),
         }
     }

@@ -11,14 +11,16 @@
 //! the ones whose supervisor died.
 
 use crate::error::LocalError;
+use crate::gate::StoredTask;
 use crate::ids;
 use crate::lock::{Lock, is_held, read_pid, signal};
 use crate::observe::observe;
 use crate::paths::Home;
 use crate::store::Store;
 use crate::teardown::delete_task;
-use axon_api::{Kind, TaskStatus};
+use axon_api::{Kind, Task, TaskPhase, TaskStatus};
 use axon_core::schedule::{TaskView, decide};
+use axon_core::start_gate::{Gate, WaitKind};
 use axon_core::task_status::{EndCause, RunObservation};
 use serde_json::Value;
 use std::future::Future;
@@ -61,9 +63,30 @@ struct Observed {
 }
 
 fn observe_tasks(home: &Home, store: &Store) -> Result<Vec<Observed>, LocalError> {
+    Ok(observe_all(home, store)?.0)
+}
+
+/// The rows as the scheduler sees them, and as the start gate sees them.
+fn observe_all(home: &Home, store: &Store) -> Result<(Vec<Observed>, Vec<StoredTask>), LocalError> {
     let now = chrono::Utc::now();
-    Ok(store
-        .list(Kind::Task)?
+    let rows = store.list(Kind::Task)?;
+    let stored: Vec<StoredTask> = rows
+        .iter()
+        .filter_map(|row| serde_json::from_value::<Task>(row.doc.clone()).ok())
+        .map(|task| {
+            let uid = task.metadata.uid.clone().unwrap_or_default();
+            let finished = task
+                .status
+                .as_ref()
+                .and_then(|s| s.phase)
+                .is_some_and(|p| p.is_finished());
+            StoredTask {
+                alive: !finished && is_held(&home.task(&uid).lock()),
+                task,
+            }
+        })
+        .collect();
+    let observed = rows
         .into_iter()
         .map(|row| {
             let d = &row.doc;
@@ -99,10 +122,12 @@ fn observe_tasks(home: &Home, store: &Store) -> Result<Vec<Observed>, LocalError
                     .and_then(Value::as_i64)
                     .map(|t| t.clamp(0, i64::from(i32::MAX)) as i32),
                 message: status.message,
+                ready: true,
             };
             Observed { view, uid }
         })
-        .collect())
+        .collect();
+    Ok((observed, stored))
 }
 
 /// Fail Running Tasks whose supervisor is gone (used by the engine and, when no engine runs,
@@ -142,10 +167,38 @@ struct Engine {
 
 impl Engine {
     async fn pass(&mut self) -> Result<Pass, LocalError> {
-        let tasks = observe_tasks(&self.home, &self.store)?;
+        let (mut tasks, stored) = observe_all(&self.home, &self.store)?;
+        let pending: Vec<&str> = tasks
+            .iter()
+            .filter(|t| t.view.phase.unwrap_or_default() == TaskPhase::Pending && !t.view.alive)
+            .map(|t| t.view.name.as_str())
+            .collect();
+        let gates = crate::gate::decide(
+            &self.home,
+            &self.store,
+            &stored,
+            &pending,
+            jiff::Timestamp::now(),
+        )?;
+        let mut reference_wait = false;
+        for t in &mut tasks {
+            if let Some(g) = gates.get(&t.view.name) {
+                t.view.ready = matches!(g.gate, Gate::Start(_));
+                reference_wait |= matches!(
+                    g.gate,
+                    Gate::Wait {
+                        kind: WaitKind::Reference,
+                        ..
+                    }
+                );
+            }
+        }
         let views: Vec<TaskView> = tasks.iter().map(|t| t.view.clone()).collect();
         let now = chrono::Utc::now();
-        let d = decide(&views, concurrency(&self.store), now);
+        let mut d = decide(&views, concurrency(&self.store), now);
+        // A missing reference may appear without a command kicking the engine (a secret
+        // file); its grace must run out even then.
+        d.idle &= !reference_wait;
         let uid_of = |name: &str| {
             tasks
                 .iter()
@@ -153,6 +206,28 @@ impl Engine {
                 .map(|t| t.uid.clone())
                 .unwrap_or_default()
         };
+        for (name, g) in &gates {
+            let obs = match &g.gate {
+                Gate::Start(_) => continue,
+                Gate::Wait { kind, message } => {
+                    let view = tasks.iter().find(|t| &t.view.name == name);
+                    if view.is_some_and(|t| t.view.message.as_deref() == Some(message.as_str())) {
+                        continue;
+                    }
+                    RunObservation::Gated {
+                        kind: *kind,
+                        message: message.clone(),
+                        dependencies: g.dependencies.clone(),
+                        at: ids::now(),
+                    }
+                }
+                Gate::Fail(reason) => RunObservation::SetupFailed {
+                    at: ids::now(),
+                    reason: reason.clone(),
+                },
+            };
+            observe(&self.store, name, &uid_of(name), &obs)?;
+        }
         for (name, detail) in &d.orphaned {
             let obs = RunObservation::Finished {
                 at: ids::now(),
@@ -171,6 +246,18 @@ impl Engine {
             observe(&self.store, name, &uid_of(name), &obs)?;
         }
         for name in &d.start {
+            let admitted = gates.get(name).and_then(|g| match &g.gate {
+                Gate::Start(plan) => Some(RunObservation::Admitted {
+                    prompt: plan.prompt_rendered.then(|| plan.prompt.clone()),
+                    branch: plan.branch.clone(),
+                    dependencies: g.dependencies.clone(),
+                    at: ids::now(),
+                }),
+                _ => None,
+            });
+            if let Some(obs) = admitted {
+                observe(&self.store, name, &uid_of(name), &obs)?;
+            }
             if let Err(e) = self.start(name, &uid_of(name)) {
                 eprintln!("axon engine: cannot start Task {name}: {e}");
                 let obs = RunObservation::SetupFailed {

@@ -1,5 +1,6 @@
 //! What a TaskSpawner loop needs from the local backend beyond apply/get/list: the Tasks of a
-//! spawner, creating one only if its name is free, annotating one, writing a spawner's status,
+//! spawner, creating one only if its name is free, annotating one, making a fan-out item's
+//! Workspace owned by its spawner, writing a spawner's status,
 //! reading one key of a local secret, and the `axon serve` lock that tells whether spawners
 //! are being run at all.
 //!
@@ -12,12 +13,11 @@ use crate::lock::{Lock, is_held};
 use crate::paths::Home;
 use crate::secrets::Secrets;
 use crate::store::Store;
-use axon_api::{Kind, Resource, Task, TaskSpawnerStatus};
+use axon_api::contract::LABEL_TASKSPAWNER;
+use axon_api::{Kind, Resource, Task, TaskSpawner, TaskSpawnerStatus, Workspace};
+use axon_core::ownership::{owned_task, owned_workspace};
 use serde_json::Value;
 use std::path::PathBuf;
-
-/// Label on every Task a spawner created: the spawner's name.
-const LABEL_TASKSPAWNER: &str = "axon.io/taskspawner";
 
 /// A file lock held by `axon serve` while it runs (see [`LocalBackend::hold_serve_lock`]), or by
 /// the process running one spawner's loop ([`LocalBackend::hold_spawner_lock`]); released when
@@ -57,15 +57,34 @@ impl LocalBackend {
         Ok(out)
     }
 
-    /// Creates `task` unless a Task of that name exists (then nothing changes): `true` when
-    /// created. A spawner is the only writer of its Tasks' names, so read-then-apply is safe.
-    pub async fn create_task_if_absent(&self, task: Task) -> Result<bool, LocalError> {
+    /// Creates `task`, owned by `spawner` (`axon_core::ownership::owned_task`: deleting the
+    /// spawner deletes it), unless a Task of that name exists (then nothing changes): `true`
+    /// when created. A spawner is the only writer of its Tasks' names, so read-then-apply is
+    /// safe.
+    pub async fn create_task_if_absent(
+        &self,
+        spawner: &TaskSpawner,
+        task: Task,
+    ) -> Result<bool, LocalError> {
+        let task = owned_task(spawner, task);
         let name = task.metadata.name.clone().unwrap_or_default();
         if self.get(Kind::Task, &name).await?.is_some() {
             return Ok(false);
         }
         self.apply(Resource::Task(Box::new(task))).await?;
         Ok(true)
+    }
+
+    /// Creates or replaces fan-out Workspace `workspace`, owned by `spawner`
+    /// (`axon_core::ownership::owned_workspace`: deleting the spawner deletes it).
+    pub async fn apply_spawned_workspace(
+        &self,
+        spawner: &TaskSpawner,
+        workspace: Workspace,
+    ) -> Result<(), LocalError> {
+        let workspace = owned_workspace(spawner, workspace);
+        self.apply(Resource::Workspace(Box::new(workspace))).await?;
+        Ok(())
     }
 
     /// Sets annotation `key=value` on Task `task`; a missing Task is not an error.
@@ -216,6 +235,68 @@ mod tests {
             },
         }))
         .expect("spawner")
+    }
+
+    fn task_doc(name: &str, labels: serde_json::Value) -> Task {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "axon.io/v1alpha1",
+            "kind": "Task",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {"type": "claude-code", "prompt": "p",
+                "credentials": {"type": "api-key", "secretRef": {"name": "c"}}},
+        }))
+        .expect("task")
+    }
+
+    async fn task_names(b: &LocalBackend) -> Vec<String> {
+        b.list(Kind::Task)
+            .await
+            .expect("list")
+            .iter()
+            .map(|r| r.name().to_string())
+            .collect()
+    }
+
+    /// The ownership rule of Kubernetes' garbage collector, on the local backend: deleting a
+    /// TaskSpawner deletes the Tasks it created, and only those.
+    #[tokio::test]
+    async fn deleting_a_spawner_deletes_its_tasks() {
+        let (_dir, b) = backend();
+        b.set_sandbox(crate::sandbox::SandboxMode::None);
+        b.apply(spawner_doc()).await.expect("apply");
+        let Some(Resource::TaskSpawner(s)) = b.get(Kind::TaskSpawner, "s").await.expect("get")
+        else {
+            panic!("spawner missing");
+        };
+        for name in ["s-1", "s-2"] {
+            let created = b
+                .create_task_if_absent(&s, task_doc(name, serde_json::json!({})))
+                .await
+                .expect("create");
+            assert!(created, "{name}");
+        }
+        assert!(
+            !b.create_task_if_absent(&s, task_doc("s-1", serde_json::json!({})))
+                .await
+                .expect("create")
+        );
+        // Labelled by hand as the spawner's, but not created by it: not owned.
+        let by_hand = task_doc("by-hand", serde_json::json!({LABEL_TASKSPAWNER: "s"}));
+        b.apply(Resource::Task(Box::new(by_hand)))
+            .await
+            .expect("apply");
+        b.apply(Resource::Task(Box::new(task_doc(
+            "other",
+            serde_json::json!({}),
+        ))))
+        .await
+        .expect("apply");
+        assert_eq!(task_names(&b).await, ["by-hand", "other", "s-1", "s-2"]);
+
+        assert!(b.delete(Kind::TaskSpawner, "s").await.expect("delete"));
+        assert_eq!(task_names(&b).await, ["by-hand", "other"]);
+        assert!(b.get(Kind::TaskSpawner, "s").await.expect("get").is_none());
+        assert!(!b.delete(Kind::TaskSpawner, "s").await.expect("delete"));
     }
 
     #[tokio::test]

@@ -312,7 +312,11 @@ async fn setup(
         Some(r) => doc_of(store, Kind::AgentConfig, &r.name)?,
         None => None,
     };
-    let plan: RunPlan = plan_run(task, ws.as_ref(), ac.as_ref()).map_err(|e| e.to_string())?;
+    let mut plan: RunPlan = plan_run(task, ws.as_ref(), ac.as_ref()).map_err(|e| e.to_string())?;
+    // What the start gate admitted it with: the rendered prompt of a Task with dependencies,
+    // the branch it works on.
+    let status = task.status.clone().unwrap_or_default();
+    plan.admit(status.prompt, status.branch);
     let bwrap = match opts.sandbox {
         SandboxMode::Bubblewrap => {
             Some(find_bwrap().ok_or_else(|| LocalError::BwrapMissing.to_string())?)
@@ -381,6 +385,7 @@ async fn setup(
         );
         crate::profile::mark("secrets and dirs ready");
         let (url, git_ref, files) = (repo.url.clone(), repo.git_ref.clone(), repo.files.clone());
+        let branch = repo.branch.clone();
         let (work, cache) = (td.work(), home.git_cache());
         let prepared = tokio::task::spawn_blocking(move || {
             // The work tree directory exists (empty); git clones into a missing one.
@@ -392,6 +397,7 @@ async fn setup(
                 files: &files,
                 token_file: token_file.as_deref(),
                 cache: Some(&cache),
+                branch: branch.as_deref(),
             })
         })
         .await

@@ -53,11 +53,18 @@ pub struct PrepareRequest<'a> {
     pub token_file: Option<&'a Path>,
     /// The mirror cache directory; `None`: clone directly from the repository.
     pub cache: Option<&'a Path>,
+    /// The branch the Task works on: checked out from the remote when it exists there (the
+    /// Task continues it), else created at `git_ref`.
+    pub branch: Option<&'a str>,
 }
 
 /// Prepare a work tree (blocking: runs git).
 pub fn prepare(req: &PrepareRequest<'_>) -> Result<PreparedWorkspace, LocalError> {
-    for (what, value) in [("repo", Some(req.repo)), ("ref", req.git_ref)] {
+    for (what, value) in [
+        ("repo", Some(req.repo)),
+        ("ref", req.git_ref),
+        ("branch", req.branch),
+    ] {
         if let Some(v) = value
             && (v.starts_with('-') || v.chars().any(char::is_control))
         {
@@ -121,6 +128,9 @@ fn clone_and_configure(
             req.repo,
         )?;
     }
+    if let Some(branch) = req.branch {
+        check_out_work_branch(req.dest, branch, req.repo)?;
+    }
     // The commit and the branch checked out, in one git process.
     let out = git(
         Some(req.dest),
@@ -135,6 +145,23 @@ fn clone_and_configure(
         None => lines.next().unwrap_or_default().to_string(),
     };
     Ok(CheckedOut { base_branch, head })
+}
+
+/// Continue `branch` from the remote when it has it, else start it here.
+fn check_out_work_branch(dest: &Path, branch: &str, repo: &str) -> Result<(), LocalError> {
+    let remote = format!("refs/remotes/origin/{branch}");
+    let exists = git(
+        Some(dest),
+        None,
+        &["for-each-ref", "--format=%(refname)", "--", &remote],
+        repo,
+    )? == remote;
+    let args: &[&str] = if exists {
+        &["checkout", "-q", "-B", branch, &remote, "--"]
+    } else {
+        &["checkout", "-q", "-b", branch, "--"]
+    };
+    git(Some(dest), None, args, repo).map(|_| ())
 }
 
 /// Clone `src` (the mirror, or the repository itself) into the work tree at the requested ref;
@@ -250,8 +277,10 @@ pub async fn prepare_cli(
     files: &[(String, String)],
     token_file: Option<&Path>,
     cache: Option<&Path>,
+    branch: Option<&str>,
 ) -> Result<PreparedWorkspace, LocalError> {
     let repo = repo.to_string();
+    let branch = branch.map(str::to_string);
     let git_ref = git_ref.map(str::to_string);
     let dest = dest.to_path_buf();
     let files = files.to_vec();
@@ -265,6 +294,7 @@ pub async fn prepare_cli(
             files: &files,
             token_file: token_file.as_deref(),
             cache: cache.as_deref(),
+            branch: branch.as_deref(),
         })
     })
     .await
@@ -603,6 +633,7 @@ mod tests {
                 files: &files,
                 token_file: Some(&token),
                 cache: Some(&cache),
+                branch: None,
             })
             .expect("prepare");
             assert_eq!(p.base_branch, base);
@@ -660,6 +691,7 @@ mod tests {
                 files: &[],
                 token_file: None,
                 cache: Some(&cache),
+                branch: None,
             })
         };
         prep("main", "w0").expect("first clone fills the mirror");
@@ -690,6 +722,7 @@ mod tests {
                 files: &[],
                 token_file: None,
                 cache: Some(&cache),
+                branch: None,
             })
             .expect("prepare")
         };
@@ -753,6 +786,7 @@ mod tests {
                 files: &[],
                 token_file: None,
                 cache: Some(&cache),
+                branch: None,
             })
         };
         let first = prep(&tmp.path().join("w0")).expect("prepare");
@@ -833,6 +867,7 @@ mod tests {
             files: &[],
             token_file: None,
             cache: Some(&tmp.path().join("cache")),
+            branch: None,
         })
         .expect_err("missing ref")
         .to_string();
@@ -844,6 +879,7 @@ mod tests {
             files: &[],
             token_file: None,
             cache: Some(&tmp.path().join("cache")),
+            branch: None,
         })
         .expect_err("unreachable")
         .to_string();

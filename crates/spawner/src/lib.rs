@@ -2,7 +2,8 @@
 //! and the loop that turns them into Tasks.
 //!
 //! The decisions (names, which items get a Task now, templates, cron ticks) live in
-//! `axon_core`; this crate does the I/O around them. Backends plug in through [`TaskSink`]
+//! `axon_core`; this crate does the I/O around them. Backends plug in through the backend
+//! port's narrow part, `axon_port::SpawnerPort` ([`MemorySink`] is an in-memory one for tests),
 //! and run a [`Spawner`]:
 //!
 //! ```ignore
@@ -17,7 +18,6 @@ pub mod memory;
 pub mod rate_limit;
 pub mod repo;
 pub mod secret;
-pub mod sink;
 pub mod spawner;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -25,7 +25,6 @@ pub use github::{GithubClient, GithubConfig, GithubError, RequestStats};
 pub use memory::MemorySink;
 pub use repo::{RepoRef, RepoUrlError};
 pub use secret::Token;
-pub use sink::{CreateOutcome, SinkError, TaskSink};
 pub use spawner::{
     PollOutcome, PollReport, Spawner, SpawnerError, SpawnerOptions, build_task, poll_interval,
     spawned_task,

@@ -1,11 +1,17 @@
-//! An in-memory [`TaskSink`] for tests and benchmarks: a namespace's worth of TaskSpawners,
-//! Tasks, Workspaces and tokens behind a mutex. Clones share state, so a test can "restart"
+//! An in-memory backend (the spawner's narrow part of the backend port, [`SpawnerPort`]) for
+//! tests and benchmarks: a namespace's worth of TaskSpawners, Tasks, Workspaces and Secrets
+//! behind a mutex. Clones share state, so a test can "restart"
 //! the spawner by building a new one over the same sink.
 
 use crate::secret::Token;
-use crate::sink::{CreateOutcome, SinkError, TaskSink};
-use axon_api::{Task, TaskPhase, TaskSpawner, TaskSpawnerStatus, TaskStatus, Workspace};
-use axon_core::spawn::LABEL_TASKSPAWNER;
+use axon_api::contract::LABEL_TASKSPAWNER;
+use axon_api::loader::Resource;
+use axon_api::{
+    Kind, Task, TaskOutputs, TaskPhase, TaskSpawner, TaskSpawnerStatus, TaskStatus, Workspace,
+};
+use axon_core::ownership::owned_workspace;
+use axon_core::plan::GITHUB_TOKEN_KEY;
+use axon_port::{BackendError, CreateOutcome, ErrorKind, SpawnerPort, Valid};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -14,12 +20,13 @@ struct Store {
     spawners: BTreeMap<String, TaskSpawner>,
     tasks: BTreeMap<String, Task>,
     workspaces: BTreeMap<String, Workspace>,
-    tokens: BTreeMap<String, Token>,
+    secrets: BTreeMap<String, BTreeMap<String, String>>,
     status_updates: usize,
     create_calls: usize,
     fail_creates_after: Option<usize>,
     fail_status_updates: usize,
     tasks_created: usize,
+    workspace_writes: usize,
 }
 
 /// The in-memory sink.
@@ -51,14 +58,17 @@ impl MemorySink {
         self.store().spawners.remove(name);
     }
 
-    /// Adds or replaces a Workspace, with the token of its secret.
+    /// Adds or replaces a Workspace, with the GitHub token of its `secretRef` (if it has one).
     pub fn put_workspace(&self, workspace: Workspace, token: Option<Token>) {
         let name = workspace.metadata.name.clone().unwrap_or_default();
         let mut s = self.store();
-        match token {
-            Some(t) => s.tokens.insert(name.clone(), t),
-            None => s.tokens.remove(&name),
-        };
+        if let Some(secret) = &workspace.spec.secret_ref {
+            let data = s.secrets.entry(secret.name.clone()).or_default();
+            match token {
+                Some(t) => data.insert(GITHUB_TOKEN_KEY.to_string(), t.expose().to_string()),
+                None => data.remove(GITHUB_TOKEN_KEY),
+            };
+        }
         s.workspaces.insert(name, workspace);
     }
 
@@ -79,6 +89,13 @@ impl MemorySink {
         }
     }
 
+    /// Sets a Task's results (`status.outputs`), as the backend would when it finishes.
+    pub fn set_outputs(&self, task: &str, outputs: TaskOutputs) {
+        if let Some(t) = self.store().tasks.get_mut(task) {
+            t.status.get_or_insert_with(TaskStatus::default).outputs = Some(outputs);
+        }
+    }
+
     /// Deletes a Task, as TTL cleanup would.
     pub fn delete_task(&self, task: &str) {
         self.store().tasks.remove(task);
@@ -89,12 +106,12 @@ impl MemorySink {
         self.store().status_updates
     }
 
-    /// How many times `create_task` was called (including `AlreadyExists`).
+    /// How many times `create_spawned_task` was called (including `AlreadyExists`).
     pub fn create_calls(&self) -> usize {
         self.store().create_calls
     }
 
-    /// Makes `create_task` fail once `n` more Tasks were created (simulates a crash mid-poll).
+    /// Makes `create_spawned_task` fail once `n` more Tasks were created (simulates a crash mid-poll).
     pub fn fail_creates_after(&self, n: Option<usize>) {
         self.store().fail_creates_after = n;
     }
@@ -105,7 +122,17 @@ impl MemorySink {
         self.store().fail_status_updates = n;
     }
 
-    /// How many Tasks `create_task` actually created over the sink's life (Tasks deleted
+    /// Every Workspace, by name.
+    pub fn workspaces(&self) -> BTreeMap<String, Workspace> {
+        self.store().workspaces.clone()
+    }
+
+    /// How many times `apply_spawned_workspace` was called.
+    pub fn workspace_writes(&self) -> usize {
+        self.store().workspace_writes
+    }
+
+    /// How many Tasks `create_spawned_task` actually created over the sink's life (Tasks deleted
     /// since included): with names as identities, more than one per item and generation is a
     /// duplicate.
     pub fn tasks_created(&self) -> usize {
@@ -113,12 +140,32 @@ impl MemorySink {
     }
 }
 
-impl TaskSink for MemorySink {
-    async fn get_spawner(&self, name: &str) -> Result<Option<TaskSpawner>, SinkError> {
-        Ok(self.store().spawners.get(name).cloned())
+fn injected(message: &str) -> BackendError {
+    BackendError::message(ErrorKind::Failed, format!("injected failure: {message}"))
+}
+
+#[axon_port::async_trait]
+impl SpawnerPort for MemorySink {
+    async fn get(&self, kind: Kind, name: &str) -> Result<Option<Resource>, BackendError> {
+        let s = self.store();
+        Ok(match kind {
+            Kind::TaskSpawner => s
+                .spawners
+                .get(name)
+                .map(|t| Resource::TaskSpawner(Box::new(t.clone()))),
+            Kind::Workspace => s
+                .workspaces
+                .get(name)
+                .map(|w| Resource::Workspace(Box::new(w.clone()))),
+            Kind::Task => s
+                .tasks
+                .get(name)
+                .map(|t| Resource::Task(Box::new(t.clone()))),
+            Kind::AgentConfig => None,
+        })
     }
 
-    async fn list_tasks(&self, spawner: &str) -> Result<Vec<Task>, SinkError> {
+    async fn list_spawned_tasks(&self, spawner: &str) -> Result<Vec<Task>, BackendError> {
         Ok(self
             .store()
             .tasks
@@ -134,11 +181,12 @@ impl TaskSink for MemorySink {
             .collect())
     }
 
-    async fn create_task(
+    async fn create_spawned_task(
         &self,
         _spawner: &TaskSpawner,
-        task: Task,
-    ) -> Result<CreateOutcome, SinkError> {
+        task: Valid<Task>,
+    ) -> Result<CreateOutcome, BackendError> {
+        let task = task.into_inner();
         let mut s = self.store();
         s.create_calls += 1;
         let name = task.metadata.name.clone().unwrap_or_default();
@@ -147,7 +195,7 @@ impl TaskSink for MemorySink {
         }
         if let Some(n) = s.fail_creates_after {
             if n == 0 {
-                return Err(SinkError::new("injected failure: store unavailable"));
+                return Err(injected("store unavailable"));
             }
             s.fail_creates_after = Some(n - 1);
         }
@@ -156,7 +204,7 @@ impl TaskSink for MemorySink {
         Ok(CreateOutcome::Created)
     }
 
-    async fn annotate_task(&self, task: &str, key: &str, value: &str) -> Result<(), SinkError> {
+    async fn annotate_task(&self, task: &str, key: &str, value: &str) -> Result<(), BackendError> {
         if let Some(t) = self.store().tasks.get_mut(task) {
             t.metadata
                 .annotations
@@ -166,32 +214,51 @@ impl TaskSink for MemorySink {
         Ok(())
     }
 
-    async fn update_status(
+    async fn write_spawner_status(
         &self,
         spawner: &str,
-        status: TaskSpawnerStatus,
-    ) -> Result<(), SinkError> {
+        status: &TaskSpawnerStatus,
+    ) -> Result<(), BackendError> {
         let mut s = self.store();
         if s.fail_status_updates > 0 {
             s.fail_status_updates -= 1;
-            return Err(SinkError::new("injected failure: status update lost"));
+            return Err(injected("status update lost"));
         }
         s.status_updates += 1;
         match s.spawners.get_mut(spawner) {
             Some(sp) => {
+                let deployment_name = sp.status.as_ref().and_then(|st| st.deployment_name.clone());
+                let mut status = status.clone();
+                status.deployment_name = deployment_name;
                 sp.status = Some(status);
                 Ok(())
             }
-            None => Err(SinkError::new(format!("TaskSpawner {spawner} not found"))),
+            None => Err(BackendError::message(
+                ErrorKind::NotFound,
+                format!("TaskSpawner {spawner} not found"),
+            )),
         }
     }
 
-    async fn get_workspace(&self, name: &str) -> Result<Option<Workspace>, SinkError> {
-        Ok(self.store().workspaces.get(name).cloned())
+    async fn apply_spawned_workspace(
+        &self,
+        spawner: &TaskSpawner,
+        workspace: Valid<Workspace>,
+    ) -> Result<(), BackendError> {
+        let workspace = owned_workspace(spawner, workspace.into_inner());
+        let name = workspace.metadata.name.clone().unwrap_or_default();
+        let mut s = self.store();
+        s.workspace_writes += 1;
+        s.workspaces.insert(name, workspace);
+        Ok(())
     }
 
-    async fn github_token(&self, workspace: &Workspace) -> Result<Option<Token>, SinkError> {
-        let name = workspace.metadata.name.clone().unwrap_or_default();
-        Ok(self.store().tokens.get(&name).cloned())
+    async fn secret_value(&self, name: &str, key: &str) -> Result<Option<String>, BackendError> {
+        Ok(self
+            .store()
+            .secrets
+            .get(name)
+            .and_then(|d| d.get(key))
+            .cloned())
     }
 }

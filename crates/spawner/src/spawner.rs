@@ -1,9 +1,13 @@
 //! The spawner loop: poll the source, decide, create Tasks, write status; repeat every
 //! `pollInterval` until told to stop.
 //!
+//! With `when.items` (fan-out) the source is the spec itself: the items are checked with the
+//! same rules as at apply, each item's Workspace is made first when it gives a `repo`, and
+//! `status.items` summarises the items' Tasks (`axon_core::fanout_status`) at every poll.
+//!
 //! Each poll reads everything it decides from fresh (the TaskSpawner with its status, its
 //! Tasks), so the loop can be killed and restarted at any point: the decision in
-//! `axon_core::spawn` names Tasks deterministically and the sink creates idempotently. The
+//! `axon_core::spawn` names Tasks deterministically and the backend creates idempotently. The
 //! spawner's memory of spawned items (`status.spawnedItems`, see `axon_core::spawn_memory`)
 //! is written in the same status update as the counters, after the Tasks are created, so a
 //! Task deleted by TTL does not come back. The only state kept in the process between polls
@@ -13,21 +17,27 @@ use crate::clock::Clock;
 use crate::cron_source;
 use crate::github::{GithubClient, GithubConfig, GithubError};
 use crate::repo::RepoRef;
-use crate::sink::{CreateOutcome, SinkError, TaskSink};
+use crate::secret::Token;
+use axon_api::contract::{
+    ANNOTATION_GENERATION, ANNOTATION_NEEDS_INPUT, ANNOTATION_SOURCE_ID, LABEL_TASKSPAWNER,
+};
+use axon_api::loader::Resource;
 use axon_api::{
-    Condition, Duration as ApiDuration, Task, TaskSpawner, TaskSpawnerPhase, TaskSpawnerStatus,
-    TaskSpec,
+    Condition, Duration as ApiDuration, Kind, LocalObjectReference, Task, TaskSpawner,
+    TaskSpawnerPhase, TaskSpawnerStatus, TaskSpec, Workspace, WorkspaceSpec,
 };
 use axon_core::cron;
-use axon_core::spawn::{
-    ANNOTATION_GENERATION, ANNOTATION_NEEDS_INPUT, ANNOTATION_SOURCE_ID, LABEL_TASKSPAWNER,
-    SpawnCounters, SpawnPolicy, SpawnedTask, plan_spawns,
-};
+use axon_core::fanout::{self, ItemWorkspace, WorkspaceAction};
+use axon_core::fanout_status::{ItemTask, summarise};
+use axon_core::plan::GITHUB_TOKEN_KEY;
+use axon_core::spawn::{SpawnCounters, SpawnPolicy, SpawnedTask, plan_spawns};
 use axon_core::spawn_item::WorkItem;
 use axon_core::spawn_memory::{memory_from_status, memory_to_status, remember};
-use axon_core::template::{PromptTemplate, parse_template};
+use axon_core::spawn_template::{RenderedTemplate, TaskTemplates};
+use axon_core::template::Samples;
+use axon_port::{BackendError, CreateOutcome, SpawnerPort, Valid};
 use chrono::{DateTime, SecondsFormat, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::pin::pin;
 use std::time::Duration;
@@ -38,18 +48,24 @@ pub const CONDITION_RATE_LIMITED: &str = "RateLimited";
 pub const CONDITION_TEMPLATE_ERROR: &str = "TemplateError";
 /// Condition type set while the source cannot be polled (bad repo, token, schedule...).
 pub const CONDITION_SOURCE_ERROR: &str = "SourceError";
+/// Condition type set while a fan-out item's Workspace cannot be made.
+pub const CONDITION_WORKSPACE_ERROR: &str = "WorkspaceError";
+
+/// The poll interval of a `when.items` spawner without `pollInterval`: its source costs
+/// nothing to read, and `status.items` should follow its Tasks closely.
+pub const ITEMS_POLL_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Errors that stop the loop. Source and template problems do not: they go to status and the
 /// loop polls again later.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum SpawnerError {
     /// The backend failed.
     #[error("TaskSpawner {spawner}: backend error: {source}")]
-    Sink {
+    Backend {
         /// The spawner.
         spawner: String,
         /// The backend's error.
-        source: SinkError,
+        source: BackendError,
     },
 }
 
@@ -78,6 +94,10 @@ pub struct PollReport {
     pub marked: Vec<String>,
     /// Items whose prompt failed to render (no Task created).
     pub render_errors: Vec<String>,
+    /// Fan-out items whose Workspace could not be made (no Task created).
+    pub workspace_errors: Vec<String>,
+    /// Workspaces made or updated for fan-out items.
+    pub workspaces_written: Vec<String>,
 }
 
 /// The outcome of one poll.
@@ -100,9 +120,9 @@ pub enum PollOutcome {
 }
 
 /// One TaskSpawner's loop.
-pub struct Spawner<S: TaskSink, C: Clock> {
+pub struct Spawner<S: SpawnerPort, C: Clock> {
     name: String,
-    sink: S,
+    backend: S,
     clock: C,
     options: SpawnerOptions,
     github: Option<GithubClient>,
@@ -137,30 +157,34 @@ pub fn spawned_task(task: &Task) -> SpawnedTask {
     }
 }
 
-/// The Task for an item: the spawner's template with the rendered prompt, named, labelled
-/// and annotated so that later polls (and restarts) recognise it.
+/// The Task for an item: the spawner's template with the rendered prompt, branch and
+/// dependencies and the item's Workspace, named, labelled and annotated so that later polls
+/// (and restarts) recognise it.
 pub fn build_task(
     spawner: &TaskSpawner,
     name: &str,
     item_id: &str,
     generation: u32,
-    prompt: String,
+    rendered: RenderedTemplate,
+    workspace_ref: Option<LocalObjectReference>,
 ) -> Task {
     let t = &spawner.spec.task_template;
     let spawner_name = spawner.metadata.name.clone().unwrap_or_default();
     let spec = TaskSpec {
         type_: t.type_,
-        prompt,
+        prompt: rendered.prompt,
         credentials: t.credentials.clone(),
         model: t.model.clone(),
         image: t.image.clone(),
-        workspace_ref: t.workspace_ref.clone(),
+        workspace_ref,
         agent_config_ref: t.agent_config_ref.clone(),
         ttl_seconds_after_finished: t.ttl_seconds_after_finished,
         timeout_seconds: t.timeout_seconds,
         backoff_limit: t.backoff_limit,
         model_base_url: t.model_base_url.clone(),
         env: t.env.clone(),
+        depends_on: rendered.depends_on,
+        branch: rendered.branch,
     };
     let mut task = Task::new(name, spec);
     task.metadata.namespace = spawner.metadata.namespace.clone();
@@ -208,18 +232,33 @@ fn set_condition(
     }
 }
 
-/// The poll interval of a spawner: `spec.pollInterval`, default five minutes, at least 1s.
+/// The poll interval of a spawner: `spec.pollInterval`, default five minutes
+/// ([`ITEMS_POLL_INTERVAL`] with `when.items`), at least 1s.
 pub fn poll_interval(spawner: &TaskSpawner) -> Duration {
+    let default = if spawner.spec.when.items.is_some() {
+        ITEMS_POLL_INTERVAL
+    } else {
+        ApiDuration::DEFAULT_POLL_INTERVAL.as_std()
+    };
     spawner
         .spec
         .poll_interval
         .as_deref()
         .and_then(|s| s.parse::<ApiDuration>().ok())
-        .map_or(
-            ApiDuration::DEFAULT_POLL_INTERVAL.as_std(),
-            ApiDuration::as_std,
-        )
+        .map_or(default, ApiDuration::as_std)
         .max(Duration::from_secs(1))
+}
+
+/// What the fan-out summary needs of a Task.
+fn item_task(task: &Task) -> ItemTask {
+    let status = task.status.as_ref();
+    let outputs = status.and_then(|s| s.outputs.as_ref());
+    ItemTask {
+        name: task.metadata.name.clone().unwrap_or_default(),
+        phase: status.and_then(|s| s.phase),
+        branch: outputs.and_then(|o| o.branch.clone()),
+        pull_requests: outputs.map(|o| o.pull_requests.clone()).unwrap_or_default(),
+    }
 }
 
 enum Discovery {
@@ -228,12 +267,12 @@ enum Discovery {
     Failed(String),
 }
 
-impl<S: TaskSink, C: Clock> Spawner<S, C> {
-    /// A loop for TaskSpawner `name` over `sink`.
-    pub fn new(name: impl Into<String>, sink: S, clock: C, options: SpawnerOptions) -> Self {
+impl<S: SpawnerPort, C: Clock> Spawner<S, C> {
+    /// A loop for TaskSpawner `name` over `backend`.
+    pub fn new(name: impl Into<String>, backend: S, clock: C, options: SpawnerOptions) -> Self {
         Spawner {
             name: name.into(),
-            sink,
+            backend,
             clock,
             options,
             github: None,
@@ -248,20 +287,38 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
             .unwrap_or_default()
     }
 
-    fn sink_error(&self, source: SinkError) -> SpawnerError {
-        SpawnerError::Sink {
+    fn backend_error(&self, source: BackendError) -> SpawnerError {
+        SpawnerError::Backend {
             spawner: self.name.clone(),
             source,
         }
     }
 
+    /// The TaskSpawner, read fresh at every poll (spec changes take effect at the next poll);
+    /// `None` when it was deleted, which ends [`Spawner::run`].
+    async fn get_spawner(&self) -> Result<Option<TaskSpawner>, BackendError> {
+        Ok(
+            match self.backend.get(Kind::TaskSpawner, &self.name).await? {
+                Some(Resource::TaskSpawner(s)) => Some(*s),
+                _ => None,
+            },
+        )
+    }
+
+    /// Workspace `name`, `None` when it does not exist.
+    async fn get_workspace(&self, name: &str) -> Result<Option<Workspace>, BackendError> {
+        Ok(match self.backend.get(Kind::Workspace, name).await? {
+            Some(Resource::Workspace(w)) => Some(*w),
+            _ => None,
+        })
+    }
+
     /// One poll: discover, decide, create, write status.
     pub async fn poll_once(&mut self) -> Result<PollOutcome, SpawnerError> {
         let Some(spawner) = self
-            .sink
-            .get_spawner(&self.name)
+            .get_spawner()
             .await
-            .map_err(|e| self.sink_error(e))?
+            .map_err(|e| self.backend_error(e))?
         else {
             return Ok(PollOutcome::Gone);
         };
@@ -274,14 +331,13 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
             ..previous.clone()
         };
 
-        let template = match parse_template(
-            spawner
-                .spec
-                .task_template
-                .prompt_template
-                .as_deref()
-                .unwrap_or(""),
-        ) {
+        let samples = if spawner.spec.when.items.is_some() {
+            // Every item is rendered (and checked) when its Task is made.
+            Samples::None
+        } else {
+            Samples::Sources
+        };
+        let template = match TaskTemplates::parse(&spawner.spec.task_template, samples) {
             Ok(t) => t,
             Err(e) => {
                 let message = e.to_string();
@@ -299,10 +355,10 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
         };
 
         let tasks = self
-            .sink
-            .list_tasks(&self.name)
+            .backend
+            .list_spawned_tasks(&self.name)
             .await
-            .map_err(|e| self.sink_error(e))?;
+            .map_err(|e| self.backend_error(e))?;
         let existing: Vec<SpawnedTask> = tasks.iter().map(spawned_task).collect();
 
         let discovery = self.discover(&spawner, &previous, &existing, now).await?;
@@ -371,6 +427,7 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
                 .as_ref()
                 .map(|g| g.exclude_labels.clone())
                 .unwrap_or_default(),
+            exact_names: spawner.spec.when.items.is_some(),
         };
         let memory = memory_from_status(&previous.spawned_items);
         let plan = plan_spawns(&self.name, &items, &existing, &memory, &policy);
@@ -382,15 +439,18 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
         };
 
         for task in &plan.mark_needs_input {
-            self.sink
+            self.backend
                 .annotate_task(task, ANNOTATION_NEEDS_INPUT, "true")
                 .await
-                .map_err(|e| self.sink_error(e))?;
+                .map_err(|e| self.backend_error(e))?;
             report.marked.push(task.clone());
         }
 
-        let wants_comments = template.source().contains(".Comments");
+        let wants_comments = template.prompt_source().contains(".Comments");
         let mut render_failure: Option<String> = None;
+        let mut workspace_failure: Option<String> = None;
+        // The template's Workspace, read once, for items that give a `repo`.
+        let mut template_workspace: Option<Option<WorkspaceSpec>> = None;
         let mut rate_limited: Option<DateTime<Utc>> = None;
         // Tasks that exist after this poll's creations, for the memory.
         let mut spawned: Vec<(String, u32)> = Vec::new();
@@ -398,8 +458,11 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
             let Some(item) = items.get(planned.item_index) else {
                 continue;
             };
-            let prompt = match self.render(&template, item, wants_comments).await {
-                Ok(p) => p,
+            let rendered = match self
+                .render(&template, item, &planned.name, wants_comments)
+                .await
+            {
+                Ok(r) => r,
                 Err(RenderFailure::RateLimited(until)) => {
                     // Create nothing more this poll; the rest is picked up after the wait.
                     rate_limited = Some(until);
@@ -411,19 +474,41 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
                     continue;
                 }
             };
+            let workspace_ref = match self
+                .item_workspace(&spawner, item, &mut template_workspace, &mut report)
+                .await?
+            {
+                Ok(r) => r,
+                Err(message) => {
+                    report.workspace_errors.push(item.id.clone());
+                    workspace_failure.get_or_insert(message);
+                    continue;
+                }
+            };
             let task = build_task(
                 &spawner,
                 &planned.name,
                 &planned.item_id,
                 planned.generation,
-                prompt,
+                rendered,
+                workspace_ref,
             );
-            match self.sink.create_task(&spawner, task).await {
+            // The same rules as a user's Task (a name too long, a prompt rendered blank): a
+            // Task that breaks one is not created, and status says why.
+            let task = match Valid::check_task(task) {
+                Ok(t) => t,
+                Err(e) => {
+                    report.render_errors.push(item.id.clone());
+                    render_failure.get_or_insert(e.to_string());
+                    continue;
+                }
+            };
+            match self.backend.create_spawned_task(&spawner, task).await {
                 Ok(CreateOutcome::Created) => report.created.push(planned.name.clone()),
                 Ok(CreateOutcome::AlreadyExists) => {
                     report.already_existed.push(planned.name.clone())
                 }
-                Err(e) => return Err(self.sink_error(e)),
+                Err(e) => return Err(self.backend_error(e)),
             }
             spawned.push((planned.item_id.clone(), planned.generation));
         }
@@ -448,6 +533,21 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
                 generation,
             ),
         }
+        if spawner.spec.when.items.is_some() {
+            set_condition(
+                &mut status.conditions,
+                CONDITION_WORKSPACE_ERROR,
+                workspace_failure.is_some(),
+                if workspace_failure.is_some() {
+                    "WorkspaceUnavailable"
+                } else {
+                    "WorkspacesReady"
+                },
+                workspace_failure.as_deref().unwrap_or(""),
+                now,
+                generation,
+            );
+        }
         let counters = SpawnCounters::after_poll(
             previous.total_tasks_created,
             report.discovered,
@@ -458,18 +558,30 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
         status.total_tasks_created = counters.total_tasks_created;
         status.active_tasks = counters.active_tasks;
         status.last_discovery_time = Some(rfc3339(now));
-        status.spawned_items = memory_to_status(&remember(
-            &memory,
-            &items,
-            &existing,
-            &spawned,
-            &policy.exclude_labels,
-        ));
+        let memory = remember(&memory, &items, &existing, &spawned, &policy.exclude_labels);
+        status.spawned_items = memory_to_status(&memory);
+        status.items = spawner.spec.when.items.as_ref().map(|_| {
+            let keys: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
+            let mut item_tasks: Vec<ItemTask> = tasks.iter().map(item_task).collect();
+            item_tasks.extend(report.created.iter().map(|name| ItemTask {
+                name: name.clone(),
+                ..ItemTask::default()
+            }));
+            let created: HashSet<String> = memory.iter().map(|m| m.id.clone()).collect();
+            summarise(
+                &self.name,
+                &keys,
+                &item_tasks,
+                &created,
+                previous.items.as_ref(),
+            )
+        });
         status.phase = Some(TaskSpawnerPhase::Running);
         status.message = Some(summary(
             &report,
             policy.max_concurrency,
             render_failure.as_deref(),
+            workspace_failure.as_deref(),
         ));
         if let Some(until) = rate_limited {
             let message = format!(
@@ -494,10 +606,10 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
     }
 
     async fn write_status(&self, status: TaskSpawnerStatus) -> Result<(), SpawnerError> {
-        self.sink
-            .update_status(&self.name, status)
+        self.backend
+            .write_spawner_status(&self.name, &status)
             .await
-            .map_err(|e| self.sink_error(e))
+            .map_err(|e| self.backend_error(e))
     }
 
     async fn fail(
@@ -512,12 +624,77 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
         Ok(PollOutcome::Failed { message })
     }
 
+    /// The `workspaceRef` of `item`'s Task, making the item's Workspace first when it gives a
+    /// `repo`; `Ok(Err(reason))` when it cannot be made now (the item waits for a later poll).
+    async fn item_workspace(
+        &self,
+        spawner: &TaskSpawner,
+        item: &WorkItem,
+        template_workspace: &mut Option<Option<WorkspaceSpec>>,
+        report: &mut PollReport,
+    ) -> Result<Result<Option<LocalObjectReference>, String>, SpawnerError> {
+        let template_ref = spawner.spec.task_template.workspace_ref.as_ref();
+        if spawner.spec.when.items.is_none() {
+            return Ok(Ok(template_ref.cloned()));
+        }
+        let given = |f: &str| item.fields.get(f).is_some_and(|v| !v.is_empty());
+        let needs_template = given(fanout::REPO_FIELD) && !given(fanout::WORKSPACE_FIELD);
+        if needs_template
+            && template_workspace.is_none()
+            && let Some(r) = template_ref
+        {
+            let found = self
+                .get_workspace(&r.name)
+                .await
+                .map_err(|e| self.backend_error(e))?;
+            let Some(found) = found else {
+                return Ok(Err(format!(
+                    "Workspace {:?} (spec.taskTemplate.workspaceRef) not found: items with a repo inherit its ref and secretRef; create it",
+                    r.name
+                )));
+            };
+            *template_workspace = Some(Some(found.spec));
+        }
+        let inherited = template_workspace.as_ref().and_then(Option::as_ref);
+        let choice = fanout::item_workspace(
+            &self.name,
+            spawner.metadata.namespace.as_deref(),
+            item,
+            inherited,
+        );
+        if let ItemWorkspace::Derived(wanted) = &choice {
+            let name = wanted.metadata.name.clone().unwrap_or_default();
+            let existing = self
+                .get_workspace(&name)
+                .await
+                .map_err(|e| self.backend_error(e))?;
+            match fanout::workspace_action(&self.name, wanted, existing.as_ref()) {
+                WorkspaceAction::Keep => {}
+                WorkspaceAction::Create | WorkspaceAction::Update => {
+                    // The same rules as a user's Workspace; the backend makes it owned by
+                    // the spawner, so deleting the spawner deletes it (`axon_core::ownership`).
+                    let made = match Valid::check_workspace((**wanted).clone()) {
+                        Ok(ws) => self.backend.apply_spawned_workspace(spawner, ws).await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = made {
+                        return Ok(Err(format!("Workspace {name:?} cannot be made: {e}")));
+                    }
+                    report.workspaces_written.push(name);
+                }
+                WorkspaceAction::Conflict(reason) => return Ok(Err(reason)),
+            }
+        }
+        Ok(Ok(choice.workspace_ref(template_ref)))
+    }
+
     async fn render(
         &mut self,
-        template: &PromptTemplate,
+        template: &TaskTemplates,
         item: &WorkItem,
+        task_name: &str,
         wants_comments: bool,
-    ) -> Result<String, RenderFailure> {
+    ) -> Result<RenderedTemplate, RenderFailure> {
         let mut item = item.clone();
         if wants_comments
             && item.number > 0
@@ -532,7 +709,7 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
             };
         }
         template
-            .render(&item)
+            .render(&item, task_name)
             .map_err(|e| RenderFailure::Message(e.to_string()))
     }
 
@@ -561,9 +738,19 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
                     .collect(),
             ));
         }
+        if spawner.spec.when.items.is_some() {
+            // Refused at apply; checked again for specs stored without `axon validate`.
+            if let Some(v) = axon_core::spawner_rules::violations(spawner)
+                .into_iter()
+                .next()
+            {
+                return Ok(Discovery::Failed(format!("{}: {}", v.path, v.reason)));
+            }
+            return Ok(Discovery::Items(fanout::work_items(&spawner.spec.when)));
+        }
         let Some(filter) = &spawner.spec.when.github_issues else {
             return Ok(Discovery::Failed(
-                "spec.when has no source: set githubIssues or cron".to_string(),
+                "spec.when has no source: set githubIssues, cron or items".to_string(),
             ));
         };
         let Some(workspace_ref) = &spawner.spec.task_template.workspace_ref else {
@@ -571,12 +758,11 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
                 "spec.taskTemplate.workspaceRef is required with githubIssues".to_string(),
             ));
         };
-        let Some(workspace) = self
-            .sink
+        let workspace = self
             .get_workspace(&workspace_ref.name)
             .await
-            .map_err(|e| self.sink_error(e))?
-        else {
+            .map_err(|e| self.backend_error(e))?;
+        let Some(workspace) = workspace else {
             return Ok(Discovery::Failed(format!(
                 "Workspace {:?} not found",
                 workspace_ref.name
@@ -586,11 +772,15 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
             Ok(r) => r,
             Err(e) => return Ok(Discovery::Failed(e.to_string())),
         };
-        let token = self
-            .sink
-            .github_token(&workspace)
-            .await
-            .map_err(|e| self.sink_error(e))?;
+        let token = match &workspace.spec.secret_ref {
+            None => None,
+            Some(secret) => self
+                .backend
+                .secret_value(&secret.name, GITHUB_TOKEN_KEY)
+                .await
+                .map_err(|e| self.backend_error(e))?
+                .and_then(Token::new),
+        };
         let config = GithubConfig {
             api_base: self
                 .options
@@ -625,7 +815,7 @@ impl<S: TaskSink, C: Clock> Spawner<S, C> {
         if let PollOutcome::RateLimited { until } = outcome {
             return (*until - now).to_std().unwrap_or(Duration::from_secs(1));
         }
-        let spawner = self.sink.get_spawner(&self.name).await.ok().flatten();
+        let spawner = self.get_spawner().await.ok().flatten();
         let Some(spawner) = spawner else {
             return Duration::from_secs(1);
         };
@@ -675,7 +865,12 @@ enum RenderFailure {
     Message(String),
 }
 
-fn summary(report: &PollReport, max: Option<u32>, render_failure: Option<&str>) -> String {
+fn summary(
+    report: &PollReport,
+    max: Option<u32>,
+    render_failure: Option<&str>,
+    workspace_failure: Option<&str>,
+) -> String {
     let mut parts = vec![format!("{} items discovered", report.discovered)];
     parts.push(format!("{} Tasks created", report.created.len()));
     if !report.deferred.is_empty() {
@@ -696,6 +891,12 @@ fn summary(report: &PollReport, max: Option<u32>, render_failure: Option<&str>) 
         message.push_str(&format!(
             "; {} items not created: {e}",
             report.render_errors.len()
+        ));
+    }
+    if let Some(e) = workspace_failure {
+        message.push_str(&format!(
+            "; {} items wait for their Workspace: {e}",
+            report.workspace_errors.len()
         ));
     }
     message

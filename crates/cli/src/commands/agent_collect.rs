@@ -77,7 +77,7 @@ pub fn verdict_code(doc: &ResultsDocument) -> u8 {
 /// `axon agent collect`.
 pub async fn run(args: &AgentCollectArgs) -> Result<ExitCode, CliError> {
     let base = args.base_dir.as_deref().map(read_base).unwrap_or_default();
-    let github_api = std::env::var("AXON_GITHUB_API_URL").ok();
+    let github_api = std::env::var(axon_api::contract::ENV_GITHUB_API_URL).ok();
     let secrets: Vec<String> = args
         .token_file
         .as_deref()

@@ -1,11 +1,12 @@
 //! `axon create workspace|secret`.
 
 use crate::args::{CreateCommand, GlobalArgs};
-use crate::backend::Backend;
+use crate::backend;
 use crate::error::CliError;
 use crate::{output, settings};
 use axon_api::loader::Resource;
 use axon_api::{SecretReference, Workspace, WorkspaceSpec};
+use axon_port::Valid;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -38,8 +39,8 @@ pub async fn run(global: &GlobalArgs, command: &CreateCommand) -> Result<ExitCod
                 return Ok(ExitCode::SUCCESS);
             }
             let settings = settings::resolve(global)?;
-            let backend = Backend::open(&settings, global).await?;
-            let outcome = backend.apply(ws).await?;
+            let backend = backend::open(&settings, global).await?;
+            let outcome = backend.apply(Valid::check(ws)?).await?;
             println!("workspace/{} {outcome}", a.name);
         }
         CreateCommand::Secret(a) => {
@@ -57,7 +58,7 @@ pub async fn run(global: &GlobalArgs, command: &CreateCommand) -> Result<ExitCod
                 data.insert(k.to_string(), v.to_string());
             }
             let settings = settings::resolve(global)?;
-            let backend = Backend::open(&settings, global).await?;
+            let backend = backend::open(&settings, global).await?;
             backend.create_secret(&a.name, data).await?;
             println!("secret/{} created", a.name);
         }

@@ -1,7 +1,7 @@
 //! `axon delete KIND NAME...`, or `axon delete KIND/NAME...` (the form `-o name` prints).
 
 use crate::args::{DeleteArgs, GlobalArgs};
-use crate::backend::Backend;
+use crate::backend;
 use crate::error::CliError;
 use crate::settings;
 use axon_api::Kind;
@@ -40,7 +40,7 @@ pub fn targets(args: &DeleteArgs) -> Result<Vec<(Kind, String)>, CliError> {
 pub async fn run(global: &GlobalArgs, args: &DeleteArgs) -> Result<ExitCode, CliError> {
     let targets = targets(args)?;
     let settings = settings::resolve(global)?;
-    let backend = Backend::open(&settings, global).await?;
+    let backend = backend::open(&settings, global).await?;
     let mut code = ExitCode::SUCCESS;
     for (kind, name) in &targets {
         let kind = *kind;

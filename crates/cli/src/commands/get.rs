@@ -3,7 +3,7 @@
 //! deletion a row whose phase is `Deleted`.
 
 use crate::args::{GetArgs, GlobalArgs, OutputFormat};
-use crate::backend::Backend;
+use crate::backend;
 use crate::error::CliError;
 use crate::{output, settings};
 use axon_api::Kind;
@@ -19,7 +19,7 @@ fn now() -> i64 {
 }
 
 async fn fetch(
-    backend: &Backend,
+    backend: &dyn axon_port::Backend,
     kind: Kind,
     name: Option<&str>,
 ) -> Result<Vec<Resource>, CliError> {
@@ -68,14 +68,24 @@ pub fn deleted_row(header: &[String], last: &[String]) -> Vec<String> {
 pub async fn run(global: &GlobalArgs, args: &GetArgs) -> Result<ExitCode, CliError> {
     let (kind, name) = target(args)?;
     let settings = settings::resolve(global)?;
-    let backend = Backend::open(&settings, global).await?;
-    let resources = fetch(&backend, kind, name.as_deref()).await?;
+    let backend = backend::open(&settings, global).await?;
+    let resources = fetch(&*backend, kind, name.as_deref()).await?;
     if kind == Kind::TaskSpawner
-        && let Some(note) = crate::spawner_host::serve_note(&backend)
+        && let Some(note) = crate::spawner_host::serve_note(&*backend)
     {
         eprintln!("{note}");
     }
     let format = global.output;
+    if format == Some(OutputFormat::Tree) {
+        let (Kind::Task, Some(root)) = (kind, name.as_deref()) else {
+            return Err(CliError::Invalid(
+                "-o tree shows one Task's dependencies: axon get task NAME -o tree".into(),
+            ));
+        };
+        let all = backend.list(Kind::Task).await?;
+        print!("{}", output::render_tree(root, &all));
+        return Ok(ExitCode::SUCCESS);
+    }
     match format {
         Some(f @ (OutputFormat::Yaml | OutputFormat::Json | OutputFormat::Name)) => {
             print!(
@@ -113,7 +123,7 @@ pub async fn run(global: &GlobalArgs, args: &GetArgs) -> Result<ExitCode, CliErr
             _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
-        let current = fetch(&backend, kind, name.as_deref()).await?;
+        let current = fetch(&*backend, kind, name.as_deref()).await?;
         let rows = output::table(kind, &current, wide, now());
         let keyed = key(&output::table(kind, &current, wide, 0));
         for (i, (name, row)) in keyed.iter().enumerate() {

@@ -1,7 +1,7 @@
 //! `axon logs TASK [-f] [--raw]`: the agent's stream, rendered for people unless `--raw`.
 
 use crate::args::{GlobalArgs, LogsArgs};
-use crate::backend::Backend;
+use crate::backend;
 use crate::error::CliError;
 use crate::settings;
 use axon_agent::LogRenderer;
@@ -62,7 +62,7 @@ fn task_name(arg: &str) -> Result<String, CliError> {
 pub async fn run(global: &GlobalArgs, args: &LogsArgs) -> Result<ExitCode, CliError> {
     let name = task_name(&args.task)?;
     let settings = settings::resolve(global)?;
-    let backend = Backend::open(&settings, global).await?;
+    let backend = backend::open(&settings, global).await?;
     let Some(Resource::Task(task)) = backend.get(Kind::Task, &name).await? else {
         return Err(CliError::NotFound("Task", name));
     };
@@ -71,7 +71,11 @@ pub async fn run(global: &GlobalArgs, args: &LogsArgs) -> Result<ExitCode, CliEr
         buffer: Vec::new(),
         out: std::io::stdout(),
     };
-    backend.logs(&name, args.follow, &mut writer).await?;
+    backend
+        .logs(&name, args.follow, &mut writer, &mut |m| {
+            eprintln!("axon logs: {m}")
+        })
+        .await?;
     writer
         .finish()
         .map_err(CliError::io("cannot write to standard output"))?;

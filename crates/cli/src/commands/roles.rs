@@ -43,7 +43,7 @@ pub async fn controller(args: &ControllerArgs) -> Result<ExitCode, CliError> {
 /// SIGTERM/Ctrl-C or the spawner is deleted.
 pub async fn spawner(global: &GlobalArgs, args: &SpawnerArgs) -> Result<ExitCode, CliError> {
     let settings = crate::settings::resolve(global)?;
-    let backend = std::sync::Arc::new(crate::backend::Backend::open(&settings, global).await?);
+    let backend = crate::backend::open(&settings, global).await?;
     let Some(_guard) = backend.hold_spawner_lock(&args.name)? else {
         return Err(CliError::Invalid(format!(
             "TaskSpawner {} already runs in another process on this AXON_HOME (axon serve, or another axon spawner): stop that one first",
@@ -74,13 +74,29 @@ pub async fn workspace(command: WorkspaceCommand) -> Result<ExitCode, CliError> 
         &files,
         a.token_file.as_deref(),
         a.cache.as_deref(),
+        a.branch.as_deref(),
     )
     .await?;
     if let Some(dir) = &a.base_dir {
         super::agent_collect::record_base(dir, &prepared.base_branch, &prepared.head)?;
     }
+    if let Some(dir) = &a.env_dir {
+        write_env_file(
+            dir,
+            axon_api::contract::ENV_BASE_BRANCH,
+            &prepared.base_branch,
+        )?;
+    }
     println!("prepared {} at {:?}", a.dest.display(), prepared);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `value` to `dir/name` (for the Kubernetes agent container's wrapper, which exports
+/// variable `name` from it).
+fn write_env_file(dir: &std::path::Path, name: &str, value: &str) -> Result<(), CliError> {
+    std::fs::create_dir_all(dir).map_err(CliError::io(format!("create {}", dir.display())))?;
+    let path = dir.join(name);
+    std::fs::write(&path, value).map_err(CliError::io(format!("write {}", path.display())))
 }
 
 /// Every regular file under `dir`, as (path relative to `root`, content).

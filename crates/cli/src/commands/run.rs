@@ -1,12 +1,13 @@
 //! `axon run`: build a Task from flags and the config file, create what it needs, start it.
 
 use crate::args::{GlobalArgs, OutputFormat, RunArgs};
-use crate::backend::Backend;
+use crate::backend;
 use crate::error::CliError;
 use crate::{output, settings};
 use axon_api::loader::Resource;
 use axon_api::{Kind, TaskPhase};
 use axon_core::run_request::{RunFlags, run_request};
+use axon_port::Valid;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -145,7 +146,7 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<ExitCode, CliErr
         return Ok(ExitCode::SUCCESS);
     }
 
-    let backend = Backend::open(&settings, global).await?;
+    let backend = backend::open(&settings, global).await?;
     for s in &request.secrets {
         backend.create_secret(&s.name, s.data.clone()).await?;
     }
@@ -167,7 +168,7 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<ExitCode, CliErr
             r.kind_value().plural().trim_end_matches('s'),
             r.name()
         );
-        let outcome = backend.apply(r).await?;
+        let outcome = backend.apply(Valid::check(r)?).await?;
         if label.starts_with("task/") || outcome != axon_core::apply::ApplyOutcome::Unchanged {
             println!("{label} {outcome}");
         }

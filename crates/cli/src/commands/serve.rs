@@ -3,20 +3,21 @@
 //! holds `AXON_HOME/serve.lock`, which is how `axon get taskspawners` knows spawners run.
 
 use crate::args::GlobalArgs;
-use crate::backend::Backend;
+use crate::backend;
 use crate::error::CliError;
 use crate::{settings, spawner_host};
+use axon_api::config::Backend as BackendKind;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 pub async fn run(global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let settings = settings::resolve(global)?;
-    let backend = Arc::new(Backend::open(&settings, global).await?);
-    let Backend::Local(local) = &*backend else {
+    if settings.backend != BackendKind::Local {
         return Err(CliError::Usage(
             "`axon serve` runs the local backend; on Kubernetes the controller does this (axon install)".into(),
         ));
-    };
+    }
+    let local = Arc::new(backend::open_local(&settings, global)?);
     let Some(_serve_lock) = local.hold_serve_lock()? else {
         return Err(CliError::Usage(format!(
             "another `axon serve` is already running on {}: stop it first",
@@ -37,7 +38,7 @@ pub async fn run(global: &GlobalArgs) -> Result<ExitCode, CliError> {
     };
     let (engine, ()) = tokio::join!(
         local.serve(wait(stopped.clone())),
-        spawner_host::host_all(backend.clone(), wait(stopped.clone())),
+        spawner_host::host_all(local.clone(), wait(stopped.clone())),
     );
     signal.abort();
     engine?;

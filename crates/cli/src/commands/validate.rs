@@ -7,6 +7,10 @@ use std::process::ExitCode;
 
 pub fn run(args: &FilesArgs) -> Result<ExitCode, CliError> {
     let docs = load_all(&args.files)?;
+    let resources: Vec<&axon_api::Resource> = docs.iter().map(|d| &d.resource).collect();
+    for warning in axon_core::validate::graph_problems(&resources).1 {
+        eprintln!("warning: {warning}");
+    }
     for d in &docs {
         println!(
             "{}: {}/{} valid",

@@ -2,7 +2,7 @@
 //! Kubernetes, `status` says when Axon is not installed in the cluster (exit code 1).
 
 use crate::args::GlobalArgs;
-use crate::backend::Backend;
+use crate::backend;
 use crate::error::CliError;
 use crate::settings;
 use std::process::ExitCode;
@@ -39,18 +39,18 @@ pub async fn status(global: &GlobalArgs) -> Result<ExitCode, CliError> {
         s.backend.as_str(),
         s.backend_source
     );
-    let backend = Backend::open(&s, global).await?;
+    let backend = backend::open(&s, global).await?;
     let tasks = match backend.list(axon_api::Kind::Task).await {
         Ok(tasks) => tasks,
         // Reachable, but Axon's API is not there: say so instead of the API server's 404.
-        Err(CliError::Kube(axon_kube::KubeError::NotInstalled { .. })) => {
+        Err(e) if e.kind() == axon_port::ErrorKind::NotInstalled => {
             println!("connected: {}", backend.describe());
             println!(
                 "axon: not installed in this cluster (no axon.io API); install it with `axon install` (needs cluster-admin)"
             );
             return Ok(ExitCode::FAILURE);
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let mut counts = std::collections::BTreeMap::new();
     for t in &tasks {

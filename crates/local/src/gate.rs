@@ -1,0 +1,116 @@
+//! The local engine's side of the start gate: gather what `axon_core::start_gate` needs from
+//! the store (every Task, the Workspaces and AgentConfigs referenced, which Secret keys exist)
+//! and ask it about each Pending Task no supervisor holds. Observes only; the engine acts.
+
+use crate::error::LocalError;
+use crate::paths::Home;
+use crate::secrets::Secrets;
+use crate::store::Store;
+use axon_api::{AgentConfig, Kind, Task, Workspace};
+use axon_core::references::{FoundSecrets, References, missing_secrets, plan_or_missing};
+use axon_core::start_gate::{GateDecision, TaskFacts, gate};
+use jiff::Timestamp;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One stored Task and whether a supervisor holds its run.
+pub struct StoredTask {
+    pub task: Task,
+    pub alive: bool,
+}
+
+fn by_name<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    kind: Kind,
+) -> Result<BTreeMap<String, T>, LocalError> {
+    Ok(store
+        .list(kind)?
+        .into_iter()
+        .filter_map(|row| {
+            let name = row.doc.pointer("/metadata/name")?.as_str()?.to_string();
+            Some((name, serde_json::from_value::<T>(row.doc).ok()?))
+        })
+        .collect())
+}
+
+/// The gate's decision for each Task in `pending` (names), looking at all of `tasks`.
+pub fn decide(
+    home: &Home,
+    store: &Store,
+    tasks: &[StoredTask],
+    pending: &[&str],
+    now: Timestamp,
+) -> Result<BTreeMap<String, GateDecision>, LocalError> {
+    if pending.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let workspaces: BTreeMap<String, Workspace> = by_name(store, Kind::Workspace)?;
+    let configs: BTreeMap<String, AgentConfig> = by_name(store, Kind::AgentConfig)?;
+    let secrets = Secrets::open(&home.secrets())?;
+    let repo_of = |t: &Task| {
+        t.spec
+            .workspace_ref
+            .as_ref()
+            .and_then(|r| workspaces.get(&r.name))
+            .map(|w| w.spec.repo.as_str())
+    };
+    let empty = axon_api::TaskStatus::default();
+    let facts: Vec<TaskFacts<'_>> = tasks
+        .iter()
+        .map(|s| TaskFacts {
+            name: s.task.metadata.name.as_deref().unwrap_or_default(),
+            created: s
+                .task
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| t.0)
+                .unwrap_or(now),
+            spec: &s.task.spec,
+            status: s.task.status.as_ref().unwrap_or(&empty),
+            active: s.alive,
+            repo: repo_of(&s.task),
+        })
+        .collect();
+    let mut out = BTreeMap::new();
+    for name in pending {
+        let Some((me, stored)) = facts.iter().zip(tasks).find(|(f, _)| f.name == *name) else {
+            continue;
+        };
+        let task = &stored.task;
+        let workspace = task
+            .spec
+            .workspace_ref
+            .as_ref()
+            .and_then(|r| workspaces.get(&r.name));
+        let config = task
+            .spec
+            .agent_config_ref
+            .as_ref()
+            .and_then(|r| configs.get(&r.name));
+        let missing = match plan_or_missing(task, workspace, config) {
+            Ok(References::Missing(m)) => m,
+            Ok(References::Ready(plan)) => {
+                let mut found = FoundSecrets::new();
+                for secret in plan.secret_refs().keys() {
+                    let keys = secrets
+                        .get(secret)?
+                        .map(|d| d.into_keys().collect::<BTreeSet<String>>());
+                    found.insert(secret.clone(), keys);
+                }
+                missing_secrets(&plan.secret_refs(), &found)
+            }
+            Err(e) => {
+                out.insert(
+                    name.to_string(),
+                    GateDecision {
+                        gate: axon_core::start_gate::Gate::Fail(e.to_string()),
+                        dependencies: Vec::new(),
+                    },
+                );
+                continue;
+            }
+        };
+        out.insert(name.to_string(), gate(me, &facts, &missing, now));
+    }
+    Ok(out)
+}
