@@ -404,7 +404,10 @@ async fn setup(
         .map_err(|e| format!("workspace preparation crashed: {e}"))?
         .map_err(|e| e.to_string())?;
         crate::profile::mark("workspace ready");
-        env.insert("AXON_BASE_BRANCH".into(), prepared.base_branch.clone());
+        env.insert(
+            axon_api::contract::ENV_BASE_BRANCH.into(),
+            prepared.base_branch.clone(),
+        );
         base_branch = Some(prepared.base_branch);
         base_head = Some(prepared.head);
         shared_objects = prepared.shared_objects;
