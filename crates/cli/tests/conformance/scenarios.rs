@@ -50,14 +50,7 @@ pub const SCENARIOS: &[(&str, Scenario)] = &[
 // a divergence found by this suite, reported, not yet fixed. Skipped on
 // that backend with a line saying so; `AXON_CONFORMANCE_PENDING=1` runs them anyway and
 // reports whether each still fails. Remove an entry once its scenario passes.
-pub const PENDING: &[(&str, Backend, &str)] = &[
-    // PENDING(start-gate): `backoffLimit` retries only on Kubernetes.
-    (
-        "retries",
-        Backend::Local,
-        "start-gate: backoffLimit is not retried on the local backend",
-    ),
-];
+pub const PENDING: &[(&str, Backend, &str)] = &[];
 
 /// Whether `scenario` is pending on `backend`, and why.
 pub fn pending(scenario: &str, backend: Backend) -> Option<&'static str> {
