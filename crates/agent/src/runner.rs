@@ -277,12 +277,10 @@ async fn run_agent(
             }
         })?;
     }
-    // A failed agent's own exit code goes on, so the local status names the same code as the
-    // Kubernetes one (whose wrapper records the agent's code).
     Ok(if doc.success {
         EXIT_SUCCESS
     } else {
-        exit_code.filter(|c| *c != 0).unwrap_or(EXIT_AGENT_FAILED)
+        EXIT_AGENT_FAILED
     })
 }
 
