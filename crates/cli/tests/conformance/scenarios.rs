@@ -50,7 +50,15 @@ pub const SCENARIOS: &[(&str, Scenario)] = &[
 // a divergence found by this suite, reported, not yet fixed. Skipped on
 // that backend with a line saying so; `AXON_CONFORMANCE_PENDING=1` runs them anyway and
 // reports whether each still fails. Remove an entry once its scenario passes.
-pub const PENDING: &[(&str, Backend, &str)] = &[];
+pub const PENDING: &[(&str, Backend, &str)] = &[
+    // PENDING(bug): locally the exit code in the message is the runner's (`axon agent run`
+    // exits 1 for any agent failure, as its interface says), not the agent's own 3.
+    (
+        "failure_reason",
+        Backend::Local,
+        "bug: the message gives the runner's exit code 1 instead of the agent's 3",
+    ),
+];
 
 /// Whether `scenario` is pending on `backend`, and why.
 pub fn pending(scenario: &str, backend: Backend) -> Option<&'static str> {
