@@ -159,7 +159,7 @@ async fn run_agent(
         }
         None => {
             let agent_type = env.agent_type.ok_or(AgentError::MissingEnv {
-                name: "AXON_AGENT_TYPE",
+                name: axon_api::contract::ENV_AGENT_TYPE,
             })?;
             let setup = prepare(agent_type, &prompt, env).await?;
             child_env.remove(PROMPT_FILE_ENV);
@@ -277,12 +277,10 @@ async fn run_agent(
             }
         })?;
     }
-    // A failed agent's own exit code goes on, so the local status names the same code as the
-    // Kubernetes one (whose wrapper records the agent's code).
     Ok(if doc.success {
         EXIT_SUCCESS
     } else {
-        exit_code.filter(|c| *c != 0).unwrap_or(EXIT_AGENT_FAILED)
+        EXIT_AGENT_FAILED
     })
 }
 
@@ -304,7 +302,7 @@ async fn prepare(agent_type: AgentType, prompt: &str, env: &RunEnv) -> Result<Se
         Some(path) => {
             Some(
                 std::fs::read_to_string(path).map_err(|source| AgentError::ReadInput {
-                    what: "AXON_AGENTS_MD_FILE",
+                    what: axon_api::contract::ENV_AGENTS_MD_FILE,
                     path: path.clone(),
                     source,
                 })?,

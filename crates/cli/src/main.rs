@@ -15,6 +15,9 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    if let Some(code) = per_task_fast_path() {
+        return code;
+    }
     let cli = Cli::parse();
     if let Command::Local { args } = cli.command {
         return axon_local::internal_main(args);
@@ -38,6 +41,54 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The processes every local Task starts — the engine, the supervisor and the privilege drop
+/// (`axon __local ...`), and the runner inside the sandbox (`axon agent run`) — skip building
+/// the whole command tree, and the runner runs on a single-threaded runtime. Anything the
+/// short parse does not accept (help, a global flag, bad arguments) goes through the full
+/// parser, so behaviour and messages are the same.
+fn per_task_fast_path() -> Option<ExitCode> {
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if raw.get(1).is_some_and(|a| a == "__local") {
+        let args: Vec<String> = raw
+            .iter()
+            .map(|a| a.to_str().map(str::to_string))
+            .collect::<Option<_>>()?;
+        return Some(axon_local::internal_main(args));
+    }
+    let run_args = parse_agent_run(&raw)?;
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Some(ExitCode::from(2));
+        }
+    };
+    let command = args::AgentCommand::Run(run_args);
+    Some(match runtime.block_on(commands::roles::agent(command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    })
+}
+
+/// `axon agent run ARGS` parsed on its own; `None` for anything else or anything it refuses.
+fn parse_agent_run(raw: &[std::ffi::OsString]) -> Option<args::AgentRunArgs> {
+    if raw.get(1).is_none_or(|a| a != "agent") || raw.get(2).is_none_or(|a| a != "run") {
+        return None;
+    }
+    use clap::{Args, FromArgMatches};
+    let matches = args::AgentRunArgs::augment_args(clap::Command::new("run"))
+        .try_get_matches_from(&raw[2..])
+        .ok()?;
+    args::AgentRunArgs::from_arg_matches(&matches).ok()
 }
 
 /// Output piped into `head` and closed early is not an error worth printing.
@@ -101,7 +152,48 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
-    use super::log_filter;
+    use super::{log_filter, parse_agent_run};
+
+    fn os(args: &[&str]) -> Vec<std::ffi::OsString> {
+        args.iter().map(std::ffi::OsString::from).collect()
+    }
+
+    /// The runner's short parse reads what the full parser reads, and leaves everything else
+    /// (help, other commands, bad flags) to the full parser.
+    #[test]
+    fn the_runner_is_parsed_without_the_whole_command_tree() {
+        let a = parse_agent_run(&os(&[
+            "axon",
+            "agent",
+            "run",
+            "--entrypoint",
+            "/bin/agent",
+            "--prompt-file",
+            "/c/prompt",
+        ]))
+        .expect("parsed");
+        assert_eq!(
+            a.entrypoint.as_deref(),
+            Some(std::path::Path::new("/bin/agent"))
+        );
+        assert_eq!(
+            a.prompt_file.as_deref(),
+            Some(std::path::Path::new("/c/prompt"))
+        );
+        assert_eq!(a.prompt, None);
+        let p = parse_agent_run(&os(&["axon", "agent", "run", "fix it"])).expect("parsed");
+        assert_eq!(p.prompt.as_deref(), Some("fix it"));
+        for other in [
+            &["axon", "agent", "run", "--help"][..],
+            &["axon", "agent", "run", "--prompt-file", "/p", "also"],
+            &["axon", "agent", "run", "--bogus"],
+            &["axon", "agent", "collect"],
+            &["axon", "get", "tasks"],
+            &["axon"],
+        ] {
+            assert!(parse_agent_run(&os(other)).is_none(), "{other:?}");
+        }
+    }
 
     #[test]
     fn the_tls_bypass_warning_is_quiet_unless_debugging() {

@@ -12,6 +12,7 @@ pub mod ownership;
 pub mod plan;
 pub mod references;
 pub mod results;
+pub mod retry;
 pub mod rfc3339;
 pub mod run_request;
 pub mod schedule;

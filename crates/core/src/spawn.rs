@@ -23,15 +23,9 @@ use crate::spawn_name::task_name;
 use serde::Serialize;
 use std::collections::HashMap;
 
-/// Label on every spawned Task: the name of its TaskSpawner.
-pub const LABEL_TASKSPAWNER: &str = "axon.io/taskspawner";
-/// Annotation on every spawned Task: `{{.ID}}` of the item it was created for.
-pub const ANNOTATION_SOURCE_ID: &str = "axon.io/source-id";
-/// Annotation on every spawned Task: which generation of its item it is (1, 2, ...).
-pub const ANNOTATION_GENERATION: &str = "axon.io/source-generation";
-/// Annotation written on an item's latest Task when a poll saw the item with an excluded label:
-/// once that Task has finished and the label is gone, the item is re-queued.
-pub const ANNOTATION_NEEDS_INPUT: &str = "axon.io/needs-input-seen";
+pub use axon_api::contract::{
+    ANNOTATION_GENERATION, ANNOTATION_NEEDS_INPUT, ANNOTATION_SOURCE_ID, LABEL_TASKSPAWNER,
+};
 
 /// What the decision needs to know about an existing Task of this spawner.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -215,7 +215,7 @@ pub fn next_status(
 }
 
 /// Success, a CamelCase reason, and a message that says why.
-fn verdict(
+pub fn verdict(
     results: Option<&ResultsDocument>,
     exit_code: Option<i32>,
     cause: Option<&EndCause>,

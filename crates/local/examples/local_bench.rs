@@ -30,8 +30,10 @@ fn main() -> ExitCode {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(50);
+    // AXON_BENCH_ONLY=axon|baseline runs one side only (for `perf stat`/`perf record`).
+    let only = std::env::var("AXON_BENCH_ONLY").ok();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(bench(n));
+    rt.block_on(bench(n, only.as_deref()));
     ExitCode::SUCCESS
 }
 
@@ -72,7 +74,8 @@ fn baseline(mirror: &Path, url: &str, dir: &Path, agent: &Path, prompt: &str) {
     assert!(ok, "baseline run failed");
 }
 
-async fn bench(n: usize) {
+async fn bench(n: usize, only: Option<&str>) {
+    let (run_axon, run_base) = (only != Some("baseline"), only != Some("axon"));
     let scratch = tempfile::Builder::new()
         .prefix("axon-bench-")
         .tempdir()
@@ -116,50 +119,80 @@ async fn bench(n: usize) {
     let mut base = Vec::new();
     for i in 0..n {
         let name = format!("seq-{i}");
-        let t0 = Instant::now();
-        axon_local::profile_mark("bench apply");
-        apply(&task_yaml(&name, &agent)).await;
-        axon_local::profile_mark("bench applied");
-        let t = b.wait(&name).await.expect("wait");
-        axon_local::profile_mark("bench done");
-        axon.push(ms(t0.elapsed()));
-        assert_eq!(t.status.and_then(|s| s.phase), Some(TaskPhase::Succeeded));
-        b.delete(Kind::Task, &name).await.expect("delete");
-
-        let dir = scratch.path().join(format!("base-{i}"));
-        let t0 = Instant::now();
-        baseline(&mirror, &git.url(), &dir, &agent, &name);
-        base.push(ms(t0.elapsed()));
-        let _ = std::fs::remove_dir_all(&dir);
+        if run_axon {
+            let t0 = Instant::now();
+            axon_local::profile_mark("bench apply");
+            apply(&task_yaml(&name, &agent)).await;
+            axon_local::profile_mark("bench applied");
+            let t = b.wait(&name).await.expect("wait");
+            axon_local::profile_mark("bench done");
+            axon.push(ms(t0.elapsed()));
+            assert_eq!(
+                t.status.as_ref().and_then(|s| s.phase),
+                Some(TaskPhase::Succeeded),
+                "{:?}",
+                t.status
+            );
+            b.delete(Kind::Task, &name).await.expect("delete");
+        }
+        if run_base {
+            let dir = scratch.path().join(format!("base-{i}"));
+            let t0 = Instant::now();
+            baseline(&mirror, &git.url(), &dir, &agent, &name);
+            base.push(ms(t0.elapsed()));
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
-    let over: Vec<f64> = axon.iter().zip(&base).map(|(a, b)| a - b).collect();
     println!("local backend benchmark: {n} Tasks, trivial agent, one repository, {cores} cores");
-    println!(
-        "sequential  axon p50 {:7.1} ms  p95 {:7.1} ms | baseline p50 {:7.1} ms  p95 {:7.1} ms",
-        pct(&axon, 0.5),
-        pct(&axon, 0.95),
-        pct(&base, 0.5),
-        pct(&base, 0.95)
-    );
-    println!(
-        "            overhead p50 {:7.1} ms  p95 {:7.1} ms | ratio (p50) {:.2}",
-        pct(&over, 0.5),
-        pct(&over, 0.95),
-        pct(&axon, 0.5) / pct(&base, 0.5)
-    );
+    if !(run_axon && run_base) {
+        let (side, v) = if run_axon {
+            ("axon", &axon)
+        } else {
+            ("baseline", &base)
+        };
+        println!(
+            "sequential  {side} p50 {:7.1} ms  p95 {:7.1} ms",
+            pct(v, 0.5),
+            pct(v, 0.95)
+        );
+    } else {
+        let over: Vec<f64> = axon.iter().zip(&base).map(|(a, b)| a - b).collect();
+        println!(
+            "sequential  axon p50 {:7.1} ms  p95 {:7.1} ms | baseline p50 {:7.1} ms  p95 {:7.1} ms",
+            pct(&axon, 0.5),
+            pct(&axon, 0.95),
+            pct(&base, 0.5),
+            pct(&base, 0.95)
+        );
+        println!(
+            "            overhead p50 {:7.1} ms  p95 {:7.1} ms | ratio (p50) {:.2}",
+            pct(&over, 0.5),
+            pct(&over, 0.95),
+            pct(&axon, 0.5) / pct(&base, 0.5)
+        );
+    }
 
     // Batch throughput.
     let t0 = Instant::now();
     for i in 0..n {
+        if !run_axon {
+            break;
+        }
         apply(&task_yaml(&format!("batch-{i}"), &agent)).await;
     }
     for i in 0..n {
+        if !run_axon {
+            break;
+        }
         let t = b.wait(&format!("batch-{i}")).await.expect("wait");
         assert_eq!(t.status.and_then(|s| s.phase), Some(TaskPhase::Succeeded));
     }
     let axon_wall = t0.elapsed();
     let t0 = Instant::now();
     std::thread::scope(|s| {
+        if !run_base {
+            return;
+        }
         for w in 0..cores {
             let (mirror, agent, url, root) = (&mirror, &agent, git.url(), scratch.path());
             s.spawn(move || {

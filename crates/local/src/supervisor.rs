@@ -52,7 +52,6 @@ struct Launch {
     work: PathBuf,
     base_branch: Option<String>,
     base_head: Option<String>,
-    timeout: Option<u64>,
     agent_type: Option<AgentType>,
     remote_url: Option<String>,
     token_file: Option<PathBuf>,
@@ -98,24 +97,94 @@ pub async fn supervise(
         .unwrap_or_default();
 
     crate::profile::mark("task read");
+    // `timeoutSeconds` covers the whole run, clone and retries included, as a Job's
+    // `activeDeadlineSeconds` does on Kubernetes.
+    let limit = effective_timeout(task.spec.timeout_seconds, opts.default_timeout_seconds);
+    let deadline = limit.map(|s| (tokio::time::Instant::now() + Duration::from_secs(s), s));
+    let retries = task.spec.backoff_limit.unwrap_or(0).max(0);
+    let mut attempt = 0;
+    loop {
+        let attempt_of = (attempt, retries);
+        let end = run_once(&home, &store, &td, &task, &opts, &exe, &mut term, deadline).await?;
+        let RunObservation::Finished {
+            results,
+            exit_code,
+            cause,
+            ..
+        } = &end
+        else {
+            observe(&store, &name, &uid, &end)?;
+            break;
+        };
+        if let Some(why) =
+            axon_core::retry::retry_after(attempt_of, results.as_ref(), *exit_code, cause.as_ref())
+        {
+            attempt += 1;
+            observe(
+                &store,
+                &name,
+                &uid,
+                &RunObservation::Waiting { reason: why },
+            )?;
+            clear_run_dirs(&td);
+            continue;
+        }
+        observe(&store, &name, &uid, &end)?;
+        break;
+    }
+    crate::profile::mark("status stored");
+    let _ = kick::kick(&home, &exe);
+    crate::profile::mark("engine kicked");
+    Ok(())
+}
+
+/// Empty the directories a run writes (work tree, home, tmp) so a retry starts afresh, as a
+/// new Pod would.
+fn clear_run_dirs(td: &TaskDir) {
+    for d in [td.work(), td.home(), td.tmp()] {
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
+
+/// One attempt: set up (workspace, secrets), run the sandbox, take the results; what to
+/// record (a setup failure, a cancel, a timeout — `deadline` is the Task's, with its seconds —
+/// or the run's end).
+#[allow(clippy::too_many_arguments)]
+async fn run_once(
+    home: &Home,
+    store: &Store,
+    td: &TaskDir,
+    task: &Task,
+    opts: &RunOptions,
+    exe: &Path,
+    term: &mut tokio::signal::unix::Signal,
+    deadline: Option<(tokio::time::Instant, u64)>,
+) -> Result<RunObservation, LocalError> {
+    let timed_out = || {
+        let seconds = deadline.map_or(0, |(_, s)| i64::try_from(s).unwrap_or(i64::MAX));
+        finished(None, None, Some(EndCause::Timeout { seconds }))
+    };
+    let name = task.metadata.name.clone().unwrap_or_default();
+    let uid = task.metadata.uid.clone().unwrap_or_default();
+    let until_deadline = async {
+        match deadline {
+            Some((d, _)) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(until_deadline);
     let setup = tokio::select! {
-        r = setup(&home, &store, &td, &task, &opts, &exe) => Some(r),
+        r = setup(home, store, td, task, opts, exe) => Some(r),
         _ = term.recv() => None,
+        _ = &mut until_deadline => return Ok(timed_out()),
     };
     let launch = match setup {
-        None => {
-            let obs = finished(None, None, Some(EndCause::Cancelled));
-            observe(&store, &name, &uid, &obs)?;
-            return Ok(());
-        }
+        None => return Ok(finished(None, None, Some(EndCause::Cancelled))),
         Some(Err(reason)) => {
-            let obs = RunObservation::SetupFailed {
+            return Ok(RunObservation::SetupFailed {
                 at: ids::now(),
                 reason,
-            };
-            observe(&store, &name, &uid, &obs)?;
-            let _ = kick::kick(&home, &exe);
-            return Ok(());
+            });
         }
         Some(Ok(l)) => l,
     };
@@ -141,20 +210,17 @@ pub async fn supervise(
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
-            let obs = RunObservation::SetupFailed {
+            return Ok(RunObservation::SetupFailed {
                 at: ids::now(),
                 reason: format!("cannot start {}: {e}", launch.program.display()),
-            };
-            observe(&store, &name, &uid, &obs)?;
-            let _ = kick::kick(&home, &exe);
-            return Ok(());
+            });
         }
     };
     let pid = child.id().map(|p| p as i32).unwrap_or_default();
     let _ = std::fs::write(td.sandbox_pid(), pid.to_string());
     let short: String = uid.chars().take(8).collect();
     observe(
-        &store,
+        store,
         &name,
         &uid,
         &RunObservation::Started {
@@ -164,20 +230,13 @@ pub async fn supervise(
         },
     )?;
 
-    let timeout = launch.timeout.map(Duration::from_secs);
-    let deadline = async {
-        match timeout {
-            Some(t) => tokio::time::sleep(t).await,
-            None => std::future::pending().await,
-        }
-    };
-    let watchdog = stopped_runner(pid, exe.clone());
+    let watchdog = stopped_runner(pid, exe.to_path_buf());
     let (status, cause) = tokio::select! {
         s = child.wait() => (s.ok(), None),
-        _ = deadline => {
+        _ = &mut until_deadline => {
             signal_group(pid, libc::SIGKILL);
-            let seconds = i64::try_from(launch.timeout.unwrap_or_default()).unwrap_or(i64::MAX);
-            (child.wait().await.ok(), Some(EndCause::Timeout { seconds }))
+            let _ = child.wait().await;
+            return Ok(timed_out());
         }
         seconds = watchdog => {
             signal_group(pid, libc::SIGKILL);
@@ -196,14 +255,10 @@ pub async fn supervise(
     let results = if cause.is_some() {
         None
     } else {
-        Some(results(&launch, &td, code).await)
+        Some(results(&launch, td, code).await)
     };
     crate::profile::mark("results read");
-    observe(&store, &name, &uid, &finished(results, code, cause))?;
-    crate::profile::mark("status stored");
-    let _ = kick::kick(&home, &exe);
-    crate::profile::mark("engine kicked");
-    Ok(())
+    Ok(finished(results, code, cause))
 }
 
 /// The results document, measured now that nothing of the sandbox runs.
@@ -404,7 +459,10 @@ async fn setup(
         .map_err(|e| format!("workspace preparation crashed: {e}"))?
         .map_err(|e| e.to_string())?;
         crate::profile::mark("workspace ready");
-        env.insert("AXON_BASE_BRANCH".into(), prepared.base_branch.clone());
+        env.insert(
+            axon_api::contract::ENV_BASE_BRANCH.into(),
+            prepared.base_branch.clone(),
+        );
         base_branch = Some(prepared.base_branch);
         base_head = Some(prepared.head);
         shared_objects = prepared.shared_objects;
@@ -527,7 +585,6 @@ async fn setup(
         work: td.work(),
         base_branch,
         base_head,
-        timeout: effective_timeout(plan.timeout_seconds, opts.default_timeout_seconds),
         agent_type,
         remote_url: plan.repo.as_ref().map(|r| r.url.clone()),
         token_file: token_path,

@@ -5,8 +5,9 @@
 //! * The mirror (`CACHE/HASH.git`, `git clone --mirror` once, `git fetch --prune` after) is the
 //!   only thing that talks to the remote; concurrent preparations of one repository share one
 //!   fetch (a fetch that started after a caller asked satisfies it). A full commit id already in
-//!   the mirror needs no fetch. The work tree is cloned while the fetch runs, and cloned again
-//!   after it only if the fetch moved a ref (see `mirror_and_clone`).
+//!   the mirror needs no fetch. The work tree is cloned (and configured) while waiting for the
+//!   mirror's lock and fetching, and cloned again after it only if a ref of the mirror moved
+//!   meanwhile (see `mirror_and_clone`).
 //! * The work tree is a `--shared` clone of the mirror: its `objects/info/alternates` names the
 //!   mirror's object directory, which the sandbox binds back **read-only** (the rest of the
 //!   cache stays hidden). No inode of the mirror is writable from a Task — a hard-linked clone
@@ -78,15 +79,40 @@ pub fn prepare(req: &PrepareRequest<'_>) -> Result<PreparedWorkspace, LocalError
         std::fs::create_dir_all(parent)
             .map_err(|e| LocalError::io(format!("create {}", parent.display()), e))?;
     }
-    let shared_objects = match req.cache {
-        Some(cache) => Some(mirror_and_clone(req, cache, helper.as_deref())?.join("objects")),
-        None => {
-            clone_into(req, Path::new(req.repo), helper.as_deref())?;
-            None
+    let (checked_out, shared_objects) = match req.cache {
+        Some(cache) => {
+            let (mirror, checked_out) = mirror_and_clone(req, cache, helper.as_deref())?;
+            (checked_out, Some(mirror.join("objects")))
         }
+        None => (
+            clone_and_configure(req, Path::new(req.repo), helper.as_deref())?,
+            None,
+        ),
     };
     crate::profile::mark("fetched and cloned");
-    if req.cache.is_some() {
+    write_files(req.dest, req.files)?;
+    Ok(PreparedWorkspace {
+        base_branch: checked_out.base_branch,
+        head: checked_out.head,
+        shared_objects,
+    })
+}
+
+/// What a fresh clone checked out.
+struct CheckedOut {
+    base_branch: String,
+    head: String,
+}
+
+/// Clone `src` into the work tree, make sure `origin` names the real repository, configure the
+/// credential helper, and read what was checked out.
+fn clone_and_configure(
+    req: &PrepareRequest<'_>,
+    src: &Path,
+    helper: Option<&str>,
+) -> Result<CheckedOut, LocalError> {
+    let origin_is_the_repository = clone_into(req, src, helper)?;
+    if !origin_is_the_repository {
         git(
             Some(req.dest),
             None,
@@ -94,7 +120,7 @@ pub fn prepare(req: &PrepareRequest<'_>) -> Result<PreparedWorkspace, LocalError
             req.repo,
         )?;
     }
-    if let Some(h) = &helper {
+    if let Some(h) = helper {
         git(
             Some(req.dest),
             None,
@@ -118,12 +144,7 @@ pub fn prepare(req: &PrepareRequest<'_>) -> Result<PreparedWorkspace, LocalError
         Some(r) => r.to_string(),
         None => lines.next().unwrap_or_default().to_string(),
     };
-    write_files(req.dest, req.files)?;
-    Ok(PreparedWorkspace {
-        base_branch,
-        head,
-        shared_objects,
-    })
+    Ok(CheckedOut { base_branch, head })
 }
 
 /// Continue `branch` from the remote when it has it, else start it here.
@@ -143,53 +164,51 @@ fn check_out_work_branch(dest: &Path, branch: &str, repo: &str) -> Result<(), Lo
     git(Some(dest), None, args, repo).map(|_| ())
 }
 
-/// Clone `src` (the mirror, or the repository itself) into the work tree at the requested ref.
+/// Clone `src` (the mirror, or the repository itself) into the work tree at the requested ref;
+/// whether `origin` already names the repository.
 fn clone_into(
     req: &PrepareRequest<'_>,
     src: &Path,
     helper: Option<&str>,
-) -> Result<(), LocalError> {
-    let src = src.to_string_lossy().to_string();
+) -> Result<bool, LocalError> {
+    let mirror = src.to_string_lossy().to_string();
     let dest = req.dest.to_string_lossy().to_string();
-    // From the mirror: borrow its objects (read-only in the sandbox) instead of linking them.
-    let shared = if req.cache.is_some() {
-        "--shared"
-    } else {
-        "--quiet"
+    // From the mirror: borrow its objects (read-only in the sandbox) instead of linking them,
+    // and clone "the repository" through a URL rewrite to the mirror, valid for this one git
+    // process: `origin` then names the real repository without a `remote set-url` afterwards.
+    // Only for a URL (git looks at a local path before rewriting it); `-c` splits at the first
+    // `=`, so a mirror path holding one clones the mirror by its path too.
+    let rewrite = (req.cache.is_some() && is_remote_url(req.repo) && !mirror.contains(['=', '\n']))
+        .then(|| format!("url.{mirror}.insteadOf={}", req.repo));
+    let mut base: Vec<&str> = Vec::new();
+    if let Some(r) = &rewrite {
+        base.extend(["-c", r.as_str()]);
+    }
+    base.extend(["clone", "--quiet"]);
+    if req.cache.is_some() {
+        base.push("--shared");
+    }
+    let from = match &rewrite {
+        Some(_) => req.repo,
+        None => mirror.as_str(),
+    };
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter()
+            .chain(extra)
+            .chain(&["--", from, dest.as_str()])
+            .map(|a| a.to_string())
+            .collect()
     };
     match req.git_ref {
         None => {
-            git(
-                None,
-                helper,
-                &["clone", "--quiet", shared, "--", &src, &dest],
-                req.repo,
-            )?;
+            git(None, helper, &strs(&with(&[])), req.repo)?;
         }
-        Some(r) if req.cache.is_none() || names_branch_or_tag(&src, r) => {
+        Some(r) if req.cache.is_none() || names_branch_or_tag(&mirror, r) => {
             let branch = format!("--branch={r}");
-            git(
-                None,
-                helper,
-                &["clone", "--quiet", shared, &branch, "--", &src, &dest],
-                req.repo,
-            )?;
+            git(None, helper, &strs(&with(&[&branch])), req.repo)?;
         }
         Some(r) => {
-            git(
-                None,
-                helper,
-                &[
-                    "clone",
-                    "--quiet",
-                    shared,
-                    "--no-checkout",
-                    "--",
-                    &src,
-                    &dest,
-                ],
-                req.repo,
-            )?;
+            git(None, helper, &strs(&with(&["--no-checkout"])), req.repo)?;
             git(
                 Some(req.dest),
                 None,
@@ -209,7 +228,24 @@ fn clone_into(
             })?;
         }
     }
-    Ok(())
+    Ok(rewrite.is_some() || req.cache.is_none())
+}
+
+/// A URL git reaches over the network (`scheme://...` other than `file://`, or scp-like
+/// `host:path`), as opposed to a local path.
+fn is_remote_url(repo: &str) -> bool {
+    match repo.split_once("://") {
+        Some((scheme, _)) => scheme != "file",
+        None => {
+            repo.split_once(':')
+                .is_some_and(|(host, _)| !host.is_empty() && !host.contains('/'))
+                && !Path::new(repo).exists()
+        }
+    }
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }
 
 /// A full commit id (SHA-1 or SHA-256, hex): it names one immutable commit.
@@ -269,15 +305,19 @@ pub async fn prepare_cli(
 ///
 /// The mirror is fetched (under its lock) unless a fetch that started after this call already
 /// did it, or the requested ref is a full commit id already in the mirror (a commit id names the
-/// same content forever). While the fetch talks to the remote, the work tree is cloned from
-/// the mirror as it is: if the fetch changed no ref (the common case: the repository did not
-/// move since the last Task), that clone is exactly what a clone after the fetch would be;
-/// otherwise it is thrown away and the work tree is cloned again from the fetched mirror.
+/// same content forever). The work tree is cloned from the mirror as it is *while* waiting for
+/// the lock and fetching; that clone is kept only if no ref of the mirror changed meanwhile:
+/// every fetch that changes a ref (the only writer of the mirror, under the lock) bumps the
+/// mirror's generation before releasing the lock, and the generation read before the clone
+/// started must equal the one read under the lock afterwards. Otherwise (or if the early clone
+/// failed, e.g. a branch only the fetch brings) the work tree is cloned again from the fetched
+/// mirror. So a Task still always sees the remote as it is when the Task starts; only the
+/// common case (the remote did not move) gets faster.
 fn mirror_and_clone(
     req: &PrepareRequest<'_>,
     cache: &Path,
     helper: Option<&str>,
-) -> Result<std::path::PathBuf, LocalError> {
+) -> Result<(std::path::PathBuf, CheckedOut), LocalError> {
     let repo = req.repo;
     let asked = SystemTime::now();
     std::fs::create_dir_all(cache)
@@ -289,93 +329,154 @@ fn mirror_and_clone(
         .collect();
     let path = cache.join(format!("{key}.git"));
     let stamp = cache.join(format!("{key}.fetched"));
-    let lock = Lock::acquire(&cache.join(format!("{key}.lock")))
-        .map_err(|e| LocalError::io("lock the mirror cache", e))?;
+    let generation = cache.join(format!("{key}.generation"));
+    let lock_path = cache.join(format!("{key}.lock"));
     if !path.join("HEAD").exists() {
-        touch(&stamp)?;
-        let tmp = cache.join(format!("{key}.tmp-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
-        let t = tmp.to_string_lossy().to_string();
-        git(
-            None,
-            helper,
-            &["clone", "--mirror", "--quiet", "--", repo, &t],
-            repo,
-        )
-        .inspect_err(|_| {
+        let lock =
+            Lock::acquire(&lock_path).map_err(|e| LocalError::io("lock the mirror cache", e))?;
+        if !path.join("HEAD").exists() {
+            touch(&stamp)?;
+            let tmp = cache.join(format!("{key}.tmp-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&tmp);
-        })?;
-        // Work trees borrow the mirror's objects: a gc must never prune one of them.
-        git(
-            None,
-            None,
-            &["-C", &t, "config", "gc.pruneExpire", "never"],
-            repo,
-        )?;
-        std::fs::rename(&tmp, &path)
-            .map_err(|e| LocalError::io(format!("move mirror into {}", path.display()), e))?;
+            let t = tmp.to_string_lossy().to_string();
+            git(
+                None,
+                helper,
+                &["clone", "--mirror", "--quiet", "--", repo, &t],
+                repo,
+            )
+            .inspect_err(|_| {
+                let _ = std::fs::remove_dir_all(&tmp);
+            })?;
+            // Work trees borrow the mirror's objects: a gc must never prune one of them.
+            git(
+                None,
+                None,
+                &["-C", &t, "config", "gc.pruneExpire", "never"],
+                repo,
+            )?;
+            std::fs::rename(&tmp, &path)
+                .map_err(|e| LocalError::io(format!("move mirror into {}", path.display()), e))?;
+            drop(lock);
+            return clone_and_configure(req, &path, helper).map(|c| (path, c));
+        }
         drop(lock);
-        return clone_into(req, &path, helper).map(|()| path);
     }
     let p = path.to_string_lossy().to_string();
-    let fresh = std::fs::metadata(&stamp)
-        .and_then(|m| m.modified())
-        .is_ok_and(|t| t >= asked);
-    let have_pinned = req.git_ref.filter(|r| is_full_sha(r)).is_some_and(|sha| {
-        git(
-            None,
-            None,
-            &["-C", &p, "cat-file", "-e", &format!("{sha}^{{commit}}")],
-            repo,
-        )
-        .is_ok()
-    });
-    if fresh || have_pinned {
-        drop(lock);
-        return clone_into(req, &path, helper).map(|()| path);
-    }
-    // Only a fetch under this lock writes the mirror: its refs now are what the early clone
-    // sees, and the same after the fetch means the fetch changed nothing.
-    let before = refs(&p, repo)?;
-    touch(&stamp)?;
+    let before = read_generation(&generation);
     let (fetched, early) = std::thread::scope(|s| {
-        let early = s.spawn(|| clone_into(req, &path, helper));
-        let fetched = git(
-            None,
-            helper,
-            &["-C", &p, "fetch", "--prune", "--quiet", "origin"],
-            repo,
-        )
-        .and_then(|_| refs(&p, repo));
-        drop(lock);
+        let early = s.spawn(|| {
+            let c = clone_and_configure(req, &path, helper);
+            crate::profile::mark("early clone done");
+            c
+        });
+        let fetched = (|| {
+            let lock = Lock::acquire(&lock_path)
+                .map_err(|e| LocalError::io("lock the mirror cache", e))?;
+            let fresh = std::fs::metadata(&stamp)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t >= asked);
+            let have_pinned = req.git_ref.filter(|r| is_full_sha(r)).is_some_and(|sha| {
+                git(
+                    None,
+                    None,
+                    &["-C", &p, "cat-file", "-e", &format!("{sha}^{{commit}}")],
+                    repo,
+                )
+                .is_ok()
+            });
+            if !fresh && !have_pinned {
+                touch(&stamp)?;
+                if fetch_mirror(&p, helper, repo)? {
+                    bump_generation(&generation, before);
+                    // New objects arrived: the housekeeping the fetch itself would have done.
+                    let _ = git(
+                        None,
+                        None,
+                        &["-C", &p, "maintenance", "run", "--auto", "--quiet"],
+                        repo,
+                    );
+                }
+            }
+            let after = read_generation(&generation);
+            drop(lock);
+            crate::profile::mark("mirror fetched");
+            Ok::<_, LocalError>(after)
+        })();
         (fetched, early.join())
     });
     let after = fetched.inspect_err(|_| {
         let _ = std::fs::remove_dir_all(req.dest);
     })?;
-    if after == before && matches!(early, Ok(Ok(()))) {
-        return Ok(path);
+    if let Ok(Ok(checked_out)) = early
+        && before.is_some()
+        && after == before
+    {
+        return Ok((path, checked_out));
     }
     if req.dest.exists() {
         std::fs::remove_dir_all(req.dest)
             .map_err(|e| LocalError::io(format!("remove {}", req.dest.display()), e))?;
     }
-    clone_into(req, &path, helper).map(|()| path)
+    clone_and_configure(req, &path, helper).map(|c| (path, c))
 }
 
-/// Every ref of the mirror with its value.
-fn refs(mirror: &str, repo: &str) -> Result<String, LocalError> {
-    git(
+/// Fetch the mirror; whether a ref changed (created, moved or pruned). `--porcelain` (git
+/// 2.41+) prints one line per changed ref and nothing when the remote did not move; an older
+/// git refuses the option and gets a plain fetch, counted as a change (the early clone is
+/// then never kept: correct, only slower). Automatic maintenance is left to the caller, which
+/// runs it only when something arrived.
+fn fetch_mirror(mirror: &str, helper: Option<&str>, repo: &str) -> Result<bool, LocalError> {
+    let porcelain = git(
         None,
-        None,
+        helper,
         &[
             "-C",
             mirror,
-            "for-each-ref",
-            "--format=%(objectname) %(refname)",
+            "-c",
+            "maintenance.auto=false",
+            "fetch",
+            "--porcelain",
+            "--prune",
+            "origin",
         ],
         repo,
-    )
+    );
+    match porcelain {
+        Ok(out) => Ok(out
+            .lines()
+            .any(|l| !l.trim().is_empty() && !l.starts_with('='))),
+        Err(LocalError::Clone(msg)) if msg.contains("unknown option") => {
+            git(
+                None,
+                helper,
+                &["-C", mirror, "fetch", "--prune", "--quiet", "origin"],
+                repo,
+            )?;
+            Ok(true)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The mirror's generation (bumped by every fetch that changed a ref); `None` when unknown
+/// (unreadable, or being rewritten), which never matches.
+fn read_generation(path: &Path) -> Option<u64> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => s.trim().parse().ok(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(0),
+        Err(_) => None,
+    }
+}
+
+/// Record, under the mirror's lock, that a ref of the mirror changed.
+fn bump_generation(path: &Path, seen: Option<u64>) {
+    let next = read_generation(path).or(seen).unwrap_or(0).wrapping_add(1);
+    if std::fs::write(path, next.to_string()).is_err() {
+        // Make it unreadable instead: every early clone is then redone, never wrongly kept.
+        let _ = std::fs::remove_file(path);
+        let _ = std::fs::create_dir(path);
+    }
 }
 
 fn touch(path: &Path) -> Result<(), LocalError> {
@@ -668,6 +769,92 @@ mod tests {
         }
     }
 
+    /// Another Task's fetch moves the mirror while this preparation waits for the lock (its
+    /// clone made meanwhile is stale) and satisfies it (started after it asked): the
+    /// generation the other fetch bumped makes this preparation clone again.
+    #[test]
+    fn a_clone_made_while_another_fetch_moves_the_mirror_is_redone() {
+        let server = axon_testsupport::git_server::GitServer::start().expect("git daemon");
+        let tmp = tempfile::tempdir().expect("tmp");
+        let repo = server.url();
+        let cache = tmp.path().join("cache");
+        let prep = |dest: &Path| {
+            prepare(&PrepareRequest {
+                repo: &repo,
+                git_ref: None,
+                dest,
+                files: &[],
+                token_file: None,
+                cache: Some(&cache),
+                branch: None,
+            })
+        };
+        let first = prep(&tmp.path().join("w0")).expect("prepare");
+        let mirror = std::fs::read_dir(&cache)
+            .expect("cache")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "git"))
+            .expect("mirror");
+        let key = mirror
+            .file_stem()
+            .expect("stem")
+            .to_string_lossy()
+            .to_string();
+        let lock = Lock::acquire(&cache.join(format!("{key}.lock"))).expect("lock");
+        let dest = tmp.path().join("w1");
+        std::thread::scope(|s| {
+            let waiting = s.spawn(|| prep(&dest));
+            // The early clone is made from the unmoved mirror.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while !dest.join("README.md").exists() {
+                assert!(std::time::Instant::now() < deadline, "no early clone");
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            let pusher = tmp.path().join("pusher");
+            let bare = server.repo_path().to_string_lossy().to_string();
+            run(tmp.path(), &["clone", "-q", &bare, "pusher"]);
+            std::fs::write(pusher.join("moved.txt"), "3").expect("write");
+            run(&pusher, &["add", "."]);
+            run(
+                &pusher,
+                &[
+                    "-c",
+                    "user.name=t",
+                    "-c",
+                    "user.email=t@example.invalid",
+                    "commit",
+                    "-qm",
+                    "m",
+                ],
+            );
+            run(&pusher, &["push", "-q", "origin", "HEAD:main"]);
+            let moved = run(&pusher, &["rev-parse", "HEAD"]);
+            // The other Task's fetch, under the lock, after this preparation asked.
+            let m = mirror.to_string_lossy().to_string();
+            touch(&cache.join(format!("{key}.fetched"))).expect("stamp");
+            assert!(fetch_mirror(&m, None, &repo).expect("fetch"), "a ref moved");
+            let generation = cache.join(format!("{key}.generation"));
+            bump_generation(&generation, read_generation(&generation));
+            drop(lock);
+            let p = waiting.join().expect("thread").expect("prepare");
+            assert_ne!(p.head, first.head);
+            assert_eq!(p.head, moved);
+            // Cloned through the URL rewrite: origin is the repository, objects the mirror's.
+            assert_eq!(run(&dest, &["remote", "get-url", "origin"]), repo);
+            let alternates = std::fs::read_to_string(dest.join(".git/objects/info/alternates"))
+                .expect("alternates");
+            assert_eq!(Path::new(alternates.trim()), mirror.join("objects"));
+            assert_eq!(
+                std::fs::read_to_string(dest.join("moved.txt")).expect("file"),
+                "3"
+            );
+        });
+        // Nothing moved since: a fetch that changes nothing says so.
+        let m = mirror.to_string_lossy().to_string();
+        assert!(!fetch_mirror(&m, None, &repo).expect("fetch"));
+    }
+
     #[test]
     fn missing_ref_and_bad_repo_say_why() {
         let tmp = tempfile::tempdir().expect("tmp");
@@ -701,6 +888,27 @@ mod tests {
             "{e}"
         );
         assert!(!e.contains("sekret"), "{e}");
+    }
+
+    #[test]
+    fn urls_are_told_from_local_paths() {
+        for url in [
+            "https://github.com/o/r.git",
+            "git://127.0.0.1:9418/r.git",
+            "ssh://git@host/r.git",
+            "git@github.com:o/r.git",
+        ] {
+            assert!(is_remote_url(url), "{url}");
+        }
+        for path in [
+            "/srv/r.git",
+            "file:///srv/r.git",
+            "./r.git",
+            "r.git",
+            "./a:b",
+        ] {
+            assert!(!is_remote_url(path), "{path}");
+        }
     }
 
     #[test]
