@@ -12,6 +12,8 @@
 //!
 //! This binary also serves as the engine/supervisor executable (`__local` subcommands).
 
+mod support;
+
 use axon_api::TaskPhase;
 use axon_api::loader::load_str;
 use axon_local::LocalBackend;
@@ -19,6 +21,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+use support::{ms, pct};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -36,17 +39,6 @@ fn main() -> ExitCode {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(bench(scale, fan));
     ExitCode::SUCCESS
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn pct(v: &[f64], p: f64) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    let i = ((s.len() as f64 - 1.0) * p).round() as usize;
-    s[i.min(s.len() - 1)]
 }
 
 fn task_yaml(name: &str, agent: &Path, deps: &[String]) -> String {
