@@ -19,7 +19,8 @@
 //! the Tasks the gate lets through.
 
 use crate::deps_template::{deps_data, render};
-use axon_api::{DependencyState, TaskPhase, TaskSpec, TaskStatus};
+use crate::task_status::RunObservation;
+use axon_api::{DependencyState, Task, TaskPhase, TaskSpec, TaskStatus};
 use jiff::Timestamp;
 use std::time::Duration;
 
@@ -38,6 +39,29 @@ pub struct TaskFacts<'a> {
     pub active: bool,
     /// Its Workspace's repository, when it has a Workspace that exists.
     pub repo: Option<&'a str>,
+}
+
+/// The status of a Task that has none yet.
+static NO_STATUS: std::sync::LazyLock<TaskStatus> = std::sync::LazyLock::new(TaskStatus::default);
+
+impl<'a> TaskFacts<'a> {
+    /// The facts of `task` as a driver observed them: whether a run of it exists and its
+    /// Workspace's repository (when that Workspace exists); `now` stands in for a missing
+    /// creation time.
+    pub fn of(task: &'a Task, active: bool, repo: Option<&'a str>, now: Timestamp) -> Self {
+        TaskFacts {
+            name: task.metadata.name.as_deref().unwrap_or_default(),
+            created: task
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map_or(now, |t| t.0),
+            spec: &task.spec,
+            status: task.status.as_ref().unwrap_or(&NO_STATUS),
+            active,
+            repo,
+        }
+    }
 }
 
 impl TaskFacts<'_> {
@@ -97,6 +121,33 @@ pub enum Gate {
 pub struct GateDecision {
     pub gate: Gate,
     pub dependencies: Vec<DependencyState>,
+}
+
+impl GateDecision {
+    /// What a driver records for this decision at `at`: the Task is admitted with what it runs
+    /// (`Admitted`), held (`Gated`), or failed before it ran (`SetupFailed`).
+    pub fn observation(&self, at: &str) -> RunObservation {
+        let dependencies = self.dependencies.clone();
+        let at = at.to_string();
+        match &self.gate {
+            Gate::Start(plan) => RunObservation::Admitted {
+                prompt: plan.prompt_rendered.then(|| plan.prompt.clone()),
+                branch: plan.branch.clone(),
+                dependencies,
+                at,
+            },
+            Gate::Wait { kind, message } => RunObservation::Gated {
+                kind: *kind,
+                message: message.clone(),
+                dependencies,
+                at,
+            },
+            Gate::Fail(reason) => RunObservation::SetupFailed {
+                at,
+                reason: reason.clone(),
+            },
+        }
+    }
 }
 
 /// Decide for `task`, looking at every Task of its namespace (`tasks` may include it), the

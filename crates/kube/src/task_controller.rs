@@ -186,17 +186,9 @@ async fn start(
         }
     };
     let decision = gate_of(task, &client, &ns, workspace.as_ref(), &missing, now).await?;
-    let admit = match decision.gate {
-        Gate::Fail(reason) => return failed(reason),
-        Gate::Wait { kind, message } => {
-            return Ok(vec![RunObservation::Gated {
-                kind,
-                message,
-                dependencies: decision.dependencies,
-                at: now.to_string(),
-            }]);
-        }
-        Gate::Start(admit) => admit,
+    let admitted = decision.observation(&now.to_string());
+    let Gate::Start(admit) = decision.gate else {
+        return Ok(vec![admitted]);
     };
     let Some(plan) = plan.as_mut() else {
         return failed("the start gate admitted a Task whose references are missing".into());
@@ -208,12 +200,6 @@ async fn start(
     if let Err(e) = check_prompt(&plan.prompt) {
         return failed(e.to_string());
     }
-    let admitted = RunObservation::Admitted {
-        prompt: admit.prompt_rendered.then(|| admit.prompt.clone()),
-        branch: admit.branch.clone(),
-        dependencies: decision.dependencies,
-        at: now.to_string(),
-    };
     let created = create_job(task, ctx, plan, now).await?;
     Ok(vec![admitted, created])
 }
@@ -281,42 +267,25 @@ async fn gate_of(
     } else {
         Default::default()
     };
-    let empty = TaskStatus::default();
-    let all: Vec<TaskFacts<'_>> = tasks
-        .iter()
-        .map(|t| facts_of(t, &empty, &with_job, &repos, now))
-        .collect();
-    let mut me = facts_of(task, &empty, &with_job, &repos, now);
-    me.repo = workspace.map(|w| w.spec.repo.as_str());
-    Ok(gate(&me, &all, missing, now))
-}
-
-fn facts_of<'a>(
-    t: &'a Task,
-    empty: &'a TaskStatus,
-    with_job: &BTreeSet<String>,
-    repos: &'a std::collections::BTreeMap<String, String>,
-    now: Timestamp,
-) -> TaskFacts<'a> {
-    let name = t.metadata.name.as_deref().unwrap_or_default();
-    TaskFacts {
-        name,
-        created: t
-            .metadata
-            .creation_timestamp
-            .as_ref()
-            .map(|c| c.0)
-            .unwrap_or(now),
-        spec: &t.spec,
-        status: t.status.as_ref().unwrap_or(empty),
-        active: with_job.contains(name),
-        repo: t
-            .spec
+    let repo_of = |t: &Task| {
+        t.spec
             .workspace_ref
             .as_ref()
             .and_then(|r| repos.get(&r.name))
-            .map(String::as_str),
-    }
+            .map(String::as_str)
+    };
+    let active = |t: &Task| with_job.contains(t.metadata.name.as_deref().unwrap_or_default());
+    let all: Vec<TaskFacts<'_>> = tasks
+        .iter()
+        .map(|t| TaskFacts::of(t, active(t), repo_of(t), now))
+        .collect();
+    let me = TaskFacts::of(
+        task,
+        active(task),
+        workspace.map(|w| w.spec.repo.as_str()),
+        now,
+    );
+    Ok(gate(&me, &all, missing, now))
 }
 
 /// Create the ConfigMap (prompt, AgentConfig and Workspace files) and the Job; both are

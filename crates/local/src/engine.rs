@@ -202,26 +202,21 @@ impl Engine {
                 .unwrap_or_default()
         };
         for (name, g) in &gates {
-            let obs = match &g.gate {
-                Gate::Start(_) => continue,
-                Gate::Wait { kind, message } => {
-                    let view = tasks.iter().find(|t| &t.view.name == name);
-                    if view.is_some_and(|t| t.view.message.as_deref() == Some(message.as_str())) {
-                        continue;
-                    }
-                    RunObservation::Gated {
-                        kind: *kind,
-                        message: message.clone(),
-                        dependencies: g.dependencies.clone(),
-                        at: ids::now(),
-                    }
-                }
-                Gate::Fail(reason) => RunObservation::SetupFailed {
-                    at: ids::now(),
-                    reason: reason.clone(),
-                },
+            let unchanged = |message: &str| {
+                tasks
+                    .iter()
+                    .any(|t| &t.view.name == name && t.view.message.as_deref() == Some(message))
             };
-            observe(&self.store, name, &uid_of(name), &obs)?;
+            match &g.gate {
+                Gate::Start(_) => continue,
+                Gate::Wait { message, .. } if unchanged(message) => continue,
+                _ => observe(
+                    &self.store,
+                    name,
+                    &uid_of(name),
+                    &g.observation(&ids::now()),
+                )?,
+            };
         }
         for (name, detail) in &d.orphaned {
             let obs = RunObservation::Finished {
@@ -241,17 +236,13 @@ impl Engine {
             observe(&self.store, name, &uid_of(name), &obs)?;
         }
         for name in &d.start {
-            let admitted = gates.get(name).and_then(|g| match &g.gate {
-                Gate::Start(plan) => Some(RunObservation::Admitted {
-                    prompt: plan.prompt_rendered.then(|| plan.prompt.clone()),
-                    branch: plan.branch.clone(),
-                    dependencies: g.dependencies.clone(),
-                    at: ids::now(),
-                }),
-                _ => None,
-            });
-            if let Some(obs) = admitted {
-                observe(&self.store, name, &uid_of(name), &obs)?;
+            if let Some(g) = gates.get(name) {
+                observe(
+                    &self.store,
+                    name,
+                    &uid_of(name),
+                    &g.observation(&ids::now()),
+                )?;
             }
             if let Err(e) = self.start(name, &uid_of(name)) {
                 eprintln!("axon engine: cannot start Task {name}: {e}");

@@ -53,23 +53,9 @@ pub fn decide(
             .and_then(|r| workspaces.get(&r.name))
             .map(|w| w.spec.repo.as_str())
     };
-    let empty = axon_api::TaskStatus::default();
     let facts: Vec<TaskFacts<'_>> = tasks
         .iter()
-        .map(|s| TaskFacts {
-            name: s.task.metadata.name.as_deref().unwrap_or_default(),
-            created: s
-                .task
-                .metadata
-                .creation_timestamp
-                .as_ref()
-                .map(|t| t.0)
-                .unwrap_or(now),
-            spec: &s.task.spec,
-            status: s.task.status.as_ref().unwrap_or(&empty),
-            active: s.alive,
-            repo: repo_of(&s.task),
-        })
+        .map(|s| TaskFacts::of(&s.task, s.alive, repo_of(&s.task), now))
         .collect();
     let mut out = BTreeMap::new();
     for name in pending {
