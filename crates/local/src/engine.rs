@@ -18,7 +18,7 @@ use crate::observe::observe;
 use crate::paths::Home;
 use crate::store::Store;
 use crate::teardown::delete_task;
-use axon_api::{Kind, Task, TaskPhase, TaskStatus};
+use axon_api::{Kind, Task, TaskPhase};
 use axon_core::schedule::{TaskView, decide};
 use axon_core::start_gate::{Gate, WaitKind};
 use axon_core::task_status::{EndCause, RunObservation};
@@ -67,13 +67,15 @@ fn observe_tasks(home: &Home, store: &Store) -> Result<Vec<Observed>, LocalError
     Ok(observe_all(home, store)?.0)
 }
 
-/// The rows as the scheduler sees them, and as the start gate sees them.
+/// The rows as the scheduler sees them, and as the start gate sees them (a row that is not a
+/// readable Task is left out: no supervisor could run it).
 fn observe_all(home: &Home, store: &Store) -> Result<(Vec<Observed>, Vec<StoredTask>), LocalError> {
     let now = Timestamp::now();
     let rows = store.list(Kind::Task)?;
+    // One parse and one lock check per row, for the scheduler and the start gate alike.
     let stored: Vec<StoredTask> = rows
-        .iter()
-        .filter_map(|row| serde_json::from_value::<Task>(row.doc.clone()).ok())
+        .into_iter()
+        .filter_map(|row| serde_json::from_value::<Task>(row.doc).ok())
         .map(|task| {
             let uid = task.metadata.uid.clone().unwrap_or_default();
             let finished = task
@@ -87,45 +89,25 @@ fn observe_all(home: &Home, store: &Store) -> Result<(Vec<Observed>, Vec<StoredT
             }
         })
         .collect();
-    let observed = rows
-        .into_iter()
-        .map(|row| {
-            let d = &row.doc;
-            let name = d
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let uid = d
-                .pointer("/metadata/uid")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let status: TaskStatus = d
-                .get("status")
-                .cloned()
-                .and_then(|s| serde_json::from_value(s).ok())
-                .unwrap_or_default();
-            let finished = status.phase.is_some_and(|p| p.is_finished());
-            let alive = !finished && is_held(&home.task(&uid).lock());
+    let observed = stored
+        .iter()
+        .map(|s| {
+            let t = &s.task;
+            let status = t.status.clone().unwrap_or_default();
             let view = TaskView {
-                name,
+                name: t.metadata.name.clone().unwrap_or_default(),
                 phase: status.phase,
-                created: d
-                    .pointer("/metadata/creationTimestamp")
-                    .and_then(Value::as_str)
-                    .and_then(ids::parse)
-                    .unwrap_or(now),
-                alive,
+                created: t.metadata.creation_timestamp.as_ref().map_or(now, |c| c.0),
+                alive: s.alive,
                 completed: status.completion_time.as_deref().and_then(ids::parse),
-                ttl_seconds: d
-                    .pointer("/spec/ttlSecondsAfterFinished")
-                    .and_then(Value::as_i64)
-                    .map(|t| t.clamp(0, i64::from(i32::MAX)) as i32),
+                ttl_seconds: t.spec.ttl_seconds_after_finished.map(|t| t.max(0)),
                 message: status.message,
                 ready: true,
             };
-            Observed { view, uid }
+            Observed {
+                view,
+                uid: t.metadata.uid.clone().unwrap_or_default(),
+            }
         })
         .collect();
     Ok((observed, stored))
