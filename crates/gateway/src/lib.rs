@@ -11,11 +11,13 @@
 //!
 //! Design: see the "Gateway" section of the README.
 
+pub mod api_error;
 pub mod audit;
 pub mod body;
 pub mod events;
 pub mod gateway;
 pub mod grant;
+pub mod headers;
 pub mod hooks;
 pub mod metering;
 pub mod model_proxy;
