@@ -418,6 +418,42 @@ async fn an_unknown_token_gets_401_and_reaches_nothing() {
 }
 
 #[tokio::test]
+async fn a_task_without_a_model_credential_gets_403() {
+    let grants = Arc::new(StaticGrants::new());
+    let token = new_token().expect("token");
+    grants.add(TaskGrant {
+        task: task("uid-none"),
+        token: token.clone(),
+        model: None,
+        github: None,
+        network: Network::Open,
+        budget: BudgetLimits::default(),
+        prices: PriceTable::shipped(),
+    });
+    let gateway = Gateway::new(grants, Arc::new(axon_gateway::MemorySink::new())).expect("gateway");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let server = gateway.serve_tcp(listener).expect("serve");
+    let url = format!("{}/v1/responses", server.base_url().expect("tcp"));
+    let got = send(
+        &url,
+        &[("authorization", &format!("Bearer {}", token.expose()))],
+        &json!({"model": "gpt-5", "input": "hi"}),
+    )
+    .await;
+    assert_eq!(got.status, StatusCode::FORBIDDEN);
+    let message = got.json()["error"]["message"]
+        .as_str()
+        .expect("message")
+        .to_string();
+    assert!(
+        message.contains("default/task-uid-none has no model credential"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn max_turns_one_refuses_the_second_generation_in_the_agents_format() {
     let cases = [
         (
