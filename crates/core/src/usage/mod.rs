@@ -148,6 +148,7 @@ struct Observed {
     output: Option<u64>,
     cache_read: Option<u64>,
     cache_write: Option<u64>,
+    gemini: gemini::Counts,
 }
 
 impl Observed {
