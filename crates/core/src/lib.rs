@@ -10,6 +10,7 @@ pub mod deps;
 pub mod deps_template;
 pub mod fanout;
 pub mod fanout_status;
+pub mod gateway_plan;
 pub mod ownership;
 pub mod plan;
 pub mod pricing;
