@@ -433,6 +433,9 @@ async fn setup(
                 v
             }
             EnvValue::ConfigPath(p) => td.config().join(p).to_string_lossy().to_string(),
+            EnvValue::Gateway(_) => {
+                return Err(format!("{}: a gateway value without a gateway", e.name));
+            }
         };
         env.insert(e.name.clone(), value);
     }
