@@ -47,6 +47,10 @@ fn task(status: Option<TaskStatus>) -> Task {
             env: vec![],
             depends_on: vec![],
             branch: None,
+            budget: None,
+            network: None,
+            policy: None,
+            pricing: vec![],
         },
     );
     t.metadata.namespace = Some("ns".into());
