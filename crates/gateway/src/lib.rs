@@ -6,3 +6,9 @@
 //! the agent, because the agent never touches it.
 //!
 //! Design: see the "Gateway" section of the README.
+
+pub mod ca;
+pub mod intercept;
+
+pub use ca::TaskCa;
+pub use intercept::serve_intercepted;
