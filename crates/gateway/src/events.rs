@@ -21,6 +21,8 @@ pub enum GatewayEvent {
         task: TaskRef,
         /// The limit reached (`maxTurns`, `maxTokens`, `maxCostUSD`).
         limit: String,
+        /// The figure that reached it (`1 model requests`, `120345 tokens`, `2.5012 USD`).
+        figure: String,
         /// The message the agent was shown, naming the limit and the figure.
         message: String,
     },

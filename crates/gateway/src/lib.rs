@@ -11,12 +11,14 @@
 //!
 //! Design: see the "Gateway" section of the README.
 
+pub mod api_error;
 pub mod audit;
 pub mod body;
 pub mod ca;
 pub mod events;
 pub mod gateway;
 pub mod grant;
+pub mod headers;
 pub mod hooks;
 pub mod intercept;
 pub mod metering;
