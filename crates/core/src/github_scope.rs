@@ -159,19 +159,22 @@ pub fn api_base_for(repo: &RepoRef, api_base: Option<&str>) -> Option<ApiBase> {
 
 /// The hosts a Task reaches GitHub by: the repository's host and the API host (one host on
 /// GitHub Enterprise).
-pub fn github_hosts(repo: &RepoRef, api: &ApiBase) -> Vec<HostPort> {
+pub fn github_hosts(repo: &RepoRef, api: Option<&ApiBase>) -> Vec<HostPort> {
     let mut hosts = vec![repo.host.clone()];
-    if api.host != repo.host {
+    if let Some(api) = api
+        && api.host != repo.host
+    {
         hosts.push(api.host.clone());
     }
     hosts
 }
 
 /// Classifies a request to `host` (normalized, with its port) with `method`, `path` (raw, as
-/// sent, without the query) and `query` (raw, without `?`).
+/// sent, without the query) and `query` (raw, without `?`). `api`: `None` when the repository's
+/// host has no API (a plain git server).
 pub fn classify(
     repo: &RepoRef,
-    api: &ApiBase,
+    api: Option<&ApiBase>,
     host: &HostPort,
     method: &str,
     path: &str,
@@ -190,7 +193,9 @@ pub fn classify(
     {
         return scope;
     }
-    if host == api.host {
+    if let Some(api) = api
+        && host == api.host
+    {
         if method == "POST" && path == graphql_path(&api.prefix) {
             return Scope::GraphQl;
         }
@@ -370,14 +375,17 @@ mod tests {
         assert_eq!(api.host, hp("api.github.com", 443));
         assert_eq!(api.prefix, "");
         assert_eq!(
-            github_hosts(&gh, &api),
+            github_hosts(&gh, Some(&api)),
             vec![hp("github.com", 443), hp("api.github.com", 443)]
         );
         let ghe = parse_repo_url("https://git.corp.test/o/r").expect("repo");
         let api = api_base_for(&ghe, None).expect("api");
         assert_eq!(api.host, hp("git.corp.test", 443));
         assert_eq!(api.prefix, "/api/v3");
-        assert_eq!(github_hosts(&ghe, &api), vec![hp("git.corp.test", 443)]);
+        assert_eq!(
+            github_hosts(&ghe, Some(&api)),
+            vec![hp("git.corp.test", 443)]
+        );
         let api = api_base_for(&gh, Some("http://127.0.0.1:9999/")).expect("api");
         assert_eq!((api.host, api.prefix.as_str()), (hp("127.0.0.1", 9999), ""));
         let api = api_base_for(&gh, Some("https://ghe.test/api/v3")).expect("api");
@@ -487,7 +495,7 @@ mod tests {
             } else {
                 (&gh, &gh_api)
             };
-            let scope = classify(repo, api, &host, method, path, query);
+            let scope = classify(repo, Some(api), &host, method, path, query);
             out.push(format!(
                 "{:<14} {method:<4} {target} -> {scope:?}",
                 host.host
@@ -501,12 +509,32 @@ mod tests {
         let repo = parse_repo_url("http://127.0.0.1:8080/o/r.git").expect("repo");
         let api = api_base_for(&repo, Some("http://127.0.0.1:9090")).expect("api");
         let path = "/o/r.git/git-receive-pack";
-        assert!(classify(&repo, &api, &hp("127.0.0.1", 8080), "POST", path, None).in_scope());
-        assert!(!classify(&repo, &api, &hp("127.0.0.1", 8081), "POST", path, None).in_scope());
+        assert!(
+            classify(
+                &repo,
+                Some(&api),
+                &hp("127.0.0.1", 8080),
+                "POST",
+                path,
+                None
+            )
+            .in_scope()
+        );
+        assert!(
+            !classify(
+                &repo,
+                Some(&api),
+                &hp("127.0.0.1", 8081),
+                "POST",
+                path,
+                None
+            )
+            .in_scope()
+        );
         assert_eq!(
             classify(
                 &repo,
-                &api,
+                Some(&api),
                 &hp("127.0.0.1", 9090),
                 "GET",
                 "/repos/o/r",
@@ -517,7 +545,7 @@ mod tests {
         assert_eq!(
             classify(
                 &repo,
-                &api,
+                Some(&api),
                 &hp("127.0.0.1", 8080),
                 "GET",
                 "/repos/o/r",

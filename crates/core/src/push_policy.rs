@@ -10,7 +10,8 @@
 //!   <ref>` lines, then a flush `0000`; `shallow <oid>` lines may come first; push options
 //!   and the pack follow the flush and are never read here. Parsing is bounded
 //!   ([`MAX_COMMAND_BYTES`], [`MAX_COMMANDS`]); anything else (garbage, a signed push, a
-//!   truncated list) is refused, never guessed at.
+//!   truncated list) is refused, never guessed at. A flush alone (no command) is git's probe
+//!   of the credentials before a large push; it updates nothing and is let through.
 //! * Globs: `*` matches within one `/`-separated segment, `**` across segments; a pattern
 //!   names a branch (`release/*`) or a full ref (`refs/heads/release/*`).
 //! * Tags and other refs are not restricted: the policy protects branches. (A tag can be
@@ -88,9 +89,6 @@ pub enum PushParseError {
     /// The body ended before the flush.
     #[error("the push request ended before its command list was complete")]
     Truncated,
-    /// No command at all.
-    #[error("the push request has no ref update")]
-    Empty,
 }
 
 /// Reads the command section from the start of a receive-pack body `buf` (which may be a
@@ -111,9 +109,6 @@ pub fn parse_commands(buf: &[u8], complete_body: bool) -> Result<Parsed, PushPar
         let len = pkt_len(header)?;
         if len == 0 {
             pos += 4;
-            if updates.is_empty() {
-                return Err(PushParseError::Empty);
-            }
             return Ok(Parsed::Complete(PushCommands {
                 updates,
                 capabilities,
@@ -433,6 +428,22 @@ mod tests {
     }
 
     #[test]
+    fn a_flush_alone_is_the_auth_probe_and_updates_nothing() {
+        let c = complete(b"0000");
+        assert!(c.updates.is_empty());
+        assert_eq!(
+            decide(
+                &c,
+                &PushRules {
+                    base_branch: Some("main".into()),
+                    protected: vec!["**".into()]
+                }
+            ),
+            PushDecision::Allowed
+        );
+    }
+
+    #[test]
     fn shallow_lines_are_skipped() {
         let buf = body(&[
             format!("shallow {B}\n"),
@@ -468,7 +479,6 @@ mod tests {
         }
         let cases: Vec<(&str, Vec<u8>)> = vec![
             ("not hex", b"zzzzhello".to_vec()),
-            ("flush only", b"0000".to_vec()),
             ("delimiter", b"0001".to_vec()),
             ("short oid", body(&[format!("abc {B} refs/heads/x")])),
             (
