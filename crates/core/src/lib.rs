@@ -11,6 +11,7 @@ pub mod deps_template;
 pub mod egress;
 pub mod fanout;
 pub mod fanout_status;
+pub mod gateway_plan;
 pub mod github_scope;
 pub mod ownership;
 pub mod plan;

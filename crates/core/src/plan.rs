@@ -89,6 +89,8 @@ pub enum EnvValue {
     Secret { secret: String, key: String },
     /// The path of a file in the agent's config directory (`agents.md`, `plugins`).
     ConfigPath(String),
+    /// A value of the Axon gateway serving the run (see [`crate::gateway_plan`]).
+    Gateway(crate::gateway_plan::GatewayValue),
 }
 
 /// Why a plan cannot be made. Each message names what is missing.

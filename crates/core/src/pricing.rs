@@ -8,10 +8,10 @@
 //!
 //! Model ids are matched exactly (case-insensitively, ignoring a provider prefix such as
 //! `models/` or `anthropic/`), else by the longest known id that the model id extends with a
-//! date or version suffix only: `claude-sonnet-4-5-20250929`, `gpt-5-2025-08-07`,
-//! `claude-3-5-haiku@20241022`, `gpt-4o-latest`. Any other extension (`gpt-5-mini` when only
-//! `gpt-5` were known, `gpt-5.2` when only `gpt-5` were known) is a different model, so it has
-//! no price rather than a wrong one.
+//! date or snapshot number only: `claude-sonnet-4-5-20250929`, `gpt-5-2025-08-07`,
+//! `claude-3-5-haiku@20241022`, `gemini-2.0-flash-001`, `gpt-4o-latest`. Any other extension
+//! (`gpt-5-mini` or `gpt-5.2` when only `gpt-5` were known, `claude-opus-4-9` when only
+//! `claude-opus-4` were) is a different model, so it has no price rather than a wrong one.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -146,7 +146,7 @@ impl PriceTable {
     }
 
     /// The price of `model`: exact id, else the longest known id it extends with a date or
-    /// version suffix.
+    /// snapshot number.
     pub fn price(&self, model: &str) -> Option<&ModelPrice> {
         let id = normalize(model);
         if let Some(price) = self.models.get(&id) {
@@ -199,8 +199,9 @@ fn normalize(model: &str) -> String {
     id.to_ascii_lowercase()
 }
 
-/// A dated or versioned snapshot of the same model: `-20250929`, `-2025-08-07`, `@20241022`,
-/// `-latest`, `-v1`, `-001`.
+/// A dated or numbered snapshot of the same model: `-20250929`, `-2025-08-07`, `@20241022`,
+/// `-001`, `-latest`. A short number (`-1`, `-9`) is not one: `claude-opus-4-9` is another
+/// model than `claude-opus-4`.
 fn is_version_suffix(suffix: &str) -> bool {
     let Some(rest) = suffix
         .strip_prefix('-')
@@ -208,13 +209,14 @@ fn is_version_suffix(suffix: &str) -> bool {
     else {
         return false;
     };
-    if rest == "latest" {
-        return true;
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let parts: Vec<&str> = rest.split('-').collect();
+    match parts.as_slice() {
+        ["latest"] => true,
+        [date] => digits(date, 8) || digits(date, 3),
+        [y, m, d] => digits(y, 4) && digits(m, 2) && digits(d, 2),
+        _ => false,
     }
-    let rest = rest.strip_prefix('v').unwrap_or(rest);
-    !rest.is_empty()
-        && rest.chars().next().is_some_and(|c| c.is_ascii_digit())
-        && rest.chars().all(|c| c.is_ascii_digit() || c == '-')
 }
 
 #[cfg(test)]
@@ -247,6 +249,9 @@ mod tests {
             "gpt-5-mini",
             "gemini-2.5-pro",
             "gemini-2.5-flash",
+            "gpt-5.5",
+            "claude-opus-5-5",
+            "claude-sonnet-5-5",
         ] {
             assert!(t.price(model).is_some(), "{model} has no shipped price");
         }
@@ -293,6 +298,10 @@ mod tests {
         assert_eq!(t.price("gpt-5-2025-08-07"), t.price("gpt-5"));
         assert_eq!(t.price("gpt-5-mini-2025-08-07"), t.price("gpt-5-mini"));
         assert_eq!(t.price("models/gemini-2.5-pro"), t.price("gemini-2.5-pro"));
+        assert_eq!(t.price("claude-opus-4-20250514"), t.price("claude-opus-4"));
+        // Unknown later versions are not priced as the family's first.
+        assert_eq!(t.price("claude-opus-4-9"), None);
+        assert_eq!(t.price("gpt-5.9"), None);
     }
 
     #[test]
@@ -312,6 +321,14 @@ mod tests {
         assert_eq!(t.price("gpt-5.9"), None);
         assert_eq!(t.price("gpt-5-codex"), None);
         assert_eq!(t.price("gpt-"), None);
+        assert_eq!(
+            t.price("gpt-5-1"),
+            None,
+            "a short number is a version, not a snapshot"
+        );
+        assert_eq!(t.price("gpt-5-2025-8-7"), None);
+        assert!(t.price("gpt-5-001").is_some());
+        assert!(t.price("gpt-5-latest").is_some());
     }
 
     #[test]

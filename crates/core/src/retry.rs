@@ -1,6 +1,6 @@
 //! `backoffLimit` on the local backend, with the rule a Kubernetes Job applies: a run that
 //! failed is run again, from a fresh work tree, until `backoffLimit` retries are used up; a run
-//! the platform ended (timeout, cancel, a stopped runner) is not retried — a timeout covers
+//! the platform ended (timeout, cancel, a stopped runner, a budget) is not retried — a timeout covers
 //! every attempt, as `activeDeadlineSeconds` does.
 
 use crate::results::ResultsDocument;
@@ -64,6 +64,9 @@ mod tests {
             EndCause::Timeout { seconds: 5 },
             EndCause::Cancelled,
             EndCause::RunnerStopped { seconds: 10 },
+            EndCause::BudgetExceeded {
+                message: "Axon budget exceeded: maxTurns 1 reached (1 model requests)".into(),
+            },
         ] {
             assert!(retry_after((0, 3), Some(&failed()), Some(1), Some(&cause)).is_none());
         }

@@ -65,6 +65,9 @@ pub enum EndCause {
     Orphaned { detail: String },
     /// The runner inside the sandbox stayed stopped (SIGSTOP) and the run was killed.
     RunnerStopped { seconds: u64 },
+    /// The Axon gateway refused a model call over the Task's `spec.budget`, and the run was
+    /// stopped; `message` names the limit and the figure.
+    BudgetExceeded { message: String },
     /// Anything else the platform reported.
     Other(String),
 }
@@ -250,6 +253,7 @@ pub fn verdict(
                     "the agent's runner was stopped (SIGSTOP) for {seconds}s, so the Task was killed: an agent must not stop the process that runs it"
                 ),
             ),
+            EndCause::BudgetExceeded { message } => (false, "BudgetExceeded", message.clone()),
             EndCause::Other(m) => (false, "Failed", m.clone()),
         };
     }

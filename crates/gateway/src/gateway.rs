@@ -32,6 +32,10 @@ pub const DEFAULT_MAX_MODEL_BODY: usize = 32 * 1024 * 1024;
 /// Largest request head (request line + headers) accepted, by default (larger → 431).
 pub const DEFAULT_MAX_HEAD: usize = 64 * 1024;
 
+/// How long connecting to an upstream may take (an answer, once connected, may take as long
+/// as the model needs).
+pub const UPSTREAM_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Errors building a gateway.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -251,6 +255,7 @@ fn upstream_client(tls: Option<rustls::ClientConfig>) -> Result<UpstreamClient, 
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
+    http.set_connect_timeout(Some(UPSTREAM_CONNECT_TIMEOUT));
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()

@@ -310,41 +310,46 @@ pub async fn handle(gateway: Arc<Gateway>, req: Request<Incoming>) -> Response<B
     *upstream.uri_mut() = target;
     *upstream.headers_mut() = headers;
 
-    let response = match gateway.client().request(upstream).await {
+    // From here the call ends (recorded, its turn released) however it ends: answered,
+    // failed, or dropped because the agent went away while the upstream was still silent.
+    let client = gateway.client().clone();
+    let mut end = CallEnd {
+        gateway,
+        state,
+        grant,
+        meter: None,
+        reserved,
+        record,
+        started,
+        done: false,
+    };
+    let response = match client.request(upstream).await {
         Ok(response) => response,
         Err(error) => {
-            if reserved {
-                state.release_turn();
-            }
             let message = redact(
                 &format!(
                     "Axon gateway: cannot reach the model upstream {}: {}",
-                    record.host,
+                    end.record.host,
                     error_chain(&error)
                 ),
-                &grant,
+                &end.grant,
                 &route.credential,
             );
-            let response = api_error(format, StatusCode::BAD_GATEWAY, &message);
-            return deny(
-                record,
-                Some(&grant),
-                StatusCode::BAD_GATEWAY,
-                &message,
-                response,
-            );
+            tracing::warn!(task = %end.grant.task, "{message}");
+            end.record.status = StatusCode::BAD_GATEWAY.as_u16();
+            return api_error(format, StatusCode::BAD_GATEWAY, &message);
         }
     };
 
     let (mut parts, incoming) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
-    record.status = parts.status.as_u16();
+    end.record.status = parts.status.as_u16();
     let event_stream = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
-    let meter = call.map(|(format, kind)| {
+    end.meter = call.map(|(format, kind)| {
         let kind = if parts.status.is_success() {
             kind
         } else {
@@ -352,16 +357,6 @@ pub async fn handle(gateway: Arc<Gateway>, req: Request<Incoming>) -> Response<B
         };
         (ResponseMeter::new(format, model, event_stream), kind)
     });
-    let end = CallEnd {
-        gateway,
-        state,
-        grant,
-        meter,
-        reserved,
-        record,
-        started,
-        done: false,
-    };
     Response::from_parts(
         parts,
         MeteredBody {
@@ -430,7 +425,8 @@ fn redact(message: &str, grant: &TaskGrant, credential: &Secret) -> String {
     out
 }
 
-/// What is done once a forwarded call's answer has ended, or its agent has gone away.
+/// What is done once a forwarded call has ended: its answer ended or failed, the upstream could
+/// not be reached, or the agent went away. Runs once, at the latest when dropped.
 struct CallEnd {
     gateway: Arc<Gateway>,
     state: Arc<TaskState>,

@@ -95,6 +95,41 @@ impl Harness {
     fn audit(&self) -> Vec<AuditRecord> {
         audit_lines(&self.audit_path)
     }
+
+    /// The audit records once there are at least `n` (a call is recorded when it has ended).
+    async fn audit_after(&self, n: usize) -> Vec<AuditRecord> {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let records = self.audit();
+            if records.len() >= n {
+                return records;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "only {} of {n} audit records",
+                records.len()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// The usage of `uid` once it counts `requests` requests (the gateway adds a call when its
+/// answer has ended, which may be just after the client read the last byte).
+async fn usage_after(gateway: &Gateway, uid: &str, requests: u64) -> axon_gateway::UsageTotals {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(u) = gateway.usage(uid)
+            && u.requests >= requests
+        {
+            return u;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "usage of {uid} never reached {requests} requests"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 fn audit_lines(path: &std::path::Path) -> Vec<AuditRecord> {
@@ -323,7 +358,7 @@ async fn each_format_is_byte_identical_metered_and_sent_with_the_real_key() {
         }
 
         // One audit record: host of the upstream, path without query, figures, allowed.
-        let records = h.audit();
+        let records = h.audit_after(1).await;
         assert_eq!(records.len(), 1, "{what}: {records:?}");
         let r = &records[0];
         assert_eq!(r.kind, RequestKind::Model);
@@ -380,6 +415,42 @@ async fn an_unknown_token_gets_401_and_reaches_nothing() {
     }
     let text = std::fs::read_to_string(&h.audit_path).expect("audit");
     assert!(!text.contains(wrong) && !text.contains(h.token.expose()));
+}
+
+#[tokio::test]
+async fn a_task_without_a_model_credential_gets_403() {
+    let grants = Arc::new(StaticGrants::new());
+    let token = new_token().expect("token");
+    grants.add(TaskGrant {
+        task: task("uid-none"),
+        token: token.clone(),
+        model: None,
+        github: None,
+        network: Network::Open,
+        budget: BudgetLimits::default(),
+        prices: PriceTable::shipped(),
+    });
+    let gateway = Gateway::new(grants, Arc::new(axon_gateway::MemorySink::new())).expect("gateway");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let server = gateway.serve_tcp(listener).expect("serve");
+    let url = format!("{}/v1/responses", server.base_url().expect("tcp"));
+    let got = send(
+        &url,
+        &[("authorization", &format!("Bearer {}", token.expose()))],
+        &json!({"model": "gpt-5", "input": "hi"}),
+    )
+    .await;
+    assert_eq!(got.status, StatusCode::FORBIDDEN);
+    let message = got.json()["error"]["message"]
+        .as_str()
+        .expect("message")
+        .to_string();
+    assert!(
+        message.contains("default/task-uid-none has no model credential"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -483,10 +554,10 @@ async fn max_turns_one_refuses_the_second_generation_in_the_agents_format() {
                 .status
         };
         assert_eq!(aux, StatusCode::OK, "{auxiliary}");
-        let usage = h.gateway.usage(&h.task.uid).expect("usage");
+        let usage = usage_after(&h.gateway, &h.task.uid, 2).await;
         assert_eq!((usage.turns, usage.requests), (1, 2), "{path}: {usage:?}");
 
-        let records = h.audit();
+        let records = h.audit_after(3).await;
         assert_eq!(records.len(), 3);
         assert_eq!(records[1].status, 400);
         assert_eq!(
@@ -522,9 +593,9 @@ async fn upstream_errors_pass_through_unchanged_and_count_no_turn() {
     assert_eq!(want.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(got.status, want.status);
     assert_eq!(got.body, want.body);
-    let usage = h.gateway.usage(&h.task.uid).expect("usage");
+    let usage = usage_after(&h.gateway, &h.task.uid, 1).await;
     assert_eq!((usage.requests, usage.turns), (1, 0));
-    assert_eq!(h.audit()[0].status, 429);
+    assert_eq!(h.audit_after(1).await[0].status, 429);
 }
 
 #[tokio::test]
@@ -561,9 +632,14 @@ async fn an_unreachable_upstream_is_a_502_in_the_agents_format() {
         assert!(!message.contains(REAL_KEY) && !message.contains(h.token.expose()));
     }
     // A call that never reached the upstream used no turn: the second was not refused.
-    let records = h.audit();
+    let records = h.audit_after(2).await;
     assert_eq!(records.len(), 2);
-    assert!(records.iter().all(|r| r.status == 502));
+    // The gateway allowed them; the upstream failed.
+    assert!(
+        records
+            .iter()
+            .all(|r| r.status == 502 && r.decision == Decision::Allowed)
+    );
     assert!(h.gateway.usage(&h.task.uid).is_none_or(|u| u.turns == 0));
 }
 
@@ -663,7 +739,7 @@ async fn the_first_chunk_arrives_before_the_last_is_sent() {
         .expect("rest")
         .to_bytes();
     assert_eq!(rest, Bytes::from(format!("{second}{third}")));
-    let usage = h.gateway.usage(&h.task.uid).expect("usage");
+    let usage = usage_after(&h.gateway, &h.task.uid, 1).await;
     assert_eq!(
         (usage.input_tokens, usage.output_tokens, usage.turns),
         (7, 9, 1)
@@ -696,23 +772,10 @@ async fn an_agent_that_goes_away_mid_stream_is_still_recorded() {
         .await
         .expect("frame");
     drop(body);
-    // Poll (bounded) until the gateway notices the agent left.
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Some(u) = h.gateway.usage(&h.task.uid)
-            && u.requests == 1
-            && !h.audit().is_empty()
-        {
-            assert_eq!(u.input_tokens, 7);
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the aborted call was never recorded"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let records = h.audit();
+    // The gateway notices the agent left (polled, bounded).
+    let usage = usage_after(&h.gateway, &h.task.uid, 1).await;
+    assert_eq!(usage.input_tokens, 7);
+    let records = h.audit_after(1).await;
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].bytes_down, first.len() as u64);
     drop(tx);
@@ -833,8 +896,8 @@ async fn serves_a_unix_socket_and_shuts_down_gracefully() {
     let _ = response.into_body().collect().await.expect("body");
     assert_eq!(fake.requests()[0].headers["x-goog-api-key"], REAL_KEY);
     assert_eq!(
-        gateway.usage("uid-unix").map(|u| u.output_tokens),
-        Some(OUTPUT_TOKENS)
+        usage_after(&gateway, "uid-unix", 1).await.output_tokens,
+        OUTPUT_TOKENS
     );
 
     // Shutdown closes the idle keep-alive connection and stops accepting.
@@ -847,4 +910,49 @@ async fn serves_a_unix_socket_and_shuts_down_gracefully() {
         .expect("join")
         .expect("clean close");
     assert!(sender.ready().await.is_err());
+}
+
+#[tokio::test]
+async fn an_agent_that_goes_away_before_the_answer_is_recorded_and_frees_its_turn() {
+    // An upstream that never answers, and says when a request arrived.
+    let (arrived_tx, mut arrived) = tokio::sync::mpsc::channel::<()>(1);
+    let app = axum::Router::new().fallback(move || {
+        let arrived_tx = arrived_tx.clone();
+        async move {
+            let _ = arrived_tx.send(()).await;
+            std::future::pending::<()>().await;
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let upstream = format!("http://{}", listener.local_addr().expect("addr"));
+    let upstream_task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let limits = BudgetLimits {
+        max_turns: Some(1),
+        ..BudgetLimits::default()
+    };
+    let h = Harness::start(&upstream, limits.clone()).await;
+    let req = Request::post(h.url("/v1/chat/completions"))
+        .header("authorization", format!("Bearer {}", h.token.expose()))
+        .body(Full::new(Bytes::from(
+            json!({"model": "gpt-5", "messages": []}).to_string(),
+        )))
+        .expect("request");
+    let sent = tokio::spawn(client().request(req));
+    tokio::time::timeout(DEADLINE, arrived.recv())
+        .await
+        .expect("the upstream got the call");
+    // While the call is in flight it holds the one turn.
+    let state = h.gateway.task(&h.task);
+    assert!(state.reserve_turn(&limits).is_err());
+    sent.abort();
+    let records = h.audit_after(1).await;
+    assert_eq!(records[0].status, 0);
+    state
+        .reserve_turn(&limits)
+        .expect("the turn was given back");
+    upstream_task.abort();
 }

@@ -191,6 +191,9 @@ fn agent_env(plan: &RunPlan) -> Vec<EnvVar> {
         .map(|e| match &e.value {
             EnvValue::Literal(v) => literal(&e.name, v),
             EnvValue::ConfigPath(p) => literal(&e.name, &format!("{AGENT_CONFIG_DIR}/{p}")),
+            // Plans reach this driver before any gateway routing (the cluster gateway is not
+            // installed yet), so there is no gateway value to render.
+            EnvValue::Gateway(_) => literal(&e.name, ""),
             EnvValue::Secret { secret, key } => EnvVar {
                 name: e.name.clone(),
                 value: None,

@@ -28,13 +28,39 @@ pub(super) fn chunk(o: &mut Observed, v: &Value) {
         return;
     };
     o.set_model(v.get("modelVersion"));
-    let field = |name: &str| count(u.get(name)).unwrap_or(0);
-    let prompt = field("promptTokenCount");
-    let cached = field("cachedContentTokenCount").min(prompt);
-    o.input = Some((prompt - cached).saturating_add(field("toolUsePromptTokenCount")));
+    // Each chunk repeats the running counts; a field missing from a later chunk keeps its
+    // earlier value.
+    let seen = &mut o.gemini;
+    let merge = |slot: &mut Option<u64>, name: &str| {
+        if let Some(n) = count(u.get(name)) {
+            *slot = Some(n);
+        }
+    };
+    merge(&mut seen.prompt, "promptTokenCount");
+    merge(&mut seen.cached, "cachedContentTokenCount");
+    merge(&mut seen.tool_use_prompt, "toolUsePromptTokenCount");
+    merge(&mut seen.candidates, "candidatesTokenCount");
+    merge(&mut seen.thoughts, "thoughtsTokenCount");
+    let prompt = seen.prompt.unwrap_or(0);
+    let cached = seen.cached.unwrap_or(0).min(prompt);
+    o.input = Some((prompt - cached).saturating_add(seen.tool_use_prompt.unwrap_or(0)));
     o.cache_read = Some(cached);
-    o.output = Some(field("candidatesTokenCount").saturating_add(field("thoughtsTokenCount")));
+    o.output = Some(
+        seen.candidates
+            .unwrap_or(0)
+            .saturating_add(seen.thoughts.unwrap_or(0)),
+    );
     o.cache_write = None;
+}
+
+/// The latest `usageMetadata` counts, field by field.
+#[derive(Debug, Default)]
+pub(super) struct Counts {
+    prompt: Option<u64>,
+    cached: Option<u64>,
+    tool_use_prompt: Option<u64>,
+    candidates: Option<u64>,
+    thoughts: Option<u64>,
 }
 
 /// A whole answer: one response, or an array of streamed responses.

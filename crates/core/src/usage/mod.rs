@@ -148,6 +148,7 @@ struct Observed {
     output: Option<u64>,
     cache_read: Option<u64>,
     cache_write: Option<u64>,
+    gemini: gemini::Counts,
 }
 
 impl Observed {
@@ -203,9 +204,9 @@ impl ResponseMeter {
         let (format, observed) = (self.format, &mut self.observed);
         match &mut self.body {
             Body::Sse(splitter) => splitter.feed(chunk, &mut |data| event(format, observed, data)),
+            Body::Json { overflow: true, .. } => {}
             Body::Json { buf, overflow } => {
-                if *overflow {
-                } else if buf.len() + chunk.len() > MAX_JSON_BODY_BYTES {
+                if buf.len() + chunk.len() > MAX_JSON_BODY_BYTES {
                     *overflow = true;
                     *buf = Vec::new();
                 } else {

@@ -189,6 +189,20 @@ fn gemini_json_single_array_and_code_assist_wrapped() {
 }
 
 #[test]
+fn gemini_fields_missing_from_a_later_chunk_keep_their_value() {
+    let sse = concat!(
+        r#"data: {"candidates":[],"usageMetadata":{"promptTokenCount":300,"cachedContentTokenCount":100},"modelVersion":"gemini-2.5-pro"}"#,
+        "\n\n",
+        r#"data: {"candidates":[],"usageMetadata":{"candidatesTokenCount":12}}"#,
+        "\n\n",
+    );
+    assert_eq!(
+        whole(WireFormat::Gemini, true, sse),
+        usage("gemini-2.5-pro", 200, 12, 100, 0)
+    );
+}
+
+#[test]
 fn every_split_of_every_stream_meters_the_same() {
     let cases = [
         (WireFormat::AnthropicMessages, true, ANTHROPIC_SSE),
