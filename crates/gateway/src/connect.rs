@@ -172,11 +172,9 @@ fn unreachable(
     cause: String,
 ) -> Response<Body> {
     let message = format!("Axon gateway: cannot connect to {}: {cause}", record.host);
+    // Admitted but unreachable: allowed (the gateway's decision), status 502.
     record.status = StatusCode::BAD_GATEWAY.as_u16();
     record.duration_ms = millis(started);
-    record.decision = Decision::Denied {
-        reason: message.clone(),
-    };
     gateway.audit(Some(&grant.task), &record);
     body::text(StatusCode::BAD_GATEWAY, message)
 }

@@ -17,7 +17,7 @@ use http::{Request, Response, StatusCode};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::BodyExt;
 
-use crate::audit::{AuditRecord, Decision};
+use crate::audit::AuditRecord;
 use crate::body::{self, Body, BoxError};
 use crate::gateway::Gateway;
 use crate::grant::TaskRef;
@@ -204,10 +204,8 @@ pub(crate) async fn send(
             for secret in secrets.iter().filter(|s| !s.is_empty()) {
                 message = message.replace(secret, "<redacted>");
             }
+            // Forwarded but unanswered: allowed (the gateway's decision), status 502.
             record.status = StatusCode::BAD_GATEWAY.as_u16();
-            record.decision = Decision::Denied {
-                reason: message.clone(),
-            };
             RecordOnEnd::new(gateway, task, record, started, sent).finish();
             return body::text(StatusCode::BAD_GATEWAY, message);
         }
