@@ -14,24 +14,34 @@
 pub mod api_error;
 pub mod audit;
 pub mod body;
+pub mod ca;
+mod connect;
 pub mod events;
+mod forward_proxy;
 pub mod gateway;
+pub mod github;
 pub mod grant;
 pub mod headers;
 pub mod hooks;
+pub mod intercept;
 pub mod metering;
 pub mod model_proxy;
+pub mod proxy;
+mod relay;
 pub mod server;
 pub mod state;
 
 pub use audit::{AuditRecord, AuditSink, Decision, JsonlSink, MemorySink, NullSink, RequestKind};
 pub use body::Body;
+pub use ca::TaskCa;
 pub use events::GatewayEvent;
 pub use gateway::{Gateway, GatewayBuilder, GatewayError, UpstreamClient};
 pub use grant::{
     GitHubGrant, Grants, ModelRoute, Network, Secret, StaticGrants, TaskGrant, TaskRef, new_token,
 };
 pub use hooks::{NoProxy, ProxyHooks};
+pub use intercept::serve_intercepted;
 pub use metering::{BudgetLimits, PriceTable, UsageTotals};
+pub use proxy::Proxy;
 pub use server::Server;
 pub use state::TaskState;
