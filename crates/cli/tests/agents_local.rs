@@ -3,6 +3,10 @@
 //! 127.0.0.1: the agent writes a file, commits on a new branch and pushes; status shows the
 //! branch, the commit and token usage; the AgentConfig instructions reach the model; an API
 //! error fails the Task with a reason naming it; the credential never shows up in output.
+//!
+//! Every model call goes through the Task's Axon gateway: the model server sees the real key
+//! (never the agent's gateway token), and the usage in status is what the gateway measured on
+//! the server's answers, exactly.
 
 mod support;
 
@@ -145,6 +149,57 @@ fn push_script() -> Script {
         .write_file(FILE, CONTENT)
         .shell(format!("git checkout -b {BRANCH} && git add -A && git commit -m 'Add the note' && git push -u origin {BRANCH}"))
         .text("done")
+        .usage(INPUT_PER_ANSWER, OUTPUT_PER_ANSWER)
+}
+
+/// Tokens the fake model server reports in each answer.
+const INPUT_PER_ANSWER: u64 = 1234;
+const OUTPUT_PER_ANSWER: u64 = 56;
+
+/// The usage in status equals what the model server served, measured by the gateway; the
+/// server saw the real key and never the gateway token.
+fn assert_measured(agent: &Agent, status: &Value, model: &FakeModelServer, t: &str) {
+    use axon_core::usage::{CallKind, classify};
+    let served = model
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 200)
+        .filter(|r| {
+            matches!(
+                classify(&r.method, &r.path),
+                Some((_, CallKind::Generation))
+            )
+        })
+        .count() as u64;
+    let figure = |p: &str| status.pointer(p).and_then(Value::as_u64).unwrap_or(0);
+    assert_eq!(
+        str_at(status, "/status/usage/source"),
+        Some("gateway"),
+        "{t}"
+    );
+    assert_eq!(figure("/status/usage/turns"), served, "{t}");
+    assert_eq!(
+        figure("/status/usage/inputTokens"),
+        served * INPUT_PER_ANSWER,
+        "{t}"
+    );
+    assert_eq!(
+        figure("/status/usage/outputTokens"),
+        served * OUTPUT_PER_ANSWER,
+        "{t}"
+    );
+    for r in model.requests() {
+        let auth = format!("{:?}{}", r.headers, r.query);
+        assert!(
+            !auth.contains("axon-gw-"),
+            "the gateway token reached the model: {auth}"
+        );
+        assert!(
+            auth.contains(agent.secret_value),
+            "no real key on {}: {t}",
+            r.path
+        );
+    }
 }
 
 fn pushes(agent: &Agent) {
@@ -175,11 +230,7 @@ fn pushes(agent: &Agent) {
         "{t}"
     );
     assert_eq!(git.file_at(BRANCH, FILE).as_deref(), Some(CONTENT), "{t}");
-    let tokens = |p: &str| status.pointer(p).and_then(Value::as_u64).unwrap_or(0);
-    assert!(
-        tokens("/status/usage/inputTokens") > 0 && tokens("/status/usage/outputTokens") > 0,
-        "{t}"
-    );
+    assert_measured(agent, &status, &model, &t);
     assert!(
         model.main_requests().iter().any(|r| r.mentions(MARKER)),
         "instructions did not reach the model\n{t}"
@@ -255,7 +306,7 @@ fn opencode_api_error_fails_the_task() {
 
 /// Claude Code installed under the user's HOME (`~/.local/bin/claude`, a symlink into an npm
 /// prefix, as `npm -g --prefix ~/.local` leaves it) is found on the host PATH and bound into
-/// the sandbox with its runtime, without `AXON_AGENT_BIN_DIR`; its usage is the agent's report.
+/// the sandbox with its runtime, without `AXON_AGENT_BIN_DIR`; its usage is measured.
 #[test]
 fn an_agent_cli_under_home_is_found_on_path() {
     let agent = &AGENTS[0];
@@ -281,10 +332,6 @@ fn an_agent_cli_under_home_is_found_on_path() {
     let (ok, status, t) = run_task(&env, agent, &git, &model, "path-task");
     assert!(ok, "{t}");
     assert_eq!(str_at(&status, "/status/phase"), Some("Succeeded"), "{t}");
-    assert_eq!(
-        str_at(&status, "/status/usage/source"),
-        Some("agent"),
-        "{t}"
-    );
+    assert_measured(agent, &status, &model, &t);
     assert_eq!(git.file_at(BRANCH, FILE).as_deref(), Some(CONTENT), "{t}");
 }
