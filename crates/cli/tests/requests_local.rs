@@ -10,7 +10,7 @@
 //!   USAGE column;
 //! - `axon run --wait` ends with the usage, saying the gateway measured it;
 //! - `axon logs T --requests` lists the three requests with their host, path and status, as a
-//!   table and as JSON lines, and neither those nor the record file hold the key, the gateway
+//!   table (followed with `-f` while the agent runs) and as JSON lines, and neither those nor the record file hold the key, the gateway
 //!   token (`axon-gw-…`) or a query string.
 
 mod support;
@@ -241,6 +241,7 @@ fn requests_and_spend_of_a_task_through_its_gateway() {
     // shows it in a row.
     let watch = Watched::spawn(&env, &["get", "task", "calls", "-w"]);
     let mut follow = Watched::spawn(&env, &["logs", "calls", "-f"]);
+    let mut follow_requests = Watched::spawn(&env, &["logs", "calls", "--requests", "-f"]);
     let spend = format!("axon: spend 1 turn, {INPUT} in / {OUTPUT} out tokens");
     until("the spend line of logs -f", || {
         follow.output().contains(&spend)
@@ -266,10 +267,26 @@ fn requests_and_spend_of_a_task_through_its_gateway() {
             .any(|l| l.starts_with("calls") && l.contains("Running") && l.contains(&tokens))
     });
     drop(watch);
+    until("logs --requests -f to show the model call", || {
+        follow_requests.output().contains("/v1/messages")
+    });
 
     std::fs::write(waiting.join("gate"), "").expect("open the gate");
     assert!(run.finish(), "axon run: {}", run.output());
     assert!(follow.finish(), "axon logs -f: {}", follow.output());
+    assert!(
+        follow_requests.finish(),
+        "axon logs --requests -f: {}",
+        follow_requests.output()
+    );
+    let followed_requests = follow_requests.output();
+    assert!(
+        followed_requests.starts_with("TIME")
+            && ["/hello", "/missing", "/v1/messages"]
+                .iter()
+                .all(|p| followed_requests.matches(p).count() == 1),
+        "each request once: {followed_requests}"
+    );
     let followed = follow.output();
     assert!(followed.contains("agent done"), "{followed}");
     assert_eq!(
@@ -386,6 +403,7 @@ fn requests_and_spend_of_a_task_through_its_gateway() {
         ("--requests -o json", &json),
         ("requests.jsonl", &file),
         ("logs -f", &followed),
+        ("--requests -f", &followed_requests),
     ] {
         for needle in [SECRET, "axon-gw-", QUERY_VALUE, "x-api-key"] {
             assert!(!s.contains(needle), "{what} shows {needle:?}:\n{s}");
