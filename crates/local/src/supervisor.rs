@@ -264,7 +264,14 @@ async fn run_once(
     )?;
 
     let watchdog = stopped_runner(pid, exe.to_path_buf());
+    // Biased, the gateway first: an agent that exits on the budget refusal has it waiting in
+    // the channel already (the event is sent before the refusal), so the stop is named.
     let (status, cause) = tokio::select! {
+        biased;
+        message = gateway_events => {
+            signal_group(pid, libc::SIGKILL);
+            (child.wait().await.ok(), Some(EndCause::BudgetExceeded { message }))
+        }
         s = child.wait() => (s.ok(), None),
         _ = &mut until_deadline => {
             signal_group(pid, libc::SIGKILL);
@@ -274,10 +281,6 @@ async fn run_once(
         seconds = watchdog => {
             signal_group(pid, libc::SIGKILL);
             (child.wait().await.ok(), Some(EndCause::RunnerStopped { seconds }))
-        }
-        message = gateway_events => {
-            signal_group(pid, libc::SIGKILL);
-            (child.wait().await.ok(), Some(EndCause::BudgetExceeded { message }))
         }
         _ = term.recv() => {
             signal_group(pid, libc::SIGKILL);
