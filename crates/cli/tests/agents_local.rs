@@ -264,6 +264,108 @@ fn api_error_fails(agent: &Agent) {
     );
 }
 
+/// `maxTurns: 1` on a three-step script: the first answer (write the file) is served, the
+/// gateway refuses the second call, Axon stops the agent, saves the work tree on the Task's
+/// WIP branch from outside and pushes it, and the Task fails with `BudgetExceeded`.
+fn budget_stops(agent: &Agent) {
+    if !have_cli(agent.cli) {
+        return;
+    }
+    let env = env();
+    let git = GitServer::start().expect("git server");
+    let model = FakeModelServer::start(push_script()).expect("model server");
+    env.create_secret("agent-key", agent.key, agent.secret_value);
+    env.create_workspace("repo", &git.url());
+    let name = "budget-task";
+    // `maxTurns` counts model requests: OpenCode asks for a session title first.
+    let turns = if agent.cli == "opencode" { 2 } else { 1 };
+    let yaml = format!(
+        "apiVersion: axon.io/v1alpha1\nkind: Task\nmetadata:\n  name: {name}\nspec:\n  type: {}\n  model: {}\n  prompt: Write the note, commit it on a new branch and push it.\n  credentials:\n    type: api-key\n    secretRef:\n      name: agent-key\n  workspaceRef:\n    name: repo\n  modelBaseURL: {}\n  budget:\n    maxTurns: {turns}\n  env:\n  - {{name: AXON_MODEL_MAX_RETRIES, value: '0'}}\n  - {{name: npm_config_registry, value: 'http://127.0.0.1:9/'}}\n",
+        agent.type_,
+        agent.model,
+        model.base_url()
+    );
+    let file = env.root().join("budget.yaml");
+    std::fs::write(&file, yaml).expect("yaml");
+    env.ok(&["apply", "-f", &file.to_string_lossy()]);
+    let mut status = Value::Null;
+    support::until("the budget Task ends", || {
+        status = env.task(name).unwrap_or(Value::Null);
+        matches!(
+            str_at(&status, "/status/phase"),
+            Some("Failed" | "Succeeded")
+        )
+    });
+    let served: Vec<String> = model
+        .requests()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} step={:?} status={}",
+                r.method, r.path, r.step, r.status
+            )
+        })
+        .collect();
+    let t = format!(
+        "{status:#}\n{}\nmodel requests:\n{}",
+        env.ok(&["logs", name]),
+        served.join("\n")
+    );
+    assert_eq!(str_at(&status, "/status/phase"), Some("Failed"), "{t}");
+    let reason = status
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|c| c.iter().find(|c| str_at(c, "/type") == Some("Succeeded")))
+        .and_then(|c| str_at(c, "/reason"));
+    assert_eq!(reason, Some("BudgetExceeded"), "{t}");
+    let message = str_at(&status, "/status/message").unwrap_or_default();
+    assert!(message.contains(&format!("maxTurns {turns}")), "{t}");
+    let wip = format!("axon/wip/{name}");
+    assert_eq!(
+        str_at(&status, "/status/outputs/branch"),
+        Some(wip.as_str()),
+        "{t}"
+    );
+    assert_eq!(
+        status.pointer("/status/outputs/pushed"),
+        Some(&Value::Bool(true)),
+        "{t}"
+    );
+    assert_eq!(git.file_at(&wip, FILE).as_deref(), Some(CONTENT), "{t}");
+    assert_eq!(
+        str_at(&status, "/status/usage/source"),
+        Some("gateway"),
+        "{t}"
+    );
+    assert_eq!(
+        status
+            .pointer("/status/usage/turns")
+            .and_then(Value::as_u64),
+        Some(turns),
+        "{t}"
+    );
+}
+
+#[test]
+fn claude_code_budget_stops_and_saves_the_work() {
+    budget_stops(&AGENTS[0]);
+}
+
+#[test]
+fn codex_budget_stops_and_saves_the_work() {
+    budget_stops(&AGENTS[1]);
+}
+
+#[test]
+fn gemini_budget_stops_and_saves_the_work() {
+    budget_stops(&AGENTS[2]);
+}
+
+#[test]
+fn opencode_budget_stops_and_saves_the_work() {
+    budget_stops(&AGENTS[3]);
+}
+
 #[test]
 fn claude_code_pushes_through_the_local_backend() {
     pushes(&AGENTS[0]);

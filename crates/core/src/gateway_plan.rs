@@ -163,6 +163,11 @@ pub fn route_through_gateway(plan: &mut RunPlan) -> Result<GatewayNeeds, Gateway
             .iter()
             .map(|v| (*v, EnvValue::Literal(String::new()))),
     )
+    // git's libcurl would ask the proxy without credentials first (a 407 per connection).
+    .chain(std::iter::once((
+        "GIT_HTTP_PROXY_AUTHMETHOD",
+        EnvValue::Literal("basic".into()),
+    )))
     .collect();
     plan.env
         .retain(|e| !set.iter().any(|(name, _)| *name == e.name));

@@ -264,7 +264,14 @@ async fn run_once(
     )?;
 
     let watchdog = stopped_runner(pid, exe.to_path_buf());
+    // Biased, the gateway first: an agent that exits on the budget refusal has it waiting in
+    // the channel already (the event is sent before the refusal), so the stop is named.
     let (status, cause) = tokio::select! {
+        biased;
+        message = gateway_events => {
+            signal_group(pid, libc::SIGKILL);
+            (child.wait().await.ok(), Some(EndCause::BudgetExceeded { message }))
+        }
         s = child.wait() => (s.ok(), None),
         _ = &mut until_deadline => {
             signal_group(pid, libc::SIGKILL);
@@ -274,10 +281,6 @@ async fn run_once(
         seconds = watchdog => {
             signal_group(pid, libc::SIGKILL);
             (child.wait().await.ok(), Some(EndCause::RunnerStopped { seconds }))
-        }
-        message = gateway_events => {
-            signal_group(pid, libc::SIGKILL);
-            (child.wait().await.ok(), Some(EndCause::BudgetExceeded { message }))
         }
         _ = term.recv() => {
             signal_group(pid, libc::SIGKILL);
@@ -327,7 +330,24 @@ async fn results(
         secrets: launch.secrets.clone(),
     })
     .await
-    .with_measured_usage(gw.usage().as_ref())
+    .with_measured_usage(measured(gw, td).as_ref())
+}
+
+/// The gateway's figures, with a warning in the Task's log for a model without a price (its
+/// cost is unknown, never guessed).
+fn measured(gw: &TaskGateway, td: &TaskDir) -> Option<axon_gateway::UsageTotals> {
+    let totals = gw.usage()?;
+    if !totals.unpriced_models.is_empty() {
+        let models: Vec<&str> = totals.unpriced_models.iter().map(String::as_str).collect();
+        append_log(
+            td,
+            &format!(
+                "axon: warning: no price for model(s) {}: the Task's cost is unknown (add them to pricing in the config file or the Task)\n",
+                models.join(", ")
+            ),
+        );
+    }
+    Some(totals)
 }
 
 /// The results of a run the gateway stopped over budget: whatever the work tree holds is
@@ -376,7 +396,7 @@ async fn budget_results(
         };
         append_log(td, &line);
     }
-    doc.with_measured_usage(gw.usage().as_ref())
+    doc.with_measured_usage(measured(gw, td).as_ref())
 }
 
 /// Append one line of Axon's own to the Task's log.

@@ -107,7 +107,7 @@ impl TaskGateway {
 
         let restricted = matches!(spec.network, Network::Restricted { .. });
         let (server, origin, socket) = if restricted {
-            let socket = spec.dir.join("gateway.sock");
+            let socket = socket_path(&spec.dir, &spec.task.uid)?;
             let _ = std::fs::remove_file(&socket);
             let listener = tokio::net::UnixListener::bind(&socket)
                 .map_err(|e| format!("bind the gateway socket {}: {e}", socket.display()))?;
@@ -197,8 +197,46 @@ impl TaskGateway {
         self.server.shutdown(SHUTDOWN_GRACE).await;
         if let Some(s) = &self.socket {
             let _ = std::fs::remove_file(s);
+            if let Some(dir) = s.parent().filter(|d| d.starts_with(std::env::temp_dir())) {
+                let _ = std::fs::remove_dir(dir);
+            }
         }
     }
+}
+
+/// Longest Unix socket path the kernel takes (`sun_path` holds 108 bytes with its NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+/// Where the gateway's socket lives: in the Task's gateway directory, or, when that path is too
+/// long for a socket, in a fresh directory of its own under the temporary directory (created
+/// here, so nobody prepared it).
+fn socket_path(dir: &std::path::Path, uid: &str) -> Result<PathBuf, String> {
+    let socket = dir.join("gateway.sock");
+    if socket.as_os_str().len() <= MAX_SOCKET_PATH {
+        return Ok(socket);
+    }
+    let short: String = uid
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(12)
+        .collect();
+    let mut last = None;
+    for n in 0..16u32 {
+        let d = std::env::temp_dir().join(format!("axon-gw-{short}-{}-{n}", std::process::id()));
+        match std::fs::create_dir(&d) {
+            Ok(()) => {
+                std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755))
+                    .map_err(|e| format!("chmod {}: {e}", d.display()))?;
+                return Ok(d.join("gateway.sock"));
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(format!(
+        "cannot make a directory for the gateway socket under {}: {}",
+        std::env::temp_dir().display(),
+        last.map(|e| e.to_string()).unwrap_or_default()
+    ))
 }
 
 /// The GitHub grant of a Workspace repository reached over http(s); `None` for anything else
