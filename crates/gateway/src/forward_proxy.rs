@@ -12,7 +12,6 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::audit::{AuditRecord, RequestKind};
@@ -21,7 +20,7 @@ use crate::gateway::Gateway;
 use crate::github::{self, dest_of};
 use crate::headers::strip_hop_by_hop;
 use crate::proxy::{Destination, admit, authenticate};
-use crate::relay::{self, UpBody};
+use crate::relay;
 
 /// Serves one absolute-form request.
 pub(crate) async fn handle(gateway: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {
@@ -60,8 +59,7 @@ pub(crate) async fn handle(gateway: Arc<Gateway>, req: Request<Incoming>) -> Res
             headers.remove(header::EXPECT);
             let record = AuditRecord::new(RequestKind::Egress, &method, &dest.authority(), &path);
             let sent = Arc::new(AtomicU64::new(0));
-            let mut upstream =
-                Request::new(UpBody::new(Bytes::new(), incoming, sent.clone()).boxed());
+            let mut upstream = Request::new(relay::up_body(Bytes::new(), incoming, sent.clone()));
             *upstream.method_mut() = parts.method;
             *upstream.uri_mut() = parts.uri;
             *upstream.headers_mut() = headers;

@@ -39,7 +39,7 @@ use crate::gateway::Gateway;
 use crate::grant::{GitHubGrant, Secret, TaskGrant};
 use crate::headers::strip_hop_by_hop;
 use crate::proxy::millis;
-use crate::relay::{self, UpBody};
+use crate::relay;
 
 /// How long the agent may take to send a push's command list.
 pub const COMMANDS_TIMEOUT: Duration = Duration::from_secs(60);
@@ -219,7 +219,7 @@ pub(crate) async fn handle(
         }
     };
     let sent = Arc::new(AtomicU64::new(0));
-    let mut upstream = Request::new(UpBody::new(prefix, incoming, sent.clone()).boxed());
+    let mut upstream = Request::new(relay::up_body(prefix, incoming, sent.clone()));
     *upstream.method_mut() = parts.method;
     *upstream.uri_mut() = uri;
     *upstream.headers_mut() = headers;

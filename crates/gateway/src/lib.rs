@@ -26,6 +26,7 @@ pub mod hooks;
 pub mod intercept;
 pub mod metering;
 pub mod model_proxy;
+mod observed_body;
 pub mod proxy;
 mod relay;
 pub mod server;

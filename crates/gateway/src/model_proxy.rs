@@ -16,9 +16,7 @@
 //! Counting: every forwarded call the meter recognises counts as a request; a generation call
 //! answered with a success status counts as a turn. A refused call counts as nothing.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axon_core::budget;
@@ -26,18 +24,18 @@ use axon_core::usage::{ResponseMeter, classify, request_model};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
-use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 
 use crate::api_error::api_error;
 use crate::audit::{AuditRecord, Decision, RequestKind};
-use crate::body::{self, Body, BoxError};
+use crate::body::{self, Body};
 use crate::events::GatewayEvent;
 use crate::gateway::Gateway;
 use crate::grant::{Secret, TaskGrant};
 use crate::headers::strip_hop_by_hop;
 use crate::metering::CallKind;
+use crate::observed_body::{BodyObserver, ObservedBody};
 use crate::state::TaskState;
 
 /// What the agent is told when its token resolves to no running Task.
@@ -357,14 +355,7 @@ pub async fn handle(gateway: Arc<Gateway>, req: Request<Incoming>) -> Response<B
         };
         (ResponseMeter::new(format, model, event_stream), kind)
     });
-    Response::from_parts(
-        parts,
-        MeteredBody {
-            inner: incoming,
-            end,
-        }
-        .boxed(),
-    )
+    Response::from_parts(parts, ObservedBody::new(incoming, end).boxed())
 }
 
 /// Replaces the gateway token with the credential in every header that carries it.
@@ -439,13 +430,6 @@ struct CallEnd {
 }
 
 impl CallEnd {
-    fn feed(&mut self, chunk: &[u8]) {
-        self.record.bytes_down += chunk.len() as u64;
-        if let Some((meter, _)) = &mut self.meter {
-            meter.feed(chunk);
-        }
-    }
-
     fn finish(&mut self) {
         if self.done {
             return;
@@ -476,47 +460,18 @@ impl Drop for CallEnd {
     }
 }
 
-/// The upstream answer's body, passed through frame by frame while the meter reads each data
-/// frame. Ends the call when the body ends, fails, or is dropped (the agent went away).
-struct MeteredBody {
-    inner: Incoming,
-    end: CallEnd,
-}
-
-impl HttpBody for MeteredBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    this.end.feed(data);
-                }
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Ready(Some(Err(error))) => {
-                this.end.finish();
-                Poll::Ready(Some(Err(error.into())))
-            }
-            Poll::Ready(None) => {
-                this.end.finish();
-                Poll::Ready(None)
-            }
-            Poll::Pending => Poll::Pending,
+/// The upstream answer's observer: the meter reads each data frame; the call ends when the body
+/// ends, fails, or is dropped (the agent went away).
+impl BodyObserver for CallEnd {
+    fn on_data(&mut self, chunk: &Bytes) {
+        self.record.bytes_down += chunk.len() as u64;
+        if let Some((meter, _)) = &mut self.meter {
+            meter.feed(chunk);
         }
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+    fn on_end(&mut self) {
+        self.finish();
     }
 }
 

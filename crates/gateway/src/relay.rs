@@ -6,15 +6,13 @@
 //! list), answer streamed down unchanged — and each must leave one audit record with the bytes
 //! each way and the duration to the last byte, also when the agent goes away mid-answer.
 
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body::Body as HttpBody;
 use http_body_util::BodyExt;
 
 use crate::audit::AuditRecord;
@@ -22,71 +20,26 @@ use crate::body::{self, Body, BoxError};
 use crate::gateway::Gateway;
 use crate::grant::TaskRef;
 use crate::headers::strip_hop_by_hop;
+use crate::observed_body::{BodyObserver, ObservedBody};
 use crate::proxy::millis;
 
-/// A request body: `prefix` (already read by the gateway) then the rest of `inner`, counting
-/// every byte into `sent`.
-pub(crate) struct UpBody<B> {
-    prefix: Option<Bytes>,
-    inner: B,
-    sent: Arc<AtomicU64>,
-}
+/// The request body's observer: counts every byte sent up into its counter.
+pub(crate) struct CountUp(pub(crate) Arc<AtomicU64>);
 
-impl<B> UpBody<B> {
-    /// `prefix` (may be empty) followed by `inner`.
-    pub(crate) fn new(prefix: Bytes, inner: B, sent: Arc<AtomicU64>) -> UpBody<B> {
-        UpBody {
-            prefix: (!prefix.is_empty()).then_some(prefix),
-            inner,
-            sent,
-        }
+impl BodyObserver for CountUp {
+    fn on_data(&mut self, data: &Bytes) {
+        self.0.fetch_add(data.len() as u64, Ordering::Relaxed);
     }
 }
 
-impl<B> HttpBody for UpBody<B>
+/// A request body: `prefix` (already read by the gateway, may be empty) then the rest of
+/// `inner`, counting every byte into `sent`.
+pub(crate) fn up_body<B>(prefix: Bytes, inner: B, sent: Arc<AtomicU64>) -> Body
 where
-    B: HttpBody<Data = Bytes> + Unpin,
+    B: HttpBody<Data = Bytes> + Send + Sync + Unpin + 'static,
     B::Error: Into<BoxError>,
 {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.get_mut();
-        if let Some(prefix) = this.prefix.take() {
-            this.sent.fetch_add(prefix.len() as u64, Ordering::Relaxed);
-            return Poll::Ready(Some(Ok(Frame::data(prefix))));
-        }
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    this.sent.fetch_add(data.len() as u64, Ordering::Relaxed);
-                }
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.prefix.is_none() && self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        let inner = self.inner.size_hint();
-        let extra = self.prefix.as_ref().map_or(0, |p| p.len() as u64);
-        let mut hint = SizeHint::new();
-        if let Some(upper) = inner.upper() {
-            hint.set_upper(upper.saturating_add(extra));
-        }
-        hint.set_lower(inner.lower().saturating_add(extra));
-        hint
-    }
+    ObservedBody::with_prefix(prefix, inner, CountUp(sent)).boxed()
 }
 
 /// Writes the audit record once, when the answer ended or was dropped.
@@ -134,50 +87,14 @@ impl Drop for RecordOnEnd {
     }
 }
 
-/// The upstream answer passed through frame by frame, counted; ends the record at its end.
-struct DownBody<B> {
-    inner: B,
-    end: RecordOnEnd,
-}
-
-impl<B> HttpBody for DownBody<B>
-where
-    B: HttpBody<Data = Bytes> + Unpin,
-    B::Error: Into<BoxError>,
-{
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    this.end.record.bytes_down += data.len() as u64;
-                }
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Ready(Some(Err(e))) => {
-                this.end.finish();
-                Poll::Ready(Some(Err(e.into())))
-            }
-            Poll::Ready(None) => {
-                this.end.finish();
-                Poll::Ready(None)
-            }
-            Poll::Pending => Poll::Pending,
-        }
+/// The upstream answer's observer: counts the bytes down; ends the record at its end.
+impl BodyObserver for RecordOnEnd {
+    fn on_data(&mut self, data: &Bytes) {
+        self.record.bytes_down += data.len() as u64;
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+    fn on_end(&mut self) {
+        self.finish();
     }
 }
 
@@ -214,14 +131,7 @@ pub(crate) async fn send(
     strip_hop_by_hop(&mut parts.headers);
     record.status = parts.status.as_u16();
     let end = RecordOnEnd::new(gateway, task, record, started, sent);
-    Response::from_parts(
-        parts,
-        DownBody {
-            inner: incoming,
-            end,
-        }
-        .boxed(),
-    )
+    Response::from_parts(parts, ObservedBody::new(incoming, end).boxed())
 }
 
 /// An error and its causes, `: `-joined.
