@@ -36,6 +36,8 @@ use crate::grant::{Secret, TaskGrant};
 use crate::headers::strip_hop_by_hop;
 use crate::metering::CallKind;
 use crate::observed_body::{BodyObserver, ObservedBody};
+use crate::proxy::millis;
+use crate::relay::error_chain;
 use crate::state::TaskState;
 
 /// What the agent is told when its token resolves to no running Task.
@@ -119,10 +121,6 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
-fn millis(started: Instant) -> u64 {
-    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
 /// Serves one model call.
 pub async fn handle(gateway: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
@@ -145,6 +143,17 @@ pub async fn handle(gateway: Arc<Gateway>, req: Request<Incoming>) -> Response<B
         gateway.audit(grant.map(|g| &g.task), &record);
         response
     };
+    // A refusal answered as the model API's own error.
+    let refuse =
+        |record: AuditRecord, grant: Option<&TaskGrant>, status: StatusCode, message: &str| {
+            deny(
+                record,
+                grant,
+                status,
+                message,
+                api_error(format, status, message),
+            )
+        };
 
     // Which Task: the first candidate that is a running Task's token.
     let mut grant = None;
@@ -155,28 +164,14 @@ pub async fn handle(gateway: Arc<Gateway>, req: Request<Incoming>) -> Response<B
         }
     }
     let Some(grant) = grant else {
-        let response = api_error(format, StatusCode::UNAUTHORIZED, UNKNOWN_TOKEN);
-        return deny(
-            record,
-            None,
-            StatusCode::UNAUTHORIZED,
-            UNKNOWN_TOKEN,
-            response,
-        );
+        return refuse(record, None, StatusCode::UNAUTHORIZED, UNKNOWN_TOKEN);
     };
     let Some(route) = grant.model.clone() else {
         let message = format!(
             "Axon gateway: Task {} has no model credential, so model calls are refused",
             grant.task
         );
-        let response = api_error(format, StatusCode::FORBIDDEN, &message);
-        return deny(
-            record,
-            Some(&grant),
-            StatusCode::FORBIDDEN,
-            &message,
-            response,
-        );
+        return refuse(record, Some(&grant), StatusCode::FORBIDDEN, &message);
     };
     let target = format!(
         "{}{}{}",
@@ -197,14 +192,7 @@ pub async fn handle(gateway: Arc<Gateway>, req: Request<Incoming>) -> Response<B
                 "Axon gateway: the model upstream of Task {} is not a valid URL",
                 grant.task
             );
-            let response = api_error(format, StatusCode::BAD_GATEWAY, &message);
-            return deny(
-                record,
-                Some(&grant),
-                StatusCode::BAD_GATEWAY,
-                &message,
-                response,
-            );
+            return refuse(record, Some(&grant), StatusCode::BAD_GATEWAY, &message);
         }
     };
     record.host = target
@@ -221,37 +209,26 @@ pub async fn handle(gateway: Arc<Gateway>, req: Request<Incoming>) -> Response<B
         .and_then(|v| v.parse::<u64>().ok());
     let too_large = format!("Axon gateway: request body larger than {max} bytes");
     if declared.is_some_and(|n| n > max as u64) {
-        let response = api_error(format, StatusCode::PAYLOAD_TOO_LARGE, &too_large);
-        return deny(
+        return refuse(
             record,
             Some(&grant),
             StatusCode::PAYLOAD_TOO_LARGE,
             &too_large,
-            response,
         );
     }
     let body = match Limited::new(incoming, max).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            let response = api_error(format, StatusCode::PAYLOAD_TOO_LARGE, &too_large);
-            return deny(
+            return refuse(
                 record,
                 Some(&grant),
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &too_large,
-                response,
             );
         }
         Err(_) => {
             let message = "Axon gateway: the request body could not be read";
-            let response = api_error(format, StatusCode::BAD_REQUEST, message);
-            return deny(
-                record,
-                Some(&grant),
-                StatusCode::BAD_REQUEST,
-                message,
-                response,
-            );
+            return refuse(record, Some(&grant), StatusCode::BAD_REQUEST, message);
         }
     };
     record.bytes_up = body.len() as u64;
@@ -293,14 +270,7 @@ pub async fn handle(gateway: Arc<Gateway>, req: Request<Incoming>) -> Response<B
         if reserved {
             state.release_turn();
         }
-        let response = api_error(format, StatusCode::BAD_GATEWAY, &message);
-        return deny(
-            record,
-            Some(&grant),
-            StatusCode::BAD_GATEWAY,
-            &message,
-            response,
-        );
+        return refuse(record, Some(&grant), StatusCode::BAD_GATEWAY, &message);
     }
     let model = call.and_then(|(f, _)| request_model(f, &path, &body));
     let mut upstream = Request::new(body::full(body));
@@ -391,18 +361,6 @@ fn swap_headers(headers: &mut HeaderMap, token: &str, credential: &Secret) -> Re
         }
     }
     Ok(())
-}
-
-/// `error` and its sources, joined.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        out.push_str(": ");
-        out.push_str(&e.to_string());
-        source = e.source();
-    }
-    out
 }
 
 /// `message` with the Task's token and credential blanked, should an error have echoed them.
