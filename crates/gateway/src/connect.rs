@@ -27,7 +27,8 @@ use crate::gateway::Gateway;
 use crate::github;
 use crate::grant::TaskGrant;
 use crate::intercept::serve_intercepted;
-use crate::proxy::{Destination, Proxy, admit, authenticate, millis};
+use crate::proxy::{Destination, Proxy, admit, millis};
+use crate::proxy_caller::authority_and_grant;
 
 /// How long opening the upstream connection of a blind tunnel may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -42,16 +43,11 @@ pub(crate) async fn handle(
     req: Request<Incoming>,
 ) -> Response<Body> {
     let started = Instant::now();
-    let authority = req
-        .uri()
-        .authority()
-        .map(|a| a.as_str().to_string())
-        .unwrap_or_default();
-    let grant =
-        match authenticate(&gateway, "CONNECT", &authority, "", req.headers(), started).await {
-            Ok(grant) => grant,
-            Err(response) => return response,
-        };
+    let (authority, grant) = match authority_and_grant(&gateway, &req, "CONNECT", "", started).await
+    {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
     let dest = match parse_connect_authority(&authority) {
         Ok(dest) => dest,
         Err(e) => {

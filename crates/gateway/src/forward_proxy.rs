@@ -19,7 +19,8 @@ use crate::body::{self, Body};
 use crate::gateway::Gateway;
 use crate::github::{self, dest_of};
 use crate::headers::strip_hop_by_hop;
-use crate::proxy::{Destination, admit, authenticate};
+use crate::proxy::{Destination, admit};
+use crate::proxy_caller::authority_and_grant;
 use crate::relay;
 
 /// Serves one absolute-form request.
@@ -27,14 +28,9 @@ pub(crate) async fn handle(gateway: Arc<Gateway>, req: Request<Incoming>) -> Res
     let started = Instant::now();
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
-    let authority = req
-        .uri()
-        .authority()
-        .map(|a| a.as_str().to_string())
-        .unwrap_or_default();
-    let grant =
-        match authenticate(&gateway, &method, &authority, &path, req.headers(), started).await {
-            Ok(grant) => grant,
+    let (authority, grant) =
+        match authority_and_grant(&gateway, &req, &method, &path, started).await {
+            Ok(found) => found,
             Err(response) => return response,
         };
     if req.uri().scheme_str() != Some("http") {

@@ -28,6 +28,7 @@ pub mod metering;
 pub mod model_proxy;
 mod observed_body;
 pub mod proxy;
+mod proxy_caller;
 mod relay;
 pub mod server;
 pub mod state;
