@@ -9,6 +9,7 @@ pub mod deps_template;
 pub mod fanout;
 pub mod fanout_status;
 pub mod gateway_plan;
+pub mod gateway_token;
 pub mod ownership;
 pub mod plan;
 pub mod references;
