@@ -340,6 +340,10 @@ pub struct ControllerArgs {
     /// Enable leader election (a Lease in the controller's namespace)
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_elect: bool,
+    /// Route Tasks through the Axon gateway (agent Pods hold no Secret); false runs them with
+    /// their Secrets in the Pod, for a cluster migrating to the gateway
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub gateway: bool,
 }
 
 #[derive(Debug, Args)]

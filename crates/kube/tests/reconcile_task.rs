@@ -76,6 +76,7 @@ fn context(client: Client) -> (Arc<Context>, Arc<Metrics>) {
             default_timeout_seconds: 14400,
         },
         metrics: metrics.clone(),
+        gateway: None,
     };
     (Arc::new(ctx), metrics)
 }
