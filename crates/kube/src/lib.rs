@@ -10,6 +10,7 @@ pub mod backend;
 pub mod controller;
 pub mod error;
 pub mod gateway_ca;
+pub mod gateway_grant;
 pub mod gateway_secret;
 pub mod install;
 pub mod job;
