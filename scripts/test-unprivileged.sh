@@ -1,28 +1,35 @@
 #!/usr/bin/env bash
-# The hostile-agent suite (crates/cli/tests/hostile_local.rs) as an unprivileged user.
+# The hostile-agent suite (crates/cli/tests/hostile_local.rs) as an unprivileged user, then the
+# local backend's suites about what lies outside the sandbox (crates/local/tests/
+# restricted_network.rs, local_repos.rs; their helper binary copied too, named by
+# AXON_TEST_HELPER).
 #
-# As root (CI): builds the suite, creates the system user `axon-ci` (no login; idempotent),
+# As root (CI): builds the suites, creates the system user `axon-ci` (no login; idempotent),
 # copies the `axon` binary and the `hostile_local` test binary into a fresh world-readable
 # directory, and runs the tests there as that user (setpriv), in a clean environment whose
 # HOME, TMPDIR and scratch directory (AXON_TEST_TMPDIR) are directories the user owns, with
 # AXON_TEST_BIN naming the copied `axon`: nothing needs the checkout to be readable by it.
 # The directory is under /var/tmp, not /tmp (the sandbox replaces /tmp, which would hide the
 # planted canaries whatever the sandbox does); AXON_UNPRIVILEGED_DIR overrides the parent.
-# Not root: runs the suite as the current user.
+# Not root: runs the suites as the current user.
 #
-# Arguments go to the test binary (a name filter, --test-threads N, --nocapture). Exits with
-# the test run's status and repeats its summary line last.
+# Arguments go to the hostile suite's binary (a name filter, --test-threads N, --nocapture).
+# Exits non-zero when any of the runs failed, and repeats the hostile suite's summary line last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 user=${AXON_CI_USER:-axon-ci}
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "== hostile suite as $(id -un) (not root: no user switch)"
-  exec cargo test -p axon-cli --test hostile_local -- "$@"
+  status=0
+  cargo test -p axon-cli --test hostile_local -- "$@" || status=$?
+  cargo test -p axon-local --test restricted_network --test local_repos || status=$?
+  exit "$status"
 fi
 
-# Build; take both binaries' paths from Cargo's messages.
+# Build; take the binaries' paths from Cargo's messages.
 artifacts=$(cargo test -p axon-cli --test hostile_local --no-run --message-format=json)
+artifacts+=$'\n'$(cargo test -p axon-local --test restricted_network --test local_repos --no-run --message-format=json)
 executable() {
   printf '%s\n' "$artifacts" | python3 -c '
 import json, sys
@@ -40,8 +47,10 @@ for line in sys.stdin:
 }
 test_bin=$(executable test hostile_local)
 axon_bin=$(executable bin axon)
-if [ -z "$test_bin" ] || [ -z "$axon_bin" ]; then
-  echo "test-unprivileged: cannot find the built binaries (test: '$test_bin', axon: '$axon_bin')" >&2
+helper_bin=$(executable bin axon-local-helper)
+local_suites=(restricted_network local_repos)
+if [ -z "$test_bin" ] || [ -z "$axon_bin" ] || [ -z "$helper_bin" ]; then
+  echo "test-unprivileged: cannot find the built binaries (test: '$test_bin', axon: '$axon_bin', helper: '$helper_bin')" >&2
   exit 2
 fi
 
@@ -57,6 +66,15 @@ chmod 0755 "$dir"
 mkdir -m 0755 "$dir/bin"
 install -m 0755 "$axon_bin" "$dir/bin/axon"
 install -m 0755 "$test_bin" "$dir/bin/hostile_local"
+install -m 0755 "$helper_bin" "$dir/bin/axon-local-helper"
+for suite in "${local_suites[@]}"; do
+  suite_bin=$(executable test "$suite")
+  if [ -z "$suite_bin" ]; then
+    echo "test-unprivileged: cannot find the built test binary $suite" >&2
+    exit 2
+  fi
+  install -m 0755 "$suite_bin" "$dir/bin/$suite"
+done
 for d in home tmp scratch; do
   install -d -m 0700 -o "$user" -g "$user" "$dir/$d"
 done
@@ -78,7 +96,23 @@ set +e
     "$dir/bin/hostile_local" "$@"
 ) 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
-set -e
 summary=$(grep -E '^test result:' "$log" | tail -n 1 || true)
+for suite in "${local_suites[@]}"; do
+  echo "== $suite as $user"
+  (
+    cd "$dir"
+    exec setpriv --reuid "$user" --regid "$user" --init-groups \
+      env -i \
+      PATH=/usr/local/bin:/usr/bin:/bin \
+      LANG=C.UTF-8 \
+      HOME="$dir/home" \
+      TMPDIR="$dir/tmp" \
+      AXON_TEST_TMPDIR="$dir/scratch" \
+      AXON_TEST_HELPER="$dir/bin/axon-local-helper" \
+      RUST_BACKTRACE="${RUST_BACKTRACE:-0}" \
+      "$dir/bin/$suite"
+  ) || status=$?
+done
+set -e
 echo "== hostile suite as $user: ${summary:-no summary (exit $status)}"
 exit "$status"

@@ -98,4 +98,45 @@ pub enum AgentError {
         #[source]
         source: std::io::Error,
     },
+
+    /// The relay to the gateway could not listen inside the sandbox.
+    #[error(
+        "cannot listen on 127.0.0.1:{port} for the gateway relay: {source} (AXON_GATEWAY_PORT must be free inside the sandbox)"
+    )]
+    GatewayListen {
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The gateway's socket is not where the driver said.
+    #[error(
+        "the gateway socket {path} cannot be used: {reason} (the driver must bind its directory into the sandbox)"
+    )]
+    GatewaySocket { path: PathBuf, reason: String },
+}
+
+/// Why Axon could not push what an agent made from outside its sandbox
+/// ([`crate::outside_push`], [`crate::wip`]).
+#[derive(Debug, thiserror::Error)]
+pub enum OutsideGitError {
+    /// The temporary repository could not be made.
+    #[error("cannot make a scratch repository for the push: {0} (is TMPDIR writable?)")]
+    Scratch(#[source] std::io::Error),
+
+    /// One of the agent's object files could not be read.
+    #[error("cannot read the agent's object file {path}: {source}")]
+    CopyObjects {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The agent's objects are too large to copy.
+    #[error("the agent's git objects are larger than {limit} bytes: not pushed")]
+    TooLarge { limit: u64 },
+
+    /// A git step failed.
+    #[error("{what} failed: {detail}")]
+    Git { what: String, detail: String },
 }

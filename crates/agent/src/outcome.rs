@@ -262,6 +262,7 @@ mod tests {
             output_tokens: 2,
             cost_usd: Some(0.5),
             turns: 0,
+            ..Default::default()
         };
         let o = fold(&[
             Event::TurnStart,
@@ -276,7 +277,8 @@ mod tests {
                 input_tokens: 20,
                 output_tokens: 4,
                 cost_usd: Some(1.0),
-                turns: 2
+                turns: 2,
+                ..Default::default()
             }
         );
         let total = Usage {
@@ -285,6 +287,7 @@ mod tests {
             output_tokens: 3,
             cost_usd: None,
             turns: 5,
+            ..Default::default()
         };
         let o = fold(&[Event::Result(FinalResult {
             success: true,

@@ -37,7 +37,7 @@ pub struct MeasuredTree {
 }
 
 /// The environment and options every call starts from.
-fn base_command(cwd: &Path) -> Command {
+pub(crate) fn base_command(cwd: &Path) -> Command {
     let mut cmd = Command::new("git");
     cmd.env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -78,7 +78,7 @@ async fn output(mut cmd: Command) -> Option<String> {
 
 /// The work tree's git directory, when it is a plain directory (not a symlink, not a
 /// `gitdir:` file pointing elsewhere).
-fn git_dir(work: &Path) -> Option<PathBuf> {
+pub(crate) fn git_dir(work: &Path) -> Option<PathBuf> {
     let dir = work.join(".git");
     let meta = std::fs::symlink_metadata(&dir).ok()?;
     meta.is_dir().then_some(dir)

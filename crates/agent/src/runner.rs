@@ -8,7 +8,9 @@
 //! started is killed when it exits, and a SIGTERM/SIGINT to the runner reaches all of it).
 //! Its JSONL goes to standard output line by line as it arrives (secrets redacted); its
 //! standard error to standard error. Afterwards the work tree is inspected with `git` and the
-//! results document is written to `AXON_RESULTS_FILE`.
+//! results document is written to `AXON_RESULTS_FILE`. In a sandbox without a network
+//! (`AXON_GATEWAY_SOCKET`, `AXON_GATEWAY_PORT`), the runner first starts the relay of
+//! [`crate::gateway_forward`] and keeps it up until the agent has exited.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,6 +25,9 @@ use tokio::process::{ChildStdin, Command};
 use crate::adapter::{AdapterInput, Setup, adapter_for};
 use crate::env::RunEnv;
 use crate::error::AgentError;
+use crate::gateway_forward::{
+    self, ENV_GATEWAY_PORT, ENV_GATEWAY_SOCKET, GatewayForward, MAX_CONNECTIONS,
+};
 use crate::git;
 use crate::github;
 use crate::lines::LineSplitter;
@@ -199,6 +204,16 @@ async fn run_agent(
         Some(_) => git::head(&workdir, Some(&child_env)).await,
         None => None,
     };
+    // A sandbox without a network reaches the gateway through this relay; the agent is not
+    // told about the socket.
+    let forward = GatewayForward::from_vars(&child_env)?;
+    for name in [ENV_GATEWAY_SOCKET, ENV_GATEWAY_PORT] {
+        child_env.remove(name);
+    }
+    let relay = match &forward {
+        Some(f) => Some(gateway_forward::start(f, MAX_CONNECTIONS).await?),
+        None => None,
+    };
     let mut cmd = Command::new(&program);
     cmd.args(&program_args)
         .current_dir(&workdir)
@@ -246,6 +261,7 @@ async fn run_agent(
         status
     };
     drop(prompt_copy);
+    drop(relay);
 
     let exit_code = status.code();
     let requires_result = args.entrypoint.is_none() && env.agent_type.is_some_and(reports_result);

@@ -3,6 +3,7 @@
 
 use crate::common::{AgentType, CredentialType};
 use crate::error::ApiError;
+use crate::model_price::ModelPrice;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
@@ -86,6 +87,10 @@ pub struct Config {
     /// Timeout of Tasks without `spec.timeoutSeconds`, in seconds; 0: none. Unset: 4 hours.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<i64>,
+    /// Model prices (USD per million tokens) overriding the shipped table for every Task; a
+    /// Task's own `pricing` wins over these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pricing: Vec<ModelPrice>,
 }
 
 /// The `workspace` field: a reference by name, or an inline repository.
@@ -129,6 +134,7 @@ impl fmt::Debug for Config {
             .field("namespace", &self.namespace)
             .field("concurrency", &self.concurrency)
             .field("timeout_seconds", &self.timeout_seconds)
+            .field("pricing", &self.pricing)
             .finish()
     }
 }
@@ -175,6 +181,12 @@ impl Config {
         if let Some(t) = config.timeout_seconds {
             crate::rules::check_timeout_seconds(t)
                 .map_err(|reason| err("timeoutSeconds".into(), reason))?;
+        }
+        if let Some((field, reason)) = crate::model_price::pricing_violations(&config.pricing)
+            .into_iter()
+            .next()
+        {
+            return Err(err(format!("pricing{field}"), reason));
         }
         Ok(config)
     }
@@ -226,6 +238,38 @@ mod tests {
         );
         let c = Config::parse("c.yaml", "timeoutSeconds: 1800\n").expect("parses");
         assert_eq!(c.timeout_seconds, Some(1800));
+    }
+
+    #[test]
+    fn pricing_parses_and_bad_prices_are_refused() {
+        let text = "pricing:\n- model: my-model\n  inputPerMTok: 3\n  outputPerMTok: 15\n  cacheReadPerMTok: 0.3\n  cacheWritePerMTok: 3.75\n- {model: free, inputPerMTok: 0, outputPerMTok: 0}\n";
+        let c = Config::parse("c", text).expect("parses");
+        assert_eq!(c.pricing.len(), 2);
+        assert_eq!(c.pricing[0].cache_write_per_mtok, Some(3.75));
+        let again =
+            Config::parse("c", &serde_saphyr::to_string(&c).expect("yaml")).expect("round trip");
+        assert_eq!(again, c);
+        let e = Config::parse(
+            "c.yaml",
+            "pricing:\n- {model: m, inputPerMTok: -1, outputPerMTok: 1}\n",
+        )
+        .expect_err("negative");
+        assert_eq!(
+            e.to_string(),
+            "config file c.yaml: pricing[0].inputPerMTok: must be 0 or more US dollars per million tokens, got -1"
+        );
+        let e = Config::parse(
+            "c.yaml",
+            "pricing:\n- {model: m, inputPerMTok: 1, outputPerMTok: 1}\n- {model: m, inputPerMTok: 2, outputPerMTok: 2}\n",
+        )
+        .expect_err("twice");
+        assert_eq!(
+            e.to_string(),
+            "config file c.yaml: pricing[1].model: \"m\" is priced twice (also in entry 0): keep one entry per model"
+        );
+        let e = Config::parse("c.yaml", "pricing:\n- {model: m, inputPerMTok: 1}\n")
+            .expect_err("missing");
+        assert!(e.to_string().contains("pricing[0]"), "{e}");
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub const ENV_AGENT_BIN_DIR: &str = "AXON_AGENT_BIN_DIR";
 /// spawner and the results collector.
 pub const ENV_GITHUB_API_URL: &str = "AXON_GITHUB_API_URL";
 
+/// The Axon gateway's address as the agent reaches it (`http://127.0.0.1:PORT`): its model
+/// base URL and proxy point there. Set by the drivers when a Task runs through the gateway.
+pub const ENV_GATEWAY_URL: &str = "AXON_GATEWAY_URL";
+
 // The `axon` binary's own settings that another crate sets (the Kubernetes manifests).
 
 /// The `axon` binary's log filter (`RUST_LOG` is not read).
@@ -64,3 +68,10 @@ pub const ANNOTATION_GENERATION: &str = "axon.io/source-generation";
 /// Written on an item's latest Task when a poll saw the item with an excluded label: once that
 /// Task has finished and the label is gone, the item is re-queued.
 pub const ANNOTATION_NEEDS_INPUT: &str = "axon.io/needs-input-seen";
+
+// Reasons (the `reason` of a Task's `Succeeded` condition) that more than one crate writes or
+// reads.
+
+/// A Task stopped because it reached a limit of `spec.budget`; the message names the limit and
+/// the figure.
+pub const REASON_BUDGET_EXCEEDED: &str = "BudgetExceeded";

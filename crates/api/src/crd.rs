@@ -372,6 +372,144 @@ mod tests {
     }
 
     #[test]
+    fn gateway_fields_and_their_rules_are_in_the_schema() {
+        let task = schema_of(&Task::crd());
+        let spawner = schema_of(&TaskSpawner::crd());
+        for prefix in ["spec", "spec.taskTemplate"] {
+            let schema = if prefix == "spec" { &task } else { &spawner };
+            let at = |p: &str| node(schema, &format!("{prefix}.{p}"));
+            assert_eq!(at("budget.maxCostUSD")["minimum"], 0.0, "{prefix}");
+            assert_eq!(at("budget.maxTokens")["minimum"], 1.0, "{prefix}");
+            assert_eq!(at("budget.maxTurns")["minimum"], 1.0, "{prefix}");
+            assert_eq!(
+                at("network.mode")["enum"],
+                serde_json::json!(["open", "restricted"]),
+                "{prefix}"
+            );
+            let rules = &at("network")["x-kubernetes-validations"];
+            assert_eq!(
+                rules[0]["rule"],
+                crate::network::ALLOW_NEEDS_RESTRICTED_CEL,
+                "{prefix}"
+            );
+            assert!(
+                rules[0]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("set mode: restricted or remove allow"))
+            );
+            assert_eq!(
+                at("network.allow")["items"]["pattern"],
+                crate::network::ALLOW_ENTRY_PATTERN
+            );
+            assert_eq!(
+                at("policy.protectedBranches")["items"]["pattern"],
+                crate::policy::BRANCH_PATTERN_PATTERN
+            );
+            assert_eq!(at("policy.protectedBranches")["items"]["minLength"], 1);
+            let pricing = at("pricing");
+            assert_eq!(pricing["x-kubernetes-list-type"], "map", "{prefix}");
+            assert_eq!(
+                pricing["x-kubernetes-list-map-keys"],
+                serde_json::json!(["model"])
+            );
+            for f in [
+                "inputPerMTok",
+                "outputPerMTok",
+                "cacheReadPerMTok",
+                "cacheWritePerMTok",
+            ] {
+                assert_eq!(pricing["items"]["properties"][f]["minimum"], 0.0, "{f}");
+            }
+            let required = &pricing["items"]["required"];
+            for f in ["model", "inputPerMTok", "outputPerMTok"] {
+                assert!(
+                    required.as_array().is_some_and(|r| r.contains(&f.into())),
+                    "{prefix}.pricing: {f} required"
+                );
+            }
+        }
+        for window in ["perHour", "perDay"] {
+            let cost = node(&spawner, &format!("spec.budget.{window}.maxCostUSD"));
+            assert_eq!(cost["minimum"], 0.0);
+            assert_eq!(cost["exclusiveMinimum"], true);
+            assert_eq!(
+                node(&spawner, &format!("spec.budget.{window}.maxTokens"))["minimum"],
+                1.0
+            );
+        }
+        for usage in [
+            "status.usage.cacheReadTokens",
+            "status.usage.cacheWriteTokens",
+            "status.usage.requests",
+            "status.usage.source",
+        ] {
+            assert!(node(&task, usage).is_object(), "{usage}");
+        }
+        assert_eq!(
+            node(&task, "status.usage.source")["enum"],
+            serde_json::json!(["agent", "gateway"])
+        );
+    }
+
+    /// The allowlist and branch-pattern schemas agree with the loader's rules where a pattern
+    /// can say it.
+    #[test]
+    fn gateway_patterns_agree_with_the_rules() {
+        let task = schema_of(&Task::crd());
+        let allow = pattern(&node(&task, "spec.network.allow")["items"]);
+        for s in [
+            "pypi.org",
+            "*.npmjs.org",
+            "localhost",
+            "127.0.0.1",
+            "a-b.c",
+            "",
+            "*",
+            "*.",
+            "https://pypi.org",
+            "pypi.org:443",
+            "pypi.org/x",
+            "a b",
+            "A.org",
+            "a.*.org",
+            "-a.org",
+            "a-.org",
+            "a..b",
+            "a_b.org",
+            "::1",
+        ] {
+            assert_eq!(
+                allow.is_match(s),
+                crate::network::check_allow_entry(s).is_ok(),
+                "allow {s:?}"
+            );
+        }
+        let branches = pattern(&node(&task, "spec.policy.protectedBranches")["items"]);
+        for s in [
+            "main",
+            "release/*",
+            "**",
+            "hotfix-*",
+            "-x",
+            "/x",
+            "a b",
+            "a~1",
+            "a^",
+            "a:b",
+            "a?",
+            "a[0]",
+            "a\\b",
+            "a\u{1}",
+        ] {
+            assert_eq!(
+                branches.is_match(s),
+                crate::policy::check_branch_pattern(s).is_ok(),
+                "branch pattern {s:?}"
+            );
+        }
+    }
+
+    #[test]
     fn one_source_rule_is_in_the_schema() {
         let v = serde_json::to_string(&TaskSpawner::crd()).expect("json");
         assert!(v.contains(

@@ -9,6 +9,7 @@
 #![allow(clippy::duplicated_attributes)]
 
 pub mod agent_config;
+pub mod budget;
 pub mod common;
 pub mod config;
 pub mod contract;
@@ -17,12 +18,16 @@ pub mod duration;
 pub mod error;
 pub mod kind;
 pub mod loader;
+pub mod model_price;
+pub mod network;
+pub mod policy;
 pub mod rules;
 pub mod task;
 pub mod task_spawner;
 pub mod workspace;
 
 pub use agent_config::{AgentConfig, AgentConfigSpec, Plugin, PluginAgent, PluginSkill};
+pub use budget::{Budget, SpawnerBudget, WindowLimits};
 pub use common::{
     AgentType, Condition, CredentialType, Credentials, EnvVar, LocalObjectReference,
     SecretReference,
@@ -32,6 +37,9 @@ pub use duration::Duration;
 pub use error::ApiError;
 pub use kind::Kind;
 pub use loader::{Document, Resource};
+pub use model_price::ModelPrice;
+pub use network::{Network, NetworkMode};
+pub use policy::Policy;
 pub use task::{
     DependencyState, Task, TaskOutputs, TaskPhase, TaskSpec, TaskStatus, TaskUsage, UsageSource,
 };

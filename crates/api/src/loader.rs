@@ -226,7 +226,12 @@ fn parse_document(
 /// Deserialize, rejecting unknown fields and reporting the failing field's path.
 pub(crate) fn strict<T: DeserializeOwned>(value: Value) -> Result<T, (String, String)> {
     let mut unknown = Vec::new();
-    let mut record = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+    // serde_ignored writes `?` for each `Option` it stepped into; users never wrote one.
+    let mut record = |path: serde_ignored::Path<'_>| {
+        let p = path.to_string();
+        let clean: Vec<&str> = p.split('.').filter(|s| *s != "?").collect();
+        unknown.push(clean.join("."))
+    };
     let parsed: Result<T, _> = {
         let ignored = serde_ignored::Deserializer::new(value, &mut record);
         serde_path_to_error::deserialize(ignored)

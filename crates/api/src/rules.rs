@@ -11,8 +11,16 @@
 //! run them on what a backend already stored, so a document stored before a rule existed can
 //! still be listed and deleted. The CRD schema carries the same rules where OpenAPI can say them
 //! (the `*_PATTERN` constants, length limits and ranges on the types).
+//!
+//! The rules of the gateway's fields (`budget`, `network`, `policy`, `pricing`) live with their
+//! types in [`crate::budget`], [`crate::network`], [`crate::policy`] and
+//! [`crate::model_price`]; [`violations`] applies them too.
 
+use crate::budget::{Budget, budget_violations, spawner_budget_violations};
 use crate::loader::Resource;
+use crate::model_price::{ModelPrice, pricing_violations};
+use crate::network::{Network, network_violations};
+use crate::policy::{Policy, policy_violations};
 use crate::task::TaskSpec;
 use crate::task_spawner::TaskTemplate;
 use std::path::{Component, Path};
@@ -269,7 +277,7 @@ pub fn check_git_ref(git_ref: &str) -> Result<(), String> {
             "{git_ref:?} starts with '-': it would reach git as an option, not as a ref"
         ));
     }
-    let why = git_ref_problem(git_ref);
+    let why = git_ref_problem(git_ref, false);
     match why {
         None => Ok(()),
         Some(why) => Err(format!(
@@ -278,7 +286,9 @@ pub fn check_git_ref(git_ref: &str) -> Result<(), String> {
     }
 }
 
-fn git_ref_problem(r: &str) -> Option<String> {
+/// Why `r` is not a name `git check-ref-format` accepts (`None`: it is). With `glob`, `*` is
+/// allowed (a `protectedBranches` pattern).
+pub(crate) fn git_ref_problem(r: &str, glob: bool) -> Option<String> {
     if r.len() > MAX_GIT_REF_LENGTH {
         return Some(format!("longer than {MAX_GIT_REF_LENGTH} characters"));
     }
@@ -287,7 +297,7 @@ fn git_ref_problem(r: &str) -> Option<String> {
     }
     if let Some(c) = r
         .chars()
-        .find(|c| matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\'))
+        .find(|c| matches!(c, ' ' | '~' | '^' | ':' | '?' | '[' | '\\') || (*c == '*' && !glob))
     {
         return Some(format!("it contains {c:?}"));
     }
@@ -375,7 +385,12 @@ pub fn violations(resource: &Resource) -> Vec<Violation> {
                 "metadata.name",
                 check_label_name(name, "TaskSpawner"),
             );
-            task_template(&ts.spec.task_template, &mut out)
+            task_template(&ts.spec.task_template, &mut out);
+            if let Some(b) = &ts.spec.budget {
+                for (field, reason) in spawner_budget_violations(b) {
+                    out.push(Violation::at(format!("spec.budget.{field}"), reason));
+                }
+            }
         }
         Resource::Workspace(ws) => {
             let spec = &ws.spec;
@@ -421,6 +436,10 @@ struct Common<'a> {
     own_name: Option<&'a str>,
     depends_on: &'a [String],
     branch: Option<&'a str>,
+    budget: Option<&'a Budget>,
+    network: Option<&'a Network>,
+    policy: Option<&'a Policy>,
+    pricing: &'a [ModelPrice],
 }
 
 fn common(prefix: &str, c: Common<'_>, out: &mut Vec<Violation>) {
@@ -470,6 +489,24 @@ fn common(prefix: &str, c: Common<'_>, out: &mut Vec<Violation>) {
     if let Some(b) = c.branch {
         push(out, &format!("{prefix}.branch"), check_branch(b));
     }
+    if let Some(b) = c.budget {
+        for (field, reason) in budget_violations(b) {
+            out.push(Violation::at(format!("{prefix}.budget.{field}"), reason));
+        }
+    }
+    if let Some(n) = c.network {
+        for (field, reason) in network_violations(n) {
+            out.push(Violation::at(format!("{prefix}.network.{field}"), reason));
+        }
+    }
+    if let Some(p) = c.policy {
+        for (field, reason) in policy_violations(p) {
+            out.push(Violation::at(format!("{prefix}.policy.{field}"), reason));
+        }
+    }
+    for (field, reason) in pricing_violations(c.pricing) {
+        out.push(Violation::at(format!("{prefix}.pricing{field}"), reason));
+    }
 }
 
 fn task_spec(name: Option<&str>, spec: &TaskSpec, out: &mut Vec<Violation>) {
@@ -486,6 +523,10 @@ fn task_spec(name: Option<&str>, spec: &TaskSpec, out: &mut Vec<Violation>) {
             own_name: name,
             depends_on: &spec.depends_on,
             branch: spec.branch.as_deref(),
+            budget: spec.budget.as_ref(),
+            network: spec.network.as_ref(),
+            policy: spec.policy.as_ref(),
+            pricing: &spec.pricing,
         },
         out,
     );
@@ -507,6 +548,10 @@ fn task_template(t: &TaskTemplate, out: &mut Vec<Violation>) {
             own_name: None,
             depends_on: &t.depends_on,
             branch: t.branch.as_deref(),
+            budget: t.budget.as_ref(),
+            network: t.network.as_ref(),
+            policy: t.policy.as_ref(),
+            pricing: &t.pricing,
         },
         out,
     );

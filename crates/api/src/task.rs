@@ -105,6 +105,23 @@ pub struct TaskSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1024))]
     pub branch: Option<String>,
+    /// Limits on the Task's model use (`maxCostUSD`, `maxTokens`, `maxTurns`), enforced by the
+    /// Axon gateway before each model call; when one is reached the Task fails with reason
+    /// `BudgetExceeded` and its work is kept on a WIP branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::budget::Budget>,
+    /// The agent's egress: `mode: open` (default) or `restricted` with an `allow` list of hosts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::network::Network>,
+    /// What the agent may do to its repository: `protectedBranches` it may never push (the
+    /// base branch always is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::policy::Policy>,
+    /// Prices (USD per million tokens) of models, overriding the config file's and the shipped
+    /// table for this Task; one entry per model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["model"]))]
+    pub pricing: Vec<crate::model_price::ModelPrice>,
 }
 
 /// Lifecycle phase of a Task.
@@ -229,21 +246,33 @@ pub struct TaskOutputs {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskUsage {
-    /// Input tokens.
+    /// Input tokens, cache reads and writes included.
     #[serde(default)]
     pub input_tokens: u64,
     /// Output tokens.
     #[serde(default)]
     pub output_tokens: u64,
-    /// Cost in USD, when the agent reports it.
+    /// Cost in USD: priced by the gateway from its price table (absent for a model the table
+    /// does not know), or as the agent reported it.
     #[serde(default, rename = "costUSD", skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
-    /// Model turns.
+    /// Model turns (with `source: gateway`: model generation requests).
     #[serde(default)]
     pub turns: u64,
+    /// Of the input tokens, those read from the provider's prompt cache.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_read_tokens: u64,
+    /// Of the input tokens, those written to the provider's prompt cache.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_write_tokens: u64,
+    /// Model API requests the gateway forwarded (generation calls and others such as token
+    /// counting); 0 when the figures come from the agent.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub requests: u64,
     /// Who produced these figures: `agent` (the agent CLI's own report, read from its stream
     /// outside the sandbox but not measured by Axon) or `gateway` (measured by Axon's model
-    /// gateway). Custom agents' figures are never taken: their status has no usage.
+    /// gateway). What a custom agent prints is never taken: without the gateway its status has
+    /// no usage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<UsageSource>,
 }
@@ -257,4 +286,8 @@ pub enum UsageSource {
     Agent,
     /// Measured by Axon's model gateway.
     Gateway,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -44,6 +44,11 @@ pub struct TaskSpawnerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub max_concurrency: Option<i32>,
+    /// Limits on what this spawner's Tasks use together over a window (`perHour`, `perDay`:
+    /// `maxCostUSD`, `maxTokens`). While a window is full, new Tasks wait Pending with a message
+    /// until it has room; none is dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::budget::SpawnerBudget>,
 }
 
 /// The source of work items. Exactly one of `githubIssues`, `cron` and `items` is set.
@@ -192,6 +197,22 @@ pub struct TaskTemplate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 1024))]
     pub branch: Option<String>,
+    /// Limits on each spawned Task's model use (`maxCostUSD`, `maxTokens`, `maxTurns`; see the
+    /// Task's `budget`): each Task has its own, the spawner's `budget` limits them together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::budget::Budget>,
+    /// The agent's egress: `mode: open` (default) or `restricted` with an `allow` list of hosts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::network::Network>,
+    /// What the agent may do to its repository: `protectedBranches` it may never push (the
+    /// base branch always is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::policy::Policy>,
+    /// Prices (USD per million tokens) of models, overriding the config file's and the shipped
+    /// table for spawned Tasks; one entry per model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["model"]))]
+    pub pricing: Vec<crate::model_price::ModelPrice>,
 }
 
 /// Lifecycle phase of a TaskSpawner.

@@ -86,6 +86,17 @@ fn unknown_field_names_document_and_path() {
 }
 
 #[test]
+fn unknown_field_under_an_optional_field_names_the_path_as_written() {
+    let e = error_of(&format!(
+        "{TASK_HEAD}  type: codex\n  workspaceRef: {{name: w, nme: x}}\n"
+    ));
+    assert_eq!(
+        e,
+        "bad.yaml: document 0 (Task/t1): spec.workspaceRef.nme: unknown field"
+    );
+}
+
+#[test]
 fn bad_enum_names_field() {
     let e = error_of(&format!("---\n{TASK_HEAD}  type: copilot\n"));
     assert!(
@@ -333,4 +344,71 @@ fn stored_documents_are_read_back_without_the_field_rules() {
     // A document stored before a rule existed can still be listed and deleted.
     let value: Value = serde_saphyr::from_str(&task_with("  timeoutSeconds: -5\n")).expect("yaml");
     assert!(Resource::from_value(value).is_ok());
+}
+
+#[test]
+fn gateway_fields_load_with_their_defaults() {
+    let docs = load_str(
+        "ok.yaml",
+        &task_with("  network: {}\n  budget: {maxTurns: 1}\n  policy: {}\n"),
+    )
+    .expect("loads");
+    let Resource::Task(t) = &docs[0].resource else {
+        panic!("kind")
+    };
+    let network = t.spec.network.as_ref().expect("network");
+    assert_eq!(network.mode, axon_api::NetworkMode::Open);
+    assert!(network.allow.is_empty());
+    assert_eq!(t.spec.budget.as_ref().and_then(|b| b.max_turns), Some(1));
+    assert!(t.spec.pricing.is_empty());
+    // Zero cost is a valid (if strict) Task budget; a window of zero is not (see below).
+    assert!(load_str("ok.yaml", &task_with("  budget: {maxCostUSD: 0}\n")).is_ok());
+}
+
+/// Every gateway field refused at apply, on a Task, a template and a spawner, in one snapshot:
+/// each line names the field, what was wrong and what to write instead.
+#[test]
+fn gateway_fields_are_refused_with_what_to_do() {
+    let task_cases = [
+        "  budget: {maxCostUSD: -1}\n",
+        "  budget: {maxTokens: 0}\n",
+        "  budget: {maxTurns: -2}\n",
+        "  budget: {maxCostUsd: 1}\n",
+        "  network: {mode: closed}\n",
+        "  network: {allow: [pypi.org]}\n",
+        "  network: {mode: open, allow: [pypi.org]}\n",
+        "  network: {mode: restricted, allow: ['https://pypi.org/simple']}\n",
+        "  network: {mode: restricted, allow: ['pypi.org:443']}\n",
+        "  network: {mode: restricted, allow: [pypi.org/simple]}\n",
+        "  network: {mode: restricted, allow: ['pypi org']}\n",
+        "  network: {mode: restricted, allow: ['*']}\n",
+        "  policy: {protectedBranches: ['']}\n",
+        "  policy: {protectedBranches: ['release/~x']}\n",
+        "  policy: {protectedBranches: [refs/heads/main]}\n",
+        "  pricing: [{model: m, inputPerMTok: -3, outputPerMTok: 15}]\n",
+        "  pricing: [{model: m, inputPerMTok: 3, outputPerMTok: 15}, {model: m, inputPerMTok: 1, outputPerMTok: 2}]\n",
+        "  pricing: [{model: m, inputPerMTok: 3}]\n",
+    ];
+    let mut lines: Vec<String> = task_cases
+        .iter()
+        .map(|extra| format!("{}=> {}", extra.trim_start(), error_of(&task_with(extra))))
+        .collect();
+    for extra in [
+        "    budget: {maxTurns: 0}\n",
+        "    network: {allow: [pypi.org]}\n",
+        "    policy: {protectedBranches: ['a..b']}\n",
+        "    pricing: [{model: '', inputPerMTok: 1, outputPerMTok: 1}]\n",
+    ] {
+        let yaml = format!("{SPAWNER_TEMPLATE}{extra}");
+        lines.push(format!("{}=> {}", extra.trim_start(), error_of(&yaml)));
+    }
+    for extra in [
+        "  budget: {perDay: {maxCostUSD: 0}}\n",
+        "  budget: {perHour: {maxTokens: -5}}\n",
+        "  budget: {perWeek: {maxTokens: 5}}\n",
+    ] {
+        let yaml = format!("{SPAWNER_TEMPLATE}{extra}");
+        lines.push(format!("{}=> {}", extra.trim_start(), error_of(&yaml)));
+    }
+    insta::assert_snapshot!(lines.join("\n"));
 }

@@ -95,9 +95,11 @@ fn validate_accepts_examples_and_rejects_with_one_line() {
         .arg("-f")
         .arg(examples.join("06-self-development.yaml"))
         .arg(examples.join("05-taskspawner-cron.yaml"))
+        .arg(examples.join("08-budget-and-network.yaml"))
         .assert()
         .success()
-        .stdout(predicate::str::contains("TaskSpawner/axon-workers valid"));
+        .stdout(predicate::str::contains("TaskSpawner/axon-workers valid"))
+        .stdout(predicate::str::contains("Task/fix-flaky-test valid"));
     let bad = home.path().join("bad.yaml");
     std::fs::write(
         &bad,

@@ -126,6 +126,7 @@ mod tests {
                 cost_usd: Some(0.25),
                 turns: 2,
                 source: None,
+                ..Default::default()
             }),
             ..Default::default()
         }

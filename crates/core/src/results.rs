@@ -70,9 +70,24 @@ pub struct Usage {
     pub cost_usd: Option<f64>,
     #[serde(default)]
     pub turns: u64,
-    /// Who produced the figures (`agent`: the agent CLI's own report).
+    /// Who produced the figures (`agent`: the agent CLI's own report; `gateway`: measured by
+    /// the Axon gateway).
     #[serde(default)]
     pub source: UsageSource,
+    /// Of the input tokens, those read from the prompt cache (absent in documents written
+    /// before the gateway measured them: 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_read_tokens: u64,
+    /// Of the input tokens, those written to the prompt cache.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_write_tokens: u64,
+    /// Model API requests the gateway forwarded; 0 when the agent reported the figures.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub requests: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl ResultsDocument {
@@ -146,6 +161,7 @@ mod tests {
                 cost_usd: Some(0.01),
                 turns: 2,
                 source: UsageSource::Agent,
+                ..Default::default()
             }),
             success: true,
             ..Default::default()
@@ -153,5 +169,44 @@ mod tests {
         let back: ResultsDocument =
             serde_json::from_str(&doc.to_termination_message()).expect("json");
         assert_eq!(back, doc);
+    }
+
+    #[test]
+    fn gateway_usage_round_trips_and_old_documents_still_parse() {
+        let usage = Usage {
+            input_tokens: 1200,
+            output_tokens: 80,
+            cost_usd: Some(0.0042),
+            turns: 3,
+            source: UsageSource::Gateway,
+            cache_read_tokens: 900,
+            cache_write_tokens: 100,
+            requests: 4,
+        };
+        let json = serde_json::to_string(&usage).expect("json");
+        assert_eq!(
+            json,
+            r#"{"inputTokens":1200,"outputTokens":80,"costUSD":0.0042,"turns":3,"source":"gateway","cacheReadTokens":900,"cacheWriteTokens":100,"requests":4}"#
+        );
+        assert_eq!(serde_json::from_str::<Usage>(&json).expect("parses"), usage);
+        // Written before the gateway: no cache figures, no requests, maybe no source.
+        let old: Usage =
+            serde_json::from_str(r#"{"inputTokens":7,"outputTokens":3,"costUsd":0.5,"turns":5}"#)
+                .expect("old document parses");
+        assert_eq!(
+            old,
+            Usage {
+                input_tokens: 7,
+                output_tokens: 3,
+                cost_usd: Some(0.5),
+                turns: 5,
+                ..Default::default()
+            }
+        );
+        let zeros = serde_json::to_string(&old).expect("json");
+        assert!(
+            !zeros.contains("requests") && !zeros.contains("cache"),
+            "{zeros}"
+        );
     }
 }

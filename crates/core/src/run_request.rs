@@ -272,6 +272,10 @@ pub fn run_request(
             backoff_limit: None,
             depends_on: Vec::new(),
             branch: None,
+            budget: None,
+            network: None,
+            policy: None,
+            pricing: vec![],
             model_base_url: flags
                 .model_base_url
                 .clone()

@@ -176,6 +176,10 @@ mod tests {
             env: Vec::new(),
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
             branch: branch.map(String::from),
+            budget: None,
+            network: None,
+            policy: None,
+            pricing: vec![],
         }
     }
 

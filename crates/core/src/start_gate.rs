@@ -419,6 +419,10 @@ mod tests {
             env: vec![],
             depends_on: deps.iter().map(|s| s.to_string()).collect(),
             branch: branch.map(str::to_string),
+            budget: None,
+            network: None,
+            policy: None,
+            pricing: vec![],
         }
     }
 

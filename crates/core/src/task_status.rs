@@ -202,6 +202,9 @@ pub fn next_status(
                     cost_usd: u.cost_usd,
                     turns: u.turns,
                     source: Some(u.source),
+                    cache_read_tokens: u.cache_read_tokens,
+                    cache_write_tokens: u.cache_write_tokens,
+                    requests: u.requests,
                 });
             }
             set_condition(

@@ -24,7 +24,7 @@ fn every_example_loads_and_validates() {
         }
         seen += 1;
     }
-    assert!(seen >= 6, "expected the six examples, found {seen}");
+    assert!(seen >= 8, "expected the eight examples, found {seen}");
 }
 
 /// The fan-out example holds together: the tracking Task depends on exactly the Tasks the
@@ -75,4 +75,31 @@ fn the_fan_out_example_depends_on_what_it_spawns() {
             Some(format!("axon/structured-logging-{}", item.id).as_str())
         );
     }
+}
+
+/// The budget-and-network example uses every gateway field of a Task the way the README
+/// describes it.
+#[test]
+fn the_budget_example_sets_budget_network_and_policy() {
+    use axon_api::NetworkMode;
+    use axon_api::loader::Resource;
+
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/08-budget-and-network.yaml");
+    let docs = load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let task = docs
+        .iter()
+        .find_map(|d| match &d.resource {
+            Resource::Task(t) => Some(t.clone()),
+            _ => None,
+        })
+        .expect("a Task");
+    let budget = task.spec.budget.as_ref().expect("budget");
+    assert_eq!(budget.max_cost_usd, Some(2.0));
+    assert_eq!(budget.max_turns, Some(30));
+    let network = task.spec.network.as_ref().expect("network");
+    assert_eq!(network.mode, NetworkMode::Restricted);
+    assert!(network.allow.contains(&"pypi.org".to_string()));
+    let policy = task.spec.policy.as_ref().expect("policy");
+    assert_eq!(policy.protected_branches, ["release/*"]);
 }

@@ -5,4 +5,43 @@
 //! only allowed destinations, and records every request. What it measures cannot be forged by
 //! the agent, because the agent never touches it.
 //!
+//! Library API: [`Gateway::new`] (or [`Gateway::builder`]) with [`Grants`] and an
+//! [`AuditSink`]; [`Gateway::serve_tcp`] / [`Gateway::serve_unix`] give a [`Server`];
+//! [`Gateway::events`] and [`Gateway::usage`] are for the driver.
+//!
 //! Design: see the "Gateway" section of the README.
+
+pub mod api_error;
+pub mod audit;
+pub mod body;
+pub mod ca;
+mod connect;
+pub mod events;
+mod forward_proxy;
+pub mod gateway;
+pub mod github;
+pub mod grant;
+pub mod headers;
+pub mod hooks;
+pub mod intercept;
+pub mod metering;
+pub mod model_proxy;
+pub mod proxy;
+mod relay;
+pub mod server;
+pub mod state;
+
+pub use audit::{AuditRecord, AuditSink, Decision, JsonlSink, MemorySink, NullSink, RequestKind};
+pub use body::Body;
+pub use ca::TaskCa;
+pub use events::GatewayEvent;
+pub use gateway::{Gateway, GatewayBuilder, GatewayError, UpstreamClient};
+pub use grant::{
+    GitHubGrant, Grants, ModelRoute, Network, Secret, StaticGrants, TaskGrant, TaskRef, new_token,
+};
+pub use hooks::{NoProxy, ProxyHooks};
+pub use intercept::serve_intercepted;
+pub use metering::{BudgetLimits, PriceTable, UsageTotals};
+pub use proxy::Proxy;
+pub use server::Server;
+pub use state::TaskState;

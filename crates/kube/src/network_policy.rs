@@ -16,7 +16,7 @@ use crate::names::{
     CONTROLLER_FIELD_MANAGER, GATEWAY_PORT, LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_NAME,
     LABEL_NETWORK, RESTRICTED_POLICY_NAME, SYSTEM_NAMESPACE,
 };
-use axon_api::Task;
+use axon_api::{NetworkMode, Task};
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
 };
@@ -29,12 +29,12 @@ use std::collections::BTreeMap;
 /// The value of [`LABEL_NETWORK`] on a restricted Task's Pod.
 pub const RESTRICTED: &str = "restricted";
 
-/// Whether `task` asks for restricted egress (`spec.network.mode: restricted`). Read from the
-/// Task's JSON so that it does not depend on how the field is typed.
+/// Whether `task` asks for restricted egress (`spec.network.mode: restricted`).
 pub fn is_restricted(task: &Task) -> bool {
-    serde_json::to_value(&task.spec)
-        .ok()
-        .is_some_and(|s| s["network"]["mode"] == RESTRICTED)
+    task.spec
+        .network
+        .as_ref()
+        .is_some_and(|n| n.mode == NetworkMode::Restricted)
 }
 
 fn selector(labels: &[(&str, &str)]) -> LabelSelector {
@@ -142,9 +142,12 @@ mod tests {
     }
 
     #[test]
-    fn open_is_the_default() {
+    fn open_is_the_default_and_restricted_is_read_from_the_spec() {
         assert!(!is_restricted(&task(serde_json::Value::Null)));
         assert!(!is_restricted(&task(serde_json::json!({"mode": "open"}))));
+        assert!(is_restricted(&task(
+            serde_json::json!({"mode": "restricted", "allow": ["pypi.org"]})
+        )));
     }
 
     #[test]

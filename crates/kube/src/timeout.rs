@@ -53,6 +53,10 @@ mod tests {
                 env: vec![],
                 depends_on: vec![],
                 branch: None,
+                budget: None,
+                network: None,
+                policy: None,
+                pricing: vec![],
             },
         )
     }

@@ -45,6 +45,10 @@ fn task(agent: AgentType, cred: CredentialType, ws: bool, ac: bool) -> Task {
             env: vec![],
             depends_on: vec![],
             branch: None,
+            budget: None,
+            network: None,
+            policy: None,
+            pricing: vec![],
         },
     );
     t.metadata.namespace = Some("team-a".into());

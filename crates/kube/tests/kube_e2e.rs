@@ -76,6 +76,10 @@ async fn install_run_a_task_uninstall() {
             env: vec![],
             depends_on: vec![],
             branch: None,
+            budget: None,
+            network: None,
+            policy: None,
+            pricing: vec![],
         },
     );
     task.metadata.namespace = Some("default".into());

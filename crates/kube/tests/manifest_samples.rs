@@ -57,6 +57,10 @@ fn samples() -> Vec<(String, Value)> {
             env: vec![],
             depends_on: vec![],
             branch: None,
+            budget: None,
+            network: None,
+            policy: None,
+            pricing: vec![],
         },
     );
     task.metadata.namespace = Some(NS.into());
@@ -155,9 +159,14 @@ fn samples() -> Vec<(String, Value)> {
                 env: vec![],
                 depends_on: vec![],
                 branch: None,
+                budget: None,
+                network: None,
+                policy: None,
+                pricing: vec![],
             },
             poll_interval: None,
             max_concurrency: None,
+            budget: None,
         },
     );
     ts.metadata.namespace = Some(NS.into());

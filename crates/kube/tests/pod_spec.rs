@@ -36,6 +36,10 @@ fn task(ws: bool, image: Option<&str>, prompt: &str, timeout: Option<i64>) -> Ta
             env: vec![],
             depends_on: vec![],
             branch: None,
+            budget: None,
+            network: None,
+            policy: None,
+            pricing: vec![],
         },
     );
     t.metadata.namespace = Some("ns".into());

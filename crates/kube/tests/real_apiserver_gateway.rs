@@ -13,8 +13,7 @@
 //! - `resolve_grant`, run as the gateway's ServiceAccount, gives that Task's credentials, and
 //!   refuses once the Task is finished;
 //! - the restricted-egress NetworkPolicy is applied idempotently by the controller's
-//!   ServiceAccount (and, when the CRD knows `spec.network`, for a restricted Task along with
-//!   the Pod's label).
+//!   ServiceAccount, and for a restricted Task along with its Pod's label.
 //!
 //! Skipped, with a `SKIPPED` line, when `up.sh` is absent (`AXON_KUBE_REQUIRED=1` fails then).
 
@@ -479,36 +478,42 @@ async fn scenario(plane: &ControlPlane) {
         .await
         .expect("restricted task");
     let fenced = tasks.get("fenced").await.expect("task");
-    if is_restricted(&fenced) {
-        policies
-            .delete("axon-agent-restricted", &Default::default())
+    assert!(is_restricted(&fenced), "the CRD keeps spec.network");
+    policies
+        .delete("axon-agent-restricted", &Default::default())
+        .await
+        .expect("delete the policy");
+    job_of(&ctx, &tasks, "fenced").await;
+    let pod = must("the Pod of the restricted Task", async || {
+        pods.list(&ListParams::default().labels("axon.io/task=fenced"))
             .await
-            .expect("delete the policy");
-        let job = job_of(&ctx, &tasks, "fenced").await;
-        let labels = job
-            .spec
-            .and_then(|s| s.template.metadata)
-            .and_then(|m| m.labels)
-            .unwrap_or_default();
-        assert_eq!(
-            labels.get("axon.io/network").map(String::as_str),
-            Some("restricted")
-        );
-        policies
-            .get("axon-agent-restricted")
-            .await
-            .expect("the controller applied the policy for the restricted Task");
-        step(
-            t0,
-            "restricted Task: the Pod is labelled, the namespace has the NetworkPolicy (applied idempotently)",
-        );
-    } else {
-        eprintln!(
-            "real_apiserver_gateway: the CRD has no spec.network yet: the restricted Task end to end is not checked (the policy itself was)"
-        );
-        step(
-            t0,
-            "the restricted-egress NetworkPolicy applied idempotently by the controller's ServiceAccount",
-        );
-    }
+            .ok()
+            .and_then(|l| l.items.into_iter().next())
+    })
+    .await;
+    assert_eq!(
+        pod.metadata
+            .labels
+            .unwrap_or_default()
+            .get("axon.io/network")
+            .map(String::as_str),
+        Some("restricted")
+    );
+    let policy = policies
+        .get("axon-agent-restricted")
+        .await
+        .expect("the controller applied the policy for the restricted Task");
+    let selector = policy
+        .spec
+        .and_then(|s| s.pod_selector)
+        .and_then(|s| s.match_labels)
+        .unwrap_or_default();
+    assert_eq!(
+        selector.get("axon.io/network").map(String::as_str),
+        Some("restricted")
+    );
+    step(
+        t0,
+        "restricted Task: its Pod is labelled, the namespace has the NetworkPolicy selecting it (applied idempotently)",
+    );
 }

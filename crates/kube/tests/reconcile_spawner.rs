@@ -46,9 +46,14 @@ fn spawner() -> TaskSpawner {
                 env: vec![],
                 depends_on: vec![],
                 branch: None,
+                budget: None,
+                network: None,
+                policy: None,
+                pricing: vec![],
             },
             poll_interval: None,
             max_concurrency: None,
+            budget: None,
         },
     );
     ts.metadata.namespace = Some("ns".into());

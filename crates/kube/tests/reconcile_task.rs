@@ -47,6 +47,10 @@ fn task(status: Option<TaskStatus>) -> Task {
             env: vec![],
             depends_on: vec![],
             branch: None,
+            budget: None,
+            network: None,
+            policy: None,
+            pricing: vec![],
         },
     );
     t.metadata.namespace = Some("ns".into());
@@ -190,6 +194,34 @@ async fn without_the_gateway_secret_the_task_waits_saying_why() {
         m.contains("axon-system/axon-gateway does not exist")
             && m.contains("axon install")
             && m.contains("--gateway=false"),
+        "{m}"
+    );
+}
+
+/// A restricted Task on a controller without the gateway fails: nothing would hold it to its
+/// allowlist. Nothing is created.
+#[tokio::test]
+async fn a_restricted_task_without_the_gateway_fails_saying_why() {
+    let mut t = task(None);
+    t.spec.network = Some(axon_api::Network {
+        mode: axon_api::NetworkMode::Restricted,
+        allow: vec![],
+    });
+    let (seen, _) = run(
+        t,
+        vec![
+            not_found(JOB),
+            get(SECRET, secret(&["ANTHROPIC_API_KEY"])),
+            patched(),
+            expect(Method::POST, EVENTS, 201, None),
+        ],
+    )
+    .await;
+    let s = status_of(&seen);
+    assert_eq!(s.phase, Some(TaskPhase::Failed));
+    let m = s.message.unwrap_or_default();
+    assert!(
+        m.contains("restricted needs the Axon gateway") && m.contains("--gateway=false"),
         "{m}"
     );
 }

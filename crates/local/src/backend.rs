@@ -9,6 +9,7 @@ use crate::ids;
 use crate::kick;
 use crate::lock::is_held;
 use crate::logs::{FOLLOW_INTERVAL, copy_from};
+use crate::network::IsolatedNetwork;
 use crate::paths::Home;
 use crate::run_options::RunOptions;
 use crate::sandbox::{SandboxMode, find_bwrap};
@@ -41,6 +42,7 @@ pub struct LocalBackend {
     concurrency: AtomicUsize,
     no_sandbox: AtomicBool,
     default_timeout: Mutex<Option<i64>>,
+    isolated_network: Mutex<Option<IsolatedNetwork>>,
 }
 
 impl LocalBackend {
@@ -79,6 +81,7 @@ impl LocalBackend {
             concurrency: AtomicUsize::new(concurrency),
             no_sandbox: AtomicBool::new(false),
             default_timeout: Mutex::new(None),
+            isolated_network: Mutex::new(None),
         };
         b.recover()?;
         Ok(b)
@@ -136,6 +139,19 @@ impl LocalBackend {
 
     fn default_timeout(&self) -> Option<i64> {
         self.default_timeout.lock().ok().and_then(|t| *t)
+    }
+
+    /// Run Tasks applied from now on with a restricted network (`None`: the host's), stored
+    /// with each Task: a network namespace of their own whose only way out is the gateway's
+    /// socket (see [`crate::network`]).
+    pub fn set_isolated_network(&self, network: Option<IsolatedNetwork>) {
+        if let Ok(mut n) = self.isolated_network.lock() {
+            *n = network;
+        }
+    }
+
+    fn isolated_network(&self) -> Option<IsolatedNetwork> {
+        self.isolated_network.lock().ok().and_then(|n| n.clone())
     }
 
     /// If no engine runs: fail Running Tasks whose supervisor died, and start an engine when
@@ -215,6 +231,7 @@ impl LocalBackend {
             default_timeout_seconds: self.default_timeout(),
             agent_paths: agent_bins.dirs,
             agent_path_prefix: agent_bins.path_prefix,
+            isolated_network: self.isolated_network(),
         })
     }
 

@@ -23,6 +23,7 @@ mod kick;
 mod lock;
 mod logs;
 mod migrations;
+pub mod network;
 mod observe;
 mod paths;
 mod port;

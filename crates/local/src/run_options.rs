@@ -2,6 +2,7 @@
 //! flags and environment) and stored beside it, so the engine and supervisor, which may have
 //! been started by another command, run it the way its author asked.
 
+use crate::network::IsolatedNetwork;
 use crate::sandbox::SandboxMode;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -36,6 +37,10 @@ pub struct RunOptions {
     /// Directories to put first on the agent's PATH, with `agent_paths`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub agent_path_prefix: Vec<PathBuf>,
+    /// A restricted network: the sandbox gets its own network namespace and reaches only the
+    /// gateway's socket (`crate::network`). `None`: the host's network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolated_network: Option<IsolatedNetwork>,
 }
 
 #[cfg(test)]

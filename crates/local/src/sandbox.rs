@@ -49,6 +49,19 @@ impl std::str::FromStr for SandboxMode {
     }
 }
 
+/// The network an agent in the bubblewrap sandbox sees.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxNetwork {
+    /// The host's network (`spec.network.mode: open`).
+    #[default]
+    Shared,
+    /// A network namespace of its own (`bwrap --unshare-net`): only a loopback interface,
+    /// which bubblewrap brings up. Whatever the agent may reach (the gateway) comes in as a
+    /// Unix socket bound into the sandbox.
+    Isolated,
+}
+
 /// The warning printed when a Task runs without a sandbox.
 pub const NO_SANDBOX_WARNING: &str = "warning: --sandbox none: the agent runs without isolation and can read and change everything your user can (your home directory, ssh keys, cloud credentials)";
 
@@ -78,6 +91,9 @@ pub struct SandboxSpec {
     pub dropper: PathBuf,
     /// An inherited descriptor holding the seccomp program (`bwrap --seccomp`).
     pub seccomp_fd: Option<i32>,
+    /// The host's network, or a namespace with only loopback (the outer bubblewrap makes it,
+    /// so the agent's user namespace cannot undo it).
+    pub network: SandboxNetwork,
 }
 
 /// Program and arguments for `mode`.
@@ -146,6 +162,11 @@ pub fn render(spec: &SandboxSpec, mode: SandboxMode, bwrap: &Path) -> (PathBuf, 
         "--unshare-pid".as_ref(),
         "--unshare-ipc".as_ref(),
         "--unshare-uts".as_ref(),
+    ]);
+    if spec.network == SandboxNetwork::Isolated {
+        push(&["--unshare-net".as_ref()]);
+    }
+    push(&[
         "--die-with-parent".as_ref(),
         "--new-session".as_ref(),
         "--".as_ref(),
@@ -265,6 +286,7 @@ mod tests {
             drop_to: Some((SANDBOX_UID, SANDBOX_GID)),
             dropper: "/usr/bin/axon".into(),
             seccomp_fd: Some(5),
+            network: SandboxNetwork::Shared,
             command: vec![
                 "/usr/bin/axon".into(),
                 "agent".into(),
@@ -282,6 +304,29 @@ mod tests {
         let (p, args) = render(&spec, SandboxMode::None, Path::new("/usr/bin/bwrap"));
         assert_eq!(p, Path::new("/usr/bin/axon"));
         assert_eq!(args.len(), 3);
+        assert!(!line.contains(&"--unshare-net".to_string()));
+        // An isolated network: the outer bubblewrap (before the privilege drop and the inner
+        // one) makes the namespace; nothing else changes.
+        let isolated = SandboxSpec {
+            network: SandboxNetwork::Isolated,
+            ..spec.clone()
+        };
+        let (_, args) = render(
+            &isolated,
+            SandboxMode::Bubblewrap,
+            Path::new("/usr/bin/bwrap"),
+        );
+        let iso: Vec<String> = args
+            .iter()
+            .map(|a| a.to_string_lossy().to_string())
+            .collect();
+        let at = |what: &str| iso.iter().position(|a| a == what);
+        let net = at("--unshare-net").expect("--unshare-net");
+        assert!(net < at("__local").expect("drop"), "{iso:?}");
+        assert_eq!(iso.iter().filter(|a| *a == "--unshare-net").count(), 1);
+        let mut without = iso.clone();
+        without.remove(net);
+        assert_eq!(without, line);
     }
 
     #[test]
@@ -317,6 +362,7 @@ mod tests {
             drop_to: Some((SANDBOX_UID, SANDBOX_GID)),
             dropper: "/tmp/co/target/debug/axon".into(),
             seccomp_fd: None,
+            network: SandboxNetwork::Shared,
             command: vec!["/tmp/co/target/debug/axon".into()],
         };
         let (_, args) = render(&spec, SandboxMode::Bubblewrap, Path::new("/usr/bin/bwrap"));

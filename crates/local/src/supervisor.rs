@@ -26,6 +26,7 @@ use crate::secrets::Secrets;
 use crate::store::Store;
 use crate::workspace_prep::{PrepareRequest, prepare};
 use axon_agent::collect::{CollectInput, claims_from_stream, collect};
+use axon_agent::outside_push::{is_local_repository, push_agent_branch};
 use axon_api::{AgentConfig, AgentType, Kind, Task, TaskPhase, Workspace};
 use axon_core::plan::{EnvValue, GITHUB_TOKEN_KEY, RunPlan, plan_run};
 use axon_core::results::ResultsDocument;
@@ -55,6 +56,8 @@ struct Launch {
     agent_type: Option<AgentType>,
     remote_url: Option<String>,
     token_file: Option<PathBuf>,
+    /// The mirror's object directory the work tree borrows from.
+    lent_objects: Option<PathBuf>,
     secrets: Vec<String>,
     /// Keeps the seccomp program's descriptor open until the sandbox has started.
     _seccomp: Option<std::os::fd::OwnedFd>,
@@ -268,6 +271,7 @@ async fn results(launch: &Launch, td: &TaskDir, code: Option<i32>) -> ResultsDoc
     let reported = tokio::task::spawn_blocking(move || claims_from_stream(agent_type, &log, code))
         .await
         .ok();
+    push_to_local_repository(launch, td).await;
     collect(&CollectInput {
         work: &launch.work,
         custom: launch.agent_type.is_none(),
@@ -281,6 +285,36 @@ async fn results(launch: &Launch, td: &TaskDir, code: Option<i32>) -> ResultsDoc
         secrets: launch.secrets.clone(),
     })
     .await
+}
+
+/// A Workspace repository on this machine (a path or `file://`): the sandbox sees it
+/// read-only, so the agent's push cannot land; Axon pushes the agent's branch from outside
+/// (never the base branch, nothing of the agent's `.git` run). Why it could not is told in
+/// the Task's log; the results then show the branch unpushed.
+async fn push_to_local_repository(launch: &Launch, td: &TaskDir) {
+    let Some(url) = launch
+        .remote_url
+        .as_deref()
+        .filter(|u| is_local_repository(u))
+    else {
+        return;
+    };
+    let pushed = push_agent_branch(
+        &launch.work,
+        launch.base_branch.as_deref(),
+        launch.base_head.as_deref(),
+        url,
+        launch.lent_objects.as_deref(),
+    )
+    .await;
+    if let Err(e) = pushed {
+        use std::io::Write;
+        let line =
+            format!("axon: warning: the branch was not pushed to the local repository: {e}\n");
+        if let Ok(mut log) = std::fs::OpenOptions::new().append(true).open(td.log()) {
+            let _ = log.write_all(line.as_bytes());
+        }
+    }
 }
 
 /// Resolves (with the number of seconds) once the sandbox's own processes — bubblewrap, the
@@ -378,6 +412,8 @@ async fn setup(
         }
         SandboxMode::None => None,
     };
+    // The network: the host's, or a namespace of its own whose way out is the gateway.
+    let net = crate::network::network_setup(opts.isolated_network.as_ref(), opts.sandbox)?;
 
     for d in [td.work(), td.home(), td.tmp(), td.config()] {
         mkdir(&d, 0o700)?;
@@ -519,7 +555,7 @@ async fn setup(
     env.insert("LANG".into(), "C.UTF-8".into());
     env.insert("GIT_TERMINAL_PROMPT".into(), "0".into());
 
-    let read_only: Vec<PathBuf> = [
+    let mut read_only: Vec<PathBuf> = [
         Some(exe.to_path_buf()),
         entry.clone(),
         opts.agent_bin_dir.clone(),
@@ -530,13 +566,15 @@ async fn setup(
             .and_then(|d| d.parent().map(PathBuf::from)),
         Some(td.config()),
         Some(td.cred()),
-        shared_objects,
+        shared_objects.clone(),
     ]
     .into_iter()
     .flatten()
     .chain(opts.agent_paths.iter().cloned())
     .filter(|p| p.exists())
     .collect();
+    read_only.extend(net.read_only);
+    env.extend(net.env);
     // A root caller's agent runs as nobody: it must own what it may write and read.
     let mut hidden: Vec<PathBuf> = [opts.host_home.clone(), Some(home.root().to_path_buf())]
         .into_iter()
@@ -574,6 +612,7 @@ async fn setup(
         drop_to,
         dropper: exe.to_path_buf(),
         seccomp_fd: seccomp.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
+        network: net.network,
     };
     let (program, args) = render(
         &sandbox,
@@ -591,6 +630,7 @@ async fn setup(
         agent_type,
         remote_url: plan.repo.as_ref().map(|r| r.url.clone()),
         token_file: token_path,
+        lent_objects: shared_objects,
         secrets: secret_values,
         _seccomp: seccomp,
     })

@@ -183,6 +183,10 @@ pub fn build_task(
         env: t.env.clone(),
         depends_on: rendered.depends_on,
         branch: rendered.branch,
+        budget: t.budget.clone(),
+        network: t.network.clone(),
+        policy: t.policy.clone(),
+        pricing: t.pricing.clone(),
     };
     let mut task = Task::new(name, spec);
     task.metadata.namespace = spawner.metadata.namespace.clone();

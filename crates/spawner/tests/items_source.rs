@@ -295,3 +295,38 @@ async fn derived_workspaces_are_owned_by_the_spawner() {
     }
     assert!(workspaces["ws"].metadata.owner_references.is_none());
 }
+
+/// The gateway's fields of the template (budget, network, policy, pricing) reach every spawned
+/// Task unchanged: the gateway reads them from the Task.
+#[tokio::test]
+async fn spawned_tasks_carry_the_templates_gateway_fields() {
+    let (sink, clock) = setup(spawner(
+        "refactor",
+        json!({
+            "when": {"items": [{"name": "billing"}]},
+            "taskTemplate": {
+                "type": "claude-code",
+                "credentials": {"type": "api-key", "secretRef": {"name": "creds"}},
+                "workspaceRef": {"name": "ws"},
+                "promptTemplate": "Refactor {{.Item.name}}",
+                "budget": {"maxCostUSD": 1.5, "maxTurns": 20},
+                "network": {"mode": "restricted", "allow": ["pypi.org"]},
+                "policy": {"protectedBranches": ["release/*"]},
+                "pricing": [{"model": "m", "inputPerMTok": 1, "outputPerMTok": 2}],
+            },
+        }),
+    ));
+    let mut s = new(&sink, &clock);
+    s.poll_once().await.expect("poll");
+    let template = sink
+        .spawner("refactor")
+        .expect("spawner")
+        .spec
+        .task_template;
+    let task = sink.tasks()["refactor-billing"].clone();
+    assert!(template.budget.is_some() && template.network.is_some());
+    assert_eq!(task.spec.budget, template.budget);
+    assert_eq!(task.spec.network, template.network);
+    assert_eq!(task.spec.policy, template.policy);
+    assert_eq!(task.spec.pricing, template.pricing);
+}

@@ -8,9 +8,13 @@
 //! * [`github_replay`]: replays recorded real GitHub responses (`@octokit/fixtures`, or
 //!   hand-captured ones).
 //! * [`git_server`]: a bare repository served by `git daemon` on 127.0.0.1.
+//! * [`git_http_server`]: the same seed served over smart HTTP (`git http-backend`) behind a
+//!   token check, like GitHub.
 //! * [`kube_plane`]: a real kube-apiserver and kube-controller-manager (`../shared/kube/up.sh`).
 //! * [`kubelet`]: a test kubelet for it: Pod states by hand, or Pods run as host processes.
 
+mod bare_repo;
+pub mod git_http_server;
 pub mod git_server;
 pub mod github_replay;
 pub mod github_server;

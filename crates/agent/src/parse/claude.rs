@@ -123,6 +123,7 @@ impl StreamParser for ClaudeParser {
                     output_tokens: u64_of(u, "output_tokens"),
                     cost_usd: v.get("total_cost_usd").and_then(Value::as_f64),
                     turns: u64_of(&v, "num_turns"),
+                    ..Default::default()
                 });
                 out.push(Event::Result(FinalResult {
                     success: !is_error,

@@ -147,6 +147,7 @@ impl StreamParser for CodexParser {
                     output_tokens: u64_of(&u, "output_tokens"),
                     cost_usd: None,
                     turns: 0,
+                    ..Default::default()
                 }));
                 out.push(Event::Result(FinalResult {
                     success: true,

@@ -108,6 +108,7 @@ impl StreamParser for GeminiParser {
                         output_tokens: u64_of(&stats, "output_tokens"),
                         cost_usd: None,
                         turns: 0,
+                        ..Default::default()
                     }),
                     duration_ms: stats
                         .get("duration_ms")

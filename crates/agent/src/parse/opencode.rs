@@ -64,6 +64,7 @@ impl StreamParser for OpenCodeParser {
                     output_tokens: u64_of(&t, "output") + u64_of(&t, "reasoning"),
                     cost_usd: part.get("cost").and_then(Value::as_f64),
                     turns: 0,
+                    ..Default::default()
                 }));
             }
             Some("error") => {
