@@ -8,7 +8,9 @@
 //! The controller keeps one ConfigMap `axon-gateway-ca` per namespace (public material only;
 //! the CA key stays in the gateway's Secret) and every Task Pod of that namespace mounts it:
 //! one copy per namespace instead of one per Task, no Secret in the Pod, and nothing in the
-//! agent image to change. Written before each Job is created, and only when it differs.
+//! agent image to change. Checked before each Job is created by its metadata only (an
+//! annotation holds the SHA-256 of its content: the bundle is some 200 KiB) and written only
+//! when it differs.
 
 use crate::error::KubeError;
 use crate::gateway_secret::gateway_labels;
@@ -19,7 +21,11 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+
+/// Annotation of the ConfigMap: the SHA-256 (hex) of its data.
+pub const CONTENT_ANNOTATION: &str = "axon.io/content-sha256";
 
 /// Where distributions keep the system CA bundle, the first found is used.
 pub const SYSTEM_ROOTS: [&str; 4] = [
@@ -60,34 +66,49 @@ pub fn render_ca_config_map(
     system_roots: Option<&str>,
     ca_cert_pem: &str,
 ) -> ConfigMap {
+    let data = BTreeMap::from([
+        (GATEWAY_CA_CERT_KEY.to_string(), ca_cert_pem.to_string()),
+        (
+            GATEWAY_CA_BUNDLE_KEY.to_string(),
+            bundle(system_roots, ca_cert_pem),
+        ),
+    ]);
+    let mut hash = Sha256::new();
+    for (k, v) in &data {
+        hash.update(k.as_bytes());
+        hash.update([0]);
+        hash.update(v.as_bytes());
+        hash.update([0]);
+    }
+    let digest: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
     ConfigMap {
         metadata: ObjectMeta {
             name: Some(GATEWAY_CA_CONFIG_MAP.into()),
             namespace: Some(namespace.into()),
             labels: Some(gateway_labels()),
+            annotations: Some(BTreeMap::from([(CONTENT_ANNOTATION.to_string(), digest)])),
             ..Default::default()
         },
-        data: Some(BTreeMap::from([
-            (GATEWAY_CA_CERT_KEY.to_string(), ca_cert_pem.to_string()),
-            (
-                GATEWAY_CA_BUNDLE_KEY.to_string(),
-                bundle(system_roots, ca_cert_pem),
-            ),
-        ])),
+        data: Some(data),
         ..Default::default()
     }
 }
 
-/// Write `wanted` (server-side apply) unless the namespace already has it with that data.
+fn content_hash(meta: &ObjectMeta) -> Option<&String> {
+    meta.annotations.as_ref()?.get(CONTENT_ANNOTATION)
+}
+
+/// Write `wanted` (server-side apply) unless the namespace already has it with that content
+/// (by its annotation: only the metadata is read).
 pub async fn ensure_ca_config_map(client: &Client, wanted: &ConfigMap) -> Result<(), KubeError> {
     let ns = wanted.metadata.namespace.clone().unwrap_or_default();
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
     let what = format!("ConfigMap {ns}/{GATEWAY_CA_CONFIG_MAP}");
     let current = api
-        .get_opt(GATEWAY_CA_CONFIG_MAP)
+        .get_metadata_opt(GATEWAY_CA_CONFIG_MAP)
         .await
         .map_err(|e| KubeError::api(format!("get {what}"), e))?;
-    if current.is_some_and(|c| c.data == wanted.data) {
+    if current.is_some_and(|c| content_hash(&c.metadata) == content_hash(&wanted.metadata)) {
         return Ok(());
     }
     let doc = serde_json::to_value(wanted).map_err(|e| KubeError::Serde {
@@ -126,5 +147,9 @@ mod tests {
         assert_eq!(data.get(GATEWAY_CA_CERT_KEY).map(String::as_str), Some(CA));
         assert!(data[GATEWAY_CA_BUNDLE_KEY].ends_with(CA));
         assert_eq!(cm.metadata.namespace.as_deref(), Some("team-a"));
+        let again = render_ca_config_map("team-b", None, CA);
+        assert_eq!(content_hash(&cm.metadata), content_hash(&again.metadata));
+        let other = render_ca_config_map("team-a", Some("roots"), CA);
+        assert_ne!(content_hash(&cm.metadata), content_hash(&other.metadata));
     }
 }

@@ -389,6 +389,7 @@ async fn scenario(plane: &ControlPlane) {
         .get("axon-gateway-ca")
         .await
         .expect("the namespace's gateway CA ConfigMap");
+    let ca_version = ca.metadata.resource_version.clone();
     let data = ca.data.expect("data");
     assert_eq!(data.get("ca.crt"), Some(&keys.ca_cert_pem));
     assert!(data["ca-bundle.crt"].ends_with(&keys.ca_cert_pem));
@@ -512,8 +513,16 @@ async fn scenario(plane: &ControlPlane) {
         selector.get("axon.io/network").map(String::as_str),
         Some("restricted")
     );
+    let ca_again = Api::<ConfigMap>::namespaced(admin.clone(), NS)
+        .get("axon-gateway-ca")
+        .await
+        .expect("CA ConfigMap");
+    assert_eq!(
+        ca_again.metadata.resource_version, ca_version,
+        "a second Task in the namespace does not rewrite the CA ConfigMap"
+    );
     step(
         t0,
-        "restricted Task: its Pod is labelled, the namespace has the NetworkPolicy selecting it (applied idempotently)",
+        "restricted Task: its Pod is labelled, the namespace has the NetworkPolicy selecting it (applied idempotently); the CA ConfigMap is not rewritten",
     );
 }
