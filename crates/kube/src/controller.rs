@@ -227,6 +227,15 @@ pub async fn run_controller(opts: ControllerOptions) -> Result<(), KubeError> {
             g
         }),
     });
+    match &task_ctx.gateway {
+        Some(g) => tracing::info!(
+            gateway = %g.origin,
+            "Tasks run through the gateway: agent Pods hold no Secret"
+        ),
+        None => tracing::warn!(
+            "--gateway=false: agent Pods get their Secrets (secretKeyRef, mounted Workspace Secret); restricted Tasks fail"
+        ),
+    }
     let spawner_ctx = Arc::new(spawner_controller::SpawnerContext {
         client: client.clone(),
         image,
