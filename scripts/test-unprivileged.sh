@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The hostile-agent suite (crates/cli/tests/hostile_local.rs) as an unprivileged user, then the
-# local backend's suites about what lies outside the sandbox (crates/local/tests/
-# restricted_network.rs, local_repos.rs; their helper binary copied too, named by
-# AXON_TEST_HELPER).
+# gateway suite (crates/cli/tests/gateway_local.rs: no secret in the sandbox, git through the
+# gateway, restricted network), then the local backend's suites about what lies outside the
+# sandbox (crates/local/tests/restricted_network.rs, local_repos.rs; their helper binary copied
+# too, named by AXON_TEST_HELPER).
 #
 # As root (CI): builds the suites, creates the system user `axon-ci` (no login; idempotent),
 # copies the `axon` binary and the `hostile_local` test binary into a fresh world-readable
@@ -23,12 +24,13 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "== hostile suite as $(id -un) (not root: no user switch)"
   status=0
   cargo test -p axon-cli --test hostile_local -- "$@" || status=$?
+  cargo test -p axon-cli --test gateway_local || status=$?
   cargo test -p axon-local --test restricted_network --test local_repos || status=$?
   exit "$status"
 fi
 
 # Build; take the binaries' paths from Cargo's messages.
-artifacts=$(cargo test -p axon-cli --test hostile_local --no-run --message-format=json)
+artifacts=$(cargo test -p axon-cli --test hostile_local --test gateway_local --no-run --message-format=json)
 artifacts+=$'\n'$(cargo test -p axon-local --test restricted_network --test local_repos --no-run --message-format=json)
 executable() {
   printf '%s\n' "$artifacts" | python3 -c '
@@ -48,6 +50,7 @@ for line in sys.stdin:
 test_bin=$(executable test hostile_local)
 axon_bin=$(executable bin axon)
 helper_bin=$(executable bin axon-local-helper)
+cli_suites=(gateway_local)
 local_suites=(restricted_network local_repos)
 if [ -z "$test_bin" ] || [ -z "$axon_bin" ] || [ -z "$helper_bin" ]; then
   echo "test-unprivileged: cannot find the built binaries (test: '$test_bin', axon: '$axon_bin', helper: '$helper_bin')" >&2
@@ -67,7 +70,7 @@ mkdir -m 0755 "$dir/bin"
 install -m 0755 "$axon_bin" "$dir/bin/axon"
 install -m 0755 "$test_bin" "$dir/bin/hostile_local"
 install -m 0755 "$helper_bin" "$dir/bin/axon-local-helper"
-for suite in "${local_suites[@]}"; do
+for suite in "${cli_suites[@]}" "${local_suites[@]}"; do
   suite_bin=$(executable test "$suite")
   if [ -z "$suite_bin" ]; then
     echo "test-unprivileged: cannot find the built test binary $suite" >&2
@@ -97,6 +100,22 @@ set +e
 ) 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 summary=$(grep -E '^test result:' "$log" | tail -n 1 || true)
+for suite in "${cli_suites[@]}"; do
+  echo "== $suite as $user"
+  (
+    cd "$dir"
+    exec setpriv --reuid "$user" --regid "$user" --init-groups \
+      env -i \
+      PATH=/usr/local/bin:/usr/bin:/bin \
+      LANG=C.UTF-8 \
+      HOME="$dir/home" \
+      TMPDIR="$dir/tmp" \
+      AXON_TEST_TMPDIR="$dir/scratch" \
+      AXON_TEST_BIN="$dir/bin/axon" \
+      RUST_BACKTRACE="${RUST_BACKTRACE:-0}" \
+      "$dir/bin/$suite"
+  ) || status=$?
+done
 for suite in "${local_suites[@]}"; do
   echo "== $suite as $user"
   (

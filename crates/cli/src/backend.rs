@@ -36,6 +36,7 @@ pub fn open_local(settings: &Settings, global: &GlobalArgs) -> Result<LocalBacke
         backend.set_concurrency(c as usize);
     }
     backend.set_default_timeout(settings.config.timeout_seconds);
+    backend.set_pricing(settings.config.pricing.clone());
     if let Some(mode) = global.sandbox {
         if mode == axon_local::SandboxMode::None {
             eprintln!("{}", axon_local::NO_SANDBOX_WARNING);

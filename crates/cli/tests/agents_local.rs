@@ -3,6 +3,10 @@
 //! 127.0.0.1: the agent writes a file, commits on a new branch and pushes; status shows the
 //! branch, the commit and token usage; the AgentConfig instructions reach the model; an API
 //! error fails the Task with a reason naming it; the credential never shows up in output.
+//!
+//! Every model call goes through the Task's Axon gateway: the model server sees the real key
+//! (never the agent's gateway token), and the usage in status is what the gateway measured on
+//! the server's answers, exactly.
 
 mod support;
 
@@ -145,6 +149,57 @@ fn push_script() -> Script {
         .write_file(FILE, CONTENT)
         .shell(format!("git checkout -b {BRANCH} && git add -A && git commit -m 'Add the note' && git push -u origin {BRANCH}"))
         .text("done")
+        .usage(INPUT_PER_ANSWER, OUTPUT_PER_ANSWER)
+}
+
+/// Tokens the fake model server reports in each answer.
+const INPUT_PER_ANSWER: u64 = 1234;
+const OUTPUT_PER_ANSWER: u64 = 56;
+
+/// The usage in status equals what the model server served, measured by the gateway; the
+/// server saw the real key and never the gateway token.
+fn assert_measured(agent: &Agent, status: &Value, model: &FakeModelServer, t: &str) {
+    use axon_core::usage::{CallKind, classify};
+    let served = model
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 200)
+        .filter(|r| {
+            matches!(
+                classify(&r.method, &r.path),
+                Some((_, CallKind::Generation))
+            )
+        })
+        .count() as u64;
+    let figure = |p: &str| status.pointer(p).and_then(Value::as_u64).unwrap_or(0);
+    assert_eq!(
+        str_at(status, "/status/usage/source"),
+        Some("gateway"),
+        "{t}"
+    );
+    assert_eq!(figure("/status/usage/turns"), served, "{t}");
+    assert_eq!(
+        figure("/status/usage/inputTokens"),
+        served * INPUT_PER_ANSWER,
+        "{t}"
+    );
+    assert_eq!(
+        figure("/status/usage/outputTokens"),
+        served * OUTPUT_PER_ANSWER,
+        "{t}"
+    );
+    for r in model.requests() {
+        let auth = format!("{:?}{}", r.headers, r.query);
+        assert!(
+            !auth.contains("axon-gw-"),
+            "the gateway token reached the model: {auth}"
+        );
+        assert!(
+            auth.contains(agent.secret_value),
+            "no real key on {}: {t}",
+            r.path
+        );
+    }
 }
 
 fn pushes(agent: &Agent) {
@@ -175,11 +230,7 @@ fn pushes(agent: &Agent) {
         "{t}"
     );
     assert_eq!(git.file_at(BRANCH, FILE).as_deref(), Some(CONTENT), "{t}");
-    let tokens = |p: &str| status.pointer(p).and_then(Value::as_u64).unwrap_or(0);
-    assert!(
-        tokens("/status/usage/inputTokens") > 0 && tokens("/status/usage/outputTokens") > 0,
-        "{t}"
-    );
+    assert_measured(agent, &status, &model, &t);
     assert!(
         model.main_requests().iter().any(|r| r.mentions(MARKER)),
         "instructions did not reach the model\n{t}"
@@ -211,6 +262,108 @@ fn api_error_fails(agent: &Agent) {
         message.contains("on strike"),
         "the reason must name the API error: {message}\n{t}"
     );
+}
+
+/// `maxTurns: 1` on a three-step script: the first answer (write the file) is served, the
+/// gateway refuses the second call, Axon stops the agent, saves the work tree on the Task's
+/// WIP branch from outside and pushes it, and the Task fails with `BudgetExceeded`.
+fn budget_stops(agent: &Agent) {
+    if !have_cli(agent.cli) {
+        return;
+    }
+    let env = env();
+    let git = GitServer::start().expect("git server");
+    let model = FakeModelServer::start(push_script()).expect("model server");
+    env.create_secret("agent-key", agent.key, agent.secret_value);
+    env.create_workspace("repo", &git.url());
+    let name = "budget-task";
+    // `maxTurns` counts model requests: OpenCode asks for a session title first.
+    let turns = if agent.cli == "opencode" { 2 } else { 1 };
+    let yaml = format!(
+        "apiVersion: axon.io/v1alpha1\nkind: Task\nmetadata:\n  name: {name}\nspec:\n  type: {}\n  model: {}\n  prompt: Write the note, commit it on a new branch and push it.\n  credentials:\n    type: api-key\n    secretRef:\n      name: agent-key\n  workspaceRef:\n    name: repo\n  modelBaseURL: {}\n  budget:\n    maxTurns: {turns}\n  env:\n  - {{name: AXON_MODEL_MAX_RETRIES, value: '0'}}\n  - {{name: npm_config_registry, value: 'http://127.0.0.1:9/'}}\n",
+        agent.type_,
+        agent.model,
+        model.base_url()
+    );
+    let file = env.root().join("budget.yaml");
+    std::fs::write(&file, yaml).expect("yaml");
+    env.ok(&["apply", "-f", &file.to_string_lossy()]);
+    let mut status = Value::Null;
+    support::until("the budget Task ends", || {
+        status = env.task(name).unwrap_or(Value::Null);
+        matches!(
+            str_at(&status, "/status/phase"),
+            Some("Failed" | "Succeeded")
+        )
+    });
+    let served: Vec<String> = model
+        .requests()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} step={:?} status={}",
+                r.method, r.path, r.step, r.status
+            )
+        })
+        .collect();
+    let t = format!(
+        "{status:#}\n{}\nmodel requests:\n{}",
+        env.ok(&["logs", name]),
+        served.join("\n")
+    );
+    assert_eq!(str_at(&status, "/status/phase"), Some("Failed"), "{t}");
+    let reason = status
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|c| c.iter().find(|c| str_at(c, "/type") == Some("Succeeded")))
+        .and_then(|c| str_at(c, "/reason"));
+    assert_eq!(reason, Some("BudgetExceeded"), "{t}");
+    let message = str_at(&status, "/status/message").unwrap_or_default();
+    assert!(message.contains(&format!("maxTurns {turns}")), "{t}");
+    let wip = format!("axon/wip/{name}");
+    assert_eq!(
+        str_at(&status, "/status/outputs/branch"),
+        Some(wip.as_str()),
+        "{t}"
+    );
+    assert_eq!(
+        status.pointer("/status/outputs/pushed"),
+        Some(&Value::Bool(true)),
+        "{t}"
+    );
+    assert_eq!(git.file_at(&wip, FILE).as_deref(), Some(CONTENT), "{t}");
+    assert_eq!(
+        str_at(&status, "/status/usage/source"),
+        Some("gateway"),
+        "{t}"
+    );
+    assert_eq!(
+        status
+            .pointer("/status/usage/turns")
+            .and_then(Value::as_u64),
+        Some(turns),
+        "{t}"
+    );
+}
+
+#[test]
+fn claude_code_budget_stops_and_saves_the_work() {
+    budget_stops(&AGENTS[0]);
+}
+
+#[test]
+fn codex_budget_stops_and_saves_the_work() {
+    budget_stops(&AGENTS[1]);
+}
+
+#[test]
+fn gemini_budget_stops_and_saves_the_work() {
+    budget_stops(&AGENTS[2]);
+}
+
+#[test]
+fn opencode_budget_stops_and_saves_the_work() {
+    budget_stops(&AGENTS[3]);
 }
 
 #[test]
@@ -255,7 +408,7 @@ fn opencode_api_error_fails_the_task() {
 
 /// Claude Code installed under the user's HOME (`~/.local/bin/claude`, a symlink into an npm
 /// prefix, as `npm -g --prefix ~/.local` leaves it) is found on the host PATH and bound into
-/// the sandbox with its runtime, without `AXON_AGENT_BIN_DIR`; its usage is the agent's report.
+/// the sandbox with its runtime, without `AXON_AGENT_BIN_DIR`; its usage is measured.
 #[test]
 fn an_agent_cli_under_home_is_found_on_path() {
     let agent = &AGENTS[0];
@@ -281,10 +434,6 @@ fn an_agent_cli_under_home_is_found_on_path() {
     let (ok, status, t) = run_task(&env, agent, &git, &model, "path-task");
     assert!(ok, "{t}");
     assert_eq!(str_at(&status, "/status/phase"), Some("Succeeded"), "{t}");
-    assert_eq!(
-        str_at(&status, "/status/usage/source"),
-        Some("agent"),
-        "{t}"
-    );
+    assert_measured(agent, &status, &model, &t);
     assert_eq!(git.file_at(BRANCH, FILE).as_deref(), Some(CONTENT), "{t}");
 }

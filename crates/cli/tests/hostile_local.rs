@@ -377,11 +377,17 @@ fn tail(s: &str) -> &str {
     &s[i..]
 }
 
-/// A custom agent's status has no usage (Axon cannot know it).
+/// A custom agent's usage is what the gateway measured: these agents call no model, so
+/// anything but zero measured by the gateway is forged.
 fn usage_present(task: &Value) -> Option<String> {
-    task.pointer("/status/usage")
-        .filter(|u| !u.is_null())
-        .map(|u| format!("status usage {u} for a custom agent"))
+    let u = task.pointer("/status/usage").filter(|u| !u.is_null())?;
+    let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let measured_zero = u.get("source").and_then(Value::as_str) == Some("gateway")
+        && ["inputTokens", "outputTokens", "turns", "requests"]
+            .iter()
+            .all(|k| n(k) == 0)
+        && u.get("costUSD").and_then(Value::as_f64).unwrap_or(0.0) == 0.0;
+    (!measured_zero).then(|| format!("status usage {u} for a custom agent that called no model"))
 }
 
 /// Forged strings in the Task's status.

@@ -5,9 +5,11 @@
 //! which secrets the gateway must hold for the Task. The drivers only resolve the gateway
 //! values (a local port, a Service address) and start or register the gateway.
 
+use crate::budget::BudgetLimits;
 use crate::plan::{EnvEntry, EnvValue, GITHUB_TOKEN_KEY, RunPlan};
-use axon_api::AgentType;
+use crate::pricing::{ModelPrice, PriceTable, PricingError};
 use axon_api::contract;
+use axon_api::{AgentType, NetworkMode, TaskSpec};
 use thiserror::Error;
 
 /// A value only the driver knows, resolved when it renders the agent's environment.
@@ -161,6 +163,11 @@ pub fn route_through_gateway(plan: &mut RunPlan) -> Result<GatewayNeeds, Gateway
             .iter()
             .map(|v| (*v, EnvValue::Literal(String::new()))),
     )
+    // git's libcurl would ask the proxy without credentials first (a 407 per connection).
+    .chain(std::iter::once((
+        "GIT_HTTP_PROXY_AUTHMETHOD",
+        EnvValue::Literal("basic".into()),
+    )))
     .collect();
     plan.env
         .retain(|e| !set.iter().any(|(name, _)| *name == e.name));
@@ -175,6 +182,63 @@ pub fn route_through_gateway(plan: &mut RunPlan) -> Result<GatewayNeeds, Gateway
         model_credential,
         repo_url: plan.repo.as_ref().map(|r| r.url.clone()),
         github_token,
+    })
+}
+
+/// What a Task's spec asks of its gateway: budget, egress rule, protected branches, prices.
+#[derive(Clone, Debug)]
+pub struct GatewayRules {
+    pub budget: BudgetLimits,
+    /// `Some(allow)`: `spec.network.mode: restricted`.
+    pub restricted: Option<Vec<String>>,
+    /// `spec.policy.protectedBranches` (the base branch is protected anyway).
+    pub protected: Vec<String>,
+    /// The shipped prices, then the config file's, then the Task's own.
+    pub prices: PriceTable,
+}
+
+/// The gateway rules of a Task, with the config file's `pricing`.
+pub fn gateway_rules(
+    spec: &TaskSpec,
+    config_pricing: &[axon_api::ModelPrice],
+) -> Result<GatewayRules, PricingError> {
+    let budget = spec
+        .budget
+        .as_ref()
+        .map_or_else(BudgetLimits::default, |b| BudgetLimits {
+            max_cost_usd: b.max_cost_usd,
+            max_tokens: b.max_tokens.and_then(|n| u64::try_from(n).ok()),
+            max_turns: b.max_turns.and_then(|n| u64::try_from(n).ok()),
+        });
+    let restricted = spec
+        .network
+        .as_ref()
+        .filter(|n| n.mode == NetworkMode::Restricted)
+        .map(|n| n.allow.clone());
+    let protected = spec
+        .policy
+        .as_ref()
+        .map(|p| p.protected_branches.clone())
+        .unwrap_or_default();
+    let price = |p: &axon_api::ModelPrice| {
+        (
+            p.model.clone(),
+            ModelPrice {
+                input_per_mtok: p.input_per_mtok,
+                output_per_mtok: p.output_per_mtok,
+                cache_read_per_mtok: p.cache_read_per_mtok,
+                cache_write_per_mtok: p.cache_write_per_mtok,
+            },
+        )
+    };
+    let prices = PriceTable::shipped()
+        .try_with_overrides(config_pricing.iter().map(price))?
+        .try_with_overrides(spec.pricing.iter().map(price))?;
+    Ok(GatewayRules {
+        budget,
+        restricted,
+        protected,
+        prices,
     })
 }
 
@@ -269,6 +333,29 @@ mod tests {
         for bad in ["h:1", "ftp://h", "http://", "http://u:p@h", "http://h/?k=1"] {
             assert_eq!(split_endpoint(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn rules_come_from_the_spec_and_the_task_prices_win() {
+        let t = "apiVersion: axon.io/v1alpha1\nkind: Task\nmetadata: {name: t}\nspec:\n  type: codex\n  prompt: x\n  credentials: {type: api-key, secretRef: {name: key}}\n  budget: {maxTurns: 3, maxCostUSD: 1.5}\n  network: {mode: restricted, allow: [example.com]}\n  policy: {protectedBranches: ['release/*']}\n  pricing: [{model: m, inputPerMTok: 2, outputPerMTok: 4}]\n";
+        let task = match load_str("t.yaml", t).expect("loads").remove(0).resource {
+            Resource::Task(t) => *t,
+            _ => panic!("a Task"),
+        };
+        let config = [axon_api::ModelPrice {
+            model: "m".into(),
+            input_per_mtok: 1.0,
+            output_per_mtok: 1.0,
+            cache_read_per_mtok: None,
+            cache_write_per_mtok: None,
+        }];
+        let r = gateway_rules(&task.spec, &config).expect("rules");
+        assert_eq!(r.budget.max_turns, Some(3));
+        assert_eq!(r.budget.max_cost_usd, Some(1.5));
+        assert_eq!(r.budget.max_tokens, None);
+        assert_eq!(r.restricted, Some(vec!["example.com".to_string()]));
+        assert_eq!(r.protected, vec!["release/*".to_string()]);
+        assert_eq!(r.prices.price("m").map(|p| p.input_per_mtok), Some(2.0));
     }
 
     #[test]

@@ -90,7 +90,33 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+impl Usage {
+    /// Usage as the Axon gateway measured it. `inputTokens` counts cache reads and writes too
+    /// (they are input), as the agents' own reports do.
+    pub fn measured(totals: &crate::usage::UsageTotals) -> Usage {
+        Usage {
+            input_tokens: totals.input_tokens
+                + totals.cache_read_tokens
+                + totals.cache_write_tokens,
+            output_tokens: totals.output_tokens,
+            cost_usd: totals.cost_usd,
+            turns: totals.turns,
+            source: UsageSource::Gateway,
+            cache_read_tokens: totals.cache_read_tokens,
+            cache_write_tokens: totals.cache_write_tokens,
+            requests: totals.requests,
+        }
+    }
+}
+
 impl ResultsDocument {
+    /// The document with the gateway's measured usage in place of whatever the agent reported
+    /// (`None`: the gateway saw no model call, so the usage is zero, still measured).
+    pub fn with_measured_usage(mut self, totals: Option<&crate::usage::UsageTotals>) -> Self {
+        self.usage = Some(Usage::measured(&totals.cloned().unwrap_or_default()));
+        self
+    }
+
     /// Serialize for a Kubernetes termination message: always valid JSON under
     /// [`TERMINATION_MESSAGE_LIMIT`] bytes, dropping the least important data first.
     pub fn to_termination_message(&self) -> String {

@@ -48,6 +48,8 @@ pub enum RunObservation {
     },
     /// The run could not start: clone failed, a secret is missing, a reference is missing.
     SetupFailed { at: String, reason: String },
+    /// Usage so far, as the gateway measured it while the agent runs (`get -w` shows spend).
+    Spend { usage: crate::results::Usage },
 }
 
 /// Why a run was ended from outside the agent.
@@ -172,6 +174,9 @@ pub fn next_status(
                 condition("Succeeded", false, "SetupFailed", reason, at, generation),
             );
         }
+        RunObservation::Spend { usage } => {
+            s.usage = Some(task_usage(usage));
+        }
         RunObservation::Finished {
             at,
             results,
@@ -196,16 +201,7 @@ pub fn next_status(
                     pull_requests: r.pull_requests.clone(),
                     final_answer: r.final_answer.as_deref().map(capped_answer),
                 });
-                s.usage = r.usage.as_ref().map(|u| TaskUsage {
-                    input_tokens: u.input_tokens,
-                    output_tokens: u.output_tokens,
-                    cost_usd: u.cost_usd,
-                    turns: u.turns,
-                    source: Some(u.source),
-                    cache_read_tokens: u.cache_read_tokens,
-                    cache_write_tokens: u.cache_write_tokens,
-                    requests: u.requests,
-                });
+                s.usage = r.usage.as_ref().map(task_usage);
             }
             set_condition(
                 &mut s.conditions,
@@ -218,6 +214,19 @@ pub fn next_status(
         }
     }
     s
+}
+
+fn task_usage(u: &crate::results::Usage) -> TaskUsage {
+    TaskUsage {
+        input_tokens: u.input_tokens,
+        output_tokens: u.output_tokens,
+        cost_usd: u.cost_usd,
+        turns: u.turns,
+        source: Some(u.source),
+        cache_read_tokens: u.cache_read_tokens,
+        cache_write_tokens: u.cache_write_tokens,
+        requests: u.requests,
+    }
 }
 
 /// Success, a CamelCase reason, and a message that says why.
@@ -371,6 +380,45 @@ mod tests {
             },
         ]);
         insta::assert_yaml_snapshot!(s);
+    }
+
+    #[test]
+    fn spend_shows_while_running_and_a_budget_stop_names_the_limit() {
+        let spend = |turns| RunObservation::Spend {
+            usage: Usage {
+                input_tokens: 100 * turns,
+                turns,
+                requests: turns,
+                source: crate::results::UsageSource::Gateway,
+                ..Default::default()
+            },
+        };
+        let running = run(&[started(), spend(1), spend(2)]);
+        assert_eq!(running.phase, Some(TaskPhase::Running));
+        assert_eq!(running.usage.as_ref().map(|u| u.turns), Some(2));
+        let message = "Axon budget exceeded: maxTurns 2 reached (2 model requests)";
+        let ended = next_status(
+            &running,
+            &RunObservation::Finished {
+                at: "t".into(),
+                results: None,
+                exit_code: None,
+                cause: Some(EndCause::BudgetExceeded {
+                    message: message.into(),
+                }),
+            },
+            Some(1),
+        );
+        assert_eq!(ended.phase, Some(TaskPhase::Failed));
+        assert_eq!(ended.message.as_deref(), Some(message));
+        assert!(
+            ended
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Succeeded" && c.reason == "BudgetExceeded")
+        );
+        // A late figure never changes a finished Task.
+        assert_eq!(next_status(&ended, &spend(3), Some(1)), ended);
     }
 
     #[test]

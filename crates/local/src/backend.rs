@@ -42,6 +42,7 @@ pub struct LocalBackend {
     concurrency: AtomicUsize,
     no_sandbox: AtomicBool,
     default_timeout: Mutex<Option<i64>>,
+    pricing: Mutex<Vec<axon_api::ModelPrice>>,
     isolated_network: Mutex<Option<IsolatedNetwork>>,
 }
 
@@ -81,6 +82,7 @@ impl LocalBackend {
             concurrency: AtomicUsize::new(concurrency),
             no_sandbox: AtomicBool::new(false),
             default_timeout: Mutex::new(None),
+            pricing: Mutex::new(Vec::new()),
             isolated_network: Mutex::new(None),
         };
         b.recover()?;
@@ -139,6 +141,18 @@ impl LocalBackend {
 
     fn default_timeout(&self) -> Option<i64> {
         self.default_timeout.lock().ok().and_then(|t| *t)
+    }
+
+    /// The config file's `pricing` for Tasks applied from now on (their gateway's prices after
+    /// the shipped ones; a Task's own `pricing` wins), stored with each Task.
+    pub fn set_pricing(&self, pricing: Vec<axon_api::ModelPrice>) {
+        if let Ok(mut p) = self.pricing.lock() {
+            *p = pricing;
+        }
+    }
+
+    fn pricing(&self) -> Vec<axon_api::ModelPrice> {
+        self.pricing.lock().map(|p| p.clone()).unwrap_or_default()
     }
 
     /// Run Tasks applied from now on with a restricted network (`None`: the host's), stored
@@ -232,6 +246,7 @@ impl LocalBackend {
             agent_paths: agent_bins.dirs,
             agent_path_prefix: agent_bins.path_prefix,
             isolated_network: self.isolated_network(),
+            pricing: self.pricing(),
         })
     }
 

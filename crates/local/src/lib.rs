@@ -36,6 +36,7 @@ mod secrets;
 mod spawner_support;
 mod store;
 mod supervisor;
+mod task_gateway;
 mod teardown;
 pub mod workspace_prep;
 

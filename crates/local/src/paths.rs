@@ -100,4 +100,13 @@ impl TaskDir {
     pub fn cred(&self) -> PathBuf {
         self.root.join("cred")
     }
+    /// The Task's gateway: its Unix socket (restricted network) and CA bundle, bound
+    /// read-only into the sandbox.
+    pub fn gateway(&self) -> PathBuf {
+        self.root.join("gateway")
+    }
+    /// Every request the Task's gateway served, one JSON line each (`axon logs --requests`).
+    pub fn requests(&self) -> PathBuf {
+        self.root.join("requests.jsonl")
+    }
 }

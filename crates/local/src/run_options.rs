@@ -41,6 +41,9 @@ pub struct RunOptions {
     /// gateway's socket (`crate::network`). `None`: the host's network.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolated_network: Option<IsolatedNetwork>,
+    /// The config file's `pricing` when the Task was applied (the Task's own wins).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pricing: Vec<axon_api::ModelPrice>,
 }
 
 #[cfg(test)]

@@ -24,10 +24,12 @@ use crate::sandbox::{
 };
 use crate::secrets::Secrets;
 use crate::store::Store;
+use crate::task_gateway::{TaskGateway, TaskGatewaySpec};
 use crate::workspace_prep::{PrepareRequest, prepare};
 use axon_agent::collect::{CollectInput, claims_from_stream, collect};
 use axon_agent::outside_push::{is_local_repository, push_agent_branch};
 use axon_api::{AgentConfig, AgentType, Kind, Task, TaskPhase, Workspace};
+use axon_core::gateway_plan::route_through_gateway;
 use axon_core::plan::{EnvValue, GITHUB_TOKEN_KEY, RunPlan, plan_run};
 use axon_core::results::ResultsDocument;
 use axon_core::task_status::{EndCause, RunObservation};
@@ -106,9 +108,29 @@ pub async fn supervise(
     let deadline = limit.map(|s| (tokio::time::Instant::now() + Duration::from_secs(s), s));
     let retries = task.spec.backoff_limit.unwrap_or(0).max(0);
     let mut attempt = 0;
+    // One gateway for every attempt: the budget covers the Task, not a run.
+    let mut gateway: Option<TaskGateway> = None;
     loop {
         let attempt_of = (attempt, retries);
-        let end = run_once(&home, &store, &td, &task, &opts, &exe, &mut term, deadline).await?;
+        let end = run_once(
+            (&home, &store, &td),
+            &task,
+            &opts,
+            &exe,
+            &mut term,
+            deadline,
+            &mut gateway,
+        )
+        .await;
+        let end = match end {
+            Ok(end) => end,
+            Err(e) => {
+                if let Some(g) = gateway.take() {
+                    g.stop().await;
+                }
+                return Err(e);
+            }
+        };
         let RunObservation::Finished {
             results,
             exit_code,
@@ -135,6 +157,9 @@ pub async fn supervise(
         observe(&store, &name, &uid, &end)?;
         break;
     }
+    if let Some(g) = gateway.take() {
+        g.stop().await;
+    }
     crate::profile::mark("status stored");
     let _ = kick::kick(&home, &exe);
     crate::profile::mark("engine kicked");
@@ -152,16 +177,14 @@ fn clear_run_dirs(td: &TaskDir) {
 /// One attempt: set up (workspace, secrets), run the sandbox, take the results; what to
 /// record (a setup failure, a cancel, a timeout — `deadline` is the Task's, with its seconds —
 /// or the run's end).
-#[allow(clippy::too_many_arguments)]
 async fn run_once(
-    home: &Home,
-    store: &Store,
-    td: &TaskDir,
+    (home, store, td): (&Home, &Store, &TaskDir),
     task: &Task,
     opts: &RunOptions,
     exe: &Path,
     term: &mut tokio::signal::unix::Signal,
     deadline: Option<(tokio::time::Instant, u64)>,
+    gateway: &mut Option<TaskGateway>,
 ) -> Result<RunObservation, LocalError> {
     let timed_out = || {
         let seconds = deadline.map_or(0, |(_, s)| i64::try_from(s).unwrap_or(i64::MAX));
@@ -177,7 +200,7 @@ async fn run_once(
     };
     tokio::pin!(until_deadline);
     let setup = tokio::select! {
-        r = setup(home, store, td, task, opts, exe) => Some(r),
+        r = setup(home, store, td, task, opts, exe, gateway) => Some(r),
         _ = term.recv() => None,
         _ = &mut until_deadline => return Ok(timed_out()),
     };
@@ -191,7 +214,14 @@ async fn run_once(
         }
         Some(Ok(l)) => l,
     };
-
+    let Some(gw) = gateway.as_ref() else {
+        return Ok(RunObservation::SetupFailed {
+            at: ids::now(),
+            reason: "the Task's gateway did not start".into(),
+        });
+    };
+    // Subscribed before the agent starts, so no refusal is missed.
+    let gateway_events = gateway_events(gw.events(), (store, td), (&name, &uid));
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -234,7 +264,14 @@ async fn run_once(
     )?;
 
     let watchdog = stopped_runner(pid, exe.to_path_buf());
+    // Biased, the gateway first: an agent that exits on the budget refusal has it waiting in
+    // the channel already (the event is sent before the refusal), so the stop is named.
     let (status, cause) = tokio::select! {
+        biased;
+        message = gateway_events => {
+            signal_group(pid, libc::SIGKILL);
+            (child.wait().await.ok(), Some(EndCause::BudgetExceeded { message }))
+        }
         s = child.wait() => (s.ok(), None),
         _ = &mut until_deadline => {
             signal_group(pid, libc::SIGKILL);
@@ -255,17 +292,25 @@ async fn run_once(
     // without one (`--sandbox none`).
     signal_group(pid, libc::SIGKILL);
     let code = status.and_then(|s| s.code());
-    let results = if cause.is_some() {
-        None
-    } else {
-        Some(results(&launch, td, code).await)
+    let results = match &cause {
+        None => Some(results(&launch, td, code, gw).await),
+        Some(EndCause::BudgetExceeded { message }) => {
+            Some(budget_results(&launch, td, task, gw, message).await)
+        }
+        Some(_) => None,
     };
     crate::profile::mark("results read");
     Ok(finished(results, code, cause))
 }
 
-/// The results document, measured now that nothing of the sandbox runs.
-async fn results(launch: &Launch, td: &TaskDir, code: Option<i32>) -> ResultsDocument {
+/// The results document, measured now that nothing of the sandbox runs; usage is what the
+/// gateway measured, whatever the agent printed.
+async fn results(
+    launch: &Launch,
+    td: &TaskDir,
+    code: Option<i32>,
+    gw: &TaskGateway,
+) -> ResultsDocument {
     let log = td.log();
     let agent_type = launch.agent_type;
     let reported = tokio::task::spawn_blocking(move || claims_from_stream(agent_type, &log, code))
@@ -285,6 +330,64 @@ async fn results(launch: &Launch, td: &TaskDir, code: Option<i32>) -> ResultsDoc
         secrets: launch.secrets.clone(),
     })
     .await
+    .with_measured_usage(gw.usage().as_ref())
+}
+
+/// The results of a run the gateway stopped over budget: whatever the work tree holds is
+/// committed on the Task's WIP branch from outside and pushed when the Workspace can be pushed
+/// to (nothing lost); the failure names the limit and the figure.
+async fn budget_results(
+    launch: &Launch,
+    td: &TaskDir,
+    task: &Task,
+    gw: &TaskGateway,
+    message: &str,
+) -> ResultsDocument {
+    let mut doc = ResultsDocument {
+        agent_type: launch.agent_type.map(|a| a.as_str().to_string()),
+        base_branch: launch.base_branch.clone(),
+        failure_reason: Some(message.to_string()),
+        ..Default::default()
+    };
+    if let Some(remote) = launch.remote_url.as_deref() {
+        let name = task.metadata.name.clone().unwrap_or_default();
+        let wip = axon_agent::wip::commit_and_push(&axon_agent::wip::WipRequest {
+            work: &launch.work,
+            base_head: launch.base_head.as_deref(),
+            task: &name,
+            remote,
+            token_file: launch.token_file.as_deref(),
+            lent_objects: launch.lent_objects.as_deref(),
+        })
+        .await;
+        let line = match wip {
+            Ok(Some(w)) => {
+                let line = match &w.push_error {
+                    None => format!("axon: the work tree was saved on {} and pushed\n", w.branch),
+                    Some(e) => format!(
+                        "axon: warning: the work tree was saved on {} but not pushed: {e}\n",
+                        w.branch
+                    ),
+                };
+                doc.branch = Some(w.branch);
+                doc.commits = vec![w.commit];
+                doc.pushed = w.pushed;
+                line
+            }
+            Ok(None) => "axon: nothing to save: the work tree holds no change\n".to_string(),
+            Err(e) => format!("axon: warning: the work tree could not be saved: {e}\n"),
+        };
+        append_log(td, &line);
+    }
+    doc.with_measured_usage(gw.usage().as_ref())
+}
+
+/// Append one line of Axon's own to the Task's log.
+fn append_log(td: &TaskDir, line: &str) {
+    use std::io::Write;
+    if let Ok(mut log) = std::fs::OpenOptions::new().append(true).open(td.log()) {
+        let _ = log.write_all(line.as_bytes());
+    }
 }
 
 /// A Workspace repository on this machine (a path or `file://`): the sandbox sees it
@@ -308,11 +411,38 @@ async fn push_to_local_repository(launch: &Launch, td: &TaskDir) {
     )
     .await;
     if let Err(e) = pushed {
-        use std::io::Write;
-        let line =
-            format!("axon: warning: the branch was not pushed to the local repository: {e}\n");
-        if let Ok(mut log) = std::fs::OpenOptions::new().append(true).open(td.log()) {
-            let _ = log.write_all(line.as_bytes());
+        append_log(
+            td,
+            &format!("axon: warning: the branch was not pushed to the local repository: {e}\n"),
+        );
+    }
+}
+
+/// Follows what the Task's gateway reports while the agent runs: live spend goes into status,
+/// each refused connection into the Task's log; resolves with the message of a budget refusal
+/// (the run is then stopped).
+async fn gateway_events(
+    mut events: tokio::sync::broadcast::Receiver<axon_gateway::GatewayEvent>,
+    (store, td): (&Store, &TaskDir),
+    (name, uid): (&str, &str),
+) -> String {
+    use axon_gateway::GatewayEvent;
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match events.recv().await {
+            Ok(GatewayEvent::BudgetExceeded { message, .. }) => return message,
+            Ok(GatewayEvent::Usage { totals, .. }) => {
+                let usage = axon_core::results::Usage::measured(&totals);
+                let _ = observe(store, name, uid, &RunObservation::Spend { usage });
+            }
+            Ok(GatewayEvent::EgressDenied { host, .. }) => append_log(
+                td,
+                &format!(
+                    "axon: the gateway refused a connection to {host}: spec.network is restricted (add the domain to spec.network.allow to admit it)\n"
+                ),
+            ),
+            Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => std::future::pending::<()>().await,
         }
     }
 }
@@ -391,6 +521,7 @@ async fn setup(
     task: &Task,
     opts: &RunOptions,
     exe: &Path,
+    gateway: &mut Option<TaskGateway>,
 ) -> Result<Launch, String> {
     let spec = &task.spec;
     let ws: Option<Workspace> = match &spec.workspace_ref {
@@ -406,35 +537,95 @@ async fn setup(
     // the branch it works on.
     let status = task.status.clone().unwrap_or_default();
     plan.admit(status.prompt, status.branch);
+    // The agent reaches models and its repository only through the Task's gateway.
+    let needs = route_through_gateway(&mut plan).map_err(|e| e.to_string())?;
     let bwrap = match opts.sandbox {
         SandboxMode::Bubblewrap => {
             Some(find_bwrap().ok_or_else(|| LocalError::BwrapMissing.to_string())?)
         }
         SandboxMode::None => None,
     };
-    // The network: the host's, or a namespace of its own whose way out is the gateway.
-    let net = crate::network::network_setup(opts.isolated_network.as_ref(), opts.sandbox)?;
 
     for d in [td.work(), td.home(), td.tmp(), td.config()] {
         mkdir(&d, 0o700)?;
     }
     mkdir(&td.cred(), 0o700)?;
 
-    // Secrets first: a missing one fails fast, naming the secret and key.
+    // Secrets first: a missing one fails fast, naming the secret and key. They go to the
+    // gateway, never into the sandbox.
     let secrets = Secrets::open(&home.secrets()).map_err(|e| e.to_string())?;
-    let mut env: BTreeMap<String, String> = BTreeMap::new();
     let mut secret_values: Vec<String> = Vec::new();
+    let mut read_secret = |sk: &axon_core::gateway_plan::SecretKey| {
+        let v = secrets
+            .value(&sk.secret, &sk.key)
+            .map_err(|e| e.to_string())?;
+        secret_values.push(v.clone());
+        Ok::<_, String>(axon_gateway::Secret::new(v))
+    };
+    let model_credential = needs
+        .model_credential
+        .as_ref()
+        .map(&mut read_secret)
+        .transpose()?;
+    let github_token = needs
+        .github_token
+        .as_ref()
+        .map(&mut read_secret)
+        .transpose()?;
+    if gateway.is_none() {
+        let rules = axon_core::gateway_plan::gateway_rules(&task.spec, &opts.pricing)
+            .map_err(|e| e.to_string())?;
+        *gateway = Some(
+            TaskGateway::start(TaskGatewaySpec {
+                task: axon_gateway::TaskRef {
+                    namespace: task
+                        .metadata
+                        .namespace
+                        .clone()
+                        .unwrap_or_else(|| "default".into()),
+                    name: plan.task.clone(),
+                    uid: task.metadata.uid.clone().unwrap_or_default(),
+                },
+                model_upstream: needs.model_upstream.clone(),
+                model_credential,
+                repo_url: needs.repo_url.clone(),
+                github_token,
+                protected: rules.protected,
+                network: match rules.restricted {
+                    Some(allow) => axon_gateway::Network::Restricted { allow },
+                    None => axon_gateway::Network::Open,
+                },
+                budget: rules.budget,
+                prices: rules.prices,
+                dir: td.gateway(),
+                audit_file: td.requests(),
+            })
+            .await?,
+        );
+    }
+    let gw = gateway
+        .as_mut()
+        .ok_or_else(|| "the Task's gateway did not start".to_string())?;
+    secret_values.push(gw.token().to_string());
+    // The network: the host's, or a namespace of its own whose way out is the gateway.
+    let isolated = opts
+        .isolated_network
+        .clone()
+        .or_else(|| gw.isolated_network());
+    let net = crate::network::network_setup(isolated.as_ref(), opts.sandbox)?;
+
+    let mut env: BTreeMap<String, String> = BTreeMap::new();
     for e in &plan.env {
         let value = match &e.value {
             EnvValue::Literal(v) => v.clone(),
-            EnvValue::Secret { secret, key } => {
-                let v = secrets.value(secret, key).map_err(|e| e.to_string())?;
-                secret_values.push(v.clone());
-                v
-            }
             EnvValue::ConfigPath(p) => td.config().join(p).to_string_lossy().to_string(),
-            EnvValue::Gateway(_) => {
-                return Err(format!("{}: a gateway value without a gateway", e.name));
+            EnvValue::Gateway(v) => gw.resolve(v),
+            // `route_through_gateway` left none.
+            EnvValue::Secret { secret, key } => {
+                return Err(format!(
+                    "{}: secret {secret:?} (key {key}) would reach the agent",
+                    e.name
+                ));
             }
         };
         env.insert(e.name.clone(), value);
@@ -502,13 +693,14 @@ async fn setup(
             axon_api::contract::ENV_BASE_BRANCH.into(),
             prepared.base_branch.clone(),
         );
+        gw.set_base_branch(&prepared.base_branch);
         base_branch = Some(prepared.base_branch);
         base_head = Some(prepared.head);
         shared_objects = prepared.shared_objects;
     }
     write_private(
         &td.home().join(".gitconfig"),
-        "[user]\n\tname = Axon Agent\n\temail = axon-agent@localhost\n",
+        &axon_core::gateway_plan::agent_gitconfig(),
     )?;
 
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -565,7 +757,7 @@ async fn setup(
             .filter(|d| d.file_name().is_some_and(|n| n == ".bin"))
             .and_then(|d| d.parent().map(PathBuf::from)),
         Some(td.config()),
-        Some(td.cred()),
+        Some(td.gateway()),
         shared_objects.clone(),
     ]
     .into_iter()
@@ -582,7 +774,7 @@ async fn setup(
         .filter(|p| p.is_dir())
         .collect();
     if let Some((uid, gid)) = drop_to {
-        for d in [td.work(), td.home(), td.tmp(), td.config(), td.cred()] {
+        for d in [td.work(), td.home(), td.tmp(), td.config()] {
             chown_tree(&d, uid, gid).map_err(|e| format!("chown {}: {e}", d.display()))?;
         }
         let binds: Vec<PathBuf> = read_only

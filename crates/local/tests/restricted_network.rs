@@ -100,8 +100,8 @@ async fn a_restricted_sandbox_reaches_the_gateway_socket_and_nothing_else() {
     let agent = env.agent(
         "probe.sh",
         &format!(
-            r#"curl -sS -m 5 -o host.out http://127.0.0.1:{host_port}/direct 2>host.err; echo $? > host.code
-curl -sS -m 20 -o gw.out -X POST http://127.0.0.1:{GATEWAY_PORT}/v1/messages 2>gw.err; echo $? > gw.code
+            r#"curl --noproxy '*' -sS -m 5 -o host.out http://127.0.0.1:{host_port}/direct 2>host.err; echo $? > host.code
+curl --noproxy '*' -sS -m 20 -o gw.out -X POST http://127.0.0.1:{GATEWAY_PORT}/v1/messages 2>gw.err; echo $? > gw.code
 echo "${{AXON_GATEWAY_SOCKET:-unset}}" > gw.var
 cat /proc/net/if_inet6 /proc/net/dev > net.txt 2>&1
 exit 0"#
@@ -160,7 +160,7 @@ async fn a_restricted_sandbox_without_a_gateway_has_no_network() {
     let agent = env.agent(
         "probe.sh",
         &format!(
-            "curl -sS -m 5 -o /dev/null http://127.0.0.1:{host_port}/ 2>/dev/null; echo $? > host.code"
+            "curl --noproxy '*' -sS -m 5 -o /dev/null http://127.0.0.1:{host_port}/ 2>/dev/null; echo $? > host.code"
         ),
     );
     env.backend.set_isolated_network(Some(IsolatedNetwork {
