@@ -99,6 +99,8 @@ pub enum Command {
     Controller(ControllerArgs),
     /// Run one TaskSpawner's loop (inside the cluster)
     Spawner(SpawnerArgs),
+    /// Run the Axon gateway for a cluster's Tasks (inside the cluster; `axon install` deploys it)
+    Gateway(GatewayArgs),
     /// Workspace preparation (the Kubernetes init container)
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
@@ -344,6 +346,28 @@ pub struct ControllerArgs {
     /// their Secrets in the Pod, for a cluster migrating to the gateway
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub gateway: bool,
+}
+
+/// Where `axon gateway` finds its Tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GatewayBackend {
+    /// Tasks of the Kubernetes cluster the gateway runs in (tokens verified with the gateway
+    /// Secret's key, grants read by RBAC)
+    Kubernetes,
+}
+
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    /// Whose Tasks the gateway serves (the local backend runs a gateway inside each Task's
+    /// supervisor instead)
+    #[arg(long, value_enum)]
+    pub backend: GatewayBackend,
+    /// Address to listen on (`host:port`)
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub listen: String,
+    /// Directory holding the gateway Secret's `token-key`, `ca.crt` and `ca.key`
+    #[arg(long, default_value = "/var/run/axon/gateway")]
+    pub secret_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -58,7 +58,7 @@ fn env(name: &str) -> Option<String> {
 }
 
 /// Completes on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -25,6 +25,11 @@ use thiserror::Error;
 pub struct SecretValue(String);
 
 impl SecretValue {
+    /// Wraps `value` (read from a Secret).
+    pub fn new(value: impl Into<String>) -> SecretValue {
+        SecretValue(value.into())
+    }
+
     /// The value, to put in the forwarded request only.
     pub fn expose(&self) -> &str {
         &self.0

@@ -179,6 +179,32 @@ pub async fn load_keys(client: &Client) -> Result<GatewayKeys, KubeError> {
     })
 }
 
+/// The gateway's material from the directory its Secret is mounted at (`token-key`, `ca.crt`,
+/// `ca.key`). Errors name the file and what is wrong, never a value.
+pub fn read_material(dir: &std::path::Path) -> Result<GatewayMaterial, KubeError> {
+    let read = |key: &str| {
+        let path = dir.join(key);
+        std::fs::read(&path).map_err(|e| {
+            KubeError::Gateway(format!(
+                "cannot read {}: {e} (the gateway Secret {SYSTEM_NAMESPACE}/{GATEWAY_NAME} is mounted there; `axon install` creates it)",
+                path.display()
+            ))
+        })
+    };
+    let token_key = read(GATEWAY_KEY_KEY)?;
+    check_key(&token_key)
+        .map_err(|e| KubeError::Gateway(format!("{}: {e}", dir.join(GATEWAY_KEY_KEY).display())))?;
+    let text = |key: &str| {
+        String::from_utf8(read(key)?)
+            .map_err(|_| KubeError::Gateway(format!("{} is not PEM text", dir.join(key).display())))
+    };
+    Ok(GatewayMaterial {
+        token_key,
+        ca_cert_pem: text(GATEWAY_CA_CERT_KEY)?,
+        ca_key_pem: text(GATEWAY_CA_KEY_KEY)?,
+    })
+}
+
 /// Create the Secret with fresh material when it does not exist; `true` when it was created.
 /// An existing Secret is left as it is (never rotated).
 pub async fn ensure_secret(client: &Client) -> Result<bool, KubeError> {

@@ -13,7 +13,13 @@
 //! - `resolve_grant`, run as the gateway's ServiceAccount, gives that Task's credentials, and
 //!   refuses once the Task is finished;
 //! - the restricted-egress NetworkPolicy is applied idempotently by the controller's
-//!   ServiceAccount, and for a restricted Task along with its Pod's label.
+//!   ServiceAccount, and for a restricted Task along with its Pod's label;
+//! - the gateway itself (`axon gateway --backend=kubernetes`, in process, as the gateway's
+//!   ServiceAccount, its Secret read from a mounted-like directory): a model call with a Task's
+//!   token reaches the fake model server with the real key, the Task's `status.usage` becomes
+//!   the measured figures (source `gateway`), the next call over `maxTurns` is refused and
+//!   recorded as a `BudgetExceeded` Event, a restarted gateway continues from the recorded
+//!   usage, tokens of another uid or of a finished Task get 401, audit lines name the Task.
 //!
 //! Skipped, with a `SKIPPED` line, when `up.sh` is absent (`AXON_KUBE_REQUIRED=1` fails then).
 
@@ -21,13 +27,16 @@ use axon_api::{Task, TaskStatus};
 use axon_core::gateway_token::{TaskIdentity, verify};
 use axon_kube::KubeBackend;
 use axon_kube::gateway_grant::{GrantError, resolve_grant};
-use axon_kube::gateway_secret::keys_from_secret;
+use axon_kube::gateway_secret::{keys_from_secret, read_material};
+use axon_kube::gateway_server::RunningGateway;
 use axon_kube::job::JobOptions;
 use axon_kube::metrics::Metrics;
 use axon_kube::network_policy::{ensure_restricted_policy, is_restricted};
 use axon_kube::task_controller::{Context, ControllerGateway, reconcile};
 use axon_testsupport::kube_plane::{ControlPlane, up_sh_or_skip};
 use axon_testsupport::kubelet::client;
+use axon_testsupport::model_server::FakeModelServer;
+use axon_testsupport::model_server::script::Script;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
 use k8s_openapi::api::batch::v1::Job;
@@ -524,5 +533,233 @@ async fn scenario(plane: &ControlPlane) {
     step(
         t0,
         "restricted Task: its Pod is labelled, the namespace has the NetworkPolicy selecting it (applied idempotently); the CA ConfigMap is not rewritten",
+    );
+
+    the_gateway_serves(&admin, &as_gateway, &first, t0).await;
+}
+
+/// A writer the test reads back (the gateway's standard output).
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).to_string()
+    }
+}
+
+/// POST an Anthropic Messages call to `base` with `key` in `x-api-key`: status and body.
+async fn messages(http: &reqwest::Client, base: &str, key: &str) -> (u16, String) {
+    let r = http
+        .post(format!("{base}/v1/messages"))
+        .header("x-api-key", key)
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": "claude-sonnet-4-5", "max_tokens": 64,
+            "messages": [{"role": "user", "content": "Say hello"}]}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap_or_default())
+}
+
+async fn the_gateway_serves(admin: &Client, as_gateway: &Client, secret: &Secret, t0: Instant) {
+    axon_kube::tls::install_crypto_provider();
+    // The Secret as the Deployment mounts it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (k, v) in secret.data.as_ref().expect("data") {
+        std::fs::write(dir.path().join(k), &v.0).expect("write");
+    }
+    let material = read_material(dir.path()).expect("the mounted Secret reads");
+    let fake = FakeModelServer::start(Script::new().text("hello").usage(120, 30)).expect("fake");
+    let tasks: Api<Task> = Api::namespaced(admin.clone(), NS);
+    let metered = task(
+        "metered",
+        json!({"modelBaseURL": fake.base_url(), "budget": {"maxTurns": 1}}),
+    );
+    let created = tasks
+        .create(&PostParams::default(), &metered)
+        .await
+        .expect("task");
+    let id = TaskIdentity {
+        namespace: NS.into(),
+        name: "metered".into(),
+        uid: created.metadata.uid.clone().expect("uid"),
+    };
+    let token = axon_core::gateway_token::mint(&material.token_key, &id);
+    let out = Captured::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let running = RunningGateway::start(
+        as_gateway.clone(),
+        &material,
+        listener,
+        Box::new(out.clone()),
+    )
+    .expect("the gateway starts");
+    let base = running.base_url().expect("address");
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+
+    let (status, body) = messages(&http, &base, &token).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""input_tokens":120"#), "{body}");
+    let seen = fake.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].headers.get("x-api-key").map(String::as_str),
+        Some("sk-ant-test"),
+        "the model server sees the real key, not the token"
+    );
+    let usage = must("status.usage measured by the gateway", async || {
+        let t = tasks.get("metered").await.ok()?;
+        t.status
+            .and_then(|s| s.usage)
+            .filter(|u| u.source == Some(axon_api::UsageSource::Gateway))
+    })
+    .await;
+    assert_eq!(
+        (
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.turns,
+            usage.requests
+        ),
+        (120, 30, 1, 1),
+        "{usage:?}"
+    );
+    step(
+        t0,
+        "gateway: a model call with the Task's token reaches the model with the real key; status.usage is the measure (source gateway)",
+    );
+
+    // Over budget: refused by the gateway, recorded as an Event on the Task.
+    let (status, body) = messages(&http, &base, &token).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("maxTurns 1"), "{body}");
+    assert_eq!(fake.requests().len(), 1, "nothing was forwarded");
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(admin.clone(), NS);
+    let note = must("the BudgetExceeded Event on the Task", async || {
+        events
+            .list(&ListParams::default())
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .find(|e| {
+                e.reason.as_deref() == Some("BudgetExceeded")
+                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("metered")
+            })
+            .and_then(|e| e.note)
+    })
+    .await;
+    assert!(note.contains("maxTurns 1"), "{note}");
+
+    // Refused tokens: another uid, a finished Task, garbage.
+    let other = axon_core::gateway_token::mint(
+        &material.token_key,
+        &TaskIdentity {
+            uid: "another-uid".into(),
+            ..id.clone()
+        },
+    );
+    let hello = tasks.get("hello").await.expect("hello");
+    let finished = axon_core::gateway_token::mint(
+        &material.token_key,
+        &TaskIdentity {
+            namespace: NS.into(),
+            name: "hello".into(),
+            uid: hello.metadata.uid.clone().expect("uid"),
+        },
+    );
+    for (what, key) in [
+        ("another uid", other.as_str()),
+        ("a finished Task", finished.as_str()),
+        ("garbage", "axgw1.garbage.x"),
+    ] {
+        let (status, body) = messages(&http, &base, key).await;
+        assert_eq!(status, 401, "{what}: {body}");
+    }
+    assert_eq!(fake.requests().len(), 1);
+    step(
+        t0,
+        "gateway: the call over maxTurns is refused (BudgetExceeded Event); tokens of another uid, a finished Task, garbage get 401",
+    );
+
+    running.shutdown(Duration::from_secs(2)).await;
+    let audit = out.text();
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains(r#""task":"gw/metered""#) && l.contains(r#""status":200"#)),
+        "{audit}"
+    );
+    assert!(
+        !audit.contains("sk-ant-test") && !audit.contains(&token),
+        "{audit}"
+    );
+    for line in audit.lines() {
+        serde_json::from_str::<Value>(line).expect("every audit line is JSON");
+    }
+
+    // A restarted gateway continues from the recorded usage: the budget still holds.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let again = RunningGateway::start(
+        as_gateway.clone(),
+        &material,
+        listener,
+        Box::new(Captured::default()),
+    )
+    .expect("the gateway starts again");
+    let base = again.base_url().expect("address");
+    let (status, body) = messages(&http, &base, &token).await;
+    assert_eq!(status, 400, "the restarted gateway knows the turn: {body}");
+    assert_eq!(fake.requests().len(), 1);
+    // The Task finishes: its token stops working within the grant cache's lifetime.
+    let done = TaskStatus {
+        phase: Some(axon_api::TaskPhase::Failed),
+        ..Default::default()
+    };
+    tasks
+        .patch_status(
+            "metered",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"phase": done.phase}})),
+        )
+        .await
+        .expect("status");
+    must("the finished Task's token to be refused", async || {
+        let (status, _) = messages(&http, &base, &token).await;
+        (status == 401).then_some(())
+    })
+    .await;
+    again.shutdown(Duration::from_secs(2)).await;
+    let kept = tasks.get("metered").await.expect("task");
+    assert_eq!(
+        kept.status.and_then(|s| s.usage).map(|u| u.turns),
+        Some(1),
+        "a refused call is no turn"
+    );
+    step(
+        t0,
+        "gateway restart: usage continues from status (budget holds); a finished Task's token stops working; audit lines name the Task, hold no secret",
     );
 }
