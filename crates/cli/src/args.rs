@@ -99,7 +99,8 @@ pub enum Command {
     Controller(ControllerArgs),
     /// Run one TaskSpawner's loop (inside the cluster)
     Spawner(SpawnerArgs),
-    /// Run the Axon gateway for a cluster's Tasks (inside the cluster; `axon install` deploys it)
+    /// Run the Axon gateway for a cluster's Tasks: `axon gateway --backend kubernetes` (inside
+    /// the cluster; `axon install` deploys it)
     Gateway(GatewayArgs),
     /// Workspace preparation (the Kubernetes init container)
     #[command(subcommand)]
@@ -348,20 +349,10 @@ pub struct ControllerArgs {
     pub gateway: bool,
 }
 
-/// Where `axon gateway` finds its Tasks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum GatewayBackend {
-    /// Tasks of the Kubernetes cluster the gateway runs in (tokens verified with the gateway
-    /// Secret's key, grants read by RBAC)
-    Kubernetes,
-}
-
 #[derive(Debug, Args)]
 pub struct GatewayArgs {
-    /// Whose Tasks the gateway serves (the local backend runs a gateway inside each Task's
-    /// supervisor instead)
-    #[arg(long, value_enum)]
-    pub backend: GatewayBackend,
+    // Whose Tasks it serves is the global `--backend`: `kubernetes` (the local backend runs a
+    // gateway inside each Task's supervisor instead).
     /// Address to listen on (`host:port`)
     #[arg(long, default_value = "0.0.0.0:8080")]
     pub listen: String,
