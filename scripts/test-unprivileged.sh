@@ -82,55 +82,41 @@ for d in home tmp scratch; do
   install -d -m 0700 -o "$user" -g "$user" "$dir/$d"
 done
 
+# Runs "$dir/bin/$1" as the user in a clean environment; the other arguments are extra
+# variables (NAME=VALUE) before the suite's own arguments, separated by --.
+as_user() {
+  local suite=$1 vars=()
+  shift
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do vars+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  (
+    cd "$dir"
+    exec setpriv --reuid "$user" --regid "$user" --init-groups \
+      env -i \
+      PATH=/usr/local/bin:/usr/bin:/bin \
+      LANG=C.UTF-8 \
+      HOME="$dir/home" \
+      TMPDIR="$dir/tmp" \
+      AXON_TEST_TMPDIR="$dir/scratch" \
+      RUST_BACKTRACE="${RUST_BACKTRACE:-0}" \
+      "${vars[@]}" \
+      "$dir/bin/$suite" "$@"
+  )
+}
+
 echo "== hostile suite as $user (uid $(id -u "$user")) in $dir"
 log="$dir/run.log"
 set +e
-(
-  cd "$dir"
-  exec setpriv --reuid "$user" --regid "$user" --init-groups \
-    env -i \
-    PATH=/usr/local/bin:/usr/bin:/bin \
-    LANG=C.UTF-8 \
-    HOME="$dir/home" \
-    TMPDIR="$dir/tmp" \
-    AXON_TEST_TMPDIR="$dir/scratch" \
-    AXON_TEST_BIN="$dir/bin/axon" \
-    RUST_BACKTRACE="${RUST_BACKTRACE:-0}" \
-    "$dir/bin/hostile_local" "$@"
-) 2>&1 | tee "$log"
+as_user hostile_local AXON_TEST_BIN="$dir/bin/axon" -- "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 summary=$(grep -E '^test result:' "$log" | tail -n 1 || true)
 for suite in "${cli_suites[@]}"; do
   echo "== $suite as $user"
-  (
-    cd "$dir"
-    exec setpriv --reuid "$user" --regid "$user" --init-groups \
-      env -i \
-      PATH=/usr/local/bin:/usr/bin:/bin \
-      LANG=C.UTF-8 \
-      HOME="$dir/home" \
-      TMPDIR="$dir/tmp" \
-      AXON_TEST_TMPDIR="$dir/scratch" \
-      AXON_TEST_BIN="$dir/bin/axon" \
-      RUST_BACKTRACE="${RUST_BACKTRACE:-0}" \
-      "$dir/bin/$suite"
-  ) || status=$?
+  as_user "$suite" AXON_TEST_BIN="$dir/bin/axon" || status=$?
 done
 for suite in "${local_suites[@]}"; do
   echo "== $suite as $user"
-  (
-    cd "$dir"
-    exec setpriv --reuid "$user" --regid "$user" --init-groups \
-      env -i \
-      PATH=/usr/local/bin:/usr/bin:/bin \
-      LANG=C.UTF-8 \
-      HOME="$dir/home" \
-      TMPDIR="$dir/tmp" \
-      AXON_TEST_TMPDIR="$dir/scratch" \
-      AXON_TEST_HELPER="$dir/bin/axon-local-helper" \
-      RUST_BACKTRACE="${RUST_BACKTRACE:-0}" \
-      "$dir/bin/$suite"
-  ) || status=$?
+  as_user "$suite" AXON_TEST_HELPER="$dir/bin/axon-local-helper" || status=$?
 done
 set -e
 echo "== hostile suite as $user: ${summary:-no summary (exit $status)}"

@@ -66,6 +66,23 @@ pub(crate) fn base_command(cwd: &Path) -> Command {
     cmd
 }
 
+/// A command that talks to the remote goes the way the driver set for Axon's own process: on
+/// Kubernetes the results container reaches the repository through the gateway (its proxy and
+/// CA bundle variables, set by the controller, never by the agent). Locally none is set.
+fn through_gateway(cmd: &mut Command) {
+    use axon_core::gateway_plan::{CA_BUNDLE_VARS, NO_PROXY_VARS, PROXY_VARS};
+    let names = PROXY_VARS
+        .iter()
+        .chain(&NO_PROXY_VARS)
+        .chain(&CA_BUNDLE_VARS)
+        .chain(&["GIT_HTTP_PROXY_AUTHMETHOD"]);
+    for name in names {
+        if let Some(value) = std::env::var_os(name) {
+            cmd.env(name, value);
+        }
+    }
+}
+
 async fn output(mut cmd: Command) -> Option<String> {
     let out = tokio::time::timeout(GIT_TIMEOUT, cmd.output())
         .await
@@ -168,6 +185,7 @@ pub async fn remote_has(
             .arg("-c")
             .arg(format!("credential.helper={}", credential_helper(file)));
     }
+    through_gateway(&mut cmd);
     let reference = format!("refs/heads/{branch}");
     cmd.args(["ls-remote", "--heads", "--", url, &reference]);
     let Some(out) = output(cmd).await else {

@@ -217,12 +217,17 @@ pub struct DeleteArgs {
 pub struct LogsArgs {
     /// Task name (or task/NAME)
     pub task: String,
-    /// Follow the log until the Task ends
+    /// Follow the log until the Task ends (printing the Task's spend as it changes)
     #[arg(short = 'f', long)]
     pub follow: bool,
-    /// Print the agent's raw JSONL stream instead of the readable rendering
+    /// Print the agent's raw JSONL stream instead of the readable rendering (with
+    /// --requests: the records as JSON lines)
     #[arg(long)]
     pub raw: bool,
+    /// Print the requests the Task's Axon gateway served (model, GitHub, other egress) as a
+    /// table, or as JSON lines with -o json or --raw
+    #[arg(long)]
+    pub requests: bool,
 }
 
 #[derive(Debug, Subcommand)]

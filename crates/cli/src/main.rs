@@ -6,8 +6,10 @@ mod backend;
 mod commands;
 mod error;
 mod output;
+mod request_log;
 mod settings;
 mod spawner_host;
+mod spend;
 
 use anyhow::Result;
 use args::{Cli, Command};

@@ -37,12 +37,13 @@ fn text(v: &Value, pointer: &str) -> String {
 pub fn table(kind: Kind, resources: &[Resource], wide: bool, now: i64) -> Vec<Vec<String>> {
     let mut rows = vec![
         match (kind, wide) {
-            (Kind::Task, false) => vec!["NAME", "TYPE", "PHASE", "AGE", "WAITING FOR"],
+            (Kind::Task, false) => vec!["NAME", "TYPE", "PHASE", "AGE", "USAGE", "WAITING FOR"],
             (Kind::Task, true) => vec![
                 "NAME",
                 "TYPE",
                 "PHASE",
                 "AGE",
+                "USAGE",
                 "MODEL",
                 "WORKSPACE",
                 "BRANCH",
@@ -70,14 +71,17 @@ pub fn table(kind: Kind, resources: &[Resource], wide: bool, now: i64) -> Vec<Ve
             }
         };
         rows.push(match r {
-            Resource::Task(_) => {
+            Resource::Task(t) => {
                 let phase = or_dash(text(&v, "/status/phase"));
                 let phase = if phase == "<none>" {
                     "Pending".to_string()
                 } else {
                     phase
                 };
-                let mut row = vec![name, text(&v, "/spec/type"), phase, age];
+                // Spend so far (live while it runs): `get -w` prints a row when it changes.
+                let usage =
+                    crate::spend::usage_cell(t.status.as_ref().and_then(|s| s.usage.as_ref()));
+                let mut row = vec![name, text(&v, "/spec/type"), phase, age, usage];
                 if !wide {
                     row.push(waiting_for(&v));
                 }
@@ -141,6 +145,11 @@ pub fn render_table(rows: &[Vec<String>]) -> String {
                 .unwrap_or(0)
         })
         .collect();
+    render_rows(rows, &widths)
+}
+
+/// `rows` with each column but the last padded to `widths`, three spaces between columns.
+pub fn render_rows(rows: &[Vec<String>], widths: &[usize]) -> String {
     let mut out = String::new();
     for row in rows {
         let mut line = String::new();
@@ -148,7 +157,8 @@ pub fn render_table(rows: &[Vec<String>]) -> String {
             if i + 1 == row.len() {
                 line.push_str(cell);
             } else {
-                line.push_str(&format!("{cell:<w$}   ", w = widths[i]));
+                let w = widths.get(i).copied().unwrap_or(0);
+                line.push_str(&format!("{cell:<w$}   "));
             }
         }
         out.push_str(line.trim_end());
@@ -303,6 +313,52 @@ status: {phase: Succeeded}
              └─ fix-b     Running\n\
              \x20  └─ base   Succeeded   (shown above)\n",
             "{tree}"
+        );
+    }
+
+    /// Tasks as `get tasks` shows them: the USAGE column has the spend of running and
+    /// finished Tasks (tokens, and dollars when the price is known), `—` without usage.
+    #[test]
+    fn task_tables_show_spend() {
+        let docs = axon_api::loader::load_str(
+            "t.yaml",
+            r#"apiVersion: axon.io/v1alpha1
+kind: Task
+metadata: {name: fix-login, creationTimestamp: "2026-05-01T12:00:00Z"}
+spec: {type: claude-code, model: claude-sonnet-4-5, prompt: p, credentials: {type: api-key, secretRef: {name: k}}, workspaceRef: {name: app}}
+status:
+  phase: Running
+  usage: {inputTokens: 3702, outputTokens: 168, cacheReadTokens: 2048, turns: 3, requests: 4, costUSD: 0.0131, source: gateway}
+---
+apiVersion: axon.io/v1alpha1
+kind: Task
+metadata: {name: custom-model, creationTimestamp: "2026-05-01T11:00:00Z"}
+spec: {type: opencode, model: my-model, prompt: p, credentials: {type: api-key, secretRef: {name: k}}}
+status:
+  phase: Succeeded
+  message: done
+  outputs: {branch: axon/custom-model}
+  usage: {inputTokens: 125000, outputTokens: 4100, turns: 12, requests: 12, source: gateway}
+---
+apiVersion: axon.io/v1alpha1
+kind: Task
+metadata: {name: report, creationTimestamp: "2026-05-01T12:01:00Z"}
+spec: {type: codex, prompt: r, credentials: {type: api-key, secretRef: {name: k}}, dependsOn: [fix-login]}
+status:
+  phase: Pending
+  conditions: [{type: Waiting, status: "True", reason: DependenciesNotReady, message: "waiting for dependencies: fix-login (Running)"}]
+"#,
+        )
+        .expect("load");
+        let tasks: Vec<Resource> = docs.into_iter().map(|d| d.resource).collect();
+        let now = 1_777_637_000; // 2026-05-01T12:03:20Z
+        insta::assert_snapshot!(
+            "get_tasks",
+            render_table(&table(Kind::Task, &tasks, false, now))
+        );
+        insta::assert_snapshot!(
+            "get_tasks_wide",
+            render_table(&table(Kind::Task, &tasks, true, now))
         );
     }
 

@@ -31,6 +31,7 @@ pub mod spawn_name;
 pub mod spawn_template;
 pub mod spawner_budget;
 pub mod spawner_rules;
+pub mod spawner_window;
 pub mod start_gate;
 pub mod task_status;
 pub mod template;

@@ -14,11 +14,17 @@
 //! 4. **Branch**: two Tasks on the same repository and branch never run at once. The one that
 //!    goes first is the one already running, else the oldest whose dependencies succeeded
 //!    (creation time, then name), so two drivers looking at once agree without a lock.
+//! 5. **TaskSpawner budget**: a Task its spawner made waits while a window of the spawner's
+//!    `budget` is full ([`crate::spawner_budget`], with the facts of
+//!    [`crate::spawner_window`]), queued and never dropped; the decision says when to look
+//!    again. A Task already running is never stopped by it (its own `spec.budget` does that).
 //!
 //! Concurrency limits are not the gate's business: the local scheduler applies its limit to
 //! the Tasks the gate lets through.
 
 use crate::deps_template::{deps_data, render};
+use crate::spawner_budget::{Room, window_room};
+use crate::spawner_window::SpawnerWindow;
 use crate::task_status::RunObservation;
 use axon_api::{DependencyState, Task, TaskPhase, TaskSpec, TaskStatus};
 use jiff::Timestamp;
@@ -84,6 +90,8 @@ pub enum WaitKind {
     Reference,
     /// Another Task works on the same repository and branch.
     Branch,
+    /// A window of its TaskSpawner's budget is full.
+    SpawnerBudget,
 }
 
 impl WaitKind {
@@ -93,6 +101,7 @@ impl WaitKind {
             WaitKind::Dependencies => "DependenciesNotReady",
             WaitKind::Reference => "ReferenceMissing",
             WaitKind::Branch => "BranchInUse",
+            WaitKind::SpawnerBudget => "SpawnerBudgetReached",
         }
     }
 }
@@ -121,6 +130,9 @@ pub enum Gate {
 pub struct GateDecision {
     pub gate: Gate,
     pub dependencies: Vec<DependencyState>,
+    /// When the answer changes by time alone, if it does (a full spawner window opening): the
+    /// driver looks again then at the latest.
+    pub recheck_at: Option<Timestamp>,
 }
 
 impl GateDecision {
@@ -151,11 +163,13 @@ impl GateDecision {
 }
 
 /// Decide for `task`, looking at every Task of its namespace (`tasks` may include it), the
-/// references found missing (in words: `Workspace "ws"`), at `now`.
+/// references found missing (in words: `Workspace "ws"`), its spawner's budget and spending
+/// (`None`: no spawner budget to check), at `now`.
 pub fn gate(
     task: &TaskFacts<'_>,
     tasks: &[TaskFacts<'_>],
     missing: &[String],
+    window: Option<&SpawnerWindow>,
     now: Timestamp,
 ) -> GateDecision {
     if !task.spec.depends_on.is_empty() {
@@ -171,6 +185,7 @@ pub fn gate(
                     crate::deps::describe_cycle(&cycle)
                 )),
                 dependencies: Vec::new(),
+                recheck_at: None,
             };
         }
     }
@@ -223,6 +238,7 @@ pub fn gate(
     let decide = |gate| GateDecision {
         gate,
         dependencies: dependencies.clone(),
+        recheck_at: None,
     };
     if let Some(reason) = failure {
         return decide(Gate::Fail(reason));
@@ -272,6 +288,18 @@ pub fn gate(
                 holder.name
             ),
         });
+    }
+
+    if let Some(w) = window
+        && let Room::Full { message, until } = window_room(&w.budget, &w.spent, now)
+    {
+        return GateDecision {
+            recheck_at: Some(until),
+            ..decide(Gate::Wait {
+                kind: WaitKind::SpawnerBudget,
+                message: format!("TaskSpawner {} {message}", w.spawner),
+            })
+        };
     }
     decide(Gate::Start(plan))
 }
@@ -476,7 +504,7 @@ mod tests {
             let facts = self.facts();
             let me = facts.iter().find(|f| f.name == name).expect("task");
             let missing: Vec<String> = missing.iter().map(|s| s.to_string()).collect();
-            gate(me, &facts, &missing, at(now))
+            gate(me, &facts, &missing, None, at(now))
         }
     }
 
@@ -729,6 +757,60 @@ mod tests {
                 kind: WaitKind::Dependencies,
                 ..
             }
+        ));
+    }
+
+    fn window(budget_tokens: u64, spent: Vec<crate::spawner_budget::Spend>) -> SpawnerWindow {
+        SpawnerWindow {
+            spawner: "nightly".into(),
+            budget: crate::spawner_budget::SpawnerBudget {
+                per_day: Some(crate::spawner_budget::WindowLimits {
+                    max_cost_usd: None,
+                    max_tokens: Some(budget_tokens),
+                }),
+                per_hour: None,
+            },
+            spent,
+        }
+    }
+
+    #[test]
+    fn a_full_spawner_window_holds_the_task_until_it_has_room() {
+        use crate::spawner_budget::Spend;
+        let w = World::new().add("nightly-2", 0, spec("N", &[], None), pending());
+        let facts = w.facts();
+        let spent = vec![Spend::finished(at(-3600), None, 1500)];
+        let full = window(1000, spent.clone());
+        let d = gate(&facts[0], &facts, &[], Some(&full), at(10));
+        let until = at(-3600 + 24 * 3600);
+        assert_eq!(d.recheck_at, Some(until));
+        let Gate::Wait { kind, message } = &d.gate else {
+            panic!("held: {d:?}");
+        };
+        assert_eq!(*kind, WaitKind::SpawnerBudget);
+        assert_eq!(kind.reason(), "SpawnerBudgetReached");
+        insta::assert_snapshot!(message, @"TaskSpawner nightly budget perDay maxTokens 1000 reached (1500 tokens spent in the last 24 hours); waiting until 2023-11-15T21:13:20Z");
+        // Once the spending left the window (or under a higher limit) it starts.
+        assert!(matches!(
+            gate(&facts[0], &facts, &[], Some(&full), until).gate,
+            Gate::Start(_)
+        ));
+        let roomy = window(2000, spent);
+        let d = gate(&facts[0], &facts, &[], Some(&roomy), at(10));
+        assert!(matches!(d.gate, Gate::Start(_)));
+        assert_eq!(d.recheck_at, None);
+    }
+
+    #[test]
+    fn a_task_that_would_fail_fails_rather_than_wait_for_the_budget() {
+        use crate::spawner_budget::Spend;
+        let w = World::new().add("nightly-2", 0, spec("N", &[], None), pending());
+        let facts = w.facts();
+        let full = window(1, vec![Spend::finished(at(0), None, 5)]);
+        let missing = ["Secret \"k\"".to_string()];
+        assert!(matches!(
+            gate(&facts[0], &facts, &missing, Some(&full), at(31)).gate,
+            Gate::Fail(_)
         ));
     }
 }

@@ -23,6 +23,7 @@ use crate::server::{ServerState, serve};
 use crate::timeout::{DEFAULT_TIMEOUT_ENV, parse_default_timeout};
 use crate::{spawner_controller, task_controller};
 use axon_api::{Task, TaskSpawner};
+use axon_core::spawner_window::{held_by_spawner_budget, owning_spawner};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
@@ -114,8 +115,11 @@ pub async fn run_controller(opts: ControllerOptions) -> Result<(), KubeError> {
         api::<Task>(&client, ns),
         watcher::Config::default().any_semantic(),
     );
-    // A Task that finishes wakes the Tasks that depend on it (their start gate), at once.
+    // A Task that finishes wakes the Tasks that depend on it (their start gate), at once; a
+    // change to a spawner's Task (a deletion takes its spending along) wakes the spawner's
+    // Tasks its budget holds.
     let known = tasks.store();
+    let known_by_spawners = tasks.store();
     let tasks = tasks
         .watches(
             api::<Task>(&client, ns),
@@ -123,11 +127,36 @@ pub async fn run_controller(opts: ControllerOptions) -> Result<(), KubeError> {
             move |changed: Task| {
                 let name = changed.name_any();
                 let ns = changed.namespace().unwrap_or_default();
+                let spawner = owning_spawner(&changed);
                 known
                     .state()
                     .into_iter()
                     .filter(|t| {
-                        t.namespace().unwrap_or_default() == ns && t.spec.depends_on.contains(&name)
+                        t.namespace().unwrap_or_default() == ns
+                            && (t.spec.depends_on.contains(&name)
+                                || (spawner.is_some()
+                                    && owning_spawner(t) == spawner
+                                    && t.name_any() != name
+                                    && held_by_spawner_budget(t)))
+                    })
+                    .map(|t| ObjectRef::from_obj(t.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
+        // A TaskSpawner changed (its budget raised, say): the Tasks its budget holds look again.
+        .watches(
+            api::<TaskSpawner>(&client, ns),
+            watcher::Config::default().any_semantic(),
+            move |spawner: TaskSpawner| {
+                let name = spawner.name_any();
+                let ns = spawner.namespace().unwrap_or_default();
+                known_by_spawners
+                    .state()
+                    .into_iter()
+                    .filter(|t| {
+                        t.namespace().unwrap_or_default() == ns
+                            && owning_spawner(t) == Some(name.as_str())
+                            && held_by_spawner_budget(t)
                     })
                     .map(|t| ObjectRef::from_obj(t.as_ref()))
                     .collect::<Vec<_>>()

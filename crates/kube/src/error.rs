@@ -43,6 +43,12 @@ pub enum KubeError {
     /// The Task ended or disappeared before it had a Pod, so there are no logs.
     #[error("Task {task:?} has no Pod: {reason}")]
     NoPod { task: String, reason: String },
+    /// `axon logs --requests`: Tasks on Kubernetes do not run behind the Axon gateway yet, so
+    /// no request of theirs is recorded.
+    #[error(
+        "Task {task:?}: request logs (axon logs --requests) are available on the local backend for now: the Axon gateway does not run on Kubernetes yet, so its Tasks' requests are not recorded; run the Task on the local backend (--backend local) to see every request it makes"
+    )]
+    NoRequestLog { task: String },
     /// Waiting for something timed out.
     #[error("timed out after {seconds}s waiting for {what}")]
     Timeout { what: String, seconds: u64 },

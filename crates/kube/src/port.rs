@@ -18,7 +18,7 @@ impl From<KubeError> for BackendError {
         let kind = match &e {
             KubeError::NotFound { .. } => ErrorKind::NotFound,
             KubeError::NotInstalled { .. } => ErrorKind::NotInstalled,
-            KubeError::PromptTooLarge(_) => ErrorKind::Invalid,
+            KubeError::PromptTooLarge(_) | KubeError::NoRequestLog { .. } => ErrorKind::Invalid,
             _ => ErrorKind::Failed,
         };
         BackendError::new(kind, e)
@@ -115,6 +115,18 @@ impl Backend for KubeBackend {
             wait: LOG_WAIT,
         };
         Ok(KubeBackend::logs_with(self, task, opts, out, notice).await?)
+    }
+
+    /// The gateway does not run on Kubernetes yet, so its Tasks have no request records: say
+    /// so (never an empty success) and where they are.
+    async fn requests(
+        &self,
+        task: &str,
+        _follow: bool,
+        _out: &mut (dyn std::io::Write + Send),
+        _notice: LogNotice<'_>,
+    ) -> Result<(), BackendError> {
+        Err(KubeError::NoRequestLog { task: task.into() }.into())
     }
 
     async fn wait(&self, task: &str) -> Result<Task, BackendError> {

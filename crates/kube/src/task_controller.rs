@@ -22,10 +22,12 @@ use crate::observe::observe;
 use crate::prompt::check_prompt;
 use crate::task_status::{for_cluster, job_to_stop, may_have_live_job, status_patch};
 use crate::ttl::{TtlAction, ttl_action};
-use axon_api::{AgentConfig, Task, TaskPhase, TaskStatus, Workspace};
+use axon_api::contract::LABEL_TASKSPAWNER;
+use axon_api::{AgentConfig, Task, TaskPhase, TaskSpawner, TaskStatus, Workspace};
 use axon_core::gateway_plan::route_through_gateway;
 use axon_core::gateway_token::{TaskIdentity, mint};
 use axon_core::references::{FoundSecrets, References, missing_secrets, plan_or_missing};
+use axon_core::spawner_window::{SpawnerWindow, owning_spawner};
 use axon_core::start_gate::{Gate, GateDecision, TaskFacts, gate};
 use axon_core::task_status::{RunObservation, next_status};
 use jiff::Timestamp;
@@ -41,8 +43,21 @@ use std::time::{Duration, Instant};
 
 /// How often a Task the start gate holds (or one waiting for its Pod) is looked at again.
 const RETRY: Duration = Duration::from_secs(5);
-/// Safety-net resync of running Tasks (watches drive everything else).
+/// Safety-net resync of running Tasks (watches drive everything else), and the longest a Task
+/// held by a full TaskSpawner window waits before it is looked at again (it is woken sooner
+/// when the window opens, when its spawner changes, or when one of its spawner's Tasks does).
 const RESYNC: Duration = Duration::from_secs(300);
+
+/// When to look again at a Task that waits: at the time the gate named (a spawner window
+/// opening), within [`RESYNC`], else after [`RETRY`].
+fn requeue_waiting(recheck_at: Option<Timestamp>, now: Timestamp) -> Duration {
+    match recheck_at {
+        Some(at) => Duration::try_from(now.duration_until(at))
+            .unwrap_or(Duration::ZERO)
+            .clamp(Duration::from_secs(1), RESYNC),
+        None => RETRY,
+    }
+}
 
 /// What the Task controller needs.
 pub struct Context {
@@ -123,6 +138,7 @@ async fn reconcile_task(task: &Task, ctx: &Context, now: Timestamp) -> Result<Ac
         .await
         .map_err(|e| KubeError::api(format!("get Job {ns}/{name}"), e))?;
     let mut admitted = Vec::new();
+    let mut recheck_at = None;
     let observation = match &job {
         Some(job) => {
             let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
@@ -139,7 +155,8 @@ async fn reconcile_task(task: &Task, ctx: &Context, now: Timestamp) -> Result<Ac
             observe(job, &pods.items, deadline, &now.to_string())
         }
         None => {
-            let mut observations = start(task, ctx, now).await?;
+            let (mut observations, recheck) = start(task, ctx, now).await?;
+            recheck_at = recheck;
             let last = observations.pop().unwrap_or(RunObservation::Waiting {
                 reason: "waiting to start".into(),
             });
@@ -168,25 +185,29 @@ async fn reconcile_task(task: &Task, ctx: &Context, now: Timestamp) -> Result<Ac
             }
         }
         (RunObservation::Waiting { .. } | RunObservation::Gated { .. }, _) => {
-            Action::requeue(RETRY)
+            Action::requeue(requeue_waiting(recheck_at, now))
         }
         _ => Action::requeue(RESYNC),
     })
 }
 
-/// No Job yet: ask the start gate (dependencies, references, branch), then create the
-/// ConfigMap and the Job with what it admitted. The observations to record, in order.
+/// No Job yet: ask the start gate (dependencies, references, branch, spawner budget), then
+/// create the ConfigMap and the Job with what it admitted. The observations to record, in
+/// order, and when the gate's answer changes by time alone.
 async fn start(
     task: &Task,
     ctx: &Context,
     now: Timestamp,
-) -> Result<Vec<RunObservation>, KubeError> {
+) -> Result<(Vec<RunObservation>, Option<Timestamp>), KubeError> {
     let ns = task.namespace().unwrap_or_default();
     let failed = |reason: String| {
-        Ok(vec![RunObservation::SetupFailed {
-            at: now.to_string(),
-            reason,
-        }])
+        Ok((
+            vec![RunObservation::SetupFailed {
+                at: now.to_string(),
+                reason,
+            }],
+            None,
+        ))
     };
     // A prompt that is not a template can be refused before anything is fetched.
     if task.spec.depends_on.is_empty()
@@ -222,7 +243,7 @@ async fn start(
     let decision = gate_of(task, &client, &ns, workspace.as_ref(), &missing, now).await?;
     let admitted = decision.observation(&now.to_string());
     let Gate::Start(admit) = decision.gate else {
-        return Ok(vec![admitted]);
+        return Ok((vec![admitted], decision.recheck_at));
     };
     let Some(plan) = plan.as_mut() else {
         return failed("the start gate admitted a Task whose references are missing".into());
@@ -235,7 +256,7 @@ async fn start(
         return failed(e.to_string());
     }
     let created = create_job(task, ctx, plan, now).await?;
-    Ok(vec![admitted, created])
+    Ok((vec![admitted, created], None))
 }
 
 /// The key names (never the values) of the Secrets `required` names.
@@ -263,8 +284,9 @@ async fn secret_keys(
     Ok(found)
 }
 
-/// The start gate's decision: the Tasks of the namespace, which of them have a Job, and (for a
-/// Task with a branch) the repositories of their Workspaces.
+/// The start gate's decision: the Tasks of the namespace, which of them have a Job, (for a
+/// Task with a branch) the repositories of their Workspaces, and (for a Task a TaskSpawner
+/// made) the spawner's budget and what its Tasks spent.
 async fn gate_of(
     task: &Task,
     client: &Client,
@@ -319,7 +341,34 @@ async fn gate_of(
         workspace.map(|w| w.spec.repo.as_str()),
         now,
     );
-    Ok(gate(&me, &all, missing, now))
+    let window = spawner_window(task, client, ns, now).await?;
+    Ok(gate(&me, &all, missing, window.as_ref(), now))
+}
+
+/// The budget facts of a Task a TaskSpawner made: the spawner, and the Tasks labelled with its
+/// name (those it owns count). `None` without a spawner, or when it sets no budget.
+async fn spawner_window(
+    task: &Task,
+    client: &Client,
+    ns: &str,
+    now: Timestamp,
+) -> Result<Option<SpawnerWindow>, KubeError> {
+    let Some(name) = owning_spawner(task) else {
+        return Ok(None);
+    };
+    let spawner = Api::<TaskSpawner>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await
+        .map_err(|e| KubeError::api(format!("get TaskSpawner {ns}/{name}"), e))?;
+    let Some(spawner) = spawner.filter(|s| s.spec.budget.is_some()) else {
+        return Ok(None);
+    };
+    let tasks = Api::<Task>::namespaced(client.clone(), ns)
+        .list(&ListParams::default().labels(&format!("{LABEL_TASKSPAWNER}={name}")))
+        .await
+        .map_err(|e| KubeError::api(format!("list the Tasks of TaskSpawner {ns}/{name}"), e))?
+        .items;
+    Ok(SpawnerWindow::of(task, Some(&spawner), &tasks, now))
 }
 
 /// Create the ConfigMap (prompt, AgentConfig and Workspace files) and the Job; both are

@@ -942,6 +942,34 @@ async fn logs_without_a_pod_say_why() {
     );
 }
 
+/// `axon logs --requests` on Kubernetes: the gateway does not run there yet, so the backend
+/// says so, and where request logs are, instead of an empty success; nothing is asked of the
+/// API server and nothing is written.
+#[tokio::test]
+async fn request_logs_say_they_are_local_for_now() {
+    let (seen, (result, out)) = run(vec![], |b| async move {
+        let mut out = Vec::new();
+        let mut notices = Vec::new();
+        let result = axon_port::Backend::requests(&b, "t", true, &mut out, &mut |m| {
+            notices.push(m.to_string())
+        })
+        .await;
+        (result, out)
+    })
+    .await;
+    assert!(seen.is_empty(), "{seen:#?}");
+    assert!(out.is_empty());
+    let err = result.expect_err("no request log on Kubernetes");
+    assert_eq!(err.kind(), axon_port::ErrorKind::Invalid);
+    let message = err.to_string();
+    assert!(
+        message.contains("Task \"t\"")
+            && message.contains("available on the local backend for now")
+            && message.contains("--backend local"),
+        "{message}"
+    );
+}
+
 /// Follows `logs_with` with a short wait bound; the output, the notices and the result.
 async fn follow(
     script: Vec<Expect>,

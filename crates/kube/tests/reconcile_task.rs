@@ -726,3 +726,95 @@ async fn finished_task_without_ttl_is_left_alone() {
     }));
     run(t, vec![]).await;
 }
+
+const SPAWNER: &str = "/apis/axon.io/v1alpha1/namespaces/ns/taskspawners/nightly";
+const TASKS: &str = "/apis/axon.io/v1alpha1/namespaces/ns/tasks";
+
+/// `t` (or `name`) as TaskSpawner `nightly` (uid `sp-1`) made it.
+fn spawned(name: &str, status: Option<TaskStatus>) -> Task {
+    let mut t = task(status);
+    t.metadata.name = Some(name.into());
+    t.metadata.uid = Some(format!("uid-{name}"));
+    t.metadata.labels = Some([("axon.io/taskspawner".to_string(), "nightly".to_string())].into());
+    t.metadata.owner_references = Some(vec![
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+            api_version: "axon.io/v1alpha1".into(),
+            kind: "TaskSpawner".into(),
+            name: "nightly".into(),
+            uid: "sp-1".into(),
+            controller: Some(true),
+            block_owner_deletion: Some(true),
+        },
+    ]);
+    t
+}
+
+#[tokio::test]
+async fn a_full_spawner_window_holds_a_new_task_and_looks_again_later() {
+    let finished = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(10);
+    let spent = spawned(
+        "nightly-1",
+        Some(TaskStatus {
+            phase: Some(TaskPhase::Succeeded),
+            completion_time: Some(finished.to_string()),
+            usage: Some(axon_api::TaskUsage {
+                input_tokens: 120,
+                output_tokens: 30,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+    );
+    let me = spawned("t", None);
+    let spawner = json!({
+        "apiVersion": "axon.io/v1alpha1", "kind": "TaskSpawner",
+        "metadata": {"name": "nightly", "namespace": "ns", "uid": "sp-1"},
+        "spec": {"when": {"cron": {"schedule": "0 * * * *"}},
+            "budget": {"perDay": {"maxTokens": 100}},
+            "taskTemplate": {"type": "claude-code",
+                "credentials": {"type": "api-key", "secretRef": {"name": "key"}}}},
+    });
+    let list = json!({"apiVersion": "axon.io/v1alpha1", "kind": "TaskList", "metadata": {},
+        "items": [serde_json::to_value(&spent).expect("json"), serde_json::to_value(&me).expect("json")]});
+    let (client, server) = scripted(vec![
+        not_found(JOB),
+        get(SECRET, secret(&["ANTHROPIC_API_KEY"])),
+        get(SPAWNER, spawner),
+        get(TASKS, list),
+        patched(),
+        expect(Method::POST, EVENTS, 201, None),
+    ]);
+    let (ctx, _) = context(client);
+    let action = reconcile(Arc::new(me), ctx.clone())
+        .await
+        .expect("reconciled");
+    drop(ctx);
+    let seen = server.await.expect("verifier");
+    assert_eq!(
+        seen[3].query,
+        "&labelSelector=axon.io%2Ftaskspawner%3Dnightly"
+    );
+    assert!(
+        seen.iter()
+            .all(|s| s.method != Method::POST || s.path == EVENTS),
+        "no Job is created"
+    );
+    let s = status_of(&seen);
+    assert_eq!(s.phase, Some(TaskPhase::Pending));
+    let m = s.message.unwrap_or_default();
+    assert!(
+        m.starts_with("TaskSpawner nightly budget perDay maxTokens 100 reached (150 tokens spent in the last 24 hours); waiting until "),
+        "{m}"
+    );
+    let waiting = s.conditions.iter().find(|c| c.type_ == "Waiting");
+    assert_eq!(
+        waiting.map(|c| c.reason.as_str()),
+        Some("SpawnerBudgetReached")
+    );
+    // Room returns in about a day: looked at again within the resync (sooner on a change of
+    // the spawner or its Tasks).
+    assert_eq!(
+        action,
+        kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(300))
+    );
+}

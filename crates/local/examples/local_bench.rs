@@ -11,18 +11,16 @@
 //!
 //! This binary also serves as the engine/supervisor executable (`__local` subcommands).
 
-mod support;
-
 use axon_api::loader::load_str;
 use axon_api::{Kind, TaskPhase};
 use axon_local::LocalBackend;
+use axon_testsupport::bench::{ms, pct};
 use axon_testsupport::git_server::GitServer;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
-use support::{ms, pct};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();

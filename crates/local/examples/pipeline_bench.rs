@@ -12,16 +12,14 @@
 //!
 //! This binary also serves as the engine/supervisor executable (`__local` subcommands).
 
-mod support;
-
 use axon_api::TaskPhase;
 use axon_api::loader::load_str;
 use axon_local::LocalBackend;
+use axon_testsupport::bench::{ms, pct};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-use support::{ms, pct};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();

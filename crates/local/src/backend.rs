@@ -10,7 +10,7 @@ use crate::kick;
 use crate::lock::is_held;
 use crate::logs::{FOLLOW_INTERVAL, copy_from};
 use crate::network::IsolatedNetwork;
-use crate::paths::Home;
+use crate::paths::{Home, TaskDir};
 use crate::run_options::RunOptions;
 use crate::sandbox::{SandboxMode, find_bwrap};
 use crate::secrets::Secrets;
@@ -398,8 +398,33 @@ impl LocalBackend {
         follow: bool,
         out: &mut (dyn std::io::Write + Send),
     ) -> Result<(), LocalError> {
+        self.copy_run_file(task, follow, out, TaskDir::log).await
+    }
+
+    /// Write the requests the Task's gateway served (`requests.jsonl`, one JSON line each:
+    /// `axon_gateway::AuditRecord`); with `follow`, keep writing new records until the Task
+    /// ends. A Task that has not started yet has none.
+    pub async fn requests(
+        &self,
+        task: &str,
+        follow: bool,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> Result<(), LocalError> {
+        self.copy_run_file(task, follow, out, TaskDir::requests)
+            .await
+    }
+
+    /// Copy one file of the Task's run directory (`file` names it) to `out`; with `follow`,
+    /// keep copying what is appended until the Task ends (or is deleted, or re-created).
+    async fn copy_run_file(
+        &self,
+        task: &str,
+        follow: bool,
+        out: &mut (dyn std::io::Write + Send),
+        file: fn(&TaskDir) -> PathBuf,
+    ) -> Result<(), LocalError> {
         let (_, uid) = self.task(task)?.ok_or_else(|| Self::not_found(task))?;
-        let path = self.home.task(&uid).log();
+        let path = file(&self.home.task(&uid));
         let mut offset = copy_from(&path, 0, out)?;
         if !follow {
             return Ok(());

@@ -5,7 +5,9 @@
 //! Tasks why, deletes expired ones. It wakes on its socket (a command or supervisor kicked),
 //! on a supervisor's exit, at the next TTL expiry, and every second regardless.
 //!
-//! Started on demand (`axon __local engine`), it exits when idle; `axon serve` runs it in the
+//! Started on demand (`axon __local engine`), it exits when idle — not while a Task waits for
+//! a reference's grace or for a full TaskSpawner budget window to open, which happen with time
+//! alone and no command to kick it; `axon serve` runs it in the
 //! foreground until shut down, taking over from an on-demand engine. Supervisors are separate
 //! processes, so the engine dying never kills a run: the next engine adopts live runs and fails
 //! the ones whose supervisor died.
@@ -159,6 +161,9 @@ impl Engine {
         let now = Timestamp::now();
         let gates = crate::gate::decide(&self.home, &self.store, &stored, &pending, now)?;
         let mut reference_wait = false;
+        // A full TaskSpawner window opens with time alone: keep looking (every pass, at most a
+        // second apart) until it does.
+        let recheck = gates.values().filter_map(|g| g.recheck_at).min();
         for t in &mut tasks {
             if let Some(g) = gates.get(&t.view.name) {
                 t.view.ready = matches!(g.gate, Gate::Start(_));
@@ -175,7 +180,7 @@ impl Engine {
         let mut d = decide(&views, concurrency(&self.store), now);
         // A missing reference may appear without a command kicking the engine (a secret
         // file); its grace must run out even then.
-        d.idle &= !reference_wait;
+        d.idle &= !reference_wait && recheck.is_none();
         let uid_of = |name: &str| {
             tasks
                 .iter()

@@ -1,13 +1,15 @@
 //! The local engine's side of the start gate: gather what `axon_core::start_gate` needs from
-//! the store (every Task, the Workspaces and AgentConfigs referenced, which Secret keys exist)
-//! and ask it about each Pending Task no supervisor holds. Observes only; the engine acts.
+//! the store (every Task, the Workspaces and AgentConfigs referenced, which Secret keys exist,
+//! the TaskSpawner of a Task a spawner made, with its budget and its Tasks' spending) and ask
+//! it about each Pending Task no supervisor holds. Observes only; the engine acts.
 
 use crate::error::LocalError;
 use crate::paths::Home;
 use crate::secrets::Secrets;
 use crate::store::Store;
-use axon_api::{AgentConfig, Kind, Task, Workspace};
+use axon_api::{AgentConfig, Kind, Task, TaskSpawner, Workspace};
 use axon_core::references::{FoundSecrets, References, missing_secrets, plan_or_missing};
+use axon_core::spawner_window::{SpawnerWindow, owning_spawner};
 use axon_core::start_gate::{GateDecision, TaskFacts, gate};
 use jiff::Timestamp;
 use std::collections::{BTreeMap, BTreeSet};
@@ -46,6 +48,17 @@ pub fn decide(
     let workspaces: BTreeMap<String, Workspace> = by_name(store, Kind::Workspace)?;
     let configs: BTreeMap<String, AgentConfig> = by_name(store, Kind::AgentConfig)?;
     let secrets = Secrets::open(&home.secrets())?;
+    // The spawners are read only when a Task waiting to start was made by one.
+    let spawned = pending.iter().any(|name| {
+        tasks.iter().any(|t| {
+            t.task.metadata.name.as_deref() == Some(name) && owning_spawner(&t.task).is_some()
+        })
+    });
+    let spawners: BTreeMap<String, TaskSpawner> = if spawned {
+        by_name(store, Kind::TaskSpawner)?
+    } else {
+        BTreeMap::new()
+    };
     let repo_of = |t: &Task| {
         t.spec
             .workspace_ref
@@ -91,12 +104,22 @@ pub fn decide(
                     GateDecision {
                         gate: axon_core::start_gate::Gate::Fail(e.to_string()),
                         dependencies: Vec::new(),
+                        recheck_at: None,
                     },
                 );
                 continue;
             }
         };
-        out.insert(name.to_string(), gate(me, &facts, &missing, now));
+        let window = SpawnerWindow::of(
+            task,
+            owning_spawner(task).and_then(|s| spawners.get(s)),
+            tasks.iter().map(|t| &t.task),
+            now,
+        );
+        out.insert(
+            name.to_string(),
+            gate(me, &facts, &missing, window.as_ref(), now),
+        );
     }
     Ok(out)
 }

@@ -1,13 +1,15 @@
 //! A Task's log: the raw bytes its agent wrote to stdout and stderr, kept in a file per run.
 //! Following reads new bytes as they arrive and returns once the Task has finished and
-//! everything it wrote has been copied.
+//! everything it wrote has been copied. The gateway's request records (`requests.jsonl`) are
+//! copied and followed the same way.
 
 use crate::error::LocalError;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::Duration;
 
-/// Copy the log from `offset`; returns the new offset.
+/// Copy the file at `path` (a log) from `offset`; returns the new offset. A file not written
+/// yet is empty.
 pub fn copy_from(
     path: &Path,
     offset: u64,
@@ -18,14 +20,13 @@ pub fn copy_from(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(offset),
         Err(e) => return Err(LocalError::io(format!("read {}", path.display()), e)),
     };
+    let reading = || format!("read {}", path.display());
     f.seek(SeekFrom::Start(offset))
-        .map_err(|e| LocalError::io("read the log", e))?;
+        .map_err(|e| LocalError::io(reading(), e))?;
     let mut buf = vec![0u8; 64 * 1024];
     let mut at = offset;
     loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| LocalError::io("read the log", e))?;
+        let n = f.read(&mut buf).map_err(|e| LocalError::io(reading(), e))?;
         if n == 0 {
             break;
         }

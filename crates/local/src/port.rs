@@ -111,6 +111,16 @@ impl Backend for LocalBackend {
         Ok(LocalBackend::logs(self, task, follow, out).await?)
     }
 
+    async fn requests(
+        &self,
+        task: &str,
+        follow: bool,
+        out: &mut (dyn std::io::Write + Send),
+        _notice: LogNotice<'_>,
+    ) -> Result<(), BackendError> {
+        Ok(LocalBackend::requests(self, task, follow, out).await?)
+    }
+
     async fn wait(&self, task: &str) -> Result<Task, BackendError> {
         Ok(LocalBackend::wait(self, task).await?)
     }

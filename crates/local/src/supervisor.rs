@@ -330,7 +330,24 @@ async fn results(
         secrets: launch.secrets.clone(),
     })
     .await
-    .with_measured_usage(gw.usage().as_ref())
+    .with_measured_usage(measured(gw, td).as_ref())
+}
+
+/// The gateway's figures, with a warning in the Task's log for a model without a price (its
+/// cost is unknown, never guessed).
+fn measured(gw: &TaskGateway, td: &TaskDir) -> Option<axon_gateway::UsageTotals> {
+    let totals = gw.usage()?;
+    if !totals.unpriced_models.is_empty() {
+        let models: Vec<&str> = totals.unpriced_models.iter().map(String::as_str).collect();
+        append_log(
+            td,
+            &format!(
+                "axon: warning: no price for model(s) {}: the Task's cost is unknown (add them to pricing in the config file or the Task)\n",
+                models.join(", ")
+            ),
+        );
+    }
+    Some(totals)
 }
 
 /// The results of a run the gateway stopped over budget: whatever the work tree holds is
@@ -379,7 +396,7 @@ async fn budget_results(
         };
         append_log(td, &line);
     }
-    doc.with_measured_usage(gw.usage().as_ref())
+    doc.with_measured_usage(measured(gw, td).as_ref())
 }
 
 /// Append one line of Axon's own to the Task's log.

@@ -2,11 +2,12 @@
 //! commands and the TaskSpawner loop — reaches one, whichever it is.
 //!
 //! [`Backend`] is what a backend does for its users (apply, get, list, delete, Secrets, logs,
-//! wait, the spawner's lock); [`SpawnerPort`] is the narrow part of it the spawner loop needs
-//! (read resources, the Tasks of a spawner, create one, annotate one, make a fan-out item's
-//! Workspace, write a spawner's status, read one key of a Secret). The local backend (`axon-local`) and the Kubernetes
-//! backend (`axon-kube`) implement both; `axon_spawner::MemorySink` implements the narrow one
-//! for tests. Every method fails with the one [`BackendError`].
+//! the gateway's request records, wait, the spawner's lock); [`SpawnerPort`] is the narrow
+//! part of it the spawner loop needs (read resources, the Tasks of a spawner, create one,
+//! annotate one, make a fan-out item's Workspace, write a spawner's status, read one key of a
+//! Secret). The local backend (`axon-local`) and the Kubernetes backend (`axon-kube`)
+//! implement both; `axon_spawner::MemorySink` implements the narrow one for tests. Every method
+//! fails with the one [`BackendError`].
 //!
 //! Why a crate of its own: the spawner loop and the CLI both depend on the trait, and the two
 //! backends implement it, so it must sit below all four and above the types (`axon-api`) and

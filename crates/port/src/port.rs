@@ -127,6 +127,18 @@ pub trait Backend: SpawnerPort {
         notice: LogNotice<'_>,
     ) -> Result<(), BackendError>;
 
+    /// Writes the requests Task `task`'s Axon gateway served to `out`, one JSON line each (the
+    /// gateway's audit record, `axon_gateway::AuditRecord`: no header, no query, no secret);
+    /// with `follow`, keeps writing until the Task ends. What it waits for goes to `notice`.
+    /// A backend whose Tasks run without a gateway fails, saying where request logs are.
+    async fn requests(
+        &self,
+        task: &str,
+        follow: bool,
+        out: &mut (dyn std::io::Write + Send),
+        notice: LogNotice<'_>,
+    ) -> Result<(), BackendError>;
+
     /// Waits until Task `task` has finished, and returns it.
     async fn wait(&self, task: &str) -> Result<Task, BackendError>;
 

@@ -12,8 +12,10 @@
 //!   token check, like GitHub.
 //! * [`kube_plane`]: a real kube-apiserver and kube-controller-manager (`../shared/kube/up.sh`).
 //! * [`kubelet`]: a test kubelet for it: Pod states by hand, or Pods run as host processes.
+//! * [`bench`]: what the benchmarks share (milliseconds, percentiles).
 
 mod bare_repo;
+pub mod bench;
 pub mod git_http_server;
 pub mod git_server;
 pub mod github_replay;

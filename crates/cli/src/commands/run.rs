@@ -201,11 +201,7 @@ pub async fn run(global: &GlobalArgs, args: &RunArgs) -> Result<ExitCode, CliErr
         }
     }
     if let Some(u) = status.usage {
-        let cost = u.cost_usd.map(|c| format!(", ${c:.4}")).unwrap_or_default();
-        println!(
-            "  usage: {} turns, {} input / {} output tokens{cost}",
-            u.turns, u.input_tokens, u.output_tokens
-        );
+        println!("  {}", crate::spend::summary_line(&u));
     }
     Ok(if phase == TaskPhase::Succeeded {
         ExitCode::SUCCESS

@@ -184,6 +184,29 @@ impl Space for KubeSpace<'_> {
         image
     }
 
+    fn spending_agent(&self, input: u64, output: u64) -> String {
+        let image = axon_kube::names::default_agent_image(
+            axon_api::AgentType::ClaudeCode,
+            axon_kube::names::VERSION,
+        );
+        let claims = serde_json::json!({
+            "agentType": "claude-code",
+            "usage": {"inputTokens": input, "outputTokens": output, "turns": 1},
+            "success": true,
+        });
+        let path = self.dir.join(format!("spend-{input}-{output}.sh"));
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\nprintf '%s' '{claims}' > \"$AXON_RESULTS_FILE\"\n"),
+        )
+        .expect("agent");
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        // One default image for the whole cluster: the only scenario that uses it sets it.
+        self.cluster.kubelet.add_image(&image, &path);
+        String::new()
+    }
+
     fn scratch(&self) -> PathBuf {
         self.dir.clone()
     }

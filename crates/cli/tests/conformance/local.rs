@@ -1,10 +1,12 @@
 //! The local driver: each space a fresh AXON_HOME (the shared `support::Env`: a clean
 //! environment, the detached engine started on demand and stopped with the space), agents
 //! given as shell scripts (`image: /path/to/script`, run for real by `axon agent run
-//! --entrypoint` inside bubblewrap), TaskSpawners run by `axon serve`.
+//! --entrypoint` inside bubblewrap), TaskSpawners run by `axon serve`, model calls answered by
+//! the fake model server through each Task's own Axon gateway.
 
 use crate::space::{Backend, Run, Space};
 use crate::support::Env;
+use axon_testsupport::model_server::{FakeModelServer, Script};
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::sync::Mutex;
@@ -13,6 +15,7 @@ pub struct LocalSpace {
     env: Env,
     github: String,
     serve: Mutex<Option<Child>>,
+    models: Mutex<Vec<FakeModelServer>>,
 }
 
 impl LocalSpace {
@@ -21,6 +24,7 @@ impl LocalSpace {
             env: Env::builder(&format!("conf-{scenario}")).build(),
             github,
             serve: Mutex::new(None),
+            models: Mutex::new(Vec::new()),
         }
     }
 }
@@ -44,6 +48,28 @@ impl Space for LocalSpace {
 
     fn agent_image(&self, name: &str, script: &str) -> String {
         self.env.agent(name, script).display().to_string()
+    }
+
+    fn spending_agent(&self, input: u64, output: u64) -> String {
+        let model =
+            FakeModelServer::start(Script::new().usage(input, output)).expect("fake model server");
+        let base = model.base_url();
+        if let Ok(mut models) = self.models.lock() {
+            models.push(model);
+        }
+        // The gateway token in the key's place; the gateway puts the real key there.
+        let script = r#"set -e
+code=$(curl --noproxy '*' -sS -m 30 -o answer.json -w '%{http_code}' -X POST \
+  "$AXON_MODEL_BASE_URL/v1/messages" \
+  -H "x-api-key: $ANTHROPIC_API_KEY" -H 'anthropic-version: 2023-06-01' \
+  -H 'content-type: application/json' \
+  -d '{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"work"}]}')
+echo "model answered $code"
+test "$code" = 200"#;
+        let image = self
+            .env
+            .agent(&format!("spend-{input}-{output}.sh"), script);
+        format!("image: {}\nmodelBaseURL: {base}\n", image.display())
     }
 
     fn scratch(&self) -> PathBuf {

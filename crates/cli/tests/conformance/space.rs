@@ -64,6 +64,16 @@ pub trait Space: Send + Sync {
     /// as `$1`, started in the work tree).
     fn agent_image(&self, name: &str, script: &str) -> String;
 
+    /// The `taskTemplate` (or Task spec) fields, one `key: value` a line, of an agent that
+    /// uses `input` and `output` tokens as this backend measures usage and exits 0. Locally: a
+    /// custom agent that makes one model call through its Task's Axon gateway to a fake model
+    /// server answering with that usage (the gateway measures it; kept for the space's life).
+    /// On Kubernetes, where no gateway runs yet: the default `claude-code` image, played by
+    /// the test kubelet with a script whose claims report that usage, which `axon agent
+    /// collect` takes from a built-in agent type into the results document the controller
+    /// reads.
+    fn spending_agent(&self, input: u64, output: u64) -> String;
+
     /// A scratch directory of this space (manifests go there).
     fn scratch(&self) -> PathBuf;
 

@@ -1,4 +1,5 @@
-//! What the local benchmarks share: milliseconds and percentiles.
+//! What the benchmarks (`bench/*.sh`, the `*_bench` examples) share: milliseconds and
+//! percentiles, so each reports its figures the same way.
 
 use std::time::Duration;
 
