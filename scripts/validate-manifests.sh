@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Validate the generated Kubernetes manifests with tools written by others:
 #   - kubernetes-validate --strict on every built-in-kind document: the install RBAC, Namespace
-#     and controller Deployment, a rendered Task Job and ConfigMap, a TaskSpawner's Deployment
-#     and RBAC (CRD-typed documents are checked structurally by crates/api's tests);
+#     and controller Deployment, the gateway's RBAC, Service and Deployment, a rendered Task
+#     Job and ConfigMap (without and through the gateway), the gateway CA ConfigMap and the
+#     restricted-egress NetworkPolicy, a TaskSpawner's Deployment and RBAC (CRD-typed
+#     documents are checked structurally by crates/api's tests);
 #   - checkov --skip-download (Pod security, RBAC) on the same documents;
 #   - yamllint on deploy/.
 # Needs the venv from scripts/install-deps.sh ($AXON_VENV, default ~/.cache/axon-ci/venv).
@@ -13,13 +15,14 @@
 #               it; Task Pods (the agents) do set automountServiceAccountToken: false.
 #   CKV_K8S_8/9 probes on the spawner: it is a poll loop without an HTTP endpoint; the
 #               Deployment restarts it when it exits. The controller has both probes.
-#   CKV_K8S_35  secrets as env: the agent image interface passes the model credential as an
-#               environment variable (the agent CLIs read it there); the GitHub token is a file
-#               for git's credential helper.
+#   CKV_K8S_35  secrets as env: only with `axon controller --gateway=false` (migration), where
+#               the agent image interface passes the model credential as an environment variable;
+#               through the gateway (the default, sample task-job-gateway) a Pod has no Secret.
 #   CKV_K8S_15  pull policy Always on Task Pods: hundreds of Tasks on one versioned tag would
 #               each hit the registry; the controller and spawners use Always.
-#   CKV2_K8S_6  NetworkPolicy: agents need egress to model APIs and git hosts that differ per
-#               cluster; restrict it with a NetworkPolicy for your CNI.
+#   CKV2_K8S_6  NetworkPolicy: Tasks with spec.network.mode restricted get the controller's
+#               axon-agent-restricted policy (gateway and DNS only); open Tasks, the controller
+#               and the gateway need egress that differs per cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=${AXON_VENV:-$HOME/.cache/axon-ci/venv}

@@ -99,6 +99,9 @@ pub enum Command {
     Controller(ControllerArgs),
     /// Run one TaskSpawner's loop (inside the cluster)
     Spawner(SpawnerArgs),
+    /// Run the Axon gateway for a cluster's Tasks: `axon gateway --backend kubernetes` (inside
+    /// the cluster; `axon install` deploys it)
+    Gateway(GatewayArgs),
     /// Workspace preparation (the Kubernetes init container)
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
@@ -345,6 +348,22 @@ pub struct ControllerArgs {
     /// Enable leader election (a Lease in the controller's namespace)
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_elect: bool,
+    /// Route Tasks through the Axon gateway (agent Pods hold no Secret); false runs them with
+    /// their Secrets in the Pod, for a cluster migrating to the gateway
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub gateway: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    // Whose Tasks it serves is the global `--backend`: `kubernetes` (the local backend runs a
+    // gateway inside each Task's supervisor instead).
+    /// Address to listen on (`host:port`)
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub listen: String,
+    /// Directory holding the gateway Secret's `token-key`, `ca.crt` and `ca.key`
+    #[arg(long, default_value = "/var/run/axon/gateway")]
+    pub secret_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -147,6 +147,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Agent(c) => commands::roles::agent(c).await?,
         Command::Controller(a) => commands::roles::controller(&a).await?,
         Command::Spawner(a) => commands::roles::spawner(g, &a).await?,
+        Command::Gateway(a) => commands::gateway::run(g, &a).await?,
         Command::Workspace(c) => commands::roles::workspace(c).await?,
         Command::Local { .. } => ExitCode::SUCCESS,
     })

@@ -188,6 +188,12 @@ fn install_dry_run_prints_crds_and_controller() {
         assert!(stdout.contains(&format!("kind: {kind}")), "{kind} missing");
     }
     assert!(stdout.contains("tasks.axon.io") && stdout.contains("taskspawners.axon.io"));
+    assert!(stdout.contains("kind: Service") && stdout.contains("name: axon-gateway"));
+    assert!(
+        !stdout.contains("kind: Secret")
+            && stdout.contains("# Not shown: Secret axon-system/axon-gateway"),
+        "the gateway's key material is generated at install, never printed"
+    );
 }
 
 #[test]

@@ -112,6 +112,36 @@ pub fn parse_repo_url(url: &str) -> Option<RepoRef> {
     })
 }
 
+/// What the gateway needs to carry a Workspace repository's GitHub requests, read from its URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitHubGrantParts {
+    /// `https` or `http`.
+    pub scheme: String,
+    /// Host of the git remote, with the port when not the scheme's default.
+    pub git_host: String,
+    /// REST API base: `https://api.github.com` for github.com; `None` for any other host (the
+    /// gateway then carries git smart HTTP only; GitHub Enterprise's `/api/v3` is on the git
+    /// host itself).
+    pub api_base: Option<String>,
+    pub owner: String,
+    pub repo: String,
+}
+
+/// The grant parts of a repository reached over http(s); `None` for anything else (a local
+/// path, `file://`, `git://`, ssh), which the gateway does not carry. Both drivers build their
+/// gateway's GitHub grant from this.
+pub fn github_grant_parts(url: &str) -> Option<GitHubGrantParts> {
+    let repo = parse_repo_url(url)?;
+    let api_base = (repo.host.host == "github.com").then(|| "https://api.github.com".to_string());
+    Some(GitHubGrantParts {
+        scheme: repo.scheme.clone(),
+        git_host: repo.host.authority(),
+        api_base,
+        owner: repo.owner,
+        repo: repo.repo,
+    })
+}
+
 /// The API base of `repo`: `api_base` when given (an `http(s)://host[:port][/prefix]` URL),
 /// else `https://api.github.com` for github.com and `https://<host>/api/v3` for any other host
 /// (GitHub Enterprise). `None` when `api_base` is not such a URL.
@@ -343,6 +373,22 @@ mod tests {
             host: host.into(),
             port,
         }
+    }
+
+    #[test]
+    fn grant_parts() {
+        let g = github_grant_parts("https://github.com/acme/app.git").expect("github");
+        assert_eq!(g.git_host, "github.com:443");
+        assert_eq!(g.api_base.as_deref(), Some("https://api.github.com"));
+        assert_eq!((g.owner.as_str(), g.repo.as_str()), ("acme", "app"));
+        let g = github_grant_parts("http://127.0.0.1:9418/o/r").expect("git server");
+        assert_eq!(
+            (g.scheme.as_str(), g.git_host.as_str()),
+            ("http", "127.0.0.1:9418")
+        );
+        assert_eq!(g.api_base, None);
+        assert_eq!(github_grant_parts("/srv/repo"), None);
+        assert_eq!(github_grant_parts("git@github.com:acme/app.git"), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod egress;
 pub mod fanout;
 pub mod fanout_status;
 pub mod gateway_plan;
+pub mod gateway_token;
 pub mod github_scope;
 pub mod ownership;
 pub mod plan;

@@ -3,7 +3,9 @@
 //! never changes phase again, so a late or repeated observation cannot undo a result.
 
 use crate::results::ResultsDocument;
-use axon_api::{Condition, DependencyState, TaskOutputs, TaskPhase, TaskStatus, TaskUsage};
+use axon_api::{
+    Condition, DependencyState, TaskOutputs, TaskPhase, TaskStatus, TaskUsage, UsageSource,
+};
 
 /// What a driver observed about a Task's run. Short-lived values passed by reference, so the
 /// size of `Finished` does not matter.
@@ -175,7 +177,7 @@ pub fn next_status(
             );
         }
         RunObservation::Spend { usage } => {
-            s.usage = Some(task_usage(usage));
+            s.usage = Some(kept_usage(s.usage.as_ref(), task_usage(usage)));
         }
         RunObservation::Finished {
             at,
@@ -201,7 +203,10 @@ pub fn next_status(
                     pull_requests: r.pull_requests.clone(),
                     final_answer: r.final_answer.as_deref().map(capped_answer),
                 });
-                s.usage = r.usage.as_ref().map(task_usage);
+                s.usage = match r.usage.as_ref().map(task_usage) {
+                    Some(u) => Some(kept_usage(s.usage.as_ref(), u)),
+                    None => s.usage.clone().filter(is_measured),
+                };
             }
             set_condition(
                 &mut s.conditions,
@@ -214,6 +219,46 @@ pub fn next_status(
         }
     }
     s
+}
+
+/// Whether `u` was measured by the gateway.
+fn is_measured(u: &TaskUsage) -> bool {
+    u.source == Some(UsageSource::Gateway)
+}
+
+/// The usage to keep when `new` arrives: figures the gateway measured are never replaced by
+/// the agent's self-report (on Kubernetes the gateway writes `status.usage` while the agent
+/// runs, and the agent's results document arrives at the end).
+fn kept_usage(current: Option<&TaskUsage>, new: TaskUsage) -> TaskUsage {
+    match current {
+        Some(c) if is_measured(c) && !is_measured(&new) => c.clone(),
+        _ => new,
+    }
+}
+
+/// `status.usage` from the gateway's totals (`source: gateway`).
+pub fn measured_usage(totals: &crate::usage::UsageTotals) -> TaskUsage {
+    task_usage(&crate::results::Usage::measured(totals))
+}
+
+/// The gateway's totals recorded in `status.usage`, when the gateway measured them: what a
+/// restarted gateway continues from, so a budget spans a restart. `None` for the agent's
+/// figures. The cost is kept as recorded (absent stays absent).
+pub fn recorded_totals(usage: &TaskUsage) -> Option<crate::usage::UsageTotals> {
+    if !is_measured(usage) {
+        return None;
+    }
+    let cached = usage.cache_read_tokens + usage.cache_write_tokens;
+    Some(crate::usage::UsageTotals {
+        input_tokens: usage.input_tokens.saturating_sub(cached),
+        output_tokens: usage.output_tokens,
+        cache_read_tokens: usage.cache_read_tokens,
+        cache_write_tokens: usage.cache_write_tokens,
+        requests: usage.requests,
+        turns: usage.turns,
+        cost_usd: usage.cost_usd,
+        ..Default::default()
+    })
 }
 
 fn task_usage(u: &crate::results::Usage) -> TaskUsage {
@@ -419,6 +464,85 @@ mod tests {
         );
         // A late figure never changes a finished Task.
         assert_eq!(next_status(&ended, &spend(3), Some(1)), ended);
+    }
+
+    #[test]
+    fn the_gateway_measure_is_kept_over_the_agent_report() {
+        let gateway = TaskUsage {
+            input_tokens: 150,
+            output_tokens: 20,
+            cache_read_tokens: 50,
+            turns: 2,
+            requests: 3,
+            cost_usd: Some(0.5),
+            source: Some(UsageSource::Gateway),
+            ..Default::default()
+        };
+        let running = TaskStatus {
+            phase: Some(TaskPhase::Running),
+            usage: Some(gateway.clone()),
+            ..Default::default()
+        };
+        let agent = Usage {
+            input_tokens: 1,
+            output_tokens: 1,
+            turns: 9,
+            source: crate::results::UsageSource::Agent,
+            ..Default::default()
+        };
+        let finished = |usage: Option<Usage>| RunObservation::Finished {
+            at: "t".into(),
+            results: Some(ResultsDocument {
+                success: true,
+                usage,
+                ..Default::default()
+            }),
+            exit_code: Some(0),
+            cause: None,
+        };
+        let ended = next_status(&running, &finished(Some(agent.clone())), None);
+        assert_eq!(ended.phase, Some(TaskPhase::Succeeded));
+        assert_eq!(
+            ended.usage.as_ref(),
+            Some(&gateway),
+            "the agent's figures lose"
+        );
+        let ended = next_status(&running, &finished(None), None);
+        assert_eq!(
+            ended.usage.as_ref(),
+            Some(&gateway),
+            "no report keeps the measure"
+        );
+        let spent = next_status(
+            &running,
+            &RunObservation::Spend {
+                usage: agent.clone(),
+            },
+            None,
+        );
+        assert_eq!(spent.usage.as_ref(), Some(&gateway));
+        // Measured figures replace measured figures; the agent's replace the agent's.
+        let newer = Usage {
+            turns: 3,
+            source: crate::results::UsageSource::Gateway,
+            ..Default::default()
+        };
+        let ended = next_status(&running, &finished(Some(newer)), None);
+        assert_eq!(ended.usage.as_ref().map(|u| u.turns), Some(3));
+        let self_reported = TaskStatus {
+            usage: Some(task_usage(&agent)),
+            ..running.clone()
+        };
+        let ended = next_status(&self_reported, &finished(None), None);
+        assert_eq!(
+            ended.usage, None,
+            "an old self-report is not kept without results"
+        );
+        // The recorded totals round-trip to what the gateway continues from.
+        let totals = recorded_totals(&gateway).expect("measured");
+        assert_eq!(totals.input_tokens, 100);
+        assert_eq!(measured_usage(&totals), gateway);
+        assert!(recorded_totals(&task_usage(&agent)).is_none());
     }
 
     #[test]

@@ -11,6 +11,11 @@
 //! Keys are ECDSA P-256; the CA is valid for [`CA_VALIDITY`] from five minutes before its
 //! creation (clock skew) and may sign leaves only (path length 0); leaves are minted once per
 //! host and cached for the CA's life.
+//!
+//! On Kubernetes the gateway serves every Task with **one** CA, loaded from its Secret
+//! ([`TaskCa::from_pem`]): agent Pods trust it through the namespace's CA bundle ConfigMap.
+//! Such a CA lives for years, so its leaves are minted for [`LOADED_LEAF_VALIDITY`] and minted
+//! again once half of that has passed.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -19,12 +24,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType,
+    Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, PublicKeyData, SanType,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// How long a Task CA is valid.
 pub const CA_VALIDITY: Duration = Duration::from_secs(24 * 3600);
+
+/// How long a leaf of a loaded CA ([`TaskCa::from_pem`]) is valid.
+pub const LOADED_LEAF_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Backdating of `notBefore`, so a client whose clock is a little behind still accepts.
 const BACKDATE: Duration = Duration::from_secs(300);
@@ -51,6 +59,9 @@ pub enum CaError {
         /// The cause.
         source: rcgen::Error,
     },
+    /// A CA certificate or key given as PEM could not be read.
+    #[error("cannot load the gateway CA: {0}")]
+    Load(String),
     /// The TLS server configuration was refused.
     #[error("cannot configure TLS interception for {host}: {source}")]
     Tls {
@@ -67,9 +78,32 @@ pub struct TaskCa {
     issuer: Issuer<'static, KeyPair>,
     cert_pem: String,
     cert_der: CertificateDer<'static>,
-    not_before: Duration,
-    not_after: Duration,
-    leaves: Mutex<HashMap<String, Arc<rustls::ServerConfig>>>,
+    validity: Validity,
+    leaves: Mutex<HashMap<String, Leaf>>,
+}
+
+/// The validity of the leaves a CA mints.
+#[derive(Debug, Clone, Copy)]
+enum Validity {
+    /// The CA's own window (a generated, short-lived Task CA): leaves live as long as it.
+    Window {
+        not_before: Duration,
+        not_after: Duration,
+    },
+    /// A loaded, long-lived CA: each leaf is valid for this long from its minting.
+    PerLeaf(Duration),
+}
+
+/// A cached leaf configuration and when it must be minted again (seconds since the epoch).
+struct Leaf {
+    config: Arc<rustls::ServerConfig>,
+    renew_at: Duration,
+}
+
+fn now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 impl std::fmt::Debug for TaskCa {
@@ -94,9 +128,7 @@ impl TaskCa {
             source,
         };
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(generate)?;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
+        let now = now();
         let not_before = now.saturating_sub(BACKDATE);
         let not_after = now + validity;
         let mut params = CertificateParams::default();
@@ -120,8 +152,41 @@ impl TaskCa {
             cert_pem: cert.pem(),
             cert_der: cert.der().clone(),
             issuer: Issuer::new(params, key),
-            not_before,
-            not_after,
+            validity: Validity::Window {
+                not_before,
+                not_after,
+            },
+            leaves: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A CA loaded from its certificate and private key (PEM; the key PKCS#8, as `axon install`
+    /// writes it): the one CA of a cluster's gateway. Its leaves are valid for
+    /// [`LOADED_LEAF_VALIDITY`]. The error never contains key material.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<TaskCa, CaError> {
+        use rustls::pki_types::pem::PemObject;
+        let cert_der = CertificateDer::from_pem_slice(cert_pem.as_bytes())
+            .map_err(|e| CaError::Load(format!("the CA certificate is not PEM: {e}")))?
+            .into_owned();
+        let key = KeyPair::from_pem(key_pem).map_err(|e| {
+            CaError::Load(format!(
+                "the CA key is not a PEM private key rcgen can sign with: {e}"
+            ))
+        })?;
+        if key.der_bytes() != ca_public_key(&cert_der)?.as_slice() {
+            return Err(CaError::Load(
+                "the CA key does not belong to the CA certificate".into(),
+            ));
+        }
+        let issuer = Issuer::from_ca_cert_der(&cert_der, key)
+            .map_err(|e| CaError::Load(format!("the CA certificate cannot be read: {e}")))?;
+        let name = ca_common_name(&cert_der).unwrap_or_else(|| "Axon gateway CA".to_string());
+        Ok(TaskCa {
+            name,
+            cert_pem: format!("{}\n", cert_pem.trim_end()),
+            cert_der,
+            issuer,
+            validity: Validity::PerLeaf(LOADED_LEAF_VALIDITY),
             leaves: Mutex::new(HashMap::new()),
         })
     }
@@ -159,9 +224,15 @@ impl TaskCa {
     pub fn server_config(&self, host: &str) -> Result<Arc<rustls::ServerConfig>, CaError> {
         let host = axon_core::egress::normalize_host(host);
         let mut leaves = self.leaves.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(config) = leaves.get(&host) {
-            return Ok(config.clone());
+        if let Some(leaf) = leaves.get(&host)
+            && now() < leaf.renew_at
+        {
+            return Ok(leaf.config.clone());
         }
+        let renew_at = match self.validity {
+            Validity::Window { .. } => Duration::MAX,
+            Validity::PerLeaf(validity) => now() + validity / 2,
+        };
         let (chain, key) = self.mint_leaf(&host)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls = |source| CaError::Tls {
@@ -176,7 +247,13 @@ impl TaskCa {
             .map_err(tls)?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         let config = Arc::new(config);
-        leaves.insert(host, config.clone());
+        leaves.insert(
+            host,
+            Leaf {
+                config: config.clone(),
+                renew_at,
+            },
+        );
         Ok(config)
     }
 
@@ -204,13 +281,39 @@ impl TaskCa {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.use_authority_key_identifier_extension = true;
+        let (not_before, not_after) = match self.validity {
+            Validity::Window {
+                not_before,
+                not_after,
+            } => (not_before, not_after),
+            Validity::PerLeaf(validity) => {
+                let now = now();
+                (now.saturating_sub(BACKDATE), now + validity)
+            }
+        };
         let epoch = rcgen::date_time_ymd(1970, 1, 1);
-        params.not_before = epoch + self.not_before;
-        params.not_after = epoch + self.not_after;
+        params.not_before = epoch + not_before;
+        params.not_after = epoch + not_after;
         let cert = params.signed_by(&key, &self.issuer).map_err(generate)?;
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         Ok((vec![cert.der().clone(), self.cert_der.clone()], key))
     }
+}
+
+/// The `subjectPublicKey` of `cert` (the raw key, what [`PublicKeyData::der_bytes`] gives for
+/// its key pair).
+fn ca_public_key(cert: &CertificateDer<'_>) -> Result<Vec<u8>, CaError> {
+    let (_, x509) = x509_parser::parse_x509_certificate(cert.as_ref()).map_err(|_| {
+        CaError::Load("the CA certificate is not a well-formed X.509 certificate".into())
+    })?;
+    Ok(x509.public_key().subject_public_key.data.to_vec())
+}
+
+/// The common name of a certificate's subject.
+fn ca_common_name(cert: &CertificateDer<'_>) -> Option<String> {
+    let (_, x509) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
+    let cn = x509.subject().iter_common_name().next()?;
+    cn.as_str().ok().map(str::to_string)
 }
 
 /// The system's trusted roots, PEM: `$SSL_CERT_FILE` when set and readable, else the first

@@ -198,6 +198,31 @@ impl Gateway {
             .clone()
     }
 
+    /// Starts the live state of `task` from `totals` unless it already has one: a gateway that
+    /// restarted continues a running Task's usage (and budget) from what it recorded before.
+    /// Returns whether the totals were taken.
+    pub fn seed_usage(&self, task: &TaskRef, totals: UsageTotals) -> bool {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        if tasks.contains_key(&task.uid) {
+            return false;
+        }
+        tasks.insert(
+            task.uid.clone(),
+            Arc::new(TaskState::with_usage(task.clone(), totals)),
+        );
+        true
+    }
+
+    /// The UIDs of the Tasks with live state.
+    pub fn task_uids(&self) -> Vec<String> {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+
     /// The usage of the Task with this UID (`None`: it made no request yet).
     pub fn usage(&self, uid: &str) -> Option<UsageTotals> {
         self.tasks

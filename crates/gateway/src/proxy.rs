@@ -36,10 +36,12 @@ pub const REALM: &str = "axon-gateway";
 /// What a proxy client without a valid gateway token is told.
 pub const PROXY_AUTH_REQUIRED: &str = "Axon gateway: proxy authentication required: use the proxy URL http://axon:<gateway token>@<gateway> (the agent's HTTP_PROXY/HTTPS_PROXY)";
 
-/// The forward proxy: egress rule, GitHub rules, TLS interception with per-Task CAs.
+/// The forward proxy: egress rule, GitHub rules, TLS interception with per-Task CAs (or one
+/// CA for every Task, [`Proxy::with_ca`]).
 #[derive(Default)]
 pub struct Proxy {
     cas: Mutex<HashMap<String, Arc<TaskCa>>>,
+    shared: Option<Arc<TaskCa>>,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -54,10 +56,23 @@ impl Proxy {
         Proxy::default()
     }
 
-    /// The CA of `task`, made on first use. The driver writes
+    /// A proxy that intercepts every Task's TLS with `ca` (Kubernetes: the cluster's gateway
+    /// CA, which agent Pods trust through their namespace's CA bundle).
+    pub fn with_ca(ca: Arc<TaskCa>) -> Proxy {
+        Proxy {
+            cas: Mutex::default(),
+            shared: Some(ca),
+        }
+    }
+
+    /// The CA of `task`: the shared one of [`Proxy::with_ca`], else one made for the Task on
+    /// first use. The driver writes
     /// [`TaskCa::bundle_with_system_roots`] to the file the agent's `SSL_CERT_FILE`,
     /// `GIT_SSL_CAINFO` and `NODE_EXTRA_CA_CERTS` name.
     pub fn ca_for(&self, task: &TaskRef) -> Result<Arc<TaskCa>, CaError> {
+        if let Some(ca) = &self.shared {
+            return Ok(ca.clone());
+        }
         let mut cas = self.cas.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(ca) = cas.get(&task.uid) {
             return Ok(ca.clone());

@@ -41,6 +41,18 @@ impl TaskState {
         }
     }
 
+    /// A Task continuing from `totals` (what a restarted gateway recorded before).
+    pub fn with_usage(task: TaskRef, totals: UsageTotals) -> TaskState {
+        TaskState {
+            task,
+            usage: Mutex::new(Usage {
+                totals,
+                in_flight_turns: 0,
+            }),
+            denied: AtomicU64::new(0),
+        }
+    }
+
     /// The Task.
     pub fn task(&self) -> &TaskRef {
         &self.task

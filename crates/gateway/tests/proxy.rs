@@ -704,3 +704,95 @@ async fn intercepted_requests_reach_an_https_upstream_with_the_real_token() {
     );
     upstream.abort();
 }
+
+/// A CA in the shape `axon install` writes into the gateway Secret (rcgen's default key,
+/// PKCS#8 PEM; self-signed, CA for leaves only).
+fn install_style_ca() -> (String, String) {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let mut dn = rcgen::DistinguishedName::new();
+    dn.push(rcgen::DnType::OrganizationName, "Axon");
+    dn.push(rcgen::DnType::CommonName, "Axon gateway CA");
+    params.distinguished_name = dn;
+    let cert = params.self_signed(&key).expect("self-signed");
+    (cert.pem(), key.serialize_pem())
+}
+
+/// The cluster's one CA, loaded from PEM: a leaf it mints for a host is accepted by a TLS
+/// client that trusts only the loaded certificate; `Proxy::with_ca` hands it to every Task;
+/// a key of another CA or garbage is refused without repeating the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loaded_ca_signs_leaves_its_certificate_verifies() {
+    let (cert_pem, key_pem) = install_style_ca();
+    let ca = Arc::new(TaskCa::from_pem(&cert_pem, &key_pem).expect("load"));
+    assert_eq!(ca.name(), "Axon gateway CA");
+    assert_eq!(ca.cert_pem().trim(), cert_pem.trim());
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server_ca = ca.clone();
+    let server = tokio::spawn(async move {
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        let service =
+            hyper::service::service_fn(|_req: http::Request<hyper::body::Incoming>| async {
+                Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(
+                    bytes::Bytes::from_static(b"intercepted"),
+                )))
+            });
+        let _ = axon_gateway::serve_intercepted(stream, "127.0.0.1", &server_ca, service).await;
+    });
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls::pki_types::pem::PemObject;
+    let der = rustls::pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes()).expect("pem");
+    roots.add(der).expect("root");
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let c = reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .no_proxy()
+        .build()
+        .expect("client");
+    let answer = c
+        .get(format!("https://127.0.0.1:{port}/"))
+        .send()
+        .await
+        .expect("the leaf verifies against the loaded certificate");
+    assert_eq!(answer.text().await.expect("body"), "intercepted");
+    server.abort();
+
+    let proxy = Proxy::with_ca(ca.clone());
+    let task = |uid: &str| TaskRef {
+        namespace: "ns".into(),
+        name: uid.into(),
+        uid: uid.into(),
+    };
+    let a = proxy.ca_for(&task("a")).expect("a");
+    let b = proxy.ca_for(&task("b")).expect("b");
+    assert!(
+        Arc::ptr_eq(&a, &ca) && Arc::ptr_eq(&b, &ca),
+        "one CA for every Task"
+    );
+
+    let (_, other_key) = install_style_ca();
+    let e = TaskCa::from_pem(&cert_pem, &other_key).expect_err("another CA's key");
+    assert!(e.to_string().contains("does not belong"), "{e}");
+    let e = TaskCa::from_pem("not a certificate", &key_pem).expect_err("garbage");
+    assert!(e.to_string().contains("not PEM"), "{e}");
+    let e = TaskCa::from_pem(&cert_pem, "garbage").expect_err("garbage key");
+    assert!(!e.to_string().contains("PRIVATE KEY"), "{e}");
+}

@@ -151,6 +151,7 @@ async fn run(n: usize, real: bool) -> (f64, u64) {
                 instance: None,
             },
         ),
+        gateway: None,
     });
     let noop_count = Arc::new(AtomicU64::new(0));
     let controller = Controller::new(Api::<Task>::all(client.clone()), watcher::Config::default())

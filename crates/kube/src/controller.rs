@@ -7,7 +7,9 @@
 //! `POD_NAMESPACE` (where the Lease lives), `POD_NAME` (the Lease holder's identity), and
 //! optionally `AXON_WATCH_NAMESPACE` (watch one namespace instead of all) and
 //! `AXON_DEFAULT_TIMEOUT_SECONDS` (deadline of Tasks without `timeoutSeconds`: 14400 unless set,
-//! `0` for none).
+//! `0` for none), and `AXON_GATEWAY_URL` (the gateway's origin as agent Pods reach it, for a
+//! controller whose Pods do not run in the cluster's network; default
+//! `http://axon-gateway.axon-system.svc:8080`).
 
 use crate::error::KubeError;
 use crate::job::JobOptions;
@@ -37,6 +39,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// Environment variable of the controller: the gateway's origin as agent Pods reach it.
+pub const GATEWAY_URL_ENV: &str = "AXON_GATEWAY_URL";
+
 /// Flags of `axon controller`.
 #[derive(Clone, Debug)]
 pub struct ControllerOptions {
@@ -44,6 +49,9 @@ pub struct ControllerOptions {
     pub metrics_addr: String,
     /// Hold a Lease before reconciling (two replicas are then safe).
     pub leader_elect: bool,
+    /// Route Tasks through the Axon gateway (agent Pods hold no Secret). Off: Pods get their
+    /// Secrets as before, for a cluster migrating to the gateway.
+    pub gateway: bool,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -51,7 +59,7 @@ fn env(name: &str) -> Option<String> {
 }
 
 /// Completes on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -234,7 +242,29 @@ pub async fn run_controller(opts: ControllerOptions) -> Result<(), KubeError> {
         },
         metrics: metrics.clone(),
         recorder: Recorder::new(client.clone(), reporter),
+        gateway: opts.gateway.then(|| {
+            let mut g = task_controller::ControllerGateway::in_cluster();
+            if let Some(url) = env(GATEWAY_URL_ENV) {
+                g.origin = url.trim_end_matches('/').to_string();
+            }
+            if g.system_roots.is_none() {
+                tracing::warn!(
+                    "no system CA bundle found (looked in {:?}): agent Pods trust only the gateway CA, so TLS to other hosts through the proxy fails",
+                    crate::gateway_ca::SYSTEM_ROOTS
+                );
+            }
+            g
+        }),
     });
+    match &task_ctx.gateway {
+        Some(g) => tracing::info!(
+            gateway = %g.origin,
+            "Tasks run through the gateway: agent Pods hold no Secret"
+        ),
+        None => tracing::warn!(
+            "--gateway=false: agent Pods get their Secrets (secretKeyRef, mounted Workspace Secret); restricted Tasks fail"
+        ),
+    }
     let spawner_ctx = Arc::new(spawner_controller::SpawnerContext {
         client: client.clone(),
         image,

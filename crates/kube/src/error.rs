@@ -69,6 +69,10 @@ pub enum KubeError {
     /// A Task's prompt does not fit the Kubernetes backend.
     #[error(transparent)]
     PromptTooLarge(#[from] crate::prompt::PromptTooLarge),
+    /// The gateway's Secret is missing or unusable, or its material cannot be made (the
+    /// message says what to do).
+    #[error("{0}")]
+    Gateway(String),
     /// Another controller replica holds the leader Lease and this one lost it.
     #[error("lost the leader Lease {0}: another replica took over; exiting so the Pod restarts")]
     LostLease(String),

@@ -1,20 +1,24 @@
-//! `axon install` / `axon uninstall`: server-side apply of the install manifests, then wait
-//! until the CRDs are Established and (bounded, optional) the controller Deployment is
-//! available; uninstall removes the controller, the CRDs (and with them every Axon resource),
-//! the Secrets Axon created (`axon create secret`, labelled managed-by axon), RBAC and the
-//! namespace, and reports what it removed. What a timeout says is decided by a pure function
+//! `axon install` / `axon uninstall`: server-side apply of the install manifests (the
+//! gateway's Secret created once, when absent, with fresh material: never rotated by a
+//! re-install), then wait until the CRDs are Established and (bounded, optional) the
+//! controller Deployment is available; uninstall removes the controller and the gateway, the
+//! CRDs (and with them every Axon resource), the Secrets Axon created (`axon create secret`
+//! and the gateway's, labelled managed-by axon), the gateway CA ConfigMaps and restricted
+//! NetworkPolicies the controller put in Task namespaces, RBAC and the namespace, and reports
+//! what it removed. What a timeout says is decided by a pure function
 //! ([`controller_wait_problem`]).
 
 use crate::backend::KubeBackend;
 use crate::error::{KubeError, is_not_found};
 use crate::manifests::install_manifests;
 use crate::names::{
-    CLI_FIELD_MANAGER, CONTROLLER_NAME, LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_NAME,
-    SYSTEM_NAMESPACE,
+    CLI_FIELD_MANAGER, CONTROLLER_NAME, GATEWAY_NAME, LABEL_COMPONENT, LABEL_MANAGED_BY,
+    LABEL_NAME, SYSTEM_NAMESPACE,
 };
 use axon_api::{AgentConfig, Task, TaskSpawner, Workspace};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
@@ -47,6 +51,7 @@ fn api_resource(doc: &Value) -> Option<(ApiResource, bool)> {
         "Role" => ("roles", true),
         "RoleBinding" => ("rolebindings", true),
         "Deployment" => ("deployments", true),
+        "Service" => ("services", true),
         _ => return None,
     };
     let gvk = GroupVersionKind::gvk(group, version, kind);
@@ -166,6 +171,19 @@ impl KubeBackend {
                 .await
                 .map_err(|e| KubeError::api(format!("apply {what}"), e))?;
             progress(&format!("applied {what}"));
+            if doc["kind"] == "Namespace" {
+                // Before the gateway's Deployment, which mounts it.
+                let secret = format!("Secret {SYSTEM_NAMESPACE}/{GATEWAY_NAME}");
+                if crate::gateway_secret::ensure_secret(&self.client).await? {
+                    progress(&format!(
+                        "created {secret} (the gateway's token key and CA, generated now)"
+                    ));
+                } else {
+                    progress(&format!(
+                        "kept {secret} (the gateway's token key and CA are never rotated by a re-install)"
+                    ));
+                }
+            }
         }
         let crds: Api<CustomResourceDefinition> = Api::all(self.client.clone());
         for crd in axon_api::crd::crds() {
@@ -337,7 +355,15 @@ impl KubeBackend {
             let ns = s.metadata.namespace.clone().unwrap_or_default();
             let name = s.metadata.name.clone().unwrap_or_default();
             let api: Api<Secret> = Api::namespaced(self.client.clone(), &ns);
+            let gateway = ns == SYSTEM_NAMESPACE && name == GATEWAY_NAME;
             match api.delete(&name, &DeleteParams::background()).await {
+                Ok(_) if gateway => {
+                    let line = format!(
+                        "Secret {ns}/{name} (the gateway's token key and CA; a new install makes new ones)"
+                    );
+                    progress(&format!("deleted {line}"));
+                    report.removed.push(line);
+                }
                 Ok(_) => {
                     progress(&format!(
                         "deleted Secret {ns}/{name} (created by axon create secret)"
@@ -346,6 +372,73 @@ impl KubeBackend {
                 }
                 Err(e) if is_not_found(&e) => {}
                 Err(e) => return Err(KubeError::api(format!("delete Secret {ns}/{name}"), e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Delete what the controller keeps in Task namespaces for the gateway: the
+    /// `axon-gateway-ca` ConfigMaps and the `axon-agent-restricted` NetworkPolicies (found by
+    /// their labels, in every namespace).
+    async fn delete_gateway_namespace_objects(
+        &self,
+        report: &mut UninstallReport,
+        progress: &mut impl FnMut(&str),
+    ) -> Result<(), KubeError> {
+        let lp = |component: &str| {
+            ListParams::default().labels(&format!(
+                "{LABEL_MANAGED_BY}=axon,{LABEL_COMPONENT}={component}"
+            ))
+        };
+        let configmaps: Api<ConfigMap> = Api::all(self.client.clone());
+        let policies: Api<NetworkPolicy> = Api::all(self.client.clone());
+        let mut found: Vec<(&str, String, String)> = Vec::new();
+        match configmaps.list_metadata(&lp("gateway")).await {
+            Ok(l) => found.extend(l.items.into_iter().map(|o| {
+                (
+                    "ConfigMap",
+                    o.metadata.namespace.unwrap_or_default(),
+                    o.metadata.name.unwrap_or_default(),
+                )
+            })),
+            Err(e) => report.left.push(format!(
+                "the gateway CA ConfigMaps of Task namespaces ({}): kubectl delete configmaps -A -l {LABEL_MANAGED_BY}=axon,{LABEL_COMPONENT}=gateway",
+                KubeError::api("list them", e)
+            )),
+        }
+        match policies.list_metadata(&lp("agent-network")).await {
+            Ok(l) => found.extend(l.items.into_iter().map(|o| {
+                (
+                    "NetworkPolicy",
+                    o.metadata.namespace.unwrap_or_default(),
+                    o.metadata.name.unwrap_or_default(),
+                )
+            })),
+            Err(e) => report.left.push(format!(
+                "the restricted-egress NetworkPolicies of Task namespaces ({}): kubectl delete networkpolicies -A -l {LABEL_MANAGED_BY}=axon,{LABEL_COMPONENT}=agent-network",
+                KubeError::api("list them", e)
+            )),
+        }
+        for (kind, ns, name) in found {
+            let deleted = if kind == "ConfigMap" {
+                Api::<ConfigMap>::namespaced(self.client.clone(), &ns)
+                    .delete(&name, &DeleteParams::background())
+                    .await
+                    .map(|_| ())
+            } else {
+                Api::<NetworkPolicy>::namespaced(self.client.clone(), &ns)
+                    .delete(&name, &DeleteParams::background())
+                    .await
+                    .map(|_| ())
+            };
+            match deleted {
+                Ok(()) => {
+                    let line = format!("{kind} {ns}/{name}");
+                    progress(&format!("deleted {line}"));
+                    report.removed.push(line);
+                }
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(KubeError::api(format!("delete {kind} {ns}/{name}"), e)),
             }
         }
         Ok(())
@@ -416,6 +509,8 @@ impl KubeBackend {
             report.removed.push(line);
         }
         self.delete_axon_secrets(&mut report, &mut progress).await?;
+        self.delete_gateway_namespace_objects(&mut report, &mut progress)
+            .await?;
         for doc in rest {
             self.delete_doc(doc, &mut report, &mut progress).await?;
         }

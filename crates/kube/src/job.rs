@@ -5,7 +5,8 @@
 //! 1. init container `prepare` (the `axon` image, only with a Workspace): `axon workspace
 //!    prepare` clones the Workspace into the work volume, writes `files[]`, and records the base
 //!    commit and branch in `axon-base`, a volume no agent process ever sees. The GitHub token is
-//!    a mounted Secret file read by a credential helper (never an argument).
+//!    a file read by a credential helper (never an argument): the gateway token (through the
+//!    gateway), or without the gateway the Workspace's Secret mounted.
 //! 2. init container `agent`: the agent image's `/axon_entrypoint.sh` in the work tree, the
 //!    prompt a read-only file (`AXON_PROMPT_FILE`), its claims (usage, final answer, success)
 //!    written to `AXON_RESULTS_FILE` in `axon-claims`; it always exits 0 (see
@@ -15,21 +16,33 @@
 //!    takes the git facts itself and only the claims from `axon-claims`, and writes the results
 //!    document as its termination message (`File` policy). The controller reads that message
 //!    and no other: whatever the agent wrote anywhere is ignored.
+//!
+//! Through the gateway ([`PodGateway`], the default), the plan has been routed by
+//! [`axon_core::gateway_plan::route_through_gateway`] and no container has a Secret: every
+//! credential variable holds the Task's gateway token, the model endpoint and the HTTP proxy
+//! name the gateway's Service, the CA bundle variables name the namespace's `axon-gateway-ca`
+//! ConfigMap mounted at [`GATEWAY_CA_DIR`], and `prepare` and `results` reach git through the
+//! same proxy with the token as their token file (a key of the Task's ConfigMap). A restricted
+//! Task's Pod carries the label `axon.io/network: restricted` (see
+//! [`crate::network_policy`]).
 
 use crate::agent_command::agent_command;
 use crate::names::{
     AGENT_CONFIG_DIR, AGENT_CONTAINER, AGENT_ENV_DIR, BASE_DIR, CLAIMS_DIR, CLAIMS_FILE,
-    EXIT_CODE_FILE, GITHUB_SECRET_DIR, HOME_DIR, LABEL_AGENT_TYPE, LABEL_MANAGED_BY, LABEL_NAME,
-    LABEL_TASK, PREPARE_CONTAINER, PROMPT_DIR, PROMPT_FILE, PROMPT_FILE_ENV, REPO_DIR,
-    RESULTS_CONTAINER, RESULTS_UID, TERMINATION_LOG, WORKSPACE_DIR, WORKSPACE_FILES_DIR,
-    config_map_name, default_agent_image,
+    EXIT_CODE_FILE, GATEWAY_CA_BUNDLE_FILE, GATEWAY_CA_BUNDLE_KEY, GATEWAY_CA_CONFIG_MAP,
+    GATEWAY_CA_DIR, GATEWAY_TOKEN_DIR, GATEWAY_TOKEN_FILE, GITHUB_SECRET_DIR, HOME_DIR,
+    LABEL_AGENT_TYPE, LABEL_MANAGED_BY, LABEL_NAME, LABEL_NETWORK, LABEL_TASK, PREPARE_CONTAINER,
+    PROMPT_DIR, PROMPT_FILE, PROMPT_FILE_ENV, REPO_DIR, RESULTS_CONTAINER, RESULTS_UID,
+    TERMINATION_LOG, WORKSPACE_DIR, WORKSPACE_FILES_DIR, config_map_name, default_agent_image,
 };
+use crate::network_policy::RESTRICTED;
 use crate::prompt::prompt_as_argument;
 use crate::security::{
     container_security_context, container_security_context_as, pod_security_context, resources,
 };
 use crate::timeout::effective_timeout;
 use axon_api::Task;
+use axon_core::gateway_plan::{CA_BUNDLE_VARS, GatewayValue, NO_PROXY_VARS, PROXY_VARS};
 use axon_core::plan::{EnvValue, GITHUB_TOKEN_KEY, RunPlan};
 use axon_core::results::RESULTS_FILE_ENV;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
@@ -65,6 +78,8 @@ const VOL_BASE: &str = "axon-base";
 const VOL_AGENT_ENV: &str = "axon-agent-env";
 const VOL_CLAIMS: &str = "axon-claims";
 const VOL_RESULTS_TMP: &str = "results-tmp";
+const VOL_GATEWAY_TOKEN: &str = "gateway-token";
+const VOL_GATEWAY_CA: &str = "gateway-ca";
 
 /// Key prefix of AgentConfig files in the ConfigMap (keys cannot hold `/`).
 const AGENT_KEY: &str = "agent-";
@@ -72,6 +87,66 @@ const AGENT_KEY: &str = "agent-";
 const FILE_KEY: &str = "file-";
 /// Key of the prompt in the ConfigMap.
 pub const PROMPT_KEY: &str = "prompt";
+/// Key of the gateway token in the ConfigMap (mounted as [`GATEWAY_TOKEN_FILE`]).
+pub const GATEWAY_TOKEN_KEY: &str = "gateway-token";
+
+/// How a Task's Pod reaches the gateway: its token and the gateway's origin. `None` where a
+/// function takes an `Option<&PodGateway>`: the gateway is off and the Pod holds its Secrets.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PodGateway {
+    /// The Task's gateway token ([`axon_core::gateway_token::mint`]).
+    pub token: String,
+    /// `http://host:port` of the gateway's Service.
+    pub origin: String,
+    /// The Task asks for restricted egress: the Pod gets the `axon.io/network` label.
+    pub restricted: bool,
+}
+
+impl std::fmt::Debug for PodGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PodGateway")
+            .field("token", &"<redacted>")
+            .field("origin", &self.origin)
+            .field("restricted", &self.restricted)
+            .finish()
+    }
+}
+
+impl PodGateway {
+    /// `http://axon:<token>@host:port`: the proxy URL (HTTP Basic proxy credentials).
+    pub fn proxy_url(&self) -> String {
+        match self.origin.split_once("://") {
+            Some((scheme, rest)) => format!("{scheme}://axon:{}@{rest}", self.token),
+            None => format!("http://axon:{}@{}", self.token, self.origin),
+        }
+    }
+
+    /// The value of a gateway variable.
+    pub fn value(&self, v: &GatewayValue) -> String {
+        match v {
+            GatewayValue::Token => self.token.clone(),
+            GatewayValue::ModelBaseUrl { path } => format!("{}{path}", self.origin),
+            GatewayValue::ProxyUrl => self.proxy_url(),
+            GatewayValue::CaBundle => GATEWAY_CA_BUNDLE_FILE.into(),
+        }
+    }
+
+    /// What `prepare` and `results` need to reach git through the gateway: the proxy, no
+    /// exceptions, the CA bundle.
+    fn env(&self) -> Vec<EnvVar> {
+        let proxy = self.proxy_url();
+        PROXY_VARS
+            .iter()
+            .map(|v| literal(v, &proxy))
+            .chain(NO_PROXY_VARS.iter().map(|v| literal(v, "")))
+            .chain(
+                CA_BUNDLE_VARS
+                    .iter()
+                    .map(|v| literal(v, GATEWAY_CA_BUNDLE_FILE)),
+            )
+            .collect()
+    }
+}
 
 /// Labels of a Task's Job, Pod and ConfigMap.
 pub fn task_labels(plan: &RunPlan) -> BTreeMap<String, String> {
@@ -109,9 +184,10 @@ fn meta(name: String, plan: &RunPlan, task: &Task) -> ObjectMeta {
     }
 }
 
-/// The ConfigMap holding the prompt, the AgentConfig files and the Workspace's `files[]`.
-/// Large prompts and plugins travel here, never through environment variables or arguments.
-pub fn render_config_map(plan: &RunPlan, task: &Task) -> ConfigMap {
+/// The ConfigMap holding the prompt, the AgentConfig files and the Workspace's `files[]`
+/// (and through the gateway, the Task's gateway token). Large prompts and plugins travel here,
+/// never through environment variables or arguments.
+pub fn render_config_map(plan: &RunPlan, task: &Task, gateway: Option<&PodGateway>) -> ConfigMap {
     let files = plan
         .repo
         .as_ref()
@@ -124,6 +200,9 @@ pub fn render_config_map(plan: &RunPlan, task: &Task) -> ConfigMap {
     }
     for (i, (_, content)) in files.iter().enumerate() {
         data.insert(format!("{FILE_KEY}{i}"), content.clone());
+    }
+    if let Some(g) = gateway {
+        data.insert(GATEWAY_TOKEN_KEY.into(), g.token.clone());
     }
     ConfigMap {
         metadata: meta(config_map_name(&plan.task), plan, task),
@@ -184,16 +263,16 @@ fn literal(name: &str, value: &str) -> EnvVar {
 }
 
 /// The agent container's environment: the plan's, in its order, then what the driver adds.
-fn agent_env(plan: &RunPlan) -> Vec<EnvVar> {
+fn agent_env(plan: &RunPlan, gateway: Option<&PodGateway>) -> Vec<EnvVar> {
     let mut env: Vec<EnvVar> = plan
         .env
         .iter()
         .map(|e| match &e.value {
             EnvValue::Literal(v) => literal(&e.name, v),
             EnvValue::ConfigPath(p) => literal(&e.name, &format!("{AGENT_CONFIG_DIR}/{p}")),
-            // Plans reach this driver before any gateway routing (the cluster gateway is not
-            // installed yet), so there is no gateway value to render.
-            EnvValue::Gateway(_) => literal(&e.name, ""),
+            EnvValue::Gateway(v) => {
+                literal(&e.name, &gateway.map(|g| g.value(v)).unwrap_or_default())
+            }
             EnvValue::Secret { secret, key } => EnvVar {
                 name: e.name.clone(),
                 value: None,
@@ -214,17 +293,29 @@ fn agent_env(plan: &RunPlan) -> Vec<EnvVar> {
     env
 }
 
-/// The token file mounted from the Workspace's Secret, when it has one.
-fn token_file(plan: &RunPlan) -> Option<String> {
-    plan.repo
-        .as_ref()?
-        .token_secret
-        .as_ref()
-        .map(|_| format!("{GITHUB_SECRET_DIR}/{GITHUB_TOKEN_KEY}"))
+/// The token file of `prepare` and `results` when the Workspace has a token: the gateway
+/// token (from the Task's ConfigMap), else the Workspace's Secret mounted; and the volume
+/// mount that brings it.
+fn token_file(plan: &RunPlan, gateway: Option<&PodGateway>) -> Option<(String, VolumeMount)> {
+    plan.repo.as_ref()?.token_secret.as_ref()?;
+    Some(match gateway {
+        Some(_) => (
+            GATEWAY_TOKEN_FILE.into(),
+            mount(VOL_GATEWAY_TOKEN, GATEWAY_TOKEN_DIR, true),
+        ),
+        None => (
+            format!("{GITHUB_SECRET_DIR}/{GITHUB_TOKEN_KEY}"),
+            mount(VOL_GITHUB, GITHUB_SECRET_DIR, true),
+        ),
+    })
 }
 
 /// The init container preparing the work tree, when the plan has a repository.
-fn prepare_container(plan: &RunPlan, opts: &JobOptions) -> Option<Container> {
+fn prepare_container(
+    plan: &RunPlan,
+    opts: &JobOptions,
+    gateway: Option<&PodGateway>,
+) -> Option<Container> {
     let repo = plan.repo.as_ref()?;
     let mut args = vec![
         "workspace".to_string(),
@@ -253,13 +344,18 @@ fn prepare_container(plan: &RunPlan, opts: &JobOptions) -> Option<Container> {
         mount(VOL_BASE, BASE_DIR, false),
         mount(VOL_AGENT_ENV, AGENT_ENV_DIR, false),
     ];
-    if let Some(file) = token_file(plan) {
+    if let Some((file, m)) = token_file(plan, gateway) {
         args.extend(["--token-file".into(), file]);
-        mounts.push(mount(VOL_GITHUB, GITHUB_SECRET_DIR, true));
+        mounts.push(m);
     }
     if !repo.files.is_empty() {
         args.extend(["--files-dir".into(), WORKSPACE_FILES_DIR.into()]);
         mounts.push(mount(VOL_FILES, WORKSPACE_FILES_DIR, true));
+    }
+    let mut env = vec![literal("HOME", HOME_DIR)];
+    if let Some(g) = gateway {
+        env.extend(g.env());
+        mounts.push(mount(VOL_GATEWAY_CA, GATEWAY_CA_DIR, true));
     }
     Some(Container {
         name: PREPARE_CONTAINER.into(),
@@ -267,7 +363,7 @@ fn prepare_container(plan: &RunPlan, opts: &JobOptions) -> Option<Container> {
         image_pull_policy: Some("IfNotPresent".into()),
         command: Some(vec!["axon".into()]),
         args: Some(args),
-        env: Some(vec![literal("HOME", HOME_DIR)]),
+        env: Some(env),
         volume_mounts: Some(mounts),
         security_context: Some(container_security_context()),
         resources: Some(resources("100m", "128Mi", "1", "1Gi")),
@@ -279,8 +375,10 @@ fn prepare_container(plan: &RunPlan, opts: &JobOptions) -> Option<Container> {
 
 /// The init container running the agent: the work tree read-write, the prompt a read-only
 /// file, its claims in `axon-claims`, what `prepare` tells it (`AXON_BASE_BRANCH`, as on the
-/// local backend) read-only in `axon-agent-env`. Never `axon-base` or the GitHub token file.
-fn agent_container(plan: &RunPlan, opts: &JobOptions) -> Container {
+/// local backend) read-only in `axon-agent-env`. Never `axon-base` or the Workspace's Secret;
+/// through the gateway, the CA bundle and the gateway token file (what the work tree's
+/// credential helper reads).
+fn agent_container(plan: &RunPlan, opts: &JobOptions, gateway: Option<&PodGateway>) -> Container {
     let custom = plan.image.is_some();
     let image = plan
         .image
@@ -299,13 +397,19 @@ fn agent_container(plan: &RunPlan, opts: &JobOptions) -> Container {
     if plan.repo.is_some() {
         mounts.push(mount(VOL_AGENT_ENV, AGENT_ENV_DIR, true));
     }
+    if gateway.is_some() {
+        mounts.push(mount(VOL_GATEWAY_CA, GATEWAY_CA_DIR, true));
+        if let Some((_, m)) = token_file(plan, gateway) {
+            mounts.push(m);
+        }
+    }
     Container {
         name: AGENT_CONTAINER.into(),
         image: Some(image),
         image_pull_policy: Some("IfNotPresent".into()),
         command: Some(agent_command(prompt_as_argument(custom, &plan.prompt))),
         working_dir: Some(work_dir(plan).into()),
-        env: Some(agent_env(plan)),
+        env: Some(agent_env(plan, gateway)),
         volume_mounts: Some(mounts),
         security_context: Some(container_security_context()),
         resources: Some(resources("250m", "512Mi", "2", "4Gi")),
@@ -349,7 +453,7 @@ fn results_env() -> Vec<EnvVar> {
 
 /// The main container: `axon agent collect` as [`RESULTS_UID`], the work tree read-only, its
 /// results document the termination message the controller reads.
-fn results_container(plan: &RunPlan, opts: &JobOptions) -> Container {
+fn results_container(plan: &RunPlan, opts: &JobOptions, gateway: Option<&PodGateway>) -> Container {
     let mut args = vec![
         "agent".to_string(),
         "collect".into(),
@@ -376,12 +480,17 @@ fn results_container(plan: &RunPlan, opts: &JobOptions) -> Container {
         ]);
         mounts.push(mount(VOL_BASE, BASE_DIR, true));
     }
-    if let Some(file) = token_file(plan) {
+    if let Some((file, m)) = token_file(plan, gateway) {
         args.extend(["--token-file".into(), file]);
-        mounts.push(mount(VOL_GITHUB, GITHUB_SECRET_DIR, true));
+        mounts.push(m);
     }
     if plan.image.is_some() {
         args.push("--custom".into());
+    }
+    let mut env = results_env();
+    if let Some(g) = gateway {
+        env.extend(g.env());
+        mounts.push(mount(VOL_GATEWAY_CA, GATEWAY_CA_DIR, true));
     }
     Container {
         name: RESULTS_CONTAINER.into(),
@@ -389,7 +498,7 @@ fn results_container(plan: &RunPlan, opts: &JobOptions) -> Container {
         image_pull_policy: Some("IfNotPresent".into()),
         command: Some(vec!["axon".into()]),
         args: Some(args),
-        env: Some(results_env()),
+        env: Some(env),
         volume_mounts: Some(mounts),
         security_context: Some(container_security_context_as(RESULTS_UID)),
         resources: Some(resources("100m", "128Mi", "1", "1Gi")),
@@ -401,8 +510,8 @@ fn results_container(plan: &RunPlan, opts: &JobOptions) -> Container {
 }
 
 /// The Pod's volumes: emptyDirs (work tree, HOME, /tmp, base, claims, the results
-/// container's /tmp) and the ConfigMap and Secret files.
-fn volumes(plan: &RunPlan) -> Vec<Volume> {
+/// container's /tmp) and the ConfigMap files; without the gateway, the Workspace's Secret.
+fn volumes(plan: &RunPlan, gateway: Option<&PodGateway>) -> Vec<Volume> {
     let cm_name = config_map_name(&plan.task);
     let mut volumes = vec![
         empty_dir(VOL_WORKSPACE, None),
@@ -425,6 +534,16 @@ fn volumes(plan: &RunPlan) -> Vec<Volume> {
             .collect();
         volumes.push(config_map_volume(VOL_CONFIG, &cm_name, items));
     }
+    if gateway.is_some() {
+        volumes.push(config_map_volume(
+            VOL_GATEWAY_CA,
+            GATEWAY_CA_CONFIG_MAP,
+            vec![key_to_path(
+                GATEWAY_CA_BUNDLE_KEY.into(),
+                GATEWAY_CA_BUNDLE_KEY,
+            )],
+        ));
+    }
     let Some(repo) = &plan.repo else {
         return volumes;
     };
@@ -439,7 +558,15 @@ fn volumes(plan: &RunPlan) -> Vec<Volume> {
             .collect();
         volumes.push(config_map_volume(VOL_FILES, &cm_name, items));
     }
-    if let Some(secret) = &repo.token_secret {
+    if gateway.is_some() {
+        if repo.token_secret.is_some() {
+            volumes.push(config_map_volume(
+                VOL_GATEWAY_TOKEN,
+                &cm_name,
+                vec![key_to_path(GATEWAY_TOKEN_KEY.into(), "token")],
+            ));
+        }
+    } else if let Some(secret) = &repo.token_secret {
         volumes.push(Volume {
             name: VOL_GITHUB.into(),
             secret: Some(SecretVolumeSource {
@@ -455,13 +582,22 @@ fn volumes(plan: &RunPlan) -> Vec<Volume> {
     volumes
 }
 
-/// Render the Job for `plan`, owned by `task`.
-pub fn render_job(plan: &RunPlan, task: &Task, opts: &JobOptions) -> Job {
-    let init_containers = prepare_container(plan, opts)
+/// Render the Job for `plan`, owned by `task`; through the gateway when `gateway` is given
+/// (`plan` then routed by [`axon_core::gateway_plan::route_through_gateway`]).
+pub fn render_job(
+    plan: &RunPlan,
+    task: &Task,
+    opts: &JobOptions,
+    gateway: Option<&PodGateway>,
+) -> Job {
+    let init_containers = prepare_container(plan, opts, gateway)
         .into_iter()
-        .chain([agent_container(plan, opts)])
+        .chain([agent_container(plan, opts, gateway)])
         .collect();
-    let labels = task_labels(plan);
+    let mut labels = task_labels(plan);
+    if gateway.is_some_and(|g| g.restricted) {
+        labels.insert(LABEL_NETWORK.into(), RESTRICTED.into());
+    }
     Job {
         metadata: meta(plan.task.clone(), plan, task),
         spec: Some(JobSpec {
@@ -479,8 +615,8 @@ pub fn render_job(plan: &RunPlan, task: &Task, opts: &JobOptions) -> Job {
                     share_process_namespace: Some(false),
                     security_context: Some(pod_security_context()),
                     init_containers: Some(init_containers),
-                    containers: vec![results_container(plan, opts)],
-                    volumes: Some(volumes(plan)),
+                    containers: vec![results_container(plan, opts, gateway)],
+                    volumes: Some(volumes(plan, gateway)),
                     ..Default::default()
                 }),
             },

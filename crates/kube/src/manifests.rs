@@ -1,16 +1,21 @@
 //! The install manifests: the four CRDs, the `axon-system` Namespace, the controller's
-//! ServiceAccount, least-privilege RBAC, and its Deployment, in apply order. `deploy/` holds
-//! them for the default image (checked fresh by a test), `axon install` applies them.
+//! ServiceAccount, least-privilege RBAC, and its Deployment, then the gateway's
+//! ServiceAccount, RBAC, Service and Deployment, in apply order. `deploy/` holds them for the
+//! default image (checked fresh by a test), `axon install` applies them. The gateway's Secret
+//! (token key and CA) is not among them: `axon install` generates it once
+//! ([`crate::gateway_secret`]), so that no file holds it and a re-install never rotates it.
 
+use crate::gateway_secret::gateway_labels;
 use crate::names::{
-    CONTROLLER_NAME, LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_NAME, LOG_ENV, METRICS_PORT,
-    POD_LOG_LEVEL, SYSTEM_NAMESPACE,
+    CONTROLLER_NAME, GATEWAY_NAME, GATEWAY_PORT, GATEWAY_SECRET_DIR, LABEL_COMPONENT,
+    LABEL_MANAGED_BY, LABEL_NAME, LOG_ENV, METRICS_PORT, POD_LOG_LEVEL, SYSTEM_NAMESPACE,
 };
 use crate::security::{container_security_context, pod_security_context, resources};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, Namespace, ObjectFieldSelector,
-    PodSpec, PodTemplateSpec, Probe, ServiceAccount,
+    Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction, Namespace,
+    ObjectFieldSelector, PodSpec, PodTemplateSpec, Probe, SecretVolumeSource, Service,
+    ServiceAccount, ServicePort, ServiceSpec, TCPSocketAction, Volume, VolumeMount,
 };
 use k8s_openapi::api::rbac::v1::{
     ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
@@ -79,8 +84,17 @@ pub fn controller_rules() -> Vec<PolicyRule> {
             &["get", "list", "watch", "create", "delete"],
         ),
         rule(&[""], &["pods"], &["get", "list", "watch"]),
-        rule(&[""], &["configmaps"], &["get", "create"]),
+        // `patch`: the gateway CA ConfigMap it keeps in each Task namespace (server-side apply).
+        rule(&[""], &["configmaps"], &["get", "create", "patch"]),
+        // `get`: the Task Secrets' keys (never their values, except its own gateway Secret's
+        // token key, to mint gateway tokens).
         rule(&[""], &["secrets"], &["get"]),
+        // The restricted-egress NetworkPolicy of namespaces with restricted Tasks.
+        rule(
+            &["networking.k8s.io"],
+            &["networkpolicies"],
+            &["get", "create", "patch"],
+        ),
         rule(&[""], &["serviceaccounts"], &["get", "create", "patch"]),
         rule(
             &["rbac.authorization.k8s.io"],
@@ -141,6 +155,9 @@ pub fn controller_deployment(image: &str, version: &str) -> Deployment {
             "controller".into(),
             format!("--metrics-addr=0.0.0.0:{METRICS_PORT}"),
             "--leader-elect=true".into(),
+            // Route Tasks through the gateway; `--gateway=false` runs them as before (the
+            // agent Pod holds its Secrets), for clusters migrating to the gateway.
+            "--gateway=true".into(),
         ]),
         env: Some(vec![
             EnvVar {
@@ -207,16 +224,185 @@ pub fn controller_deployment(image: &str, version: &str) -> Deployment {
 }
 
 fn subject() -> Vec<Subject> {
+    subject_of(CONTROLLER_NAME)
+}
+
+fn subject_of(service_account: &str) -> Vec<Subject> {
     vec![Subject {
         kind: "ServiceAccount".into(),
-        name: CONTROLLER_NAME.into(),
+        name: service_account.into(),
         namespace: Some(SYSTEM_NAMESPACE.into()),
         api_group: None,
     }]
 }
 
-/// Every install document, in apply order: CRDs, Namespace, ServiceAccount, ClusterRole and
-/// binding, the leader-election Role and binding, the Deployment.
+fn gateway_meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.into()),
+        namespace: namespace.map(str::to_string),
+        labels: Some(gateway_labels()),
+        ..Default::default()
+    }
+}
+
+/// What the gateway may do, cluster-wide: read the Tasks it serves and what they reference
+/// (Workspaces, AgentConfigs, and the Secrets of their credentials, `get` only: it never lists
+/// them), record usage in Task status and publish Events.
+pub fn gateway_rules() -> Vec<PolicyRule> {
+    vec![
+        rule(
+            &["axon.io"],
+            &["tasks", "workspaces", "agentconfigs"],
+            &["get", "list", "watch"],
+        ),
+        rule(&["axon.io"], &["tasks/status"], &["patch"]),
+        rule(&[""], &["secrets"], &["get"]),
+        rule(&["events.k8s.io"], &["events"], &["create", "patch"]),
+    ]
+}
+
+/// The gateway's Service: `http://axon-gateway.axon-system.svc:8080`.
+pub fn gateway_service() -> Service {
+    Service {
+        metadata: gateway_meta(GATEWAY_NAME, Some(SYSTEM_NAMESPACE)),
+        spec: Some(ServiceSpec {
+            type_: Some("ClusterIP".into()),
+            selector: Some(gateway_selector()),
+            ports: Some(vec![ServicePort {
+                name: Some("http".into()),
+                port: i32::from(GATEWAY_PORT),
+                target_port: Some(IntOrString::String("http".into())),
+                protocol: Some("TCP".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        status: None,
+    }
+}
+
+fn gateway_selector() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (LABEL_NAME.to_string(), "axon".to_string()),
+        (LABEL_COMPONENT.to_string(), "gateway".to_string()),
+    ])
+}
+
+fn tcp_probe() -> Probe {
+    Probe {
+        tcp_socket: Some(TCPSocketAction {
+            port: IntOrString::String("http".into()),
+            host: None,
+        }),
+        period_seconds: Some(10),
+        ..Default::default()
+    }
+}
+
+/// The gateway's Deployment: `axon gateway --backend=kubernetes` (the controller's image and
+/// binary) listening on port 8080, its Secret (token key, CA) mounted read-only at
+/// [`GATEWAY_SECRET_DIR`], the same Pod security as the controller. One replica: a Task's
+/// usage and budget are counted in one process.
+pub fn gateway_deployment(image: &str) -> Deployment {
+    let container = Container {
+        name: "gateway".into(),
+        image: Some(image.into()),
+        image_pull_policy: Some("Always".into()),
+        command: Some(vec!["axon".into()]),
+        args: Some(vec![
+            "gateway".into(),
+            "--backend=kubernetes".into(),
+            format!("--listen=0.0.0.0:{GATEWAY_PORT}"),
+        ]),
+        env: Some(vec![
+            env_field("POD_NAMESPACE", "metadata.namespace"),
+            env_field("POD_NAME", "metadata.name"),
+            EnvVar {
+                name: LOG_ENV.into(),
+                value: Some(POD_LOG_LEVEL.into()),
+                value_from: None,
+            },
+        ]),
+        ports: Some(vec![ContainerPort {
+            name: Some("http".into()),
+            container_port: i32::from(GATEWAY_PORT),
+            protocol: Some("TCP".into()),
+            ..Default::default()
+        }]),
+        liveness_probe: Some(tcp_probe()),
+        readiness_probe: Some(tcp_probe()),
+        volume_mounts: Some(vec![
+            VolumeMount {
+                name: "gateway-secret".into(),
+                mount_path: GATEWAY_SECRET_DIR.into(),
+                read_only: Some(true),
+                ..Default::default()
+            },
+            VolumeMount {
+                name: "tmp".into(),
+                mount_path: "/tmp".into(),
+                ..Default::default()
+            },
+        ]),
+        security_context: Some(container_security_context()),
+        resources: Some(resources("100m", "128Mi", "1", "512Mi")),
+        ..Default::default()
+    };
+    Deployment {
+        metadata: gateway_meta(GATEWAY_NAME, Some(SYSTEM_NAMESPACE)),
+        spec: DeploymentSpec {
+            replicas: Some(1),
+            selector: LabelSelector {
+                match_labels: Some(gateway_selector()),
+                ..Default::default()
+            },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(gateway_labels()),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    service_account_name: Some(GATEWAY_NAME.into()),
+                    automount_service_account_token: Some(true),
+                    security_context: Some(pod_security_context()),
+                    termination_grace_period_seconds: Some(30),
+                    containers: vec![container],
+                    volumes: Some(vec![
+                        Volume {
+                            name: "gateway-secret".into(),
+                            secret: Some(SecretVolumeSource {
+                                secret_name: Some(GATEWAY_NAME.into()),
+                                default_mode: Some(0o440),
+                                optional: Some(false),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        },
+                        Volume {
+                            name: "tmp".into(),
+                            empty_dir: Some(EmptyDirVolumeSource {
+                                size_limit: Some(
+                                    k8s_openapi::apimachinery::pkg::api::resource::Quantity(
+                                        "64Mi".into(),
+                                    ),
+                                ),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        },
+                    ]),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        },
+        status: None,
+    }
+}
+
+/// Every install document, in apply order: CRDs, Namespace, the controller's ServiceAccount,
+/// ClusterRole and binding, leader-election Role and binding, and Deployment, then the
+/// gateway's ServiceAccount, ClusterRole and binding, Service and Deployment.
 pub fn install_manifests(image: &str, version: &str) -> Vec<Value> {
     let mut docs: Vec<Value> = axon_api::crd::crds().iter().map(to_value).collect();
     let mut ns_meta = meta(SYSTEM_NAMESPACE, None);
@@ -267,6 +453,26 @@ pub fn install_manifests(image: &str, version: &str) -> Vec<Value> {
         subjects: Some(subject()),
     }));
     docs.push(to_value(&controller_deployment(image, version)));
+    docs.push(to_value(&ServiceAccount {
+        metadata: gateway_meta(GATEWAY_NAME, Some(SYSTEM_NAMESPACE)),
+        ..Default::default()
+    }));
+    docs.push(to_value(&ClusterRole {
+        metadata: gateway_meta(GATEWAY_NAME, None),
+        rules: Some(gateway_rules()),
+        aggregation_rule: None,
+    }));
+    docs.push(to_value(&ClusterRoleBinding {
+        metadata: gateway_meta(GATEWAY_NAME, None),
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "ClusterRole".into(),
+            name: GATEWAY_NAME.into(),
+        },
+        subjects: Some(subject_of(GATEWAY_NAME)),
+    }));
+    docs.push(to_value(&gateway_service()));
+    docs.push(to_value(&gateway_deployment(image)));
     docs
 }
 

@@ -32,6 +32,43 @@ pub const VERSION_ENV: &str = "AXON_VERSION";
 /// Port of the controller's `/metrics`, `/healthz`, `/readyz`.
 pub const METRICS_PORT: u16 = 8080;
 
+/// Name of the gateway's Deployment, Service, ServiceAccount, ClusterRole, binding and
+/// Secret (in [`SYSTEM_NAMESPACE`]).
+pub const GATEWAY_NAME: &str = "axon-gateway";
+/// Port of the gateway's Service and container (model calls, forward proxy, CONNECT).
+pub const GATEWAY_PORT: u16 = 8080;
+/// Key of the gateway Secret: the HMAC key gateway tokens are signed with (32 random bytes).
+pub const GATEWAY_KEY_KEY: &str = "token-key";
+/// Key of the gateway Secret: the certificate (PEM) of the CA the gateway intercepts TLS with.
+pub const GATEWAY_CA_CERT_KEY: &str = "ca.crt";
+/// Key of the gateway Secret: the private key (PEM) of that CA.
+pub const GATEWAY_CA_KEY_KEY: &str = "ca.key";
+/// Where the gateway Pod mounts its Secret.
+pub const GATEWAY_SECRET_DIR: &str = "/var/run/axon/gateway";
+/// The ConfigMap the controller keeps in each namespace where Tasks run through the gateway:
+/// the gateway's CA certificate and a CA bundle (system roots + that CA). Public material.
+pub const GATEWAY_CA_CONFIG_MAP: &str = "axon-gateway-ca";
+/// Key of [`GATEWAY_CA_CONFIG_MAP`]: the CA bundle agents trust (`SSL_CERT_FILE`, ...).
+pub const GATEWAY_CA_BUNDLE_KEY: &str = "ca-bundle.crt";
+/// Where a Task's Pod mounts [`GATEWAY_CA_CONFIG_MAP`].
+pub const GATEWAY_CA_DIR: &str = "/etc/axon/gateway-ca";
+/// The CA bundle file in a Task's Pod.
+pub const GATEWAY_CA_BUNDLE_FILE: &str = "/etc/axon/gateway-ca/ca-bundle.crt";
+/// Where a Task's Pod mounts its gateway token as a file (for `axon workspace prepare` and
+/// `axon agent collect --token-file`, and the work tree's credential helper).
+pub const GATEWAY_TOKEN_DIR: &str = "/etc/axon/gateway-token";
+/// The gateway token file in a Task's Pod.
+pub const GATEWAY_TOKEN_FILE: &str = "/etc/axon/gateway-token/token";
+/// Label on a Task's Pod: `restricted` when its egress is limited to the gateway and DNS.
+pub const LABEL_NETWORK: &str = "axon.io/network";
+/// The NetworkPolicy the controller keeps in each namespace with restricted Tasks.
+pub const RESTRICTED_POLICY_NAME: &str = "axon-agent-restricted";
+
+/// The gateway's in-cluster origin (`http://axon-gateway.axon-system.svc:8080`).
+pub fn gateway_origin() -> String {
+    format!("http://{GATEWAY_NAME}.{SYSTEM_NAMESPACE}.svc:{GATEWAY_PORT}")
+}
+
 /// Label on a Job, its Pods and its ConfigMap: the Task's name.
 pub const LABEL_TASK: &str = contract::LABEL_TASK;
 /// Label on a Job and its Pods: the agent type.

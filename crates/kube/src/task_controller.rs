@@ -3,17 +3,29 @@
 //! of a Task failed from a waiting Pod (image pull, container config) deleted. `reconcile`
 //! only fetches, calls the pure functions (the start gate of `axon_core`, plan, render,
 //! observe, next_status, `task_status`, ttl) and writes.
+//!
+//! Through the gateway (the default; `axon controller --gateway=false` turns it off while a
+//! cluster migrates), the plan is routed by `route_through_gateway` before the Job is
+//! rendered: the controller mints the Task's token with the key of the gateway's Secret,
+//! keeps the namespace's `axon-gateway-ca` ConfigMap (and for a restricted Task its
+//! NetworkPolicy) current, and the Pod holds no Secret. A restricted Task without the gateway
+//! fails: nothing would enforce its allowlist.
 
 use crate::error::{KubeError, is_conflict};
-use crate::job::{JobOptions, render_config_map, render_job};
+use crate::gateway_ca::{ensure_ca_config_map, render_ca_config_map};
+use crate::gateway_secret::load_keys;
+use crate::job::{JobOptions, PodGateway, render_config_map, render_job};
 use crate::metrics::Metrics;
 use crate::names::LABEL_TASK;
+use crate::network_policy::{ensure_restricted_policy, is_restricted};
 use crate::observe::observe;
 use crate::prompt::check_prompt;
 use crate::task_status::{for_cluster, job_to_stop, may_have_live_job, status_patch};
 use crate::ttl::{TtlAction, ttl_action};
 use axon_api::contract::LABEL_TASKSPAWNER;
 use axon_api::{AgentConfig, Task, TaskPhase, TaskSpawner, TaskStatus, Workspace};
+use axon_core::gateway_plan::route_through_gateway;
+use axon_core::gateway_token::{TaskIdentity, mint};
 use axon_core::references::{FoundSecrets, References, missing_secrets, plan_or_missing};
 use axon_core::spawner_window::{SpawnerWindow, owning_spawner};
 use axon_core::start_gate::{Gate, GateDecision, TaskFacts, gate};
@@ -53,6 +65,28 @@ pub struct Context {
     pub job_options: JobOptions,
     pub metrics: Arc<Metrics>,
     pub recorder: Recorder,
+    /// Route Tasks through the gateway (`None`: `--gateway=false`, Pods hold their Secrets).
+    pub gateway: Option<ControllerGateway>,
+}
+
+/// The controller's gateway settings.
+#[derive(Clone, Debug)]
+pub struct ControllerGateway {
+    /// The gateway's origin as agent Pods reach it ([`crate::names::gateway_origin`] in a
+    /// cluster).
+    pub origin: String,
+    /// The system CA bundle put in front of the gateway CA in each namespace's bundle.
+    pub system_roots: Option<String>,
+}
+
+impl ControllerGateway {
+    /// The in-cluster gateway, with this machine's system roots.
+    pub fn in_cluster() -> ControllerGateway {
+        ControllerGateway {
+            origin: crate::names::gateway_origin(),
+            system_roots: crate::gateway_ca::read_system_roots(),
+        }
+    }
 }
 
 fn what(task: &Task) -> String {
@@ -348,10 +382,27 @@ async fn create_job(
     let ns = task.namespace().unwrap_or_default();
     let name = task.name_any();
     let client = ctx.client.clone();
-    let plan = plan.clone();
+    let mut plan = plan.clone();
+    let gateway = match &ctx.gateway {
+        None if is_restricted(task) => {
+            return Ok(RunObservation::SetupFailed {
+                at: now.to_string(),
+                reason: "spec.network.mode restricted needs the Axon gateway, and the controller runs with --gateway=false: run it with --gateway=true (axon install does), or use mode open".into(),
+            });
+        }
+        None => None,
+        Some(g) => match gateway_for(task, ctx, g, &mut plan, now).await? {
+            Ok(pg) => Some(pg),
+            Err(not_yet) => return Ok(not_yet),
+        },
+    };
+    let gateway = gateway.as_ref();
     let pp = PostParams::default();
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
-    match cms.create(&pp, &render_config_map(&plan, task)).await {
+    match cms
+        .create(&pp, &render_config_map(&plan, task, gateway))
+        .await
+    {
         Ok(_) => {}
         Err(e) if is_conflict(&e) => {}
         Err(kube::Error::Api(s)) if s.code == 422 || s.code == 400 => {
@@ -370,7 +421,7 @@ async fn create_job(
             ));
         }
     }
-    let job = render_job(&plan, task, &ctx.job_options);
+    let job = render_job(&plan, task, &ctx.job_options, gateway);
     let jobs: Api<Job> = Api::namespaced(client, &ns);
     match jobs.create(&pp, &job).await {
         Ok(_) => {
@@ -396,6 +447,62 @@ async fn create_job(
     Ok(RunObservation::Waiting {
         reason: format!("created Job {name}, waiting for its Pod"),
     })
+}
+
+/// Route `plan` through the gateway and prepare the namespace for it: the Task's token (from
+/// the gateway Secret's key), the namespace's CA ConfigMap, and for a restricted Task its
+/// NetworkPolicy. A missing gateway Secret keeps the Task waiting (it names the fix); a
+/// `modelBaseURL` the gateway cannot front fails it.
+async fn gateway_for(
+    task: &Task,
+    ctx: &Context,
+    g: &ControllerGateway,
+    plan: &mut axon_core::plan::RunPlan,
+    now: Timestamp,
+) -> Result<Result<PodGateway, RunObservation>, KubeError> {
+    let ns = task.namespace().unwrap_or_default();
+    if let Err(e) = route_through_gateway(plan) {
+        return Ok(Err(RunObservation::SetupFailed {
+            at: now.to_string(),
+            reason: e.to_string(),
+        }));
+    }
+    let keys = match load_keys(&ctx.client).await {
+        Ok(k) => k,
+        Err(KubeError::Gateway(reason)) => {
+            tracing::warn!(task = %what(task), reason = %reason, "cannot route through the gateway yet");
+            return Ok(Err(RunObservation::Waiting { reason }));
+        }
+        Err(e) => return Err(e),
+    };
+    let Some(uid) = task.metadata.uid.clone() else {
+        return Err(KubeError::Api {
+            what: format!("mint the gateway token of {}", what(task)),
+            reason: "the Task has no uid".into(),
+        });
+    };
+    let token = mint(
+        &keys.token_key,
+        &TaskIdentity {
+            namespace: ns.clone(),
+            name: task.name_any(),
+            uid,
+        },
+    );
+    ensure_ca_config_map(
+        &ctx.client,
+        &render_ca_config_map(&ns, g.system_roots.as_deref(), &keys.ca_cert_pem),
+    )
+    .await?;
+    let restricted = is_restricted(task);
+    if restricted {
+        ensure_restricted_policy(&ctx.client, &ns).await?;
+    }
+    Ok(Ok(PodGateway {
+        token,
+        origin: g.origin.clone(),
+        restricted,
+    }))
 }
 
 /// Write the new status and tell about a phase change (Event, metrics, log).

@@ -1075,6 +1075,7 @@ fn doc_path(kind: &str, name: &str) -> String {
             format!("/apis/rbac.authorization.k8s.io/v1/namespaces/axon-system/rolebindings/{name}")
         }
         "Deployment" => format!("/apis/apps/v1/namespaces/axon-system/deployments/{name}"),
+        "Service" => format!("/api/v1/namespaces/axon-system/services/{name}"),
         other => panic!("unexpected install document {other}"),
     }
 }
@@ -1097,15 +1098,30 @@ async fn install_applies_crds_first_then_waits_for_them_and_the_controller() {
             "Role",
             "RoleBinding",
             "Deployment",
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Service",
+            "Deployment",
         ],
-        "CRDs and the namespace before what lives in it; the controller last"
+        "CRDs and the namespace before what lives in it; the controller, then the gateway"
     );
     // A namespace left terminating by an uninstall would refuse what goes in it.
     let mut script = vec![not_found("/api/v1/namespaces/axon-system")];
-    script.extend(
-        docs.iter()
-            .map(|(_, _, p)| expect(Method::PATCH, p, 200, None)),
-    );
+    let gateway_secret = "/api/v1/namespaces/axon-system/secrets/axon-gateway";
+    for (kind, _, p) in &docs {
+        script.push(expect(Method::PATCH, p, 200, None));
+        if kind == "Namespace" {
+            // The gateway's Secret, made once: absent here, so created.
+            script.push(not_found(gateway_secret));
+            script.push(expect(
+                Method::POST,
+                "/api/v1/namespaces/axon-system/secrets",
+                201,
+                None,
+            ));
+        }
+    }
     let crds_path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
     let crd_names: Vec<String> = axon_api::crd::crds()
         .iter()
@@ -1138,7 +1154,26 @@ async fn install_applies_crds_first_then_waits_for_them_and_the_controller() {
     })
     .await;
     let steps = result.expect("install");
-    let seen = &seen[1..];
+    let created = seen
+        .iter()
+        .find(|s| s.method == Method::POST)
+        .expect("the gateway Secret created");
+    assert_eq!(created.body["metadata"]["name"], "axon-gateway");
+    assert_eq!(created.body["type"], "Opaque");
+    let keys: Vec<&String> = created.body["data"]
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(keys, ["ca.crt", "ca.key", "token-key"]);
+    assert!(
+        steps.contains(&"created Secret axon-system/axon-gateway (the gateway's token key and CA, generated now)".to_string()),
+        "{steps:?}"
+    );
+    let seen: Vec<Seen> = seen[1..]
+        .iter()
+        .filter(|s| s.path != gateway_secret && s.method != Method::POST)
+        .cloned()
+        .collect();
     for (s, (kind, name, p)) in seen.iter().zip(&docs) {
         assert_server_side_apply(s, p);
         assert_eq!(s.body["kind"], kind.as_str());
@@ -1223,11 +1258,55 @@ async fn uninstall_stops_the_controller_then_deletes_the_crds_secrets_and_the_re
     // The Secrets `axon create secret` made, in every namespace.
     script.push(get(
         "/api/v1/secrets",
-        list("SecretList", vec![meta("v1", "Secret", "ns", "claude")]),
+        list(
+            "SecretList",
+            vec![
+                meta("v1", "Secret", "ns", "claude"),
+                meta("v1", "Secret", "axon-system", "axon-gateway"),
+            ],
+        ),
     ));
     script.push(expect(
         Method::DELETE,
         &format!("{SECRETS}/claude"),
+        200,
+        Some(success()),
+    ));
+    script.push(expect(
+        Method::DELETE,
+        "/api/v1/namespaces/axon-system/secrets/axon-gateway",
+        200,
+        Some(success()),
+    ));
+    // What the controller put in Task namespaces for the gateway.
+    script.push(get(
+        "/api/v1/configmaps",
+        list(
+            "ConfigMapList",
+            vec![meta("v1", "ConfigMap", "ns", "axon-gateway-ca")],
+        ),
+    ));
+    script.push(get(
+        "/apis/networking.k8s.io/v1/networkpolicies",
+        list(
+            "NetworkPolicyList",
+            vec![meta(
+                "networking.k8s.io/v1",
+                "NetworkPolicy",
+                "ns",
+                "axon-agent-restricted",
+            )],
+        ),
+    ));
+    script.push(expect(
+        Method::DELETE,
+        "/api/v1/namespaces/ns/configmaps/axon-gateway-ca",
+        200,
+        Some(success()),
+    ));
+    script.push(expect(
+        Method::DELETE,
+        "/apis/networking.k8s.io/v1/namespaces/ns/networkpolicies/axon-agent-restricted",
         200,
         Some(success()),
     ));
@@ -1237,6 +1316,10 @@ async fn uninstall_stops_the_controller_then_deletes_the_crds_secrets_and_the_re
     assert_eq!(
         kinds,
         [
+            "Service",
+            "ClusterRoleBinding",
+            "ClusterRole",
+            "ServiceAccount",
             "RoleBinding",
             "Role",
             "ClusterRoleBinding",
@@ -1288,6 +1371,30 @@ async fn uninstall_stops_the_controller_then_deletes_the_crds_secrets_and_the_re
         Some("Axon is uninstalled")
     );
     assert_eq!(report.secrets, ["ns/claude"]);
+    for line in [
+        "Secret axon-system/axon-gateway (the gateway's token key and CA; a new install makes new ones)",
+        "ConfigMap ns/axon-gateway-ca",
+        "NetworkPolicy ns/axon-agent-restricted",
+        "Deployment axon-system/axon-gateway",
+        "Service axon-system/axon-gateway",
+    ] {
+        assert!(
+            report.removed.contains(&line.to_string()),
+            "{line}: {:?}",
+            report.removed
+        );
+    }
+    let configmaps = seen
+        .iter()
+        .find(|s| s.path == "/api/v1/configmaps")
+        .expect("listed");
+    assert!(
+        configmaps
+            .query
+            .contains("app.kubernetes.io%2Fcomponent%3Dgateway"),
+        "{}",
+        configmaps.query
+    );
     assert!(
         report
             .removed

@@ -70,6 +70,11 @@ fn install_is_in_apply_order() {
             "ClusterRoleBinding",
             "Role",
             "RoleBinding",
+            "Deployment",
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Service",
             "Deployment"
         ]
     );
@@ -81,19 +86,91 @@ fn install_is_in_apply_order() {
 #[test]
 fn controller_rbac_is_least_privilege() {
     let docs = install_manifests("img:1", "1");
-    let role = docs
-        .iter()
-        .find(|d| d["kind"] == "ClusterRole")
-        .expect("ClusterRole");
-    let text = role.to_string();
-    assert!(!text.contains("\"*\""), "no wildcards: {text}");
-    for rule in role["rules"].as_array().expect("rules") {
-        if rule["resources"] == serde_json::json!(["secrets"]) {
-            assert_eq!(
-                rule["verbs"],
-                serde_json::json!(["get"]),
-                "secrets: get only"
-            );
+    let roles: Vec<&serde_json::Value> =
+        docs.iter().filter(|d| d["kind"] == "ClusterRole").collect();
+    assert_eq!(roles.len(), 2, "the controller's and the gateway's");
+    for role in roles {
+        let text = role.to_string();
+        assert!(!text.contains("\"*\""), "no wildcards: {text}");
+        for rule in role["rules"].as_array().expect("rules") {
+            if rule["resources"] == serde_json::json!(["secrets"]) {
+                assert_eq!(
+                    rule["verbs"],
+                    serde_json::json!(["get"]),
+                    "secrets: get only"
+                );
+            }
         }
     }
+}
+
+/// The gateway reads Tasks and what they reference, the Secrets by name only, writes only
+/// Task status and Events.
+#[test]
+fn gateway_rbac_is_what_it_needs() {
+    let docs = install_manifests("img:1", "1");
+    let role = docs
+        .iter()
+        .find(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == "axon-gateway")
+        .expect("the gateway's ClusterRole");
+    let rules: Vec<(String, String)> = role["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|r| (r["resources"].to_string(), r["verbs"].to_string()))
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            (
+                r#"["tasks","workspaces","agentconfigs"]"#.to_string(),
+                r#"["get","list","watch"]"#.to_string()
+            ),
+            (r#"["tasks/status"]"#.into(), r#"["patch"]"#.into()),
+            (r#"["secrets"]"#.into(), r#"["get"]"#.into()),
+            (r#"["events"]"#.into(), r#"["create","patch"]"#.into()),
+        ]
+    );
+    let deployment = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "axon-gateway")
+        .expect("the gateway's Deployment");
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "axon-gateway");
+    let c = &pod["containers"][0];
+    assert_eq!(c["image"], "img:1", "the controller's image");
+    assert_eq!(
+        c["args"],
+        serde_json::json!(["gateway", "--backend=kubernetes", "--listen=0.0.0.0:8080"])
+    );
+    let sc = &c["securityContext"];
+    assert_eq!(sc["readOnlyRootFilesystem"], true);
+    assert_eq!(sc["allowPrivilegeEscalation"], false);
+    assert_eq!(sc["runAsNonRoot"], true);
+    assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]));
+    assert_eq!(sc["seccompProfile"]["type"], "RuntimeDefault");
+    assert!(c["resources"]["limits"]["memory"].is_string());
+    let service = docs
+        .iter()
+        .find(|d| d["kind"] == "Service")
+        .expect("the gateway's Service");
+    assert_eq!(service["metadata"]["name"], "axon-gateway");
+    assert_eq!(service["spec"]["ports"][0]["port"], 8080);
+    assert_eq!(
+        service["spec"]["selector"],
+        deployment["spec"]["selector"]["matchLabels"]
+    );
+    // The controller's selector does not take the gateway's Pods.
+    let controller = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "axon-controller")
+        .expect("controller");
+    assert_ne!(
+        controller["spec"]["selector"],
+        deployment["spec"]["selector"]
+    );
+    assert!(
+        !docs.iter().any(|d| d["kind"] == "Secret"),
+        "no key material in the manifests: axon install generates the gateway Secret"
+    );
 }

@@ -99,7 +99,7 @@ fn opts() -> JobOptions {
 fn render(t: &Task, ws: bool, ac: bool) -> Job {
     let (w, a) = (workspace(), agent_config());
     let plan = plan_run(t, ws.then_some(&w), ac.then_some(&a)).expect("plan");
-    render_job(&plan, t, &opts())
+    render_job(&plan, t, &opts(), None)
 }
 
 fn combos() -> Vec<(AgentType, CredentialType)> {
@@ -135,10 +135,10 @@ fn job_snapshots() {
 fn config_map_snapshot() {
     let t = task(AgentType::ClaudeCode, CredentialType::ApiKey, true, true);
     let plan = plan_run(&t, Some(&workspace()), Some(&agent_config())).expect("plan");
-    insta::assert_yaml_snapshot!(render_config_map(&plan, &t));
+    insta::assert_yaml_snapshot!(render_config_map(&plan, &t, None));
     let bare = task(AgentType::Codex, CredentialType::ApiKey, false, false);
     let plan = plan_run(&bare, None, None).expect("plan");
-    let data = render_config_map(&plan, &bare).data.expect("data");
+    let data = render_config_map(&plan, &bare, None).data.expect("data");
     assert_eq!(
         data.keys().collect::<Vec<_>>(),
         ["prompt"],

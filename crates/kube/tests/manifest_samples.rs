@@ -8,9 +8,12 @@ use axon_api::{
     LocalObjectReference, Plugin, PluginSkill, SecretReference, Task, TaskSpawner, TaskSpawnerSpec,
     TaskSpec, TaskTemplate, When, Workspace, WorkspaceSpec,
 };
+use axon_core::gateway_plan::route_through_gateway;
 use axon_core::plan::plan_run;
-use axon_kube::job::{JobOptions, render_config_map, render_job};
+use axon_kube::gateway_ca::render_ca_config_map;
+use axon_kube::job::{JobOptions, PodGateway, render_config_map, render_job};
 use axon_kube::manifests::{install_manifests, to_yaml};
+use axon_kube::network_policy::render_restricted_policy;
 use axon_kube::spawner_deployment::render_spawner;
 use serde_json::Value;
 
@@ -94,8 +97,36 @@ fn samples() -> Vec<(String, Value)> {
         default_timeout_seconds: 14400,
     };
     let v = |x: &dyn erased::Ser| x.value();
-    out.push(("task-job".into(), v(&render_job(&plan, &task, &opts))));
-    out.push(("task-configmap".into(), v(&render_config_map(&plan, &task))));
+    out.push(("task-job".into(), v(&render_job(&plan, &task, &opts, None))));
+    out.push((
+        "task-configmap".into(),
+        v(&render_config_map(&plan, &task, None)),
+    ));
+    // The same Task through the gateway, restricted: no Secret in the Pod.
+    let mut routed = plan.clone();
+    route_through_gateway(&mut routed).expect("routes");
+    let gw = PodGateway {
+        token: "axgw1.c2FtcGxl.c2lnbmF0dXJl".into(),
+        origin: axon_kube::names::gateway_origin(),
+        restricted: true,
+    };
+    out.push((
+        "task-job-gateway".into(),
+        v(&render_job(&routed, &task, &opts, Some(&gw))),
+    ));
+    out.push((
+        "task-configmap-gateway".into(),
+        v(&render_config_map(&routed, &task, Some(&gw))),
+    ));
+    let ca = "-----BEGIN CERTIFICATE-----\nQUJD\n-----END CERTIFICATE-----\n";
+    out.push((
+        "gateway-ca-configmap".into(),
+        v(&render_ca_config_map(NS, None, ca)),
+    ));
+    out.push((
+        "networkpolicy-restricted".into(),
+        v(&render_restricted_policy(NS)),
+    ));
     let mut ts = TaskSpawner::new(
         "nightly",
         TaskSpawnerSpec {

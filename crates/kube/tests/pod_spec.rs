@@ -72,7 +72,7 @@ fn opts(default_timeout_seconds: i64) -> JobOptions {
 fn job(t: &Task, default_timeout: i64) -> Value {
     let w = workspace();
     let plan = plan_run(t, t.spec.workspace_ref.as_ref().map(|_| &w), None).expect("plan");
-    serde_json::to_value(render_job(&plan, t, &opts(default_timeout))).expect("json")
+    serde_json::to_value(render_job(&plan, t, &opts(default_timeout), None)).expect("json")
 }
 
 /// Every variant: with/without a Workspace, built-in/custom image.
@@ -261,7 +261,7 @@ fn the_prompt_is_in_no_environment_variable_or_argument() {
     }
     let t = task(false, None, PROMPT, None);
     let plan = plan_run(&t, None, None).expect("plan");
-    let cm = render_config_map(&plan, &t);
+    let cm = render_config_map(&plan, &t, None);
     assert_eq!(
         cm.data.expect("data")["prompt"],
         PROMPT,

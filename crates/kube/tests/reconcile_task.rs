@@ -9,7 +9,7 @@ use axon_api::{
 };
 use axon_kube::job::JobOptions;
 use axon_kube::metrics::Metrics;
-use axon_kube::task_controller::{Context, reconcile};
+use axon_kube::task_controller::{Context, ControllerGateway, reconcile};
 use http::Method;
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
@@ -64,6 +64,13 @@ fn task(status: Option<TaskStatus>) -> Task {
 }
 
 fn context(client: Client) -> (Arc<Context>, Arc<Metrics>) {
+    context_with(client, None)
+}
+
+fn context_with(
+    client: Client,
+    gateway: Option<ControllerGateway>,
+) -> (Arc<Context>, Arc<Metrics>) {
     let metrics = Arc::new(Metrics::default());
     let ctx = Context {
         recorder: Recorder::new(
@@ -80,6 +87,7 @@ fn context(client: Client) -> (Arc<Context>, Arc<Metrics>) {
             default_timeout_seconds: 14400,
         },
         metrics: metrics.clone(),
+        gateway,
     };
     (Arc::new(ctx), metrics)
 }
@@ -155,6 +163,67 @@ fn pending() -> TaskStatus {
         message: Some("created Job t, waiting for its Pod".into()),
         ..Default::default()
     }
+}
+
+/// Through the gateway, a cluster without the gateway's Secret keeps the Task Pending, saying
+/// how to fix it; nothing is created.
+#[tokio::test]
+async fn without_the_gateway_secret_the_task_waits_saying_why() {
+    let (client, server) = scripted(vec![
+        not_found(JOB),
+        get(SECRET, secret(&["ANTHROPIC_API_KEY"])),
+        not_found("/api/v1/namespaces/axon-system/secrets/axon-gateway"),
+        patched(),
+        expect(Method::POST, EVENTS, 201, None),
+    ]);
+    let (ctx, _) = context_with(
+        client,
+        Some(ControllerGateway {
+            origin: "http://axon-gateway.axon-system.svc:8080".into(),
+            system_roots: None,
+        }),
+    );
+    let result = reconcile(Arc::new(task(None)), ctx.clone()).await;
+    drop(ctx);
+    let seen = server.await.expect("verifier");
+    assert!(result.is_ok(), "reconcile failed: {result:?}");
+    let s = status_of(&seen);
+    assert_eq!(s.phase, Some(TaskPhase::Pending));
+    let m = s.message.unwrap_or_default();
+    assert!(
+        m.contains("axon-system/axon-gateway does not exist")
+            && m.contains("axon install")
+            && m.contains("--gateway=false"),
+        "{m}"
+    );
+}
+
+/// A restricted Task on a controller without the gateway fails: nothing would hold it to its
+/// allowlist. Nothing is created.
+#[tokio::test]
+async fn a_restricted_task_without_the_gateway_fails_saying_why() {
+    let mut t = task(None);
+    t.spec.network = Some(axon_api::Network {
+        mode: axon_api::NetworkMode::Restricted,
+        allow: vec![],
+    });
+    let (seen, _) = run(
+        t,
+        vec![
+            not_found(JOB),
+            get(SECRET, secret(&["ANTHROPIC_API_KEY"])),
+            patched(),
+            expect(Method::POST, EVENTS, 201, None),
+        ],
+    )
+    .await;
+    let s = status_of(&seen);
+    assert_eq!(s.phase, Some(TaskPhase::Failed));
+    let m = s.message.unwrap_or_default();
+    assert!(
+        m.contains("restricted needs the Axon gateway") && m.contains("--gateway=false"),
+        "{m}"
+    );
 }
 
 #[tokio::test]

@@ -242,14 +242,13 @@ fn socket_path(dir: &std::path::Path, uid: &str) -> Result<PathBuf, String> {
 /// The GitHub grant of a Workspace repository reached over http(s); `None` for anything else
 /// (a local path, `file://`, `git://`, ssh), which the gateway does not carry.
 fn github_grant(url: &str, token: Option<Secret>, protected: &[String]) -> Option<GitHubGrant> {
-    let repo = axon_core::github_scope::parse_repo_url(url)?;
-    let api_base = (repo.host.host == "github.com").then(|| "https://api.github.com".to_string());
+    let parts = axon_core::github_scope::github_grant_parts(url)?;
     Some(GitHubGrant {
-        scheme: repo.scheme.clone(),
-        git_host: repo.host.authority(),
-        api_base,
-        owner: repo.owner,
-        repo: repo.repo,
+        scheme: parts.scheme,
+        git_host: parts.git_host,
+        api_base: parts.api_base,
+        owner: parts.owner,
+        repo: parts.repo,
         token,
         base_branch: String::new(),
         protected: protected.to_vec(),

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod completion;
 pub mod create;
 pub mod delete;
+pub mod gateway;
 pub mod get;
 pub mod init;
 pub mod install;

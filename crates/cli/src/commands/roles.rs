@@ -34,6 +34,7 @@ pub async fn controller(args: &ControllerArgs) -> Result<ExitCode, CliError> {
     axon_kube::run_controller(axon_kube::ControllerOptions {
         metrics_addr: args.metrics_addr.clone(),
         leader_elect: args.leader_elect,
+        gateway: args.gateway,
     })
     .await?;
     Ok(ExitCode::SUCCESS)

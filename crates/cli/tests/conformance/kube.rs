@@ -56,10 +56,14 @@ impl Cluster {
         assert!(install.ok(), "{install}");
         let log = std::fs::File::create(plane.dir().join("controller.log")).expect("log");
         let controller = Command::new(&axon_bin)
+            // No gateway runs in this cluster yet (the test kubelet runs Pods as host
+            // processes, where the gateway's Service name does not resolve): Tasks run with
+            // their Secrets, as on a cluster migrating to the gateway.
             .args([
                 "controller",
                 "--metrics-addr=127.0.0.1:0",
                 "--leader-elect=false",
+                "--gateway=false",
             ])
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
