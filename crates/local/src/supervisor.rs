@@ -616,6 +616,7 @@ async fn setup(
                 prices: rules.prices,
                 dir: td.gateway(),
                 audit_file: td.requests(),
+                ca_validity: ca_validity(task, opts),
             })
             .await?,
         );
@@ -845,6 +846,16 @@ async fn setup(
     })
 }
 
+/// The Task's gateway CA outlives its run: the timeout (clone and retries included) plus an
+/// hour, at least a day; without a timeout, 30 days.
+fn ca_validity(task: &Task, opts: &RunOptions) -> Duration {
+    const DAY: u64 = 24 * 3600;
+    match effective_timeout(task.spec.timeout_seconds, opts.default_timeout_seconds) {
+        Some(s) => Duration::from_secs(s.saturating_add(3600).max(DAY)),
+        None => Duration::from_secs(30 * DAY),
+    }
+}
+
 /// Give `root` and everything under it to `uid`:`gid`, without following symlinks.
 fn chown_tree(root: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
     std::os::unix::fs::lchown(root, Some(uid), Some(gid))?;
@@ -875,4 +886,32 @@ fn copy_entrypoint(entry: &Path, config: &Path) -> Result<PathBuf, String> {
     std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o555))
         .map_err(|e| format!("chmod {}: {e}", copy.display()))?;
     Ok(copy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(timeout: Option<i64>) -> Task {
+        let mut t: Task = serde_json::from_value(serde_json::json!({
+            "apiVersion": "axon.io/v1alpha1", "kind": "Task", "metadata": {"name": "t"},
+            "spec": {"type": "claude-code", "prompt": "p",
+                     "credentials": {"type": "api-key", "secretRef": {"name": "k"}}}
+        }))
+        .expect("a Task");
+        t.spec.timeout_seconds = timeout;
+        t
+    }
+
+    #[test]
+    fn the_gateway_ca_outlives_the_run() {
+        let opts = RunOptions::default();
+        let day = Duration::from_secs(24 * 3600);
+        assert_eq!(ca_validity(&task(Some(60)), &opts), day);
+        assert_eq!(
+            ca_validity(&task(Some(3 * 24 * 3600)), &opts),
+            Duration::from_secs(3 * 24 * 3600 + 3600)
+        );
+        assert_eq!(ca_validity(&task(Some(0)), &opts), 30 * day);
+    }
 }

@@ -10,6 +10,7 @@
 
 use crate::network::{DEFAULT_GATEWAY_PORT, IsolatedNetwork};
 use axon_core::gateway_plan::GatewayValue;
+use axon_gateway::ca::TaskCa;
 use axon_gateway::proxy::Proxy;
 use axon_gateway::{
     Gateway, GatewayEvent, GitHubGrant, JsonlSink, ModelRoute, Network, Secret, Server,
@@ -43,6 +44,9 @@ pub struct TaskGatewaySpec {
     pub dir: PathBuf,
     /// The Task's `requests.jsonl`.
     pub audit_file: PathBuf,
+    /// How long the Task's CA must stay valid (its certificates are checked by the agent's
+    /// tools for as long as it runs).
+    pub ca_validity: Duration,
 }
 
 /// A running gateway serving one Task.
@@ -89,15 +93,16 @@ impl TaskGateway {
         grants.add(grant.clone());
         let audit = JsonlSink::open(&spec.audit_file)
             .map_err(|e| format!("open {}: {e}", spec.audit_file.display()))?;
-        let proxy = Arc::new(Proxy::new());
+        let ca = Arc::new(
+            TaskCa::generate_valid_for(&spec.task.to_string(), spec.ca_validity)
+                .map_err(|e| format!("cannot make the Task's gateway CA: {e}"))?,
+        );
+        let proxy = Arc::new(Proxy::with_ca(ca.clone()));
         let gateway = Gateway::builder(grants.clone())
             .audit(Arc::new(audit))
             .proxy(proxy.clone())
             .build()
             .map_err(|e| e.to_string())?;
-        let ca = proxy
-            .ca_for(&spec.task)
-            .map_err(|e| format!("cannot make the Task's gateway CA: {e}"))?;
         let ca_bundle = spec.dir.join("ca-bundle.pem");
         std::fs::write(&ca_bundle, ca.bundle_with_system_roots())
             .and_then(|()| {
