@@ -400,6 +400,35 @@ pub fn gateway_deployment(image: &str) -> Deployment {
     }
 }
 
+/// A component's ServiceAccount `name` in the system namespace, and the ClusterRole (`rules`)
+/// bound to it, with the component's metadata.
+fn identity(
+    name: &str,
+    meta: fn(&str, Option<&str>) -> ObjectMeta,
+    rules: Vec<PolicyRule>,
+) -> [Value; 3] {
+    [
+        to_value(&ServiceAccount {
+            metadata: meta(name, Some(SYSTEM_NAMESPACE)),
+            ..Default::default()
+        }),
+        to_value(&ClusterRole {
+            metadata: meta(name, None),
+            rules: Some(rules),
+            aggregation_rule: None,
+        }),
+        to_value(&ClusterRoleBinding {
+            metadata: meta(name, None),
+            role_ref: RoleRef {
+                api_group: Some("rbac.authorization.k8s.io".into()),
+                kind: "ClusterRole".into(),
+                name: name.into(),
+            },
+            subjects: Some(subject_of(name)),
+        }),
+    ]
+}
+
 /// Every install document, in apply order: CRDs, Namespace, the controller's ServiceAccount,
 /// ClusterRole and binding, leader-election Role and binding, and Deployment, then the
 /// gateway's ServiceAccount, ClusterRole and binding, Service and Deployment.
@@ -416,24 +445,7 @@ pub fn install_manifests(image: &str, version: &str) -> Vec<Value> {
         metadata: ns_meta,
         ..Default::default()
     }));
-    docs.push(to_value(&ServiceAccount {
-        metadata: meta(CONTROLLER_NAME, Some(SYSTEM_NAMESPACE)),
-        ..Default::default()
-    }));
-    docs.push(to_value(&ClusterRole {
-        metadata: meta(CONTROLLER_NAME, None),
-        rules: Some(controller_rules()),
-        aggregation_rule: None,
-    }));
-    docs.push(to_value(&ClusterRoleBinding {
-        metadata: meta(CONTROLLER_NAME, None),
-        role_ref: RoleRef {
-            api_group: Some("rbac.authorization.k8s.io".into()),
-            kind: "ClusterRole".into(),
-            name: CONTROLLER_NAME.into(),
-        },
-        subjects: Some(subject()),
-    }));
+    docs.extend(identity(CONTROLLER_NAME, meta, controller_rules()));
     let lease_role = format!("{CONTROLLER_NAME}-leader-election");
     docs.push(to_value(&Role {
         metadata: meta(&lease_role, Some(SYSTEM_NAMESPACE)),
@@ -453,24 +465,7 @@ pub fn install_manifests(image: &str, version: &str) -> Vec<Value> {
         subjects: Some(subject()),
     }));
     docs.push(to_value(&controller_deployment(image, version)));
-    docs.push(to_value(&ServiceAccount {
-        metadata: gateway_meta(GATEWAY_NAME, Some(SYSTEM_NAMESPACE)),
-        ..Default::default()
-    }));
-    docs.push(to_value(&ClusterRole {
-        metadata: gateway_meta(GATEWAY_NAME, None),
-        rules: Some(gateway_rules()),
-        aggregation_rule: None,
-    }));
-    docs.push(to_value(&ClusterRoleBinding {
-        metadata: gateway_meta(GATEWAY_NAME, None),
-        role_ref: RoleRef {
-            api_group: Some("rbac.authorization.k8s.io".into()),
-            kind: "ClusterRole".into(),
-            name: GATEWAY_NAME.into(),
-        },
-        subjects: Some(subject_of(GATEWAY_NAME)),
-    }));
+    docs.extend(identity(GATEWAY_NAME, gateway_meta, gateway_rules()));
     docs.push(to_value(&gateway_service()));
     docs.push(to_value(&gateway_deployment(image)));
     docs
