@@ -5,56 +5,21 @@
 //! name the gateway's Service, and `prepare` clones through the same proxy. Snapshots of two
 //! such Jobs.
 
+mod fixtures;
+
 use axon_api::{
-    AgentConfig, AgentConfigSpec, AgentType, CredentialType, Credentials, LocalObjectReference,
-    Plugin, PluginSkill, SecretReference, Task, TaskSpec, Workspace, WorkspaceSpec,
+    AgentConfig, AgentConfigSpec, AgentType, CredentialType, Plugin, PluginSkill, SecretReference,
+    Task, Workspace, WorkspaceSpec,
 };
 use axon_core::gateway_plan::route_through_gateway;
 use axon_core::gateway_token::{TaskIdentity, mint, verify};
 use axon_core::plan::plan_run;
 use axon_kube::job::{GATEWAY_TOKEN_KEY, JobOptions, PodGateway, render_config_map, render_job};
 use axon_kube::names::gateway_origin;
+use fixtures::task;
 use serde_json::Value;
 
 const KEY: &[u8] = b"a fixed test key of 32 bytes!!!!";
-
-fn task(agent: AgentType, cred: CredentialType, ws: bool, ac: bool) -> Task {
-    let mut t = Task::new(
-        "fix-bugs-42",
-        TaskSpec {
-            type_: agent,
-            prompt: "Fix the bug described in issue #42".into(),
-            credentials: Credentials {
-                type_: cred,
-                secret_ref: SecretReference {
-                    name: "agent-credentials".into(),
-                },
-            },
-            model: Some("model-x".into()),
-            image: None,
-            workspace_ref: ws.then(|| LocalObjectReference {
-                name: "repo".into(),
-            }),
-            agent_config_ref: ac.then(|| LocalObjectReference {
-                name: "team".into(),
-            }),
-            ttl_seconds_after_finished: Some(3600),
-            timeout_seconds: Some(1800),
-            backoff_limit: None,
-            model_base_url: None,
-            env: vec![],
-            depends_on: vec![],
-            branch: None,
-            budget: None,
-            network: None,
-            policy: None,
-            pricing: vec![],
-        },
-    );
-    t.metadata.namespace = Some("team-a".into());
-    t.metadata.uid = Some("0000-task-uid".into());
-    t
-}
 
 fn workspace() -> Workspace {
     Workspace::new(

@@ -2,52 +2,16 @@
 //! with/without Workspace × with/without AgentConfig, plus the properties every Job must have.
 //! The isolation properties of the Pod are asserted in `pod_spec.rs`.
 
+mod fixtures;
+
 use axon_api::{
-    AgentConfig, AgentConfigSpec, AgentType, CredentialType, Credentials, LocalObjectReference,
-    Plugin, PluginAgent, PluginSkill, SecretReference, Task, TaskSpec, Workspace, WorkspaceFile,
-    WorkspaceSpec,
+    AgentConfig, AgentConfigSpec, AgentType, CredentialType, Plugin, PluginAgent, PluginSkill,
+    SecretReference, Task, Workspace, WorkspaceFile, WorkspaceSpec,
 };
 use axon_core::plan::plan_run;
 use axon_kube::job::{JobOptions, render_config_map, render_job};
+use fixtures::task;
 use k8s_openapi::api::batch::v1::Job;
-
-fn task(agent: AgentType, cred: CredentialType, ws: bool, ac: bool) -> Task {
-    let mut t = Task::new(
-        "fix-bugs-42",
-        TaskSpec {
-            type_: agent,
-            prompt: "Fix the bug described in issue #42".into(),
-            credentials: Credentials {
-                type_: cred,
-                secret_ref: SecretReference {
-                    name: "agent-credentials".into(),
-                },
-            },
-            model: Some("model-x".into()),
-            image: None,
-            workspace_ref: ws.then(|| LocalObjectReference {
-                name: "repo".into(),
-            }),
-            agent_config_ref: ac.then(|| LocalObjectReference {
-                name: "team".into(),
-            }),
-            ttl_seconds_after_finished: Some(3600),
-            timeout_seconds: Some(1800),
-            backoff_limit: None,
-            model_base_url: None,
-            env: vec![],
-            depends_on: vec![],
-            branch: None,
-            budget: None,
-            network: None,
-            policy: None,
-            pricing: vec![],
-        },
-    );
-    t.metadata.namespace = Some("team-a".into());
-    t.metadata.uid = Some("0000-task-uid".into());
-    t
-}
 
 fn workspace() -> Workspace {
     let mut w = Workspace::new(
