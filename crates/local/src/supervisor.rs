@@ -30,7 +30,7 @@ use axon_agent::collect::{CollectInput, claims_from_stream, collect};
 use axon_agent::outside_push::{is_local_repository, push_agent_branch};
 use axon_api::{AgentConfig, AgentType, Kind, Task, TaskPhase, Workspace};
 use axon_core::gateway_plan::route_through_gateway;
-use axon_core::plan::{EnvValue, GITHUB_TOKEN_KEY, RunPlan, plan_run};
+use axon_core::plan::{EnvValue, RunPlan, plan_run};
 use axon_core::results::ResultsDocument;
 use axon_core::task_status::{EndCause, RunObservation};
 use axon_core::timeout::effective_timeout;
@@ -577,13 +577,14 @@ async fn setup(
             .value(&sk.secret, &sk.key)
             .map_err(|e| e.to_string())?;
         secret_values.push(v.clone());
-        Ok::<_, String>(axon_gateway::Secret::new(v))
+        Ok::<_, String>(v)
     };
     let model_credential = needs
         .model_credential
         .as_ref()
         .map(&mut read_secret)
-        .transpose()?;
+        .transpose()?
+        .map(axon_gateway::Secret::new);
     let github_token = needs
         .github_token
         .as_ref()
@@ -606,7 +607,7 @@ async fn setup(
                 model_upstream: needs.model_upstream.clone(),
                 model_credential,
                 repo_url: needs.repo_url.clone(),
-                github_token,
+                github_token: github_token.clone().map(axon_gateway::Secret::new),
                 protected: rules.protected,
                 network: match rules.restricted {
                     Some(allow) => axon_gateway::Network::Restricted { allow },
@@ -662,14 +663,11 @@ async fn setup(
     let mut shared_objects = None;
     let mut token_path = None;
     if let Some(repo) = &plan.repo {
-        let token_file = match &repo.token_secret {
-            Some(s) => {
-                let token = secrets
-                    .value(s, GITHUB_TOKEN_KEY)
-                    .map_err(|e| e.to_string())?;
-                secret_values.push(token.clone());
+        // The token read for the gateway: Axon's own clone, push and lookups use it too.
+        let token_file = match &github_token {
+            Some(token) => {
                 let f = td.cred().join("token");
-                write_private(&f, &token)?;
+                write_private(&f, token)?;
                 Some(f)
             }
             None => None,
