@@ -131,6 +131,7 @@ pub async fn collect(input: &CollectInput<'_>) -> ResultsDocument {
         exit_code: input.runner_exit,
         success,
         failure_reason: failure_reason.map(|r| one_line(&redactor.redact(&r), 1000)),
+        budget_exceeded: None,
     }
 }
 

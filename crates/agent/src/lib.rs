@@ -30,6 +30,7 @@ pub mod env;
 pub mod error;
 pub mod event;
 pub mod gateway_forward;
+pub mod gateway_run;
 pub mod git;
 pub mod github;
 pub mod lines;

@@ -69,7 +69,7 @@ pub(crate) fn base_command(cwd: &Path) -> Command {
 /// A command that talks to the remote goes the way the driver set for Axon's own process: on
 /// Kubernetes the results container reaches the repository through the gateway (its proxy and
 /// CA bundle variables, set by the controller, never by the agent). Locally none is set.
-fn through_gateway(cmd: &mut Command) {
+pub(crate) fn through_gateway(cmd: &mut Command) {
     use axon_core::gateway_plan::{CA_BUNDLE_VARS, NO_PROXY_VARS, PROXY_VARS};
     let names = PROXY_VARS
         .iter()

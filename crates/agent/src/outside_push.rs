@@ -27,7 +27,9 @@ use std::time::Duration;
 use tokio::process::Command;
 
 use crate::error::OutsideGitError;
-use crate::outside_git::{base_command, credential_helper, git_dir, is_branch_name, measure_tree};
+use crate::outside_git::{
+    base_command, credential_helper, git_dir, is_branch_name, measure_tree, through_gateway,
+};
 
 /// Most bytes of the agent's objects copied into a scratch repository.
 pub const MAX_OBJECT_BYTES: u64 = 8 * 1024 * 1024 * 1024;
@@ -296,6 +298,7 @@ impl Scratch {
                 .arg("-c")
                 .arg(format!("credential.helper={}", credential_helper(file)));
         }
+        through_gateway(&mut cmd);
         cmd.args(["push", "--no-verify", "--porcelain", "--"])
             .arg(&target.url)
             .arg(format!("{commit}:refs/heads/{branch}"));

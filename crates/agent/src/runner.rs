@@ -601,6 +601,7 @@ async fn results_document(
         exit_code,
         success: verdict.success,
         failure_reason: verdict.reason.as_ref().map(|r| redactor.redact(r)),
+        budget_exceeded: None,
     }
 }
 

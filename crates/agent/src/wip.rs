@@ -15,6 +15,8 @@
 
 use std::path::Path;
 
+use axon_core::results::ResultsDocument;
+
 use crate::error::OutsideGitError;
 use crate::outside_git::{is_branch_name, measure_tree};
 use crate::outside_push::{Scratch, Target, step};
@@ -54,6 +56,42 @@ pub struct WipOutcome {
     pub pushed: bool,
     /// Why the push failed (git's message, URL redacted; never a token).
     pub push_error: Option<String>,
+}
+
+/// `doc` made the results of a run stopped over its budget (`message`: the limit and the
+/// figure), with the work tree saved on the WIP branch when `save` gives a repository: the run
+/// failed, the branch and commit are the WIP's, and nothing the agent side claimed about
+/// success stands. Returns the line telling what happened to the work tree (for the Task's
+/// log), `None` without a repository. Both drivers call this once the agent's processes are
+/// gone: the local supervisor, and on Kubernetes the Pod's `results` container.
+pub async fn stopped_over_budget(
+    doc: &mut ResultsDocument,
+    message: &str,
+    save: Option<&WipRequest<'_>>,
+) -> Option<String> {
+    doc.success = false;
+    doc.failure_reason = Some(message.to_string());
+    doc.budget_exceeded = Some(message.to_string());
+    let req = save?;
+    let line = match commit_and_push(req).await {
+        Ok(Some(w)) => {
+            let line = match &w.push_error {
+                None => format!("axon: the work tree was saved on {} and pushed", w.branch),
+                Some(e) => format!(
+                    "axon: warning: the work tree was saved on {} but not pushed: {e}",
+                    w.branch
+                ),
+            };
+            doc.branch = Some(w.branch);
+            doc.commits = vec![w.commit];
+            doc.pushed = w.pushed;
+            doc.pull_requests.clear();
+            line
+        }
+        Ok(None) => "axon: nothing to save: the work tree holds no change".to_string(),
+        Err(e) => format!("axon: warning: the work tree could not be saved: {e}"),
+    };
+    Some(line)
 }
 
 /// The WIP branch of `task`.

@@ -41,6 +41,10 @@ pub const ENV_GITHUB_API_URL: &str = "AXON_GITHUB_API_URL";
 /// The Axon gateway's address as the agent reaches it (`http://127.0.0.1:PORT`): its model
 /// base URL and proxy point there. Set by the drivers when a Task runs through the gateway.
 pub const ENV_GATEWAY_URL: &str = "AXON_GATEWAY_URL";
+/// The gateway's run-state endpoint (`GET`, the Task's gateway token as a bearer token): the
+/// Task's name, whether a model call was refused over its budget, its measured requests and
+/// turns. Asked by the Kubernetes Pod's `results` container.
+pub const GATEWAY_RUN_STATE_PATH: &str = "/axon/v1/run";
 
 // The `axon` binary's own settings that another crate sets (the Kubernetes manifests).
 

@@ -325,6 +325,13 @@ pub struct AgentCollectArgs {
     /// A custom agent image: its usage claims are never taken
     #[arg(long)]
     pub custom: bool,
+    /// The Axon gateway the run went through (`http://host:port`): asked whether a model call
+    /// was refused over the Task's budget (then the work tree is saved on the WIP branch)
+    #[arg(long, requires = "gateway_token_file")]
+    pub gateway_url: Option<String>,
+    /// File holding the Task's gateway token (to ask the gateway)
+    #[arg(long, requires = "gateway_url")]
+    pub gateway_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

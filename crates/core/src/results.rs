@@ -49,6 +49,11 @@ pub struct ResultsDocument {
     /// Why the run failed, in words a user can act on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
+    /// Set by Axon, never taken from the agent side: the gateway refused a model call over the
+    /// Task's `spec.budget` and the run was stopped (the limit and the figure). The Task ends
+    /// Failed with reason `BudgetExceeded` and is not retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_exceeded: Option<String>,
 }
 
 /// Tokens, cost and turns reported by the agent.

@@ -30,6 +30,7 @@ mod observed_body;
 pub mod proxy;
 mod proxy_caller;
 mod relay;
+pub mod run_state;
 pub mod server;
 pub mod state;
 
@@ -45,5 +46,6 @@ pub use hooks::{NoProxy, ProxyHooks};
 pub use intercept::serve_intercepted;
 pub use metering::{BudgetLimits, PriceTable, UsageTotals};
 pub use proxy::Proxy;
+pub use run_state::{RUN_STATE_PATH, RunState};
 pub use server::Server;
 pub use state::TaskState;

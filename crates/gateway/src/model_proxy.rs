@@ -121,6 +121,20 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
+/// The grant of the request's token: the first candidate that is a running Task's token.
+pub(crate) async fn resolve(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Option<Arc<TaskGrant>> {
+    for (_, value) in candidates(headers, query) {
+        if let Some(found) = gateway.grants().lookup(&value).await {
+            return Some(found);
+        }
+    }
+    None
+}
+
 /// Serves one model call.
 pub async fn handle(gateway: Arc<Gateway>, req: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
@@ -155,15 +169,7 @@ pub async fn handle(gateway: Arc<Gateway>, req: Request<Incoming>) -> Response<B
             )
         };
 
-    // Which Task: the first candidate that is a running Task's token.
-    let mut grant = None;
-    for (_, value) in candidates(&parts.headers, query.as_deref()) {
-        if let Some(found) = gateway.grants().lookup(&value).await {
-            grant = Some(found);
-            break;
-        }
-    }
-    let Some(grant) = grant else {
+    let Some(grant) = resolve(&gateway, &parts.headers, query.as_deref()).await else {
         return refuse(record, None, StatusCode::UNAUTHORIZED, UNKNOWN_TOKEN);
     };
     let Some(route) = grant.model.clone() else {
@@ -240,6 +246,7 @@ pub async fn handle(gateway: Arc<Gateway>, req: Request<Incoming>) -> Response<B
             Ok(()) => true,
             Err(exceeded) => {
                 let message = exceeded.to_string();
+                state.record_refusal(&message);
                 let (status, content_type, text) = budget::refusal(format, &message);
                 let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
                 gateway.emit(GatewayEvent::BudgetExceeded {

@@ -28,7 +28,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::body::Body;
 use crate::gateway::Gateway;
-use crate::model_proxy;
+use crate::{model_proxy, run_state};
 
 /// How long a client may take to send a request head.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -219,6 +219,7 @@ async fn dispatch(gateway: Arc<Gateway>, req: Request<Incoming>) -> Response<Bod
     match route(req.method(), req.uri(), |a| gateway.is_own_authority(a)) {
         Route::Connect => gateway.proxy().clone().connect(gateway, req).await,
         Route::Forward => gateway.proxy().clone().forward(gateway, req).await,
+        Route::Model if run_state::is_run_state(&req) => run_state::handle(gateway, req).await,
         Route::Model => model_proxy::handle(gateway, req).await,
     }
 }

@@ -1,5 +1,5 @@
-//! The live state of one Task in the gateway: its usage so far, its generation calls in flight
-//! and its denied connections.
+//! The live state of one Task in the gateway: its usage so far, its generation calls in flight,
+//! its first budget refusal and its denied connections.
 //!
 //! Why: budgets are checked against what was measured, so the totals must be shared by every
 //! concurrent request of the Task and outlive each one. A generation call **reserves** its turn
@@ -29,6 +29,8 @@ struct Usage {
     totals: UsageTotals,
     /// Generation calls that passed the budget check and have not ended.
     in_flight_turns: u64,
+    /// The message of the first budget refusal (the run is then to be stopped).
+    budget_refusal: Option<String>,
 }
 
 impl TaskState {
@@ -47,7 +49,7 @@ impl TaskState {
             task,
             usage: Mutex::new(Usage {
                 totals,
-                in_flight_turns: 0,
+                ..Usage::default()
             }),
             denied: AtomicU64::new(0),
         }
@@ -98,6 +100,19 @@ impl TaskState {
         }
         usage.totals.add(kind, call, prices);
         usage.totals.clone()
+    }
+
+    /// Notes a budget refusal (the first one's message is kept).
+    pub fn record_refusal(&self, message: &str) {
+        let mut usage = self.lock();
+        if usage.budget_refusal.is_none() {
+            usage.budget_refusal = Some(message.to_string());
+        }
+    }
+
+    /// The message of the Task's first budget refusal, if a call was refused.
+    pub fn budget_refusal(&self) -> Option<String> {
+        self.lock().budget_refusal.clone()
     }
 
     /// Counts one denied connection; returns the count including it.
@@ -163,5 +178,14 @@ mod tests {
         );
         assert_eq!(s.usage(), totals);
         assert!(s.reserve_turn(&limits).is_err());
+    }
+
+    #[test]
+    fn the_first_refusal_is_kept() {
+        let s = state();
+        assert_eq!(s.budget_refusal(), None);
+        s.record_refusal("maxTurns 1 reached");
+        s.record_refusal("maxTokens 10 reached");
+        assert_eq!(s.budget_refusal().as_deref(), Some("maxTurns 1 reached"));
     }
 }

@@ -153,6 +153,18 @@ impl Answer {
     }
 }
 
+/// `GET /axon/v1/run` with the token in `header: key`.
+async fn run_state(h: &Harness, (header, key): (&str, &str)) -> axon_gateway::RunState {
+    let req = Request::get(h.url(axon_gateway::RUN_STATE_PATH))
+        .header(header, key)
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let answer = client().request(req).await.expect("answer");
+    assert_eq!(answer.status(), StatusCode::OK);
+    let bytes = answer.into_body().collect().await.expect("body").to_bytes();
+    serde_json::from_slice(&bytes).expect("run state")
+}
+
 fn client() -> Client<HttpConnector, Full<Bytes>> {
     Client::builder(TokioExecutor::new()).build(HttpConnector::new())
 }
@@ -404,6 +416,13 @@ async fn an_unknown_token_gets_401_and_reaches_nothing() {
     .await;
     assert_eq!(got.status, StatusCode::UNAUTHORIZED);
     assert!(fake.requests().is_empty(), "nothing reached the upstream");
+    // Nor does the run state answer to a token that is not a running Task's.
+    let req = Request::get(h.url(axon_gateway::RUN_STATE_PATH))
+        .header("authorization", format!("Bearer {wrong}"))
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let answer = client().request(req).await.expect("answer");
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
 
     let records = h.audit();
     assert_eq!(records.len(), 3);
@@ -492,6 +511,8 @@ async fn max_turns_one_refuses_the_second_generation_in_the_agents_format() {
         let key = format!("{prefix}{}", h.token.expose());
         let first = send(&h.url(path), &[(header, &key)], &body).await;
         assert_eq!(first.status, StatusCode::OK, "{path}");
+        let before = run_state(&h, (header, &key)).await;
+        assert_eq!(before.budget_exceeded, None, "{path}");
         let second = send(&h.url(path), &[(header, &key)], &body).await;
         assert_eq!(second.status, StatusCode::BAD_REQUEST, "{path}");
         assert_eq!(second.content_type, "application/json");
@@ -540,6 +561,11 @@ async fn max_turns_one_refuses_the_second_generation_in_the_agents_format() {
         assert_eq!(exceeded.1, "maxTurns");
         assert_eq!(exceeded.2, "1 model requests");
         assert_eq!(exceeded.3, message);
+        // Axon's results container asks with the same token, the way the agent sent it.
+        let state = run_state(&h, (header, &key)).await;
+        assert_eq!(state.task, h.task.name, "{path}");
+        assert_eq!(state.budget_exceeded.as_deref(), Some(message), "{path}");
+        assert_eq!(state.turns, 1, "{path}");
 
         // Calls that generate nothing still pass (token counting, model lists).
         let aux = if auxiliary.ends_with("/models") {

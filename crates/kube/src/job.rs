@@ -482,7 +482,9 @@ fn results_container(plan: &RunPlan, opts: &JobOptions, gateway: Option<&PodGate
     }
     if let Some((file, m)) = token_file(plan, gateway) {
         args.extend(["--token-file".into(), file]);
-        mounts.push(m);
+        if gateway.is_none() {
+            mounts.push(m);
+        }
     }
     if plan.image.is_some() {
         args.push("--custom".into());
@@ -491,6 +493,14 @@ fn results_container(plan: &RunPlan, opts: &JobOptions, gateway: Option<&PodGate
     if let Some(g) = gateway {
         env.extend(g.env());
         mounts.push(mount(VOL_GATEWAY_CA, GATEWAY_CA_DIR, true));
+        mounts.push(mount(VOL_GATEWAY_TOKEN, GATEWAY_TOKEN_DIR, true));
+        // Asks the gateway whether a model call was refused over the budget.
+        args.extend([
+            "--gateway-url".into(),
+            g.origin.clone(),
+            "--gateway-token-file".into(),
+            GATEWAY_TOKEN_FILE.into(),
+        ]);
     }
     Container {
         name: RESULTS_CONTAINER.into(),
@@ -543,6 +553,11 @@ fn volumes(plan: &RunPlan, gateway: Option<&PodGateway>) -> Vec<Volume> {
                 GATEWAY_CA_BUNDLE_KEY,
             )],
         ));
+        volumes.push(config_map_volume(
+            VOL_GATEWAY_TOKEN,
+            &cm_name,
+            vec![key_to_path(GATEWAY_TOKEN_KEY.into(), "token")],
+        ));
     }
     let Some(repo) = &plan.repo else {
         return volumes;
@@ -558,15 +573,10 @@ fn volumes(plan: &RunPlan, gateway: Option<&PodGateway>) -> Vec<Volume> {
             .collect();
         volumes.push(config_map_volume(VOL_FILES, &cm_name, items));
     }
-    if gateway.is_some() {
-        if repo.token_secret.is_some() {
-            volumes.push(config_map_volume(
-                VOL_GATEWAY_TOKEN,
-                &cm_name,
-                vec![key_to_path(GATEWAY_TOKEN_KEY.into(), "token")],
-            ));
-        }
-    } else if let Some(secret) = &repo.token_secret {
+    // Through the gateway, its token (above) stands for the Workspace's Secret.
+    if gateway.is_none()
+        && let Some(secret) = &repo.token_secret
+    {
         volumes.push(Volume {
             name: VOL_GITHUB.into(),
             secret: Some(SecretVolumeSource {

@@ -98,11 +98,16 @@ fn finished_from_results(
         .or_else(|| time(t.finished_at.as_ref()))
         .unwrap_or_else(|| now.to_string());
     if let Some(results) = parse_results(t.message.as_deref()) {
+        // Written by the results container after it asked the gateway (never a claim).
+        let cause = results
+            .budget_exceeded
+            .clone()
+            .map(|message| EndCause::BudgetExceeded { message });
         return Some(RunObservation::Finished {
             at,
             exit_code: results.exit_code,
             results: Some(results),
-            cause: None,
+            cause,
         });
     }
     let detail = t

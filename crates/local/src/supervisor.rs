@@ -363,38 +363,23 @@ async fn budget_results(
     let mut doc = ResultsDocument {
         agent_type: launch.agent_type.map(|a| a.as_str().to_string()),
         base_branch: launch.base_branch.clone(),
-        failure_reason: Some(message.to_string()),
         ..Default::default()
     };
-    if let Some(remote) = launch.remote_url.as_deref() {
-        let name = task.metadata.name.clone().unwrap_or_default();
-        let wip = axon_agent::wip::commit_and_push(&axon_agent::wip::WipRequest {
+    let name = task.metadata.name.clone().unwrap_or_default();
+    let save = launch
+        .remote_url
+        .as_deref()
+        .map(|remote| axon_agent::wip::WipRequest {
             work: &launch.work,
             base_head: launch.base_head.as_deref(),
             task: &name,
             remote,
             token_file: launch.token_file.as_deref(),
             lent_objects: launch.lent_objects.as_deref(),
-        })
-        .await;
-        let line = match wip {
-            Ok(Some(w)) => {
-                let line = match &w.push_error {
-                    None => format!("axon: the work tree was saved on {} and pushed\n", w.branch),
-                    Some(e) => format!(
-                        "axon: warning: the work tree was saved on {} but not pushed: {e}\n",
-                        w.branch
-                    ),
-                };
-                doc.branch = Some(w.branch);
-                doc.commits = vec![w.commit];
-                doc.pushed = w.pushed;
-                line
-            }
-            Ok(None) => "axon: nothing to save: the work tree holds no change\n".to_string(),
-            Err(e) => format!("axon: warning: the work tree could not be saved: {e}\n"),
-        };
-        append_log(td, &line);
+        });
+    if let Some(line) = axon_agent::wip::stopped_over_budget(&mut doc, message, save.as_ref()).await
+    {
+        append_log(td, &format!("{line}\n"));
     }
     doc.with_measured_usage(measured(gw, td).as_ref())
 }

@@ -65,9 +65,58 @@ pub fn read_exit_code(path: &Path) -> Option<i32> {
     std::str::from_utf8(&bytes).ok()?.trim().parse().ok()
 }
 
-/// 0 when the document says the run succeeded, else 1 (the same verdict the controller draws).
+/// When the gateway refused a model call over the Task's budget: the run failed
+/// `BudgetExceeded`, and whatever the work tree holds is saved on the Task's WIP branch and
+/// pushed through the gateway (the scratch repository's objects live in this container's
+/// `/tmp`; the work tree is only read). Without an answer from the gateway the document stays
+/// as collected, with a warning.
+async fn stop_over_budget(
+    doc: &mut ResultsDocument,
+    url: &str,
+    token_file: &Path,
+    args: &AgentCollectArgs,
+    base: &Base,
+) {
+    let token = match std::fs::read_to_string(token_file) {
+        Ok(t) => t.trim().to_string(),
+        Err(e) => {
+            tracing::warn!(
+                "cannot read the gateway token {}: {e}; the budget was not checked",
+                token_file.display()
+            );
+            return;
+        }
+    };
+    let run = match axon_agent::gateway_run::ask(url, &token).await {
+        Ok(run) => run,
+        Err(e) => {
+            tracing::warn!("{e}; the budget was not checked");
+            return;
+        }
+    };
+    let Some(message) = run.budget_exceeded else {
+        return;
+    };
+    let save = args
+        .repo
+        .as_deref()
+        .map(|remote| axon_agent::wip::WipRequest {
+            work: &args.work,
+            base_head: base.head.as_deref(),
+            task: &run.task,
+            remote,
+            token_file: args.token_file.as_deref(),
+            lent_objects: None,
+        });
+    if let Some(line) = axon_agent::wip::stopped_over_budget(doc, &message, save.as_ref()).await {
+        eprintln!("{line}");
+    }
+}
+
+/// 0 when the document says the run succeeded or was stopped over its budget (final: never
+/// retried), else 1 (the same verdict the controller draws).
 pub fn verdict_code(doc: &ResultsDocument) -> u8 {
-    if doc.success && doc.exit_code.unwrap_or(0) == 0 {
+    if doc.budget_exceeded.is_some() || (doc.success && doc.exit_code.unwrap_or(0) == 0) {
         0
     } else {
         1
@@ -98,7 +147,10 @@ pub async fn run(args: &AgentCollectArgs) -> Result<ExitCode, CliError> {
         github_api: github_api.as_deref(),
         secrets,
     };
-    let doc = collect(&input).await;
+    let mut doc = collect(&input).await;
+    if let (Some(url), Some(file)) = (&args.gateway_url, &args.gateway_token_file) {
+        stop_over_budget(&mut doc, url, file, args, &base).await;
+    }
     std::fs::write(&args.out, doc.to_termination_message())
         .map_err(CliError::io(format!("write {}", args.out.display())))?;
     Ok(ExitCode::from(verdict_code(&doc)))
@@ -157,6 +209,8 @@ mod tests {
             token_file: None,
             out: dir.join("termination-log"),
             custom,
+            gateway_url: None,
+            gateway_token_file: None,
         }
     }
 

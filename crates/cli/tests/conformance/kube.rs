@@ -1,13 +1,17 @@
 //! The Kubernetes driver: one real control plane per test binary (`up.sh`, stopped with the
-//! [`Cluster`]), Axon installed into it with `axon install`, `axon controller` run out of
-//! cluster as a child process, and the test kubelet of `axon_testsupport::kubelet` running
-//! every Pod of the scenarios' namespaces (`conf-*`) as host processes: the real `axon` binary
-//! for the Axon image (`prepare`, `results`, the spawner Deployment) and the scenario's agent
-//! script for its custom image. Each space is a fresh namespace.
+//! [`Cluster`]), Axon installed into it with `axon install`, `axon controller` and `axon
+//! gateway` run out of cluster as child processes (the gateway on 127.0.0.1 with the Secret
+//! `install` made, the controller told its address with `AXON_GATEWAY_URL`, so Tasks run
+//! through the gateway as they do by default in a cluster), and the test kubelet of
+//! `axon_testsupport::kubelet` running every Pod of the scenarios' namespaces (`conf-*`) as host
+//! processes: the real `axon` binary for the Axon image (`prepare`, `results`, the spawner
+//! Deployment) and the scenario's agent script for its custom image. Each space is a fresh
+//! namespace.
 
 use crate::space::{Backend, Run, Space};
 use axon_testsupport::kube_plane::ControlPlane;
 use axon_testsupport::kubelet::{Kubelet, KubeletConfig, client};
+use axon_testsupport::model_server::FakeModelServer;
 use k8s_openapi::api::core::v1::{Event, Namespace};
 use kube::api::{Api, ListParams, PostParams};
 use std::path::{Path, PathBuf};
@@ -20,9 +24,11 @@ pub const NS_PREFIX: &str = "conf-";
 
 /// The control plane, the controller and the kubelet, for every space of the run.
 pub struct Cluster {
-    // Field order is drop order: the kubelet and the controller stop before the plane.
+    // Field order is drop order: the kubelet, the controller and the gateway stop before the
+    // plane.
     kubelet: Kubelet,
     controller: Child,
+    gateway: Child,
     axon_bin: PathBuf,
     plane: ControlPlane,
 }
@@ -54,22 +60,22 @@ impl Cluster {
             ],
         );
         assert!(install.ok(), "{install}");
+        let (gateway, gateway_url) = start_gateway(&plane, &axon_bin);
         let log = std::fs::File::create(plane.dir().join("controller.log")).expect("log");
+        // The Pods, host processes here, reach the gateway at its address on 127.0.0.1
+        // rather than at its Service's name.
         let controller = Command::new(&axon_bin)
-            // No gateway runs in this cluster yet (the test kubelet runs Pods as host
-            // processes, where the gateway's Service name does not resolve): Tasks run with
-            // their Secrets, as on a cluster migrating to the gateway.
             .args([
                 "controller",
                 "--metrics-addr=127.0.0.1:0",
                 "--leader-elect=false",
-                "--gateway=false",
             ])
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", plane.dir())
             .env("KUBECONFIG", plane.kubeconfig())
             .env("AXON_IMAGE", AXON_IMAGE)
+            .env("AXON_GATEWAY_URL", &gateway_url)
             .env("AXON_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -87,6 +93,7 @@ impl Cluster {
         Cluster {
             kubelet,
             controller,
+            gateway,
             axon_bin,
             plane,
         }
@@ -117,15 +124,67 @@ impl Cluster {
             cluster: self,
             ns,
             dir,
+            models: std::sync::Mutex::new(Vec::new()),
         }
     }
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = self.controller.kill();
-        let _ = self.controller.wait();
+        for child in [&mut self.controller, &mut self.gateway] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
+}
+
+/// `axon gateway --backend=kubernetes` on a free port of 127.0.0.1, its Secret (as `install`
+/// made it) written where the Deployment would mount it; audit lines go to `gateway-audit.log`,
+/// logs to `gateway.log`. Returns once it accepts connections.
+fn start_gateway(plane: &ControlPlane, axon_bin: &Path) -> (Child, String) {
+    use k8s_openapi::api::core::v1::Secret;
+    let secret_dir = plane.dir().join("gateway-secret");
+    std::fs::create_dir_all(&secret_dir).expect("secret dir");
+    let kubeconfig = plane.kubeconfig();
+    let secret: Secret = block_on(async {
+        let c = client(&kubeconfig, None).await;
+        Api::<Secret>::namespaced(c, "axon-system")
+            .get("axon-gateway")
+            .await
+            .expect("install made the gateway Secret")
+    });
+    for (k, v) in secret.data.unwrap_or_default() {
+        std::fs::write(secret_dir.join(k), &v.0).expect("write the Secret's key");
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let gateway = Command::new(axon_bin)
+        .args(["gateway", "--backend=kubernetes", "--listen", &listen])
+        .arg("--secret-dir")
+        .arg(&secret_dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", plane.dir())
+        .env("KUBECONFIG", &kubeconfig)
+        .env("AXON_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(plane.dir().join("gateway-audit.log")).expect("log"))
+        .stderr(std::fs::File::create(plane.dir().join("gateway.log")).expect("log"))
+        .spawn()
+        .expect("axon gateway");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway did not listen on {listen}: see {}",
+            plane.dir().join("gateway.log").display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (gateway, format!("http://{listen}"))
 }
 
 fn axon(bin: &Path, kubeconfig: &Path, home: &Path, args: &[&str]) -> Run {
@@ -152,6 +211,7 @@ pub struct KubeSpace<'a> {
     cluster: &'a Cluster,
     ns: String,
     dir: PathBuf,
+    models: std::sync::Mutex<Vec<FakeModelServer>>,
 }
 
 impl Space for KubeSpace<'_> {
@@ -184,27 +244,10 @@ impl Space for KubeSpace<'_> {
         image
     }
 
-    fn spending_agent(&self, input: u64, output: u64) -> String {
-        let image = axon_kube::names::default_agent_image(
-            axon_api::AgentType::ClaudeCode,
-            axon_kube::names::VERSION,
-        );
-        let claims = serde_json::json!({
-            "agentType": "claude-code",
-            "usage": {"inputTokens": input, "outputTokens": output, "turns": 1},
-            "success": true,
-        });
-        let path = self.dir.join(format!("spend-{input}-{output}.sh"));
-        std::fs::write(
-            &path,
-            format!("#!/bin/sh\nprintf '%s' '{claims}' > \"$AXON_RESULTS_FILE\"\n"),
-        )
-        .expect("agent");
-        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .expect("chmod");
-        // One default image for the whole cluster: the only scenario that uses it sets it.
-        self.cluster.kubelet.add_image(&image, &path);
-        String::new()
+    fn keep(&self, model: FakeModelServer) {
+        if let Ok(mut models) = self.models.lock() {
+            models.push(model);
+        }
     }
 
     fn scratch(&self) -> PathBuf {

@@ -6,7 +6,7 @@
 
 use crate::space::{Backend, Run, Space};
 use crate::support::Env;
-use axon_testsupport::model_server::{FakeModelServer, Script};
+use axon_testsupport::model_server::FakeModelServer;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::sync::Mutex;
@@ -50,26 +50,10 @@ impl Space for LocalSpace {
         self.env.agent(name, script).display().to_string()
     }
 
-    fn spending_agent(&self, input: u64, output: u64) -> String {
-        let model =
-            FakeModelServer::start(Script::new().usage(input, output)).expect("fake model server");
-        let base = model.base_url();
+    fn keep(&self, model: FakeModelServer) {
         if let Ok(mut models) = self.models.lock() {
             models.push(model);
         }
-        // The gateway token in the key's place; the gateway puts the real key there.
-        let script = r#"set -e
-code=$(curl --noproxy '*' -sS -m 30 -o answer.json -w '%{http_code}' -X POST \
-  "$AXON_MODEL_BASE_URL/v1/messages" \
-  -H "x-api-key: $ANTHROPIC_API_KEY" -H 'anthropic-version: 2023-06-01' \
-  -H 'content-type: application/json' \
-  -d '{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"work"}]}')
-echo "model answered $code"
-test "$code" = 200"#;
-        let image = self
-            .env
-            .agent(&format!("spend-{input}-{output}.sh"), script);
-        format!("image: {}\nmodelBaseURL: {base}\n", image.display())
     }
 
     fn scratch(&self) -> PathBuf {

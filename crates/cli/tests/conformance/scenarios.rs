@@ -6,8 +6,9 @@
 //! Where the backends still differ, the scenario states the one rule both must follow and
 //! [`PENDING`] names the backend that does not yet (the suite skips it there, saying so).
 
-use crate::space::{Backend, Space, SpaceExt, s};
+use crate::space::{Backend, MODEL_CALL, Space, SpaceExt, s};
 use axon_testsupport::git_server::GitServer;
+use axon_testsupport::model_server::{FakeModelServer, Script};
 use std::time::{Duration, Instant};
 
 /// The credential every space's agents get (Secret `key`); it must never show.
@@ -44,6 +45,7 @@ pub const SCENARIOS: &[(&str, Scenario)] = &[
     ("deps_cycle", deps_cycle),
     ("branch_exclusion", branch_exclusion),
     ("spawner_budget", spawner_budget),
+    ("budget_stop", budget_stop),
 ];
 
 // PENDING(start-gate): scenarios that fail today on one backend because the backends still
@@ -705,4 +707,74 @@ spec:
     space.apply_ok("spawner.yaml", &spawner(1000));
     let two = space.until_phase("thrifty-two", "Succeeded", RUN);
     assert_eq!(waiting_condition(&two)["status"], "False", "{two:#}");
+}
+
+/// A budget stops a run: `maxTurns: 1` and an agent that writes a file, makes a model call
+/// (answered), adds to the file, makes a second call (refused by the gateway with a 400 in the
+/// API's shape) and exits 1 on it. The Task ends Failed with reason `BudgetExceeded` naming
+/// the limit and the figure, its usage is the gateway's (one turn), and the work tree is saved
+/// by Axon (not the agent) on `axon/wip/<task>`, pushed: nothing lost. On Kubernetes the
+/// gateway also records a `BudgetExceeded` Event.
+fn budget_stop(space: &dyn Space) {
+    setup(space);
+    let git = GitServer::start().expect("git daemon");
+    space.apply_ok("ws.yaml", &workspace_yaml("ws", &git.url()));
+    let model = FakeModelServer::start(Script::new().text("go on").usage(120, 30))
+        .expect("fake model server");
+    let script = format!(
+        r#"{MODEL_CALL}echo draft > notes.txt
+first=$(model_call)
+echo "first call: $first"
+test "$first" = 200 || exit 1
+echo more >> notes.txt
+second=$(model_call)
+echo "second call: $second"
+cat "$HOME/answer.json"; echo
+test "$second" = 200 || exit 1
+echo "the budget did not hold" >> notes.txt"#
+    );
+    let image = space.agent_image("budget.sh", &script);
+    let extra = format!(
+        "workspaceRef:\n  name: ws\nmodelBaseURL: {}\nbudget:\n  maxTurns: 1",
+        model.base_url()
+    );
+    space.apply_ok("task.yaml", &task_yaml("budget", &image, &extra));
+    let t = space.until_phase("budget", "Failed", RUN);
+    let reason = t
+        .pointer("/status/conditions")
+        .and_then(|c| c.as_array())
+        .and_then(|c| c.iter().find(|c| c["type"] == "Succeeded"))
+        .map(|c| c["reason"].as_str().unwrap_or_default().to_string());
+    assert_eq!(reason.as_deref(), Some("BudgetExceeded"), "{t:#}");
+    assert!(
+        message(&t).contains("maxTurns 1 reached (1 model requests)"),
+        "{t:#}"
+    );
+    assert_eq!(s(&t, "/status/usage/source"), "gateway", "{t:#}");
+    assert_eq!(t.pointer("/status/usage/turns"), Some(&1.into()), "{t:#}");
+    assert_eq!(s(&t, "/status/outputs/branch"), "axon/wip/budget", "{t:#}");
+    assert_eq!(
+        t.pointer("/status/outputs/pushed"),
+        Some(&true.into()),
+        "{t:#}"
+    );
+    assert_eq!(
+        git.file_at("axon/wip/budget", "notes.txt").as_deref(),
+        Some("draft\nmore\n"),
+        "{t:#}"
+    );
+    let wip = git.commits("axon/wip/budget");
+    assert_eq!(s(&t, "/status/outputs/commits/0"), wip[0].sha, "{t:#}");
+    assert_eq!(
+        model.requests().len(),
+        1,
+        "the refused call never reached the model"
+    );
+    if space.backend() == Backend::Kubernetes {
+        let events = space.events();
+        assert!(
+            events.contains("BudgetExceeded Axon budget exceeded: maxTurns 1 reached"),
+            "{events}"
+        );
+    }
 }

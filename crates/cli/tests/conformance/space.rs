@@ -4,6 +4,7 @@
 //! a Task names. Every assertion goes through the `axon` CLI, so both backends are held to the
 //! same commands and the same output.
 
+use axon_testsupport::model_server::{FakeModelServer, Script};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -64,15 +65,21 @@ pub trait Space: Send + Sync {
     /// as `$1`, started in the work tree).
     fn agent_image(&self, name: &str, script: &str) -> String;
 
+    /// Keep `model` running for the space's life.
+    fn keep(&self, model: FakeModelServer);
+
     /// The `taskTemplate` (or Task spec) fields, one `key: value` a line, of an agent that
-    /// uses `input` and `output` tokens as this backend measures usage and exits 0. Locally: a
-    /// custom agent that makes one model call through its Task's Axon gateway to a fake model
-    /// server answering with that usage (the gateway measures it; kept for the space's life).
-    /// On Kubernetes, where no gateway runs yet: the default `claude-code` image, played by
-    /// the test kubelet with a script whose claims report that usage, which `axon agent
-    /// collect` takes from a built-in agent type into the results document the controller
-    /// reads.
-    fn spending_agent(&self, input: u64, output: u64) -> String;
+    /// uses `input` and `output` tokens as the gateway measures usage and exits 0: a custom
+    /// agent making one model call through its Task's Axon gateway to a fake model server
+    /// answering with that usage (kept for the space's life).
+    fn spending_agent(&self, input: u64, output: u64) -> String {
+        let model =
+            FakeModelServer::start(Script::new().usage(input, output)).expect("fake model server");
+        let base = model.base_url();
+        self.keep(model);
+        let image = self.agent_image(&format!("spend-{input}-{output}.sh"), &spend_script());
+        format!("image: {image}\nmodelBaseURL: {base}\n")
+    }
 
     /// A scratch directory of this space (manifests go there).
     fn scratch(&self) -> PathBuf;
@@ -84,6 +91,25 @@ pub trait Space: Send + Sync {
     /// Run this space's TaskSpawners (local: `axon serve`; Kubernetes: the controller and
     /// the kubelet already do).
     fn serve_spawners(&self);
+}
+
+/// A shell function `model_call`: one Anthropic Messages call to the Task's model endpoint
+/// with the gateway token in the key's place (the gateway puts the real key there); prints the
+/// HTTP status, the answer goes to `$HOME/answer.json`.
+pub const MODEL_CALL: &str = r#"model_call() {
+  curl --noproxy '*' -sS -m 30 -o "$HOME/answer.json" -w '%{http_code}' -X POST \
+    "$AXON_MODEL_BASE_URL/v1/messages" \
+    -H "x-api-key: $ANTHROPIC_API_KEY" -H 'anthropic-version: 2023-06-01' \
+    -H 'content-type: application/json' \
+    -d '{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"work"}]}'
+}
+"#;
+
+/// One model call, which must be answered 200.
+pub fn spend_script() -> String {
+    format!(
+        "{MODEL_CALL}set -e\ncode=$(model_call)\necho \"model answered $code\"\ntest \"$code\" = 200"
+    )
 }
 
 /// The scenario-side helpers, on any space.
