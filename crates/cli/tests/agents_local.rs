@@ -8,78 +8,20 @@
 //! (never the agent's gateway token), and the usage in status is what the gateway measured on
 //! the server's answers, exactly.
 
+mod agent_clis;
 mod support;
 
+use agent_clis::{
+    AGENTS, Agent, BRANCH, CONTENT, FILE, assert_measured, bin_dir, have_cli, push_script,
+};
 use axon_testsupport::git_server::GitServer;
 use axon_testsupport::model_server::{FakeModelServer, Script};
 use serde_json::Value;
-use std::path::PathBuf;
 use std::time::Duration;
 use support::{Env, str_at};
 
-const BRANCH: &str = "axon/agent-test";
-const FILE: &str = "agent-note.txt";
-const CONTENT: &str = "written by the agent\n";
+/// Text of the AgentConfig instructions, looked for in the model's requests.
 const MARKER: &str = "AXON-LOCAL-INSTRUCTIONS-MARKER";
-
-fn bin_dir() -> PathBuf {
-    std::env::var_os("AXON_AGENT_BIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/root/.cache/axon-ci/agents/node_modules/.bin"))
-}
-
-/// Whether the CLI is installed; a missing one fails the test unless AXON_SKIP_AGENT_CLIS=1.
-fn have_cli(name: &str) -> bool {
-    if bin_dir().join(name).exists() {
-        return true;
-    }
-    assert_eq!(
-        std::env::var("AXON_SKIP_AGENT_CLIS").as_deref(),
-        Ok("1"),
-        "{name} not found in {}: run scripts/install-deps.sh (or set AXON_SKIP_AGENT_CLIS=1)",
-        bin_dir().display()
-    );
-    false
-}
-
-struct Agent {
-    cli: &'static str,
-    type_: &'static str,
-    model: &'static str,
-    key: &'static str,
-    secret_value: &'static str,
-}
-
-const AGENTS: [Agent; 4] = [
-    Agent {
-        cli: "claude",
-        type_: "claude-code",
-        model: "claude-sonnet-4-5",
-        key: "ANTHROPIC_API_KEY",
-        secret_value: "sk-local-secret-claude",
-    },
-    Agent {
-        cli: "codex",
-        type_: "codex",
-        model: "gpt-5.5",
-        key: "CODEX_API_KEY",
-        secret_value: "sk-local-secret-codex",
-    },
-    Agent {
-        cli: "gemini",
-        type_: "gemini",
-        model: "gemini-2.5-pro",
-        key: "GEMINI_API_KEY",
-        secret_value: "sk-local-secret-gemini",
-    },
-    Agent {
-        cli: "opencode",
-        type_: "opencode",
-        model: "fake-model",
-        key: "OPENCODE_API_KEY",
-        secret_value: "sk-local-secret-opencode",
-    },
-];
 
 /// A fresh harness whose commands find the agent CLIs.
 fn env() -> Env {
@@ -141,65 +83,6 @@ fn run_task(
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains(agent.secret_value));
     (out.status.success(), status, transcript)
-}
-
-/// The model's script: write the note, commit it on a new branch, push it.
-fn push_script() -> Script {
-    Script::new()
-        .write_file(FILE, CONTENT)
-        .shell(format!("git checkout -b {BRANCH} && git add -A && git commit -m 'Add the note' && git push -u origin {BRANCH}"))
-        .text("done")
-        .usage(INPUT_PER_ANSWER, OUTPUT_PER_ANSWER)
-}
-
-/// Tokens the fake model server reports in each answer.
-const INPUT_PER_ANSWER: u64 = 1234;
-const OUTPUT_PER_ANSWER: u64 = 56;
-
-/// The usage in status equals what the model server served, measured by the gateway; the
-/// server saw the real key and never the gateway token.
-fn assert_measured(agent: &Agent, status: &Value, model: &FakeModelServer, t: &str) {
-    use axon_core::usage::{CallKind, classify};
-    let served = model
-        .requests()
-        .into_iter()
-        .filter(|r| r.status == 200)
-        .filter(|r| {
-            matches!(
-                classify(&r.method, &r.path),
-                Some((_, CallKind::Generation))
-            )
-        })
-        .count() as u64;
-    let figure = |p: &str| status.pointer(p).and_then(Value::as_u64).unwrap_or(0);
-    assert_eq!(
-        str_at(status, "/status/usage/source"),
-        Some("gateway"),
-        "{t}"
-    );
-    assert_eq!(figure("/status/usage/turns"), served, "{t}");
-    assert_eq!(
-        figure("/status/usage/inputTokens"),
-        served * INPUT_PER_ANSWER,
-        "{t}"
-    );
-    assert_eq!(
-        figure("/status/usage/outputTokens"),
-        served * OUTPUT_PER_ANSWER,
-        "{t}"
-    );
-    for r in model.requests() {
-        let auth = format!("{:?}{}", r.headers, r.query);
-        assert!(
-            !auth.contains("axon-gw-"),
-            "the gateway token reached the model: {auth}"
-        );
-        assert!(
-            auth.contains(agent.secret_value),
-            "no real key on {}: {t}",
-            r.path
-        );
-    }
 }
 
 fn pushes(agent: &Agent) {

@@ -28,12 +28,13 @@
 
 use crate::agent_command::agent_command;
 use crate::names::{
-    AGENT_CONFIG_DIR, AGENT_CONTAINER, AGENT_ENV_DIR, BASE_DIR, CLAIMS_DIR, CLAIMS_FILE,
-    EXIT_CODE_FILE, GATEWAY_CA_BUNDLE_FILE, GATEWAY_CA_BUNDLE_KEY, GATEWAY_CA_CONFIG_MAP,
-    GATEWAY_CA_DIR, GATEWAY_TOKEN_DIR, GATEWAY_TOKEN_FILE, GITHUB_SECRET_DIR, HOME_DIR,
-    LABEL_AGENT_TYPE, LABEL_MANAGED_BY, LABEL_NAME, LABEL_NETWORK, LABEL_TASK, PREPARE_CONTAINER,
-    PROMPT_DIR, PROMPT_FILE, PROMPT_FILE_ENV, REPO_DIR, RESULTS_CONTAINER, RESULTS_UID,
-    TERMINATION_LOG, WORKSPACE_DIR, WORKSPACE_FILES_DIR, config_map_name, default_agent_image,
+    AGENT_CONFIG_DIR, AGENT_CONTAINER, AGENT_ENV_DIR, AGENT_GIT_DIR, AGENT_GITCONFIG_FILE,
+    BASE_DIR, CLAIMS_DIR, CLAIMS_FILE, EXIT_CODE_FILE, GATEWAY_CA_BUNDLE_FILE,
+    GATEWAY_CA_BUNDLE_KEY, GATEWAY_CA_CONFIG_MAP, GATEWAY_CA_DIR, GATEWAY_TOKEN_DIR,
+    GATEWAY_TOKEN_FILE, GITHUB_SECRET_DIR, HOME_DIR, LABEL_AGENT_TYPE, LABEL_MANAGED_BY,
+    LABEL_NAME, LABEL_NETWORK, LABEL_TASK, PREPARE_CONTAINER, PROMPT_DIR, PROMPT_FILE,
+    PROMPT_FILE_ENV, REPO_DIR, RESULTS_CONTAINER, RESULTS_UID, TERMINATION_LOG, WORKSPACE_DIR,
+    WORKSPACE_FILES_DIR, config_map_name, default_agent_image,
 };
 use crate::network_policy::RESTRICTED;
 use crate::prompt::prompt_as_argument;
@@ -42,7 +43,9 @@ use crate::security::{
 };
 use crate::timeout::effective_timeout;
 use axon_api::Task;
-use axon_core::gateway_plan::{CA_BUNDLE_VARS, GatewayValue, NO_PROXY_VARS, PROXY_VARS};
+use axon_core::gateway_plan::{
+    CA_BUNDLE_VARS, GatewayValue, NO_PROXY_VARS, PROXY_VARS, agent_gitconfig,
+};
 use axon_core::plan::{EnvValue, GITHUB_TOKEN_KEY, RunPlan};
 use axon_core::results::RESULTS_FILE_ENV;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
@@ -78,6 +81,7 @@ const VOL_BASE: &str = "axon-base";
 const VOL_AGENT_ENV: &str = "axon-agent-env";
 const VOL_CLAIMS: &str = "axon-claims";
 const VOL_RESULTS_TMP: &str = "results-tmp";
+const VOL_AGENT_GIT: &str = "agent-git";
 const VOL_GATEWAY_TOKEN: &str = "gateway-token";
 const VOL_GATEWAY_CA: &str = "gateway-ca";
 
@@ -87,6 +91,8 @@ const AGENT_KEY: &str = "agent-";
 const FILE_KEY: &str = "file-";
 /// Key of the prompt in the ConfigMap.
 pub const PROMPT_KEY: &str = "prompt";
+/// Key of the agent's git configuration in the ConfigMap (mounted as [`AGENT_GITCONFIG_FILE`]).
+pub const GITCONFIG_KEY: &str = "gitconfig";
 /// Key of the gateway token in the ConfigMap (mounted as [`GATEWAY_TOKEN_FILE`]).
 pub const GATEWAY_TOKEN_KEY: &str = "gateway-token";
 
@@ -195,6 +201,7 @@ pub fn render_config_map(plan: &RunPlan, task: &Task, gateway: Option<&PodGatewa
         .unwrap_or_default();
     let mut data = BTreeMap::new();
     data.insert(PROMPT_KEY.to_string(), plan.prompt.clone());
+    data.insert(GITCONFIG_KEY.to_string(), agent_gitconfig());
     for (i, content) in plan.config_files.values().enumerate() {
         data.insert(format!("{AGENT_KEY}{i}"), content.clone());
     }
@@ -290,8 +297,15 @@ fn agent_env(plan: &RunPlan, gateway: Option<&PodGateway>) -> Vec<EnvVar> {
     env.push(literal(RESULTS_FILE_ENV, CLAIMS_FILE));
     env.push(literal(PROMPT_FILE_ENV, PROMPT_FILE));
     env.push(literal("HOME", HOME_DIR));
+    // The identity and credential helper the local backend writes as `~/.gitconfig`, unless
+    // the Task sets its own.
+    if !env.iter().any(|e| e.name == GIT_CONFIG_GLOBAL) {
+        env.push(literal(GIT_CONFIG_GLOBAL, AGENT_GITCONFIG_FILE));
+    }
     env
 }
+
+const GIT_CONFIG_GLOBAL: &str = "GIT_CONFIG_GLOBAL";
 
 /// The token file of `prepare` and `results` when the Workspace has a token: the gateway
 /// token (from the Task's ConfigMap), else the Workspace's Secret mounted; and the volume
@@ -390,6 +404,7 @@ fn agent_container(plan: &RunPlan, opts: &JobOptions, gateway: Option<&PodGatewa
         mount(VOL_TMP, "/tmp", false),
         mount(VOL_CLAIMS, CLAIMS_DIR, false),
         mount(VOL_PROMPT, PROMPT_DIR, true),
+        mount(VOL_AGENT_GIT, AGENT_GIT_DIR, true),
     ];
     if !plan.config_files.is_empty() {
         mounts.push(mount(VOL_CONFIG, AGENT_CONFIG_DIR, true));
@@ -533,6 +548,11 @@ fn volumes(plan: &RunPlan, gateway: Option<&PodGateway>) -> Vec<Volume> {
             VOL_PROMPT,
             &cm_name,
             vec![key_to_path(PROMPT_KEY.into(), PROMPT_KEY)],
+        ),
+        config_map_volume(
+            VOL_AGENT_GIT,
+            &cm_name,
+            vec![key_to_path(GITCONFIG_KEY.into(), GITCONFIG_KEY)],
         ),
     ];
     if !plan.config_files.is_empty() {

@@ -95,6 +95,10 @@ pub const WORKSPACE_DIR: &str = "/workspace";
 pub const REPO_DIR: &str = "/workspace/repo";
 /// The agent's private, writable HOME.
 pub const HOME_DIR: &str = "/home/axon";
+/// Where the agent's git configuration (ConfigMap) is mounted in the agent container.
+pub const AGENT_GIT_DIR: &str = "/etc/axon/agent-git";
+/// The agent's git configuration file: `GIT_CONFIG_GLOBAL` of the agent container.
+pub const AGENT_GITCONFIG_FILE: &str = "/etc/axon/agent-git/gitconfig";
 /// Where the AgentConfig files (ConfigMap) are mounted in the agent container.
 pub const AGENT_CONFIG_DIR: &str = "/etc/axon/agent-config";
 /// Where the Workspace's `files[]` (ConfigMap) are mounted in the init container.

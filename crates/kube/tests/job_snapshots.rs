@@ -105,8 +105,8 @@ fn config_map_snapshot() {
     let data = render_config_map(&plan, &bare, None).data.expect("data");
     assert_eq!(
         data.keys().collect::<Vec<_>>(),
-        ["prompt"],
-        "without AgentConfig or files, the ConfigMap holds the prompt only"
+        ["gitconfig", "prompt"],
+        "without AgentConfig or files, the ConfigMap holds the prompt and the agent's git configuration only"
     );
     assert_eq!(data["prompt"], "Fix the bug described in issue #42");
 }

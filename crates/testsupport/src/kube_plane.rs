@@ -71,6 +71,11 @@ impl Drop for ControlPlane {
             .arg(self.dir.path())
             .stdin(Stdio::null())
             .output();
+        // A failing test names this directory: keep it for the logs it holds.
+        if std::thread::panicking() {
+            self.dir.disable_cleanup(true);
+            eprintln!("kept {} (the test failed)", self.dir.path().display());
+        }
     }
 }
 

@@ -104,6 +104,13 @@ impl Cluster {
         self.plane.dir()
     }
 
+    /// Make `image` one whose `/axon_entrypoint.sh` is the script at `entrypoint` (the test
+    /// kubelet runs it as a host process). Used by `agents_kube`, not by the scenarios.
+    #[allow(dead_code)]
+    pub fn add_image(&self, image: &str, entrypoint: &Path) {
+        self.kubelet.add_image(image, entrypoint);
+    }
+
     /// A fresh namespace for `scenario`.
     pub fn space(&self, scenario: &str) -> KubeSpace<'_> {
         let ns = format!("{NS_PREFIX}{}", scenario.replace('_', "-"));
