@@ -43,10 +43,9 @@ pub enum KubeError {
     /// The Task ended or disappeared before it had a Pod, so there are no logs.
     #[error("Task {task:?} has no Pod: {reason}")]
     NoPod { task: String, reason: String },
-    /// `axon logs --requests`: Tasks on Kubernetes do not run behind the Axon gateway yet, so
-    /// no request of theirs is recorded.
+    /// `axon logs --requests`: no gateway Pod whose log could hold the Task's requests.
     #[error(
-        "Task {task:?}: request logs (axon logs --requests) are available on the local backend for now: the Axon gateway does not run on Kubernetes yet, so its Tasks' requests are not recorded; run the Task on the local backend (--backend local) to see every request it makes"
+        "Task {task:?}: no Axon gateway Pod runs in axon-system, so there is no request log to read (run `axon install` to deploy the gateway; a controller started with --gateway=false runs Tasks without it, and records no request)"
     )]
     NoRequestLog { task: String },
     /// Waiting for something timed out.

@@ -26,6 +26,7 @@ pub mod network_policy;
 pub mod observe;
 pub mod port;
 pub mod prompt;
+pub mod request_log;
 pub mod security;
 pub mod server;
 pub mod spawner_controller;

@@ -154,7 +154,7 @@ impl Waiter<'_> {
 }
 
 impl KubeBackend {
-    async fn get_task(&self, task: &str) -> Result<Task, KubeError> {
+    pub(crate) async fn get_task(&self, task: &str) -> Result<Task, KubeError> {
         let api: Api<Task> = Api::namespaced(self.client.clone(), self.namespace());
         let t = api
             .get_opt(task)

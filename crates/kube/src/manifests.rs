@@ -281,7 +281,7 @@ pub fn gateway_service() -> Service {
     }
 }
 
-fn gateway_selector() -> BTreeMap<String, String> {
+pub(crate) fn gateway_selector() -> BTreeMap<String, String> {
     BTreeMap::from([
         (LABEL_NAME.to_string(), "axon".to_string()),
         (LABEL_COMPONENT.to_string(), "gateway".to_string()),

@@ -122,11 +122,11 @@ impl Backend for KubeBackend {
     async fn requests(
         &self,
         task: &str,
-        _follow: bool,
-        _out: &mut (dyn std::io::Write + Send),
+        follow: bool,
+        out: &mut (dyn std::io::Write + Send),
         _notice: LogNotice<'_>,
     ) -> Result<(), BackendError> {
-        Err(KubeError::NoRequestLog { task: task.into() }.into())
+        Ok(KubeBackend::requests(self, task, follow, out).await?)
     }
 
     async fn wait(&self, task: &str) -> Result<Task, BackendError> {
