@@ -15,7 +15,12 @@
 //!    `axon agent collect` reads the work tree read-only after every agent process is gone,
 //!    takes the git facts itself and only the claims from `axon-claims`, and writes the results
 //!    document as its termination message (`File` policy). The controller reads that message
-//!    and no other: whatever the agent wrote anywhere is ignored.
+//!    and no other: whatever the agent wrote anywhere is ignored. Through the gateway it also
+//!    asks the gateway whether a model call was refused over the budget, and then saves the
+//!    work tree on the Task's WIP branch (see `axon agent collect --gateway-url`).
+//!
+//! The agent's git configuration (identity, credential helper: the file the local backend
+//! writes as `~/.gitconfig`) is a key of the Task's ConfigMap, named by `GIT_CONFIG_GLOBAL`.
 //!
 //! Through the gateway ([`PodGateway`], the default), the plan has been routed by
 //! [`axon_core::gateway_plan::route_through_gateway`] and no container has a Secret: every
