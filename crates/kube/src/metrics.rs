@@ -1,5 +1,6 @@
 //! The controller's Prometheus metrics, rendered as text exposition format: Tasks by phase,
-//! reconciles, reconcile errors and durations per controller, tokens and cost of finished Tasks.
+//! reconciles, reconcile errors and durations per controller, tokens and cost of finished Tasks
+//! by TaskSpawner and model (the spend a team watches; per Task it is in `status.usage`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -23,10 +24,34 @@ struct Inner {
     reconciles: BTreeMap<String, u64>,
     errors: BTreeMap<String, u64>,
     durations: BTreeMap<String, Histogram>,
+    spend: BTreeMap<(String, String), Spent>,
+    finished: BTreeMap<String, u64>,
+}
+
+#[derive(Default)]
+struct Spent {
     input_tokens: u64,
     output_tokens: u64,
     cost_usd: f64,
-    finished: BTreeMap<String, u64>,
+}
+
+/// What a finished Task spent, and whose it was.
+#[derive(Clone, Debug, Default)]
+pub struct TaskSpend<'a> {
+    /// The TaskSpawner that created it (`None`: created directly).
+    pub spawner: Option<&'a str>,
+    /// `spec.model` (`None`: the agent's default).
+    pub model: Option<&'a str>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: Option<f64>,
+}
+
+/// A Prometheus label value: backslash, quote and newline escaped.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Counters shared by the controllers and the metrics endpoint.
@@ -64,12 +89,17 @@ impl Metrics {
     }
 
     /// Record a Task that just finished (once per Task, at its transition).
-    pub fn task_finished(&self, phase: &str, input: u64, output: u64, cost_usd: Option<f64>) {
+    pub fn task_finished(&self, phase: &str, spend: &TaskSpend<'_>) {
         self.with(|m| {
             *m.finished.entry(phase.to_string()).or_default() += 1;
-            m.input_tokens += input;
-            m.output_tokens += output;
-            m.cost_usd += cost_usd.unwrap_or(0.0);
+            let key = (
+                spend.spawner.unwrap_or_default().to_string(),
+                spend.model.unwrap_or_default().to_string(),
+            );
+            let s = m.spend.entry(key).or_default();
+            s.input_tokens += spend.input_tokens;
+            s.output_tokens += spend.output_tokens;
+            s.cost_usd += spend.cost_usd.unwrap_or(0.0);
         });
     }
 
@@ -127,13 +157,19 @@ impl Metrics {
                 let _ = writeln!(o, "axon_reconcile_duration_seconds_sum{{controller=\"{c}\"}} {}", h.sum);
                 let _ = writeln!(o, "axon_reconcile_duration_seconds_count{{controller=\"{c}\"}} {}", h.count);
             }
-            let _ = writeln!(o, "# HELP axon_tokens_total Model tokens used by finished Tasks.");
+            let _ = writeln!(o, "# HELP axon_tokens_total Model tokens used by finished Tasks, by TaskSpawner (empty: none) and model (empty: the agent's default).");
             let _ = writeln!(o, "# TYPE axon_tokens_total counter");
-            let _ = writeln!(o, "axon_tokens_total{{direction=\"input\"}} {}", m.input_tokens);
-            let _ = writeln!(o, "axon_tokens_total{{direction=\"output\"}} {}", m.output_tokens);
-            let _ = writeln!(o, "# HELP axon_cost_usd_total Cost in USD of finished Tasks (when the agent reports it).");
+            for ((spawner, model), s) in &m.spend {
+                let labels = format!("spawner=\"{}\",model=\"{}\"", label(spawner), label(model));
+                let _ = writeln!(o, "axon_tokens_total{{direction=\"input\",{labels}}} {}", s.input_tokens);
+                let _ = writeln!(o, "axon_tokens_total{{direction=\"output\",{labels}}} {}", s.output_tokens);
+            }
+            let _ = writeln!(o, "# HELP axon_cost_usd_total Cost in USD of finished Tasks (as the gateway priced it), by TaskSpawner and model.");
             let _ = writeln!(o, "# TYPE axon_cost_usd_total counter");
-            let _ = writeln!(o, "axon_cost_usd_total {}", m.cost_usd);
+            for ((spawner, model), s) in &m.spend {
+                let labels = format!("spawner=\"{}\",model=\"{}\"", label(spawner), label(model));
+                let _ = writeln!(o, "axon_cost_usd_total{{{labels}}} {}", s.cost_usd);
+            }
         });
         o
     }
@@ -148,7 +184,24 @@ mod tests {
         let m = Metrics::default();
         m.reconciled("task", Duration::from_millis(20), false);
         m.reconciled("task", Duration::from_millis(200), true);
-        m.task_finished("Succeeded", 10, 3, Some(0.25));
+        m.task_finished(
+            "Succeeded",
+            &TaskSpend {
+                spawner: Some("triage"),
+                model: Some("claude-sonnet-4-5"),
+                input_tokens: 10,
+                output_tokens: 3,
+                cost_usd: Some(0.25),
+            },
+        );
+        m.task_finished(
+            "Failed",
+            &TaskSpend {
+                model: Some("odd\"name"),
+                input_tokens: 1,
+                ..TaskSpend::default()
+            },
+        );
         let text = m.render(&BTreeMap::from([("Running".to_string(), 2)]));
         for line in [
             "axon_tasks{phase=\"Running\"} 2",
@@ -157,8 +210,11 @@ mod tests {
             "axon_reconcile_errors_total{controller=\"task\"} 1",
             "axon_reconcile_duration_seconds_bucket{controller=\"task\",le=\"0.025\"} 1",
             "axon_reconcile_duration_seconds_count{controller=\"task\"} 2",
-            "axon_tokens_total{direction=\"input\"} 10",
-            "axon_cost_usd_total 0.25",
+            "axon_tokens_total{direction=\"input\",spawner=\"triage\",model=\"claude-sonnet-4-5\"} 10",
+            "axon_tokens_total{direction=\"output\",spawner=\"triage\",model=\"claude-sonnet-4-5\"} 3",
+            "axon_cost_usd_total{spawner=\"triage\",model=\"claude-sonnet-4-5\"} 0.25",
+            "axon_tokens_total{direction=\"input\",spawner=\"\",model=\"odd\\\"name\"} 1",
+            "axon_cost_usd_total{spawner=\"\",model=\"odd\\\"name\"} 0",
             "axon_tasks_finished_total{phase=\"Succeeded\"} 1",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");

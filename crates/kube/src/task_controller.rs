@@ -531,8 +531,17 @@ async fn write_status(
         publish(ctx, task, kind, phase.as_str(), message).await;
         if phase.is_finished() {
             let u = new.usage.clone().unwrap_or_default();
-            ctx.metrics
-                .task_finished(phase.as_str(), u.input_tokens, u.output_tokens, u.cost_usd);
+            let spawner = task.labels().get(crate::names::LABEL_SPAWNER);
+            ctx.metrics.task_finished(
+                phase.as_str(),
+                &crate::metrics::TaskSpend {
+                    spawner: spawner.map(String::as_str),
+                    model: task.spec.model.as_deref(),
+                    input_tokens: u.input_tokens,
+                    output_tokens: u.output_tokens,
+                    cost_usd: u.cost_usd,
+                },
+            );
         }
     }
     Ok(())

@@ -357,7 +357,7 @@ async fn succeeded_job_fills_outputs_from_the_termination_message() {
     );
     let text = metrics.render(&Default::default());
     assert!(
-        text.contains("axon_tokens_total{direction=\"input\"} 100"),
+        text.contains("axon_tokens_total{direction=\"input\",spawner=\"\",model=\"\"} 100"),
         "{text}"
     );
     assert!(
