@@ -29,7 +29,8 @@ mod agent_clis;
 mod support;
 
 use agent_clis::{
-    AGENTS, Agent, BRANCH, CONTENT, FILE, assert_measured, bin_dir, have_cli, push_script,
+    AGENTS, Agent, BRANCH, CONTENT, FILE, assert_measured, bin_dir, have_cli, outcome_reason,
+    push_script, served,
 };
 use axon_api::AgentType;
 use axon_testsupport::git_server::GitServer;
@@ -83,22 +84,12 @@ fn finished(space: &KubeSpace<'_>, name: &str, model: &FakeModelServer) -> (Valu
             )
         })
         .expect("the Task");
-    let served: Vec<String> = model
-        .requests()
-        .iter()
-        .map(|r| {
-            format!(
-                "{} {} step={:?} status={}",
-                r.method, r.path, r.step, r.status
-            )
-        })
-        .collect();
     let logs = space.axon(&["logs", name]).all();
     let yaml = space.axon(&["get", "task", name, "-o", "yaml"]).all();
     let text = format!(
         "{t:#}\nlogs:\n{logs}\nevents:\n{}\nmodel requests:\n{}",
         space.events(),
-        served.join("\n")
+        served(model)
     );
     let secret = AGENTS
         .iter()
@@ -139,11 +130,7 @@ fn budget_stops(space: &KubeSpace<'_>, agent: &Agent, git: &GitServer) {
     space.apply_ok("budget.yaml", &task_yaml("budget", agent, &model, &extra));
     let (t, text) = finished(space, "budget", &model);
     assert_eq!(str_at(&t, "/status/phase"), Some("Failed"), "{text}");
-    let reason = t
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .and_then(|c| c.iter().find(|c| str_at(c, "/type") == Some("Succeeded")))
-        .and_then(|c| str_at(c, "/reason"));
+    let reason = outcome_reason(&t);
     assert_eq!(reason, Some("BudgetExceeded"), "{text}");
     let message = str_at(&t, "/status/message").unwrap_or_default();
     assert!(message.contains(&format!("maxTurns {turns}")), "{text}");

@@ -12,7 +12,8 @@ mod agent_clis;
 mod support;
 
 use agent_clis::{
-    AGENTS, Agent, BRANCH, CONTENT, FILE, assert_measured, bin_dir, have_cli, push_script,
+    AGENTS, Agent, BRANCH, CONTENT, FILE, assert_measured, bin_dir, have_cli, outcome_reason,
+    push_script, served,
 };
 use axon_testsupport::git_server::GitServer;
 use axon_testsupport::model_server::{FakeModelServer, Script};
@@ -179,27 +180,13 @@ fn budget_stops(agent: &Agent) {
             Some("Failed" | "Succeeded")
         )
     });
-    let served: Vec<String> = model
-        .requests()
-        .iter()
-        .map(|r| {
-            format!(
-                "{} {} step={:?} status={}",
-                r.method, r.path, r.step, r.status
-            )
-        })
-        .collect();
     let t = format!(
         "{status:#}\n{}\nmodel requests:\n{}",
         env.ok(&["logs", name]),
-        served.join("\n")
+        served(&model)
     );
     assert_eq!(str_at(&status, "/status/phase"), Some("Failed"), "{t}");
-    let reason = status
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .and_then(|c| c.iter().find(|c| str_at(c, "/type") == Some("Succeeded")))
-        .and_then(|c| str_at(c, "/reason"));
+    let reason = outcome_reason(&status);
     assert_eq!(reason, Some("BudgetExceeded"), "{t}");
     let message = str_at(&status, "/status/message").unwrap_or_default();
     assert!(message.contains(&format!("maxTurns {turns}")), "{t}");

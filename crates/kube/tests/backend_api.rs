@@ -946,26 +946,98 @@ async fn logs_without_a_pod_say_why() {
 /// says so, and where request logs are, instead of an empty success; nothing is asked of the
 /// API server and nothing is written.
 #[tokio::test]
-async fn request_logs_say_they_are_local_for_now() {
-    let (seen, (result, out)) = run(vec![], |b| async move {
-        let mut out = Vec::new();
-        let mut notices = Vec::new();
-        let result = axon_port::Backend::requests(&b, "t", true, &mut out, &mut |m| {
-            notices.push(m.to_string())
-        })
-        .await;
-        (result, out)
-    })
+async fn request_logs_are_the_tasks_lines_of_the_gateway_pods_logs() {
+    const GATEWAY_PODS: &str = "/api/v1/namespaces/axon-system/pods";
+    let gateway_pod = |name: &str, created: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "axon-system", "creationTimestamp": created}})
+    };
+    let record = |task: &str, path: &str| {
+        format!(
+            r#"{{"task":"{task}","at":"2026-11-30T10:00:00.000Z","kind":"model","method":"POST","host":"api.anthropic.com","path":"{path}","status":200,"bytesUp":1,"bytesDown":2,"durationMs":3,"decision":"allowed"}}"#
+        )
+    };
+    let old_log = format!(
+        "{}\n2026-11-30T10:00:00Z  INFO the Axon gateway serves the cluster's Tasks\n{}\n",
+        record("ns/t", "/v1/first"),
+        record("ns/t-2", "/v1/other-task")
+    );
+    let new_log = format!(
+        "{}\n{}\n",
+        record("other/t", "/v1/other-namespace"),
+        record("ns/t", "/v1/second")
+    );
+    let (seen, (result, out)) = run(
+        vec![
+            get(
+                &path(Kind::Task, "t"),
+                stored(&task_json("t", Some("Succeeded"))),
+            ),
+            get(
+                GATEWAY_PODS,
+                pod_list(vec![
+                    gateway_pod("gw-new", "2026-11-30T09:00:00Z"),
+                    gateway_pod("gw-old", "2026-11-29T09:00:00Z"),
+                ]),
+            ),
+            raw(
+                Method::GET,
+                &format!("{GATEWAY_PODS}/gw-old/log"),
+                200,
+                old_log,
+            ),
+            raw(
+                Method::GET,
+                &format!("{GATEWAY_PODS}/gw-new/log"),
+                200,
+                new_log,
+            ),
+        ],
+        |b| async move {
+            let mut out = Vec::new();
+            let result = axon_port::Backend::requests(&b, "t", true, &mut out, &mut |_| {}).await;
+            (result, out)
+        },
+    )
     .await;
-    assert!(seen.is_empty(), "{seen:#?}");
-    assert!(out.is_empty());
-    let err = result.expect_err("no request log on Kubernetes");
-    assert_eq!(err.kind(), axon_port::ErrorKind::Invalid);
-    let message = err.to_string();
+    result.expect("the request log");
+    let lines: Vec<Value> = String::from_utf8(out)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let paths: Vec<&str> = lines.iter().filter_map(|l| l["path"].as_str()).collect();
+    assert_eq!(paths, ["/v1/first", "/v1/second"], "oldest Pod first");
+    assert!(lines.iter().all(|l| l.get("task").is_none()));
+    assert!(
+        seen.iter().any(|s| s.query.contains("labelSelector")),
+        "{seen:#?}"
+    );
+    // A finished Task is not followed.
+    assert_eq!(seen.len(), 4, "{seen:#?}");
+}
+
+#[tokio::test]
+async fn request_logs_without_a_gateway_pod_say_how_to_get_one() {
+    let (_, result) = run(
+        vec![
+            get(
+                &path(Kind::Task, "t"),
+                stored(&task_json("t", Some("Running"))),
+            ),
+            get("/api/v1/namespaces/axon-system/pods", pod_list(vec![])),
+        ],
+        |b| async move {
+            let mut out = Vec::new();
+            axon_port::Backend::requests(&b, "t", false, &mut out, &mut |_| {}).await
+        },
+    )
+    .await;
+    let message = result.expect_err("no gateway").to_string();
     assert!(
         message.contains("Task \"t\"")
-            && message.contains("available on the local backend for now")
-            && message.contains("--backend local"),
+            && message.contains("no Axon gateway Pod")
+            && message.contains("axon install"),
         "{message}"
     );
 }

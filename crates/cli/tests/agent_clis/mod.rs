@@ -130,3 +130,26 @@ pub fn assert_measured(agent: &Agent, status: &Value, model: &FakeModelServer, t
         );
     }
 }
+
+/// The requests `model` received, one line each (for a failing assertion's message).
+pub fn served(model: &FakeModelServer) -> String {
+    model
+        .requests()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} step={:?} status={}\n",
+                r.method, r.path, r.step, r.status
+            )
+        })
+        .collect()
+}
+
+/// The reason of a Task's `Succeeded` condition.
+pub fn outcome_reason(status: &Value) -> Option<&str> {
+    status
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|c| c.iter().find(|c| str_at(c, "/type") == Some("Succeeded")))
+        .and_then(|c| str_at(c, "/reason"))
+}
