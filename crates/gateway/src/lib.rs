@@ -32,6 +32,7 @@ mod proxy_caller;
 mod relay;
 pub mod server;
 pub mod state;
+mod upstream;
 
 pub use audit::{AuditRecord, AuditSink, Decision, JsonlSink, MemorySink, NullSink, RequestKind};
 pub use body::Body;
