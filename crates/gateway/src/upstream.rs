@@ -1,12 +1,14 @@
-//! The client the gateway reaches upstreams with, its trusted roots loaded off the start path.
+//! The client the gateway reaches upstreams with, its trusted roots loaded on first use.
 //!
 //! Why a file of its own: loading and parsing the system's TLS roots (about 150 certificates)
-//! costs several milliseconds of CPU, and a local Task's gateway is built by its supervisor
-//! right before the sandbox starts, so that cost sat between a Task being admitted and its
-//! agent starting (`bench/pipeline.sh`, `bench/local.sh`). The roots are now loaded on a thread
-//! of their own from the moment the gateway is built; the first upstream request waits for
-//! them if it comes sooner (at most once per gateway), and a gateway that never calls an
-//! upstream never waits at all. What is trusted is unchanged: the system's roots, with ring.
+//! costs 5–13 ms of CPU, and a local Task's gateway is built by its supervisor right before the
+//! sandbox starts, so that cost sat between a Task being admitted and its agent starting
+//! (`bench/pipeline.sh`, `bench/local.sh`). The roots are now loaded by the first upstream
+//! request (once per gateway, while the agent waits for its first model answer anyway); a
+//! gateway that never calls an upstream never loads them. Loading them on a thread of their
+//! own from the start was tried: on 2 busy cores it only moved the CPU beside the sandbox's
+//! start, and the start got no faster. What is trusted is unchanged: the system's roots, with
+//! ring.
 
 use std::sync::{Arc, OnceLock};
 
@@ -23,44 +25,36 @@ use crate::gateway::{GatewayError, UPSTREAM_CONNECT_TIMEOUT};
 /// environment: the gateway's own environment may name one for the agents).
 pub type UpstreamClient = Client<HttpsConnector<HttpConnector>, Body>;
 
-/// The upstream client, built once: now from a given TLS configuration, or in the background
-/// with the system's roots.
+/// The upstream client, built once: now from a given TLS configuration, or on first use with
+/// the system's roots.
 pub(crate) struct Upstream {
-    client: Arc<OnceLock<UpstreamClient>>,
+    client: OnceLock<UpstreamClient>,
     /// How to build it, for a first request that finds it not built yet.
-    make: Arc<dyn Fn() -> UpstreamClient + Send + Sync>,
+    make: Box<dyn Fn() -> UpstreamClient + Send + Sync>,
 }
 
 impl Upstream {
-    /// With `tls`, the client now; without, the system's roots loading on a thread of their
-    /// own (or, if no thread can be started, on first use). An `Err` only when ring offers no
-    /// safe protocol version, as before.
+    /// With `tls`, the client now; without, the protocol settings checked now and the system's
+    /// roots loaded on first use. An `Err` only when ring offers no safe protocol version, as
+    /// before.
     pub(crate) fn new(tls: Option<ClientConfig>) -> Result<Upstream, GatewayError> {
-        let client = Arc::new(OnceLock::new());
+        let client = OnceLock::new();
         let Some(tls) = tls else {
             let provider = Arc::new(rustls::crypto::ring::default_provider());
             let builder = ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
                 .map_err(|e| GatewayError::Tls(e.to_string()))?;
-            let make: Arc<dyn Fn() -> UpstreamClient + Send + Sync> =
-                Arc::new(move || build(with_system_roots(builder.clone())));
-            let (cell, in_thread) = (client.clone(), make.clone());
-            // A thread that cannot start leaves the work to the first request.
-            let _ = std::thread::Builder::new()
-                .name("gateway-tls-roots".into())
-                .spawn(move || {
-                    cell.get_or_init(|| in_thread());
-                });
+            let make = Box::new(move || build(with_system_roots(builder.clone())));
             return Ok(Upstream { client, make });
         };
         let _ = client.set(build(tls.clone()));
         Ok(Upstream {
             client,
-            make: Arc::new(move || build(tls.clone())),
+            make: Box::new(move || build(tls.clone())),
         })
     }
 
-    /// The client; the first call may wait for the roots still loading.
+    /// The client; the first call loads the system's roots (a few milliseconds, once).
     pub(crate) fn client(&self) -> &UpstreamClient {
         self.client.get_or_init(|| (self.make)())
     }
@@ -98,11 +92,15 @@ fn build(tls: ClientConfig) -> UpstreamClient {
 mod tests {
     use super::*;
 
-    /// Built without a configuration, the gateway gets the client with the system's roots
-    /// whether the background load finished first or the first request did the work.
+    /// Built without a configuration, the gateway loads the system's roots on first use, once;
+    /// with one, the client is there at once.
     #[test]
-    fn the_client_is_there_whoever_loads_the_roots() {
+    fn the_client_is_built_once_on_first_use() {
         let upstream = Upstream::new(None).expect("upstream");
+        assert!(
+            upstream.client.get().is_none(),
+            "nothing loaded before first use"
+        );
         let first: *const UpstreamClient = upstream.client();
         assert!(std::ptr::eq(first, upstream.client()), "built once");
         let given =
