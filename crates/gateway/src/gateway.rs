@@ -8,23 +8,17 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use tokio::sync::broadcast;
 
 use crate::audit::{AuditRecord, AuditSink, NullSink};
-use crate::body::Body;
 use crate::events::{EVENT_CAPACITY, GatewayEvent};
 use crate::grant::{Grants, TaskRef};
 use crate::hooks::{NoProxy, ProxyHooks};
 use crate::metering::UsageTotals;
 use crate::state::TaskState;
+use crate::upstream::Upstream;
 
-/// The client the gateway reaches upstreams with (http and https; never a proxy from the
-/// environment: the gateway's own environment may name one for the agents).
-pub type UpstreamClient = Client<HttpsConnector<HttpConnector>, Body>;
+pub use crate::upstream::UpstreamClient;
 
 /// Largest request body of a model call, by default (larger → 413).
 pub const DEFAULT_MAX_MODEL_BODY: usize = 32 * 1024 * 1024;
@@ -54,7 +48,7 @@ pub struct Gateway {
     proxy: Arc<dyn ProxyHooks>,
     events: broadcast::Sender<GatewayEvent>,
     tasks: Mutex<HashMap<String, Arc<TaskState>>>,
-    client: UpstreamClient,
+    client: Upstream,
     own_authorities: RwLock<Vec<String>>,
     max_model_body: usize,
     max_head: usize,
@@ -112,7 +106,7 @@ impl GatewayBuilder {
 
     /// The gateway.
     pub fn build(self) -> Result<Arc<Gateway>, GatewayError> {
-        let client = upstream_client(self.tls)?;
+        let client = Upstream::new(self.tls)?;
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         Ok(Arc::new(Gateway {
             grants: self.grants,
@@ -159,9 +153,10 @@ impl Gateway {
         &self.proxy
     }
 
-    /// The client for upstream requests (no proxy from the environment).
+    /// The client for upstream requests (no proxy from the environment). The first call may
+    /// wait for the system's TLS roots, loading since the gateway was built.
     pub fn client(&self) -> &UpstreamClient {
-        &self.client
+        self.client.client()
     }
 
     /// Largest model-call request body.
@@ -270,40 +265,4 @@ impl Gateway {
             own.push(authority);
         }
     }
-}
-
-fn upstream_client(tls: Option<rustls::ClientConfig>) -> Result<UpstreamClient, GatewayError> {
-    let tls = match tls {
-        Some(config) => config,
-        None => default_tls()?,
-    };
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    http.set_connect_timeout(Some(UPSTREAM_CONNECT_TIMEOUT));
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    Ok(Client::builder(TokioExecutor::new()).build(connector))
-}
-
-/// rustls with ring and the system's trusted roots. A system without roots still gets a client
-/// (plain-http upstreams work; https ones fail with a TLS error naming the missing trust).
-fn default_tls() -> Result<rustls::ClientConfig, GatewayError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| GatewayError::Tls(e.to_string()))?;
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    for error in &native.errors {
-        tracing::warn!(%error, "gateway: a system TLS root could not be loaded");
-    }
-    let (added, _ignored) = roots.add_parsable_certificates(native.certs);
-    if added == 0 {
-        tracing::warn!("gateway: no system TLS roots found; https upstreams will fail");
-    }
-    Ok(builder.with_root_certificates(roots).with_no_client_auth())
 }

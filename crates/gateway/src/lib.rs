@@ -33,6 +33,7 @@ mod relay;
 pub mod run_state;
 pub mod server;
 pub mod state;
+mod upstream;
 
 pub use audit::{AuditRecord, AuditSink, Decision, JsonlSink, MemorySink, NullSink, RequestKind};
 pub use body::Body;

@@ -29,6 +29,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// How often `wait` reads the store when nothing woke it.
+const WAIT_POLL: Duration = Duration::from_millis(10);
+
 /// The message of a Task that was just stored.
 pub const STORED_MESSAGE: &str = "waiting to be scheduled";
 
@@ -453,6 +456,9 @@ impl LocalBackend {
     pub async fn wait(&self, task: &str) -> Result<Task, LocalError> {
         let (_, uid) = self.task(task)?.ok_or_else(|| Self::not_found(task))?;
         let mut last_recover = Instant::now();
+        // Wakes on any write to the store (the supervisor's status write); the poll stays as
+        // the fallback.
+        let watch = crate::store_watch::StoreWatch::new(self.home.root());
         loop {
             match self.task(task)? {
                 Some((t, u)) if u == uid => {
@@ -470,7 +476,10 @@ impl LocalBackend {
                 self.recover()?;
                 last_recover = Instant::now();
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            match &watch {
+                Some(w) => w.changed(WAIT_POLL).await,
+                None => tokio::time::sleep(WAIT_POLL).await,
+            }
         }
     }
 

@@ -35,6 +35,7 @@ pub mod seccomp;
 mod secrets;
 mod spawner_support;
 mod store;
+mod store_watch;
 mod supervisor;
 mod task_gateway;
 mod teardown;

@@ -277,9 +277,18 @@ impl Store {
                 )
                 .map_err(|e| self.err(e))?;
                 tx.commit().map_err(|e| self.err(e))?;
+                self.announce_change();
             }
             Ok(Some(doc))
         })
+    }
+
+    /// Tell waiters (`axon wait`, see [`crate::store_watch`]) that a committed change can be
+    /// read now.
+    fn announce_change(&self) {
+        if let Some(home) = self.path.parent() {
+            crate::store_watch::announce(home);
+        }
     }
 
     /// Delete a resource (only the one with `uid` when given). True if a row went away.
@@ -340,6 +349,34 @@ mod tests {
     fn fresh(doc: &mut Value) {
         doc["metadata"]["uid"] = "u1".into();
         doc["metadata"]["creationTimestamp"] = "2026-01-01T00:00:00Z".into();
+    }
+
+    /// A committed update wakes a waiter watching AXON_HOME; an update that changes nothing
+    /// does not.
+    #[tokio::test]
+    async fn a_committed_update_is_announced_to_waiters() {
+        use std::time::{Duration, Instant};
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = Store::open(&dir.path().join("axon.db")).expect("open");
+        s.apply(Kind::Workspace, "w", ws("a"), None, fresh)
+            .expect("apply");
+        let watch = crate::store_watch::StoreWatch::new(dir.path()).expect("socket");
+        s.update(Kind::Workspace, "w", "u1", |_| false)
+            .expect("update");
+        let t = Instant::now();
+        watch.changed(Duration::from_millis(200)).await;
+        assert!(
+            t.elapsed() >= Duration::from_millis(200),
+            "no change, no event"
+        );
+        s.update(Kind::Workspace, "w", "u1", |d| {
+            d["spec"]["repo"] = "b".into();
+            true
+        })
+        .expect("update");
+        let t = Instant::now();
+        watch.changed(Duration::from_secs(30)).await;
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
     }
 
     #[test]

@@ -607,6 +607,7 @@ async fn setup(
             .await?,
         );
     }
+    crate::profile::mark("gateway started");
     let gw = gateway
         .as_mut()
         .ok_or_else(|| "the Task's gateway did not start".to_string())?;
