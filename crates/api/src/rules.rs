@@ -386,6 +386,19 @@ pub fn violations(resource: &Resource) -> Vec<Violation> {
                 check_label_name(name, "TaskSpawner"),
             );
             task_template(&ts.spec.task_template, &mut out);
+            if let Some(w) = ts
+                .spec
+                .when
+                .github_issues
+                .as_ref()
+                .and_then(|g| g.webhook.as_ref())
+            {
+                push(
+                    &mut out,
+                    "spec.when.githubIssues.webhook.secretRef.name",
+                    check_reference_name(&w.secret_ref.name, "Secret"),
+                );
+            }
             if let Some(b) = &ts.spec.budget {
                 for (field, reason) in spawner_budget_violations(b) {
                     out.push(Violation::at(format!("spec.budget.{field}"), reason));

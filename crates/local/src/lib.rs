@@ -38,6 +38,7 @@ mod store;
 mod supervisor;
 mod task_gateway;
 mod teardown;
+mod webhook_deliveries;
 pub mod workspace_prep;
 
 pub use backend::{LocalBackend, STORED_MESSAGE};
