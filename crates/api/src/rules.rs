@@ -652,6 +652,20 @@ mod tests {
     }
 
     #[test]
+    fn webhook_secret_is_a_secret_name() {
+        let spawner = |secret: &str| {
+            format!(
+                "apiVersion: axon.io/v1alpha1\nkind: TaskSpawner\nmetadata: {{name: s}}\nspec:\n  when: {{githubIssues: {{webhook: {{secretRef: {{name: '{secret}'}}}}}}}}\n  taskTemplate:\n    type: codex\n    credentials: {{type: api-key, secretRef: {{name: c}}}}\n    workspaceRef: {{name: w}}\n"
+            )
+        };
+        assert!(crate::loader::load_str("s.yaml", &spawner("hook")).is_ok());
+        let e = crate::loader::load_str("s.yaml", &spawner("Hook_1")).expect_err("refused");
+        insta::assert_snapshot!(e.to_string(), @r#"
+        s.yaml: document 0 (TaskSpawner/s): spec.when.githubIssues.webhook.secretRef.name: "Hook_1" is not a valid Secret name: use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit (at most 253 characters)
+        "#);
+    }
+
+    #[test]
     fn reference_names_are_dns1123_subdomains() {
         for ok in ["a", "key", "my-secret", "a.b-c.d", "0", &"a".repeat(253)] {
             assert!(check_reference_name(ok, "Secret").is_ok(), "{ok}");

@@ -131,11 +131,9 @@ pub async fn deliver_item<S: SpawnerPort>(
         }
         spawned.push((planned.item_id.clone(), planned.generation));
     }
-    if spawned.is_empty() && out.marked.is_empty() {
-        return Ok(out);
-    }
-    // The memory and the count, merged into the status as it is now (a poll may have
-    // written it since the spawner was read).
+    // The memory (a new generation, or the needs-input mark of an item whose Task is gone)
+    // and the count, merged into the status as it is now (a poll may have written it since
+    // the spawner was read); written only when they changed.
     let current = match backend
         .get(axon_api::Kind::TaskSpawner, &name)
         .await
