@@ -356,4 +356,26 @@ spec:
         .map(|a| a.iter().filter_map(|i| i["id"].as_str()).collect())
         .unwrap_or_default();
     assert!(remembered.contains(&"1"), "{status}");
+
+    // SIGTERM stops the receiver with the rest, cleanly.
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &serve.child.id().to_string()])
+        .status();
+    let mut exit = None;
+    let exited = poll(Duration::from_secs(30), || {
+        exit = serve.child.try_wait().ok().flatten();
+        exit.is_some()
+    });
+    assert!(exited, "axon serve ignored SIGTERM: {}", serve.log());
+    assert!(
+        exit.is_some_and(|s| s.success()),
+        "{exit:?}: {}",
+        serve.log()
+    );
+    assert!(
+        serve.log().contains("axon serve: stopped"),
+        "{}",
+        serve.log()
+    );
+    assert!(TcpStream::connect(serve.addr).is_err(), "still listening");
 }

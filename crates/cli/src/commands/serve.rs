@@ -34,6 +34,11 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<ExitCode, CliE
             .local_addr()
             .map_err(CliError::io("read the webhook receiver's address"))?;
         eprintln!("axon serve: receiving GitHub webhooks at http://{addr}/webhooks/github");
+        if !addr.ip().is_loopback() {
+            eprintln!(
+                "axon serve: warning: {addr} is reachable from other machines over plain HTTP; deliveries are still verified, but prefer 127.0.0.1 behind a TLS proxy"
+            );
+        }
     }
     eprintln!(
         "axon serve: running the local backend (concurrency {}) and its TaskSpawners; Ctrl-C stops it",
