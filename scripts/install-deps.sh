@@ -5,8 +5,11 @@
 #     clone in $AXON_CI_CACHE/agents (default ~/.cache/axon-ci)
 #   - recorded real GitHub API responses (@octokit/fixtures, npm, pinned below) unpacked in
 #     $AXON_CI_CACHE/octokit-fixtures, for the spawner's GitHub client tests
+#   - real GitHub webhook payloads (@octokit/webhooks-examples, npm, pinned below) unpacked in
+#     $AXON_CI_CACHE/webhooks-examples, for the webhook receiver's tests
 #   - manifest validators from PyPI (kubernetes-validate, yamllint, checkov) in a venv there
-# Prints the environment to export (AXON_AGENT_BIN_DIR, AXON_OCTOKIT_FIXTURES, AXON_VENV).
+# Prints the environment to export (AXON_AGENT_BIN_DIR, AXON_OCTOKIT_FIXTURES,
+# AXON_WEBHOOK_EXAMPLES, AXON_VENV).
 set -euo pipefail
 only_agents=false
 [ "${1:-}" = "--agents" ] && only_agents=true
@@ -50,9 +53,20 @@ if [ "$(cat "$fixtures/.installed" 2>/dev/null)" != "$octokit_fixtures_version" 
   echo "$octokit_fixtures_version" > "$fixtures/.installed"
 fi
 
+webhooks_examples_version=7.6.1
+examples="$cache/webhooks-examples"
+if [ "$(cat "$examples/.installed" 2>/dev/null)" != "$webhooks_examples_version" ]; then
+  echo "install-deps: npm pack @octokit/webhooks-examples@$webhooks_examples_version" >&2
+  rm -rf "$examples" && mkdir -p "$examples"
+  (cd "$examples" && npm pack --silent --loglevel=error "@octokit/webhooks-examples@$webhooks_examples_version" >/dev/null \
+    && tar xzf octokit-webhooks-examples-*.tgz && rm -f octokit-webhooks-examples-*.tgz)
+  echo "$webhooks_examples_version" > "$examples/.installed"
+fi
+
 if $only_agents; then
   echo "export AXON_AGENT_BIN_DIR=$agents/node_modules/.bin"
   echo "export AXON_OCTOKIT_FIXTURES=$fixtures/package"
+  echo "export AXON_WEBHOOK_EXAMPLES=$examples/package"
   exit 0
 fi
 
@@ -67,4 +81,5 @@ fi
 
 echo "export AXON_AGENT_BIN_DIR=$agents/node_modules/.bin"
 echo "export AXON_OCTOKIT_FIXTURES=$fixtures/package"
+echo "export AXON_WEBHOOK_EXAMPLES=$examples/package"
 echo "export AXON_VENV=$venv"

@@ -44,8 +44,8 @@ pub use task::{
     DependencyState, Task, TaskOutputs, TaskPhase, TaskSpec, TaskStatus, TaskUsage, UsageSource,
 };
 pub use task_spawner::{
-    Cron, GitHubIssues, IssueState, ItemResult, ItemType, ItemsSummary, SpawnedItem, TaskSpawner,
-    TaskSpawnerPhase, TaskSpawnerSpec, TaskSpawnerStatus, TaskTemplate, When,
+    Cron, GitHubIssues, GitHubWebhook, IssueState, ItemResult, ItemType, ItemsSummary, SpawnedItem,
+    TaskSpawner, TaskSpawnerPhase, TaskSpawnerSpec, TaskSpawnerStatus, TaskTemplate, When,
 };
 pub use workspace::{Workspace, WorkspaceFile, WorkspaceSpec};
 

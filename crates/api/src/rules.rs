@@ -386,6 +386,19 @@ pub fn violations(resource: &Resource) -> Vec<Violation> {
                 check_label_name(name, "TaskSpawner"),
             );
             task_template(&ts.spec.task_template, &mut out);
+            if let Some(w) = ts
+                .spec
+                .when
+                .github_issues
+                .as_ref()
+                .and_then(|g| g.webhook.as_ref())
+            {
+                push(
+                    &mut out,
+                    "spec.when.githubIssues.webhook.secretRef.name",
+                    check_reference_name(&w.secret_ref.name, "Secret"),
+                );
+            }
             if let Some(b) = &ts.spec.budget {
                 for (field, reason) in spawner_budget_violations(b) {
                     out.push(Violation::at(format!("spec.budget.{field}"), reason));
@@ -636,6 +649,20 @@ mod tests {
         for bad in ["a.b", "A", "-a", "a-", "", "a_b"] {
             assert!(check_label_name(bad, "Task").is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn webhook_secret_is_a_secret_name() {
+        let spawner = |secret: &str| {
+            format!(
+                "apiVersion: axon.io/v1alpha1\nkind: TaskSpawner\nmetadata: {{name: s}}\nspec:\n  when: {{githubIssues: {{webhook: {{secretRef: {{name: '{secret}'}}}}}}}}\n  taskTemplate:\n    type: codex\n    credentials: {{type: api-key, secretRef: {{name: c}}}}\n    workspaceRef: {{name: w}}\n"
+            )
+        };
+        assert!(crate::loader::load_str("s.yaml", &spawner("hook")).is_ok());
+        let e = crate::loader::load_str("s.yaml", &spawner("Hook_1")).expect_err("refused");
+        insta::assert_snapshot!(e.to_string(), @r#"
+        s.yaml: document 0 (TaskSpawner/s): spec.when.githubIssues.webhook.secretRef.name: "Hook_1" is not a valid Secret name: use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit (at most 253 characters)
+        "#);
     }
 
     #[test]

@@ -91,6 +91,20 @@ pub struct GitHubIssues {
     /// Item types: `issues` (default) and/or `pulls`.
     #[serde(default = "default_types")]
     pub types: Vec<ItemType>,
+    /// Also create Tasks the moment GitHub delivers an `issues` event (opened, labeled,
+    /// unlabeled, reopened) to `axon serve --listen`, verified with the Secret's
+    /// `WEBHOOK_SECRET`. Polling goes on as the safety net; both name a Task alike.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<GitHubWebhook>,
+}
+
+/// Webhook deliveries for a `githubIssues` source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GitHubWebhook {
+    /// Secret whose `WEBHOOK_SECRET` key is the webhook's secret in GitHub: deliveries whose
+    /// `X-Hub-Signature-256` it does not verify are refused (401).
+    pub secret_ref: crate::common::SecretReference,
 }
 
 fn default_types() -> Vec<ItemType> {

@@ -89,7 +89,7 @@ pub enum Command {
     /// Remove Axon (controller, CRDs and all Axon resources) from the cluster
     Uninstall,
     /// Run the local backend in the foreground: scheduler, TaskSpawners, TTL cleanup
-    Serve,
+    Serve(ServeArgs),
     /// Print shell completions
     Completion(CompletionArgs),
     /// In-sandbox / in-Pod agent runner
@@ -448,4 +448,13 @@ mod tests {
         assert_eq!((a.prompt, a.prompt_file), (None, None));
         assert!(agent_run(&["--prompt-file", "/p", "Fix it"]).is_err());
     }
+}
+
+/// Arguments of `axon serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Also receive GitHub webhooks at http://ADDR/webhooks/github (e.g. 127.0.0.1:8080; port 0
+    /// picks a free one). Off by default; put a TLS-terminating proxy in front to expose it.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
 }

@@ -23,6 +23,8 @@ pub enum CliError {
     Backend(#[from] axon_port::BackendError),
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Receiver(#[from] crate::webhook_server::ReceiverError),
     #[error("{what}: {source}")]
     Io {
         what: String,

@@ -10,6 +10,7 @@ mod request_log;
 mod settings;
 mod spawner_host;
 mod spend;
+mod webhook_server;
 
 use anyhow::Result;
 use args::{Cli, Command};
@@ -142,7 +143,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Create(c) => commands::create::run(g, &c).await?,
         Command::Install(a) => commands::install::install(g, &a).await?,
         Command::Uninstall => commands::install::uninstall(g).await?,
-        Command::Serve => commands::serve::run(g).await?,
+        Command::Serve(a) => commands::serve::run(g, &a).await?,
         Command::Completion(a) => commands::completion::run(&a),
         Command::Agent(c) => commands::roles::agent(c).await?,
         Command::Controller(a) => commands::roles::controller(&a).await?,

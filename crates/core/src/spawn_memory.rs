@@ -154,10 +154,68 @@ pub fn remember(
     memory
 }
 
+/// The memory after one item was delivered on its own (a webhook): [`remember`] for that
+/// item, every other entry kept as it was (a delivery says nothing about the other items; the
+/// next poll forgets those no longer listed).
+pub fn remember_one(
+    previous: &[ItemMemory],
+    item: &WorkItem,
+    existing: &[SpawnedTask],
+    created: &[(String, u32)],
+    exclude_labels: &[String],
+) -> Vec<ItemMemory> {
+    let updated = remember(
+        previous,
+        std::slice::from_ref(item),
+        existing,
+        created,
+        exclude_labels,
+    );
+    let mut out: Vec<ItemMemory> = previous
+        .iter()
+        .filter(|m| m.id != item.id)
+        .cloned()
+        .collect();
+    out.extend(updated);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::spawn_item::ItemKind;
+
+    #[test]
+    fn one_delivered_item_keeps_the_others() {
+        let previous = [
+            ItemMemory {
+                id: "9".into(),
+                generation: 2,
+                updated_at: Some(at(0)),
+                needs_input_seen: true,
+            },
+            ItemMemory {
+                id: "1".into(),
+                generation: 1,
+                updated_at: Some(at(1)),
+                needs_input_seen: true,
+            },
+        ];
+        let created = [("1".to_string(), 2)];
+        let memory = remember_one(&previous, &item(1, &[], 5), &[], &created, &excluded());
+        insta::assert_yaml_snapshot!(memory, @r#"
+        - id: "9"
+          generation: 2
+          updated_at: "2026-02-07T09:00:00Z"
+          needs_input_seen: true
+        - id: "1"
+          generation: 2
+          updated_at: "2026-02-07T09:05:00Z"
+          needs_input_seen: false
+        "#);
+        let nothing = remember_one(&previous, &item(4, &[], 5), &[], &[], &excluded());
+        assert_eq!(nothing, previous);
+    }
     fn at(minute: u32) -> Timestamp {
         Timestamp::from_second(1_770_454_800 + 60 * i64::from(minute)).expect("valid")
     }

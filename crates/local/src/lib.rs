@@ -39,6 +39,7 @@ mod store_watch;
 mod supervisor;
 mod task_gateway;
 mod teardown;
+mod webhook_deliveries;
 pub mod workspace_prep;
 
 pub use backend::{LocalBackend, STORED_MESSAGE};

@@ -20,4 +20,12 @@ pub const MIGRATIONS: &[&str] = &[
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );",
+    // 2: GitHub webhook deliveries already taken (`X-GitHub-Delivery`), so that a redelivery
+    // or a retry never acts twice; pruned after `DELIVERY_RETENTION_DAYS`.
+    "CREATE TABLE webhook_deliveries (
+        delivery_id TEXT PRIMARY KEY,
+        event TEXT NOT NULL,
+        received_at TEXT NOT NULL
+    );
+    CREATE INDEX webhook_deliveries_received_at ON webhook_deliveries (received_at);",
 ];

@@ -32,7 +32,7 @@ impl LocalBackend {
         Home::new(self.home())
     }
 
-    fn spawner_store(&self) -> Result<Store, LocalError> {
+    pub(crate) fn spawner_store(&self) -> Result<Store, LocalError> {
         Store::open(&self.spawner_home().db())
     }
 

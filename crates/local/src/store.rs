@@ -291,6 +291,48 @@ impl Store {
         }
     }
 
+    /// Records webhook delivery `id` (of `event`, received at `now`, RFC 3339 UTC): `true` when
+    /// it is new, `false` when it was recorded before. Records older than `prune_before` are
+    /// dropped in the same transaction.
+    pub fn claim_delivery(
+        &self,
+        id: &str,
+        event: &str,
+        now: &str,
+        prune_before: &str,
+    ) -> Result<bool, LocalError> {
+        self.with(|c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| self.err(e))?;
+            tx.execute(
+                "DELETE FROM webhook_deliveries WHERE received_at < ?1",
+                params![prune_before],
+            )
+            .map_err(|e| self.err(e))?;
+            let n = tx
+                .execute(
+                    "INSERT OR IGNORE INTO webhook_deliveries (delivery_id, event, received_at) VALUES (?1, ?2, ?3)",
+                    params![id, event, now],
+                )
+                .map_err(|e| self.err(e))?;
+            tx.commit().map_err(|e| self.err(e))?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Forgets webhook delivery `id` (its handling failed: a redelivery may try again).
+    pub fn release_delivery(&self, id: &str) -> Result<(), LocalError> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM webhook_deliveries WHERE delivery_id = ?1",
+                params![id],
+            )
+            .map_err(|e| self.err(e))?;
+            Ok(())
+        })
+    }
+
     /// Delete a resource (only the one with `uid` when given). True if a row went away.
     pub fn delete(&self, kind: Kind, name: &str, uid: Option<&str>) -> Result<bool, LocalError> {
         self.with(|c| {
@@ -415,6 +457,42 @@ mod tests {
                 .is_ok_and(|d| !d)
         );
         assert!(s.delete(Kind::Workspace, "w", Some("u1")).is_ok_and(|d| d));
+    }
+
+    #[test]
+    fn deliveries_are_claimed_once_and_pruned() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let t = |d: u32| format!("2026-01-{d:02}T00:00:00Z");
+        assert!(
+            store
+                .claim_delivery("a", "issues", &t(1), &t(1))
+                .expect("claim")
+        );
+        assert!(
+            !store
+                .claim_delivery("a", "issues", &t(2), &t(1))
+                .expect("again")
+        );
+        // Reopening keeps the record.
+        let store = Store::open(&dir.path().join("db")).expect("reopen");
+        assert!(
+            !store
+                .claim_delivery("a", "issues", &t(3), &t(1))
+                .expect("after reopen")
+        );
+        store.release_delivery("a").expect("release");
+        assert!(
+            store
+                .claim_delivery("a", "issues", &t(4), &t(1))
+                .expect("released")
+        );
+        // Older than the retention: gone, so the id counts as new again.
+        assert!(
+            store
+                .claim_delivery("a", "issues", &t(20), &t(10))
+                .expect("pruned")
+        );
     }
 
     #[test]

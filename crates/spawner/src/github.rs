@@ -16,8 +16,10 @@
 use crate::clock::Clock;
 use crate::rate_limit::rate_limited_until;
 use crate::secret::Token;
-use axon_api::{GitHubIssues, ItemType};
-use axon_core::spawn_item::{ItemKind, ItemState, WorkItem};
+use axon_api::GitHubIssues;
+use axon_core::github_filter::wants_kind;
+use axon_core::github_issue::ApiIssue;
+use axon_core::spawn_item::WorkItem;
 use axon_core::template::COMMENT_SEPARATOR;
 use jiff::Timestamp;
 use reqwest::header::{ACCEPT, AUTHORIZATION, ETAG, HeaderMap, HeaderValue, IF_NONE_MATCH, LINK};
@@ -116,29 +118,6 @@ pub struct RequestStats {
     pub comment_requests: u64,
     /// Rate-limit answers (`403`/`429`).
     pub rate_limited: u64,
-}
-
-#[derive(Debug, Deserialize)]
-struct ApiLabel {
-    name: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct ApiIssue {
-    number: u64,
-    title: String,
-    #[serde(default)]
-    body: Option<String>,
-    state: String,
-    html_url: String,
-    #[serde(default)]
-    labels: Vec<ApiLabel>,
-    #[serde(default)]
-    comments: u64,
-    #[serde(default)]
-    updated_at: String,
-    #[serde(default)]
-    pull_request: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -287,8 +266,6 @@ impl GithubClient {
         filter: &GitHubIssues,
         clock: &impl Clock,
     ) -> Result<Vec<WorkItem>, GithubError> {
-        let want_issues = filter.types.is_empty() || filter.types.contains(&ItemType::Issues);
-        let want_pulls = filter.types.contains(&ItemType::Pulls);
         let mut url = Some(self.list_url(filter)?);
         let mut visited: HashSet<String> = HashSet::new();
         let mut items = Vec::new();
@@ -307,16 +284,7 @@ impl GithubClient {
                     message: e.to_string(),
                 })?;
             for issue in page {
-                let kind = if issue.pull_request.is_some() {
-                    ItemKind::PullRequest
-                } else {
-                    ItemKind::Issue
-                };
-                let wanted = match kind {
-                    ItemKind::Issue => want_issues,
-                    ItemKind::PullRequest => want_pulls,
-                };
-                if !wanted {
+                if !wants_kind(filter, issue.kind()) {
                     continue;
                 }
                 meta.insert(
@@ -326,19 +294,7 @@ impl GithubClient {
                         count: issue.comments,
                     },
                 );
-                let updated_at = axon_core::rfc3339::parse(&issue.updated_at);
-                items.push(WorkItem {
-                    updated_at,
-                    body: issue.body.unwrap_or_default(),
-                    url: issue.html_url,
-                    labels: issue.labels.into_iter().map(|l| l.name).collect(),
-                    state: if issue.state == "open" {
-                        ItemState::Open
-                    } else {
-                        ItemState::Closed
-                    },
-                    ..WorkItem::github(issue.number, kind, issue.title)
-                });
+                items.push(issue.into_work_item());
             }
             url = next;
         }

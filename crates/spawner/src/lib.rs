@@ -13,6 +13,7 @@
 
 pub mod clock;
 pub mod cron_source;
+pub mod deliver;
 pub mod github;
 pub mod memory;
 pub mod rate_limit;
@@ -21,11 +22,12 @@ pub mod secret;
 pub mod spawner;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use deliver::{Delivered, deliver_item};
 pub use github::{GithubClient, GithubConfig, GithubError, RequestStats};
 pub use memory::MemorySink;
 pub use repo::{RepoRef, RepoUrlError};
 pub use secret::Token;
 pub use spawner::{
     PollOutcome, PollReport, Spawner, SpawnerError, SpawnerOptions, build_task, poll_interval,
-    spawned_task,
+    spawn_policy, spawned_task,
 };

@@ -201,6 +201,24 @@ pub fn build_task(
     task
 }
 
+/// The spawn decision's settings of `spawner` (the poll and webhook deliveries share them).
+pub fn spawn_policy(spawner: &TaskSpawner) -> SpawnPolicy {
+    SpawnPolicy {
+        max_concurrency: spawner
+            .spec
+            .max_concurrency
+            .and_then(|m| u32::try_from(m).ok()),
+        exclude_labels: spawner
+            .spec
+            .when
+            .github_issues
+            .as_ref()
+            .map(|g| g.exclude_labels.clone())
+            .unwrap_or_default(),
+        exact_names: spawner.spec.when.items.is_some(),
+    }
+}
+
 /// Sets (or replaces) condition `type_`, keeping its transition time when the status holds.
 fn set_condition(
     conditions: &mut Vec<Condition>,
@@ -417,20 +435,7 @@ impl<S: SpawnerPort, C: Clock> Spawner<S, C> {
             generation,
         );
 
-        let policy = SpawnPolicy {
-            max_concurrency: spawner
-                .spec
-                .max_concurrency
-                .and_then(|m| u32::try_from(m).ok()),
-            exclude_labels: spawner
-                .spec
-                .when
-                .github_issues
-                .as_ref()
-                .map(|g| g.exclude_labels.clone())
-                .unwrap_or_default(),
-            exact_names: spawner.spec.when.items.is_some(),
-        };
+        let policy = spawn_policy(&spawner);
         let memory = memory_from_status(&previous.spawned_items);
         let plan = plan_spawns(&self.name, &items, &existing, &memory, &policy);
         let mut report = PollReport {

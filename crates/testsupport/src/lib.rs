@@ -24,3 +24,4 @@ pub mod kube_plane;
 pub mod kubelet;
 pub mod model_server;
 mod serve;
+pub mod webhook_examples;

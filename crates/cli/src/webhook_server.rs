@@ -1,0 +1,285 @@
+//! The GitHub webhook receiver of `axon serve --listen ADDR`: `POST /webhooks/github`.
+//!
+//! A thin driver around `axon_core::webhook`: the request line and headers are checked first
+//! (method, path, `application/json`, at most 25 MiB, read with that limit), then the body's
+//! `X-Hub-Signature-256` against the `WEBHOOK_SECRET` of every TaskSpawner that takes
+//! webhooks. A delivery no secret verifies is answered 401 and nothing else happens: it is
+//! not even recorded. A verified `issues` delivery is claimed under its `X-GitHub-Delivery`
+//! in the store before anything is created (a redelivery is answered 200 and does nothing),
+//! then each spawner whose secret verified it, that watches its repository and whose filter
+//! takes the issue runs the spawn decision for it (`axon_spawner::deliver_item`), creating
+//! the Task the poll would create, under the same name. `ping` is answered, other events are
+//! acknowledged (202) and ignored.
+
+use axon_api::{Kind, Resource, TaskSpawner};
+use axon_core::webhook::envelope::{
+    self, DELIVERY_HEADER, EVENT_HEADER, MAX_BODY_BYTES, Rejection, Route,
+};
+use axon_core::webhook::issues_event;
+use axon_core::webhook::matching::{Verdict, WEBHOOK_SECRET_KEY, verdict, webhook_secret};
+use axon_core::webhook::signature::{self, SIGNATURE_HEADER, SignatureError};
+use axon_local::LocalBackend;
+use axon_port::SpawnerPort;
+use axon_spawner::{RepoRef, deliver_item};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+/// How long a client may take to send a request head.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long shutdown waits for requests in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Why the receiver cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiverError {
+    /// The address is taken or not ours.
+    #[error(
+        "cannot listen for GitHub webhooks on {addr}: {source} (pick another address with --listen)"
+    )]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The bind error.
+        source: std::io::Error,
+    },
+}
+
+/// Binds `addr`; the address actually bound (port 0 picks one) is in the listener.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ReceiverError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ReceiverError::Bind { addr, source })
+}
+
+/// Serves `listener` until `shutdown` completes, then lets requests in flight finish (for at
+/// most [`SHUTDOWN_GRACE`]).
+pub async fn serve(
+    listener: TcpListener,
+    backend: Arc<LocalBackend>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "webhook receiver: accept failed");
+                        continue;
+                    }
+                };
+                let backend = backend.clone();
+                connections.spawn(async move {
+                    let service = service_fn(move |req| {
+                        let backend = backend.clone();
+                        async move { Ok::<_, Infallible>(handle(&backend, req).await) }
+                    });
+                    let _ = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(HEADER_READ_TIMEOUT)
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let drain = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+        connections.abort_all();
+    }
+}
+
+fn text(status: u16, message: impl Into<String>) -> Response<Full<Bytes>> {
+    let mut body = message.into();
+    body.push('\n');
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn rejected(r: Rejection) -> Response<Full<Bytes>> {
+    text(r.status, r.message)
+}
+
+fn header<'a>(req: &'a Request<Incoming>, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The TaskSpawners that take webhooks and whose secret verifies `body` under `signature`;
+/// the error is the reason for the 401.
+async fn verified_spawners(
+    backend: &LocalBackend,
+    body: &[u8],
+    signature: Option<&str>,
+) -> Result<Result<Vec<TaskSpawner>, String>, String> {
+    let all = axon_port::Backend::list(backend, Kind::TaskSpawner)
+        .await
+        .map_err(|e| format!("cannot list TaskSpawners: {e}"))?;
+    let mut verified = Vec::new();
+    let mut reason: Option<SignatureError> = None;
+    let mut any = false;
+    for r in all {
+        let Resource::TaskSpawner(s) = r else {
+            continue;
+        };
+        let Some(secret_name) = webhook_secret(&s) else {
+            continue;
+        };
+        any = true;
+        let secret = backend
+            .secret_value(secret_name, WEBHOOK_SECRET_KEY)
+            .await
+            .map_err(|e| format!("cannot read Secret {secret_name}: {e}"))?;
+        let Some(secret) = secret else {
+            tracing::warn!(spawner = %s.metadata.name.as_deref().unwrap_or_default(), secret = %secret_name, "webhook Secret or its WEBHOOK_SECRET key is missing");
+            continue;
+        };
+        match signature::verify(secret.as_bytes(), body, signature) {
+            Ok(()) => verified.push(*s),
+            Err(e) => {
+                // The most telling reason: a missing or malformed header over a mismatch.
+                if reason.is_none_or(|r| r == SignatureError::Mismatch) {
+                    reason = Some(e);
+                }
+            }
+        }
+    }
+    if !verified.is_empty() {
+        return Ok(Ok(verified));
+    }
+    Ok(Err(match (any, reason) {
+        (false, _) => "no TaskSpawner takes GitHub webhooks here (spec.when.githubIssues.webhook with a Secret holding WEBHOOK_SECRET)".to_string(),
+        (true, Some(e)) => e.to_string(),
+        (true, None) => "no webhook Secret holds WEBHOOK_SECRET".to_string(),
+    }))
+}
+
+/// `owner/repo` of the Workspace `spawner` watches, if it can be read.
+async fn spawner_repository(backend: &LocalBackend, spawner: &TaskSpawner) -> Option<String> {
+    let name = &spawner.spec.task_template.workspace_ref.as_ref()?.name;
+    match SpawnerPort::get(backend, Kind::Workspace, name)
+        .await
+        .ok()??
+    {
+        Resource::Workspace(w) => RepoRef::parse(&w.spec.repo)
+            .ok()
+            .map(|r| format!("{}/{}", r.owner, r.repo)),
+        _ => None,
+    }
+}
+
+async fn handle(backend: &LocalBackend, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let content_length = header(&req, hyper::header::CONTENT_LENGTH.as_str())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Err(r) = envelope::check_request(
+        req.method().as_str(),
+        req.uri().path(),
+        header(&req, hyper::header::CONTENT_TYPE.as_str()),
+        content_length,
+    ) {
+        return rejected(r);
+    }
+    let signature_header = header(&req, SIGNATURE_HEADER).map(str::to_string);
+    let event = header(&req, EVENT_HEADER).map(str::to_string);
+    let delivery = header(&req, DELIVERY_HEADER).map(str::to_string);
+    let limit = usize::try_from(MAX_BODY_BYTES).unwrap_or(usize::MAX);
+    let body = match Limited::new(req.into_body(), limit).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return text(
+                413,
+                format!("body is over the limit of {MAX_BODY_BYTES} bytes"),
+            );
+        }
+        Err(e) => return text(400, format!("cannot read the body: {e}")),
+    };
+    let spawners = match verified_spawners(backend, &body, signature_header.as_deref()).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(reason)) => {
+            tracing::warn!(%reason, "webhook delivery refused (401)");
+            return text(401, reason);
+        }
+        Err(e) => return text(500, e),
+    };
+    let route = match envelope::route(event.as_deref(), delivery.as_deref()) {
+        Ok(r) => r,
+        Err(r) => return rejected(r),
+    };
+    let delivery = match route {
+        Route::Ping => return text(200, "pong"),
+        Route::Ignored { event } => {
+            return text(
+                202,
+                format!("event {event:?} ignored: no TaskSpawner takes it"),
+            );
+        }
+        Route::Issues { delivery } => delivery,
+    };
+    let event = match issues_event::parse(&body) {
+        Ok(e) => e,
+        Err(e) => return text(400, e.to_string()),
+    };
+    match backend.claim_webhook_delivery(&delivery, "issues") {
+        Ok(true) => {}
+        Ok(false) => return text(200, format!("delivery {delivery} was already taken")),
+        Err(e) => return text(500, format!("cannot record delivery {delivery}: {e}")),
+    }
+    let mut lines = Vec::new();
+    for spawner in &spawners {
+        let name = spawner.metadata.name.clone().unwrap_or_default();
+        let Some(repo) = spawner_repository(backend, spawner).await else {
+            lines.push(format!("{name}: its Workspace's repository cannot be read"));
+            continue;
+        };
+        if let Verdict::Skip(why) = verdict(spawner, &repo, &event) {
+            lines.push(format!("{name}: skipped: {why}"));
+            continue;
+        }
+        match deliver_item(backend, spawner, &event.item, event.comments).await {
+            Ok(d) => {
+                for t in &d.created {
+                    tracing::info!(spawner = %name, task = %t, %delivery, "webhook created Task");
+                    lines.push(format!("{name}: created Task {t}"));
+                }
+                for t in &d.already_existed {
+                    lines.push(format!("{name}: Task {t} already exists"));
+                }
+                for t in &d.marked {
+                    lines.push(format!("{name}: Task {t} marked as needing input"));
+                }
+                if let Some(why) = &d.left_to_poll {
+                    lines.push(format!("{name}: left to the next poll: {why}"));
+                }
+                if d == axon_spawner::Delivered::default() {
+                    lines.push(format!("{name}: nothing to do"));
+                }
+            }
+            Err(e) => {
+                // Let GitHub's redelivery try again.
+                let _ = backend.release_webhook_delivery(&delivery);
+                return text(500, format!("delivery {delivery}: {e}"));
+            }
+        }
+    }
+    text(200, format!("delivery {delivery}\n{}", lines.join("\n")))
+}

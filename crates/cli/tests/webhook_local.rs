@@ -1,0 +1,381 @@
+//! GitHub webhooks on the local backend, end to end: real payloads from
+//! `@octokit/webhooks-examples`, signed here and posted to the real `axon serve --listen` on
+//! 127.0.0.1, whose TaskSpawner also polls a fake GitHub (`AXON_GITHUB_API_URL`) for the same
+//! repository. Asserts: unsigned and wrongly signed deliveries are refused (401) and create
+//! nothing; 1,000 redeliveries of one delivery make one Task, also across a restart; a webhook
+//! and a poll for the same issue make one Task, whichever comes first; an issue labelled with
+//! an excluded label gets no Task; other events and content types are turned away.
+
+mod support;
+
+use axon_core::webhook::signature::sign;
+use axon_testsupport::git_server::GitServer;
+use axon_testsupport::github_server::FakeGitHub;
+use axon_testsupport::webhook_examples::{example, webhook_examples_dir};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+use support::{Env, poll};
+
+const SECRET: &str = "whsec-local-e2e-7f3a9c";
+const DELIVERY: &str = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
+
+/// `axon serve --listen 127.0.0.1:0`, its stderr in `serve.log`; killed when dropped.
+struct Serve {
+    child: Child,
+    log: PathBuf,
+    addr: SocketAddr,
+}
+
+impl Serve {
+    fn start(env: &Env, github: &FakeGitHub) -> Serve {
+        let log = env.root().join("serve.log");
+        let _ = std::fs::remove_file(&log);
+        let out = std::fs::File::create(&log).expect("log");
+        let child = env
+            .axon_process()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("AXON_GITHUB_API_URL", github.base_url())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(out)
+            .spawn()
+            .expect("axon serve");
+        let mut addr = None;
+        let found = poll(Duration::from_secs(30), || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            addr = text
+                .lines()
+                .find_map(|l| l.strip_prefix("axon serve: receiving GitHub webhooks at http://"))
+                .and_then(|rest| rest.strip_suffix("/webhooks/github"))
+                .and_then(|a| a.parse().ok());
+            addr.is_some()
+        });
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(found, "axon serve did not say where it listens: {text}");
+        Serve {
+            child,
+            log,
+            addr: addr.expect("address"),
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request on its own connection: the status code and the body.
+fn post(addr: SocketAddr, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect to the receiver");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let mut head = format!(
+        "POST /webhooks/github HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("send head");
+    stream.write_all(body).expect("send body");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read response");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A delivery of `event` with `body`, signed with `secret` (unsigned when `None`).
+fn deliver(
+    addr: SocketAddr,
+    event: &str,
+    delivery: &str,
+    secret: Option<&str>,
+    body: &[u8],
+) -> (u16, String) {
+    let signature = secret.map(|s| sign(s.as_bytes(), body));
+    let mut headers = vec![
+        ("Content-Type", "application/json"),
+        ("X-GitHub-Event", event),
+        ("X-GitHub-Delivery", delivery),
+        ("User-Agent", "GitHub-Hookshot/test"),
+    ];
+    if let Some(s) = &signature {
+        headers.push(("X-Hub-Signature-256", s.as_str()));
+    }
+    post(addr, &headers, body)
+}
+
+/// The names of the spawner's Tasks.
+fn task_names(env: &Env) -> Vec<String> {
+    let mut names: Vec<String> = env
+        .task_list()
+        .iter()
+        .filter_map(|t| t["metadata"]["name"].as_str().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The example payload for `action`, about issue `number` with `labels`.
+fn issue_payload(action: &str, number: u64, labels: &[&str]) -> Vec<u8> {
+    let dir = webhook_examples_dir();
+    let mut payload = example(&dir, "issues", action).unwrap_or_else(|e| panic!("{e}"));
+    payload["issue"]["number"] = number.into();
+    payload["issue"]["labels"] = labels
+        .iter()
+        .map(|l| serde_json::json!({"name": l, "color": "d73a4a", "default": false}))
+        .collect::<Vec<_>>()
+        .into();
+    serde_json::to_vec(&payload).expect("json")
+}
+
+#[test]
+fn github_issue_webhooks_make_one_task_per_issue_with_the_poll() {
+    let env = Env::builder("webhook-local")
+        .config("backend: local\n")
+        .build();
+    let examples = webhook_examples_dir();
+    let opened = example(&examples, "issues", "opened").unwrap_or_else(|e| panic!("{e}"));
+    let repo_name = opened["repository"]["full_name"]
+        .as_str()
+        .expect("full_name")
+        .to_string();
+    assert_eq!(repo_name, "Codertocat/Hello-World");
+
+    // The Workspace's repo is Codertocat/Hello-World on a git daemon; the API a fake GitHub.
+    let gh = FakeGitHub::start().expect("fake GitHub");
+    let git = GitServer::start().expect("git daemon");
+    let base = git.repo_path().parent().expect("base").to_path_buf();
+    std::fs::create_dir_all(base.join("Codertocat")).expect("owner dir");
+    let cloned = std::process::Command::new("git")
+        .args(["clone", "--quiet", "--bare"])
+        .arg(git.repo_path())
+        .arg(base.join("Codertocat/Hello-World.git"))
+        .status()
+        .expect("git clone");
+    assert!(cloned.success());
+    let repo = format!("git://127.0.0.1:{}/Codertocat/Hello-World.git", git.port());
+    let agent = env.agent("agent.sh", "echo \"working on: $1\"\nexit 0");
+    env.create_secret("key", "ANTHROPIC_API_KEY", "sk-x");
+    env.create_secret("hook", "WEBHOOK_SECRET", SECRET);
+    let manifests = env.root().join("spawner.yaml");
+    std::fs::write(
+        &manifests,
+        format!(
+            r#"apiVersion: axon.io/v1alpha1
+kind: Workspace
+metadata:
+  name: ws
+spec:
+  repo: {repo}
+  ref: main
+---
+apiVersion: axon.io/v1alpha1
+kind: TaskSpawner
+metadata:
+  name: hooks
+spec:
+  pollInterval: 1s
+  when:
+    githubIssues:
+      labels: [bug]
+      excludeLabels: [wip]
+      webhook:
+        secretRef:
+          name: hook
+  taskTemplate:
+    type: claude-code
+    image: {agent}
+    credentials:
+      type: api-key
+      secretRef:
+        name: key
+    workspaceRef:
+      name: ws
+    promptTemplate: "Fix #{{{{.Number}}}}: {{{{.Title}}}}"
+"#,
+            agent = agent.display()
+        ),
+    )
+    .expect("manifests");
+    env.ok(&["apply", "-f", &manifests.to_string_lossy()]);
+    let mut serve = Serve::start(&env, &gh);
+    let addr = serve.addr;
+    let body = issue_payload("opened", 1, &["bug"]);
+
+    // Unsigned, wrongly signed, or signed over other bytes: 401, and no Task.
+    let (status, text) = deliver(addr, "issues", DELIVERY, None, &body);
+    assert_eq!(status, 401, "{text}");
+    assert!(text.contains("missing X-Hub-Signature-256"), "{text}");
+    let (status, text) = deliver(addr, "issues", DELIVERY, Some("not-the-secret"), &body);
+    assert_eq!(status, 401, "{text}");
+    let mut tampered = body.clone();
+    tampered.extend_from_slice(b" ");
+    let signature = sign(SECRET.as_bytes(), &body);
+    let (status, _) = post(
+        addr,
+        &[
+            ("Content-Type", "application/json"),
+            ("X-GitHub-Event", "issues"),
+            ("X-GitHub-Delivery", DELIVERY),
+            ("X-Hub-Signature-256", &signature),
+        ],
+        &tampered,
+    );
+    assert_eq!(status, 401);
+    // Wrong content type and other events.
+    let (status, _) = post(
+        addr,
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"payload=%7B%7D",
+    );
+    assert_eq!(status, 415);
+    let ping = br#"{"zen": "Keep it logically awesome.", "hook_id": 1}"#;
+    assert_eq!(deliver(addr, "ping", "p-1", Some(SECRET), ping).0, 200);
+    let (status, text) = deliver(addr, "pull_request", "pr-1", Some(SECRET), &body);
+    assert_eq!(status, 202, "{text}");
+    assert!(task_names(&env).is_empty(), "{:?}", task_names(&env));
+    // None of the refused deliveries used up the delivery id.
+    let (status, text) = deliver(addr, "issues", DELIVERY, Some(SECRET), &body);
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("hooks: created Task hooks-1"), "{text}");
+    assert_eq!(task_names(&env), ["hooks-1"]);
+
+    // 1,000 redeliveries of the same delivery, 8 at a time: one Task.
+    let redelivered: Vec<(u16, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..125)
+                        .map(|_| deliver(addr, "issues", DELIVERY, Some(SECRET), &body))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("sender"))
+            .collect()
+    });
+    assert_eq!(redelivered.len(), 1000);
+    for (status, text) in &redelivered {
+        assert_eq!(*status, 200, "{text}");
+        assert!(text.contains("already taken"), "{text}");
+    }
+    assert_eq!(task_names(&env), ["hooks-1"]);
+    let task = env.task("hooks-1").expect("hooks-1");
+    assert_eq!(
+        task["spec"]["prompt"].as_str(),
+        Some("Fix #1: Spelling error in the README file")
+    );
+
+    // The poll finds the same issue: no second Task.
+    let title = opened["issue"]["title"].as_str().expect("title");
+    assert_eq!(gh.add_issue(title, "", &["bug"]), 1);
+    let before = gh.requests().len();
+    assert!(
+        poll(Duration::from_secs(30), || gh.requests().len()
+            >= before + 3),
+        "serve stopped polling: {}",
+        serve.log()
+    );
+    assert_eq!(task_names(&env), ["hooks-1"]);
+
+    // The other way round: the poll first, then the webhook for the same issue.
+    assert_eq!(gh.add_issue("second", "", &["bug"]), 2);
+    assert!(
+        poll(Duration::from_secs(30), || task_names(&env).len() == 2),
+        "the poll made no Task for issue 2: {}",
+        serve.log()
+    );
+    let (status, text) = deliver(
+        addr,
+        "issues",
+        "delivery-issue-2",
+        Some(SECRET),
+        &issue_payload("labeled", 2, &["bug"]),
+    );
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("Task hooks-2 already exists"), "{text}");
+    assert_eq!(task_names(&env), ["hooks-1", "hooks-2"]);
+
+    // Labelled with an excluded label: no Task. Without the required label: none either.
+    let (status, text) = deliver(
+        addr,
+        "issues",
+        "delivery-issue-3",
+        Some(SECRET),
+        &issue_payload("labeled", 3, &["bug", "wip"]),
+    );
+    assert_eq!(status, 200, "{text}");
+    let (status, text) = deliver(
+        addr,
+        "issues",
+        "delivery-issue-4",
+        Some(SECRET),
+        &issue_payload("opened", 4, &[]),
+    );
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("skipped"), "{text}");
+    assert_eq!(task_names(&env), ["hooks-1", "hooks-2"]);
+
+    // A restart remembers the delivery; the secret is in no log line.
+    drop(serve);
+    serve = Serve::start(&env, &gh);
+    let (status, text) = deliver(serve.addr, "issues", DELIVERY, Some(SECRET), &body);
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("already taken"), "{text}");
+    assert_eq!(task_names(&env), ["hooks-1", "hooks-2"]);
+    assert!(!serve.log().contains(SECRET));
+    let status: Value =
+        serde_json::from_str(&env.ok(&["get", "taskspawner", "hooks", "-o", "json"]))
+            .expect("spawner json");
+    let remembered: Vec<&str> = status["status"]["spawnedItems"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|i| i["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(remembered.contains(&"1"), "{status}");
+
+    // SIGTERM stops the receiver with the rest, cleanly.
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &serve.child.id().to_string()])
+        .status();
+    let mut exit = None;
+    let exited = poll(Duration::from_secs(30), || {
+        exit = serve.child.try_wait().ok().flatten();
+        exit.is_some()
+    });
+    assert!(exited, "axon serve ignored SIGTERM: {}", serve.log());
+    assert!(
+        exit.is_some_and(|s| s.success()),
+        "{exit:?}: {}",
+        serve.log()
+    );
+    assert!(
+        serve.log().contains("axon serve: stopped"),
+        "{}",
+        serve.log()
+    );
+    assert!(TcpStream::connect(serve.addr).is_err(), "still listening");
+}

@@ -1,0 +1,164 @@
+//! Which TaskSpawners an `issues` delivery concerns. A spawner takes it when it opted in
+//! (`when.githubIssues.webhook`), watches the delivery's repository, the action may create a
+//! Task, and its `githubIssues` filter takes the issue (the same filter as the poll,
+//! [`crate::github_filter`]). `excludeLabels` is left to the spawn decision, as on the poll
+//! path, so that a delivery of an excluded issue marks its Task as needing input instead of
+//! being dropped unseen.
+
+use super::issues_event::IssuesEvent;
+use crate::github_filter::accepts;
+use axon_api::TaskSpawner;
+
+/// The key of a webhook's Secret that holds the shared secret.
+pub const WEBHOOK_SECRET_KEY: &str = "WEBHOOK_SECRET";
+
+/// The name of the Secret holding `spawner`'s webhook secret; `None` when it takes no
+/// webhooks.
+pub fn webhook_secret(spawner: &TaskSpawner) -> Option<&str> {
+    spawner
+        .spec
+        .when
+        .github_issues
+        .as_ref()
+        .and_then(|g| g.webhook.as_ref())
+        .map(|w| w.secret_ref.name.as_str())
+}
+
+/// Whether a spawner takes a delivery, and if not why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Run the spawn decision for the delivery's item.
+    Take,
+    /// Not for this spawner.
+    Skip(String),
+}
+
+/// Whether `spawner`, watching `spawner_repo` (`owner/repo` of its Workspace), takes `event`.
+pub fn verdict(spawner: &TaskSpawner, spawner_repo: &str, event: &IssuesEvent) -> Verdict {
+    let skip = |why: String| Verdict::Skip(why);
+    let Some(filter) = spawner.spec.when.github_issues.as_ref() else {
+        return skip("not a githubIssues spawner".into());
+    };
+    if filter.webhook.is_none() {
+        return skip("webhooks not enabled (spec.when.githubIssues.webhook)".into());
+    }
+    if !spawner_repo.eq_ignore_ascii_case(&event.repository) {
+        return skip(format!(
+            "watches {spawner_repo}, the delivery is for {}",
+            event.repository
+        ));
+    }
+    if !event.triggers() {
+        return skip(format!("action {:?} starts nothing", event.action));
+    }
+    if !accepts(filter, &event.item) {
+        return skip("the issue's kind, state or labels do not match githubIssues".into());
+    }
+    Verdict::Take
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spawn_item::{ItemKind, ItemState, WorkItem};
+    use axon_api::Resource;
+    use axon_api::loader::load_str;
+
+    fn spawner(when: &str) -> TaskSpawner {
+        let yaml = format!(
+            "apiVersion: axon.io/v1alpha1\nkind: TaskSpawner\nmetadata: {{name: s}}\nspec:\n  when: {when}\n  taskTemplate:\n    type: codex\n    credentials: {{type: api-key, secretRef: {{name: c}}}}\n    workspaceRef: {{name: w}}\n"
+        );
+        match load_str("s.yaml", &yaml).expect("loads").remove(0).resource {
+            Resource::TaskSpawner(s) => *s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn event(action: &str, labels: &[&str], state: ItemState) -> IssuesEvent {
+        IssuesEvent {
+            action: action.into(),
+            repository: "Octo/Hello".into(),
+            item: WorkItem {
+                labels: labels.iter().map(|l| l.to_string()).collect(),
+                state,
+                ..WorkItem::github(1, ItemKind::Issue, "t")
+            },
+            comments: 0,
+        }
+    }
+
+    #[test]
+    fn verdicts() {
+        let hooked = spawner(
+            "{githubIssues: {labels: [axon], excludeLabels: [wip], webhook: {secretRef: {name: hook}}}}",
+        );
+        assert_eq!(webhook_secret(&hooked), Some("hook"));
+        let polled = spawner("{githubIssues: {labels: [axon]}}");
+        assert_eq!(webhook_secret(&polled), None);
+        let open = ItemState::Open;
+        let cases = [
+            (
+                "labeled, matching",
+                &hooked,
+                "octo/hello",
+                event("labeled", &["axon"], open),
+            ),
+            (
+                "excluded label (left to the spawn decision)",
+                &hooked,
+                "octo/hello",
+                event("labeled", &["axon", "wip"], open),
+            ),
+            (
+                "missing label",
+                &hooked,
+                "octo/hello",
+                event("opened", &[], open),
+            ),
+            (
+                "closed issue",
+                &hooked,
+                "octo/hello",
+                event("reopened", &["axon"], ItemState::Closed),
+            ),
+            (
+                "edited",
+                &hooked,
+                "octo/hello",
+                event("edited", &["axon"], open),
+            ),
+            (
+                "other repository",
+                &hooked,
+                "octo/other",
+                event("opened", &["axon"], open),
+            ),
+            (
+                "no webhook",
+                &polled,
+                "octo/hello",
+                event("opened", &["axon"], open),
+            ),
+            (
+                "cron spawner",
+                &spawner("{cron: {schedule: '0 * * * *'}}"),
+                "octo/hello",
+                event("opened", &["axon"], open),
+            ),
+        ];
+        let lines: Vec<String> = cases
+            .iter()
+            .map(|(what, s, repo, e)| format!("{what}: {:?}", verdict(s, repo, e)))
+            .collect();
+        insta::assert_snapshot!(lines.join("\n"), @r#"
+        labeled, matching: Take
+        excluded label (left to the spawn decision): Take
+        missing label: Skip("the issue's kind, state or labels do not match githubIssues")
+        closed issue: Skip("the issue's kind, state or labels do not match githubIssues")
+        edited: Skip("action \"edited\" starts nothing")
+        other repository: Skip("watches octo/other, the delivery is for Octo/Hello")
+        no webhook: Skip("webhooks not enabled (spec.when.githubIssues.webhook)")
+        cron spawner: Skip("not a githubIssues spawner")
+        "#);
+    }
+}

@@ -1,0 +1,9 @@
+//! GitHub webhook deliveries, decided without I/O: whether a request is a delivery at all
+//! ([`envelope`]), whether GitHub signed it with the spawner's secret ([`signature`]), what it
+//! says ([`issues_event`]) and which TaskSpawners it concerns ([`matching`]). The receiver in
+//! `axon serve --listen` only reads the request, the secrets and the store, and acts.
+
+pub mod envelope;
+pub mod issues_event;
+pub mod matching;
+pub mod signature;
