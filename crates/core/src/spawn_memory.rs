@@ -171,12 +171,18 @@ pub fn remember_one(
         created,
         exclude_labels,
     );
-    let mut out: Vec<ItemMemory> = previous
-        .iter()
-        .filter(|m| m.id != item.id)
-        .cloned()
-        .collect();
-    out.extend(updated);
+    // In place, so that an unchanged memory compares equal and is not written again.
+    let mut updated = updated.into_iter();
+    let mut entry = updated.next();
+    let mut out: Vec<ItemMemory> = Vec::with_capacity(previous.len() + 1);
+    for m in previous {
+        if m.id == item.id {
+            out.extend(entry.take());
+        } else {
+            out.push(m.clone());
+        }
+    }
+    out.extend(entry);
     out
 }
 
@@ -215,6 +221,9 @@ mod tests {
         "#);
         let nothing = remember_one(&previous, &item(4, &[], 5), &[], &[], &excluded());
         assert_eq!(nothing, previous);
+        // An entry that does not change stays where it was.
+        let same = remember_one(&previous, &item(9, &[], 0), &[], &[], &excluded());
+        assert_eq!(same, previous);
     }
     fn at(minute: u32) -> Timestamp {
         Timestamp::from_second(1_770_454_800 + 60 * i64::from(minute)).expect("valid")
