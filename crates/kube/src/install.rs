@@ -13,7 +13,7 @@ use crate::error::{KubeError, is_not_found};
 use crate::manifests::install_manifests;
 use crate::names::{
     CLI_FIELD_MANAGER, CONTROLLER_NAME, GATEWAY_NAME, LABEL_COMPONENT, LABEL_MANAGED_BY,
-    LABEL_NAME, SYSTEM_NAMESPACE,
+    LABEL_NAME, LABEL_TASK, SYSTEM_NAMESPACE,
 };
 use axon_api::{AgentConfig, Task, TaskSpawner, Workspace};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -444,6 +444,67 @@ impl KubeBackend {
         Ok(())
     }
 
+    /// Delete the spawner Deployments and Task Jobs (their Pods follow by owner reference: a
+    /// built-in kind the garbage collector always maps) in every namespace.
+    async fn delete_owned_workloads(
+        &self,
+        report: &mut UninstallReport,
+        progress: &mut impl FnMut(&str),
+    ) -> Result<(), KubeError> {
+        let deployments: Api<Deployment> = Api::all(self.client.clone());
+        let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::all(self.client.clone());
+        let spawners = ListParams::default().labels(&format!(
+            "{LABEL_MANAGED_BY}=axon,{LABEL_COMPONENT}=spawner"
+        ));
+        let tasks = ListParams::default().labels(&format!("{LABEL_MANAGED_BY}=axon,{LABEL_TASK}"));
+        let mut found: Vec<(&str, String, String)> = Vec::new();
+        let name_of = |m: kube::core::ObjectMeta| {
+            (m.namespace.unwrap_or_default(), m.name.unwrap_or_default())
+        };
+        match deployments.list_metadata(&spawners).await {
+            Ok(l) => found.extend(l.items.into_iter().map(|o| {
+                let (ns, name) = name_of(o.metadata);
+                ("Deployment", ns, name)
+            })),
+            Err(e) => return Err(KubeError::api("list the spawner Deployments", e)),
+        }
+        match jobs.list_metadata(&tasks).await {
+            Ok(l) => found.extend(l.items.into_iter().map(|o| {
+                let (ns, name) = name_of(o.metadata);
+                ("Job", ns, name)
+            })),
+            Err(e) => return Err(KubeError::api("list the Tasks' Jobs", e)),
+        }
+        let mut deleted = 0;
+        for (kind, ns, name) in found {
+            let result = if kind == "Deployment" {
+                Api::<Deployment>::namespaced(self.client.clone(), &ns)
+                    .delete(&name, &DeleteParams::background())
+                    .await
+                    .map(|_| ())
+            } else {
+                Api::<k8s_openapi::api::batch::v1::Job>::namespaced(self.client.clone(), &ns)
+                    .delete(&name, &DeleteParams::background())
+                    .await
+                    .map(|_| ())
+            };
+            match result {
+                Ok(()) => {
+                    progress(&format!("deleted {kind} {ns}/{name}"));
+                    deleted += 1;
+                }
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(KubeError::api(format!("delete {kind} {ns}/{name}"), e)),
+            }
+        }
+        if deleted > 0 {
+            report.removed.push(format!(
+                "{deleted} spawner Deployments and Task Jobs (and their Pods)"
+            ));
+        }
+        Ok(())
+    }
+
     /// Delete one install document; `true` when it was there.
     async fn delete_doc(
         &self,
@@ -470,9 +531,11 @@ impl KubeBackend {
         }
     }
 
-    /// Remove Axon: the controller, the CRDs (which deletes every Task, Workspace, AgentConfig
-    /// and TaskSpawner, and by owner reference their Jobs, Pods, ConfigMaps and spawner
-    /// Deployments), the Secrets Axon created, RBAC and the namespace. Returns what it removed.
+    /// Remove Axon: the controller, the spawner Deployments and Task Jobs (by label, before the
+    /// CRDs: the garbage collector cannot always map an owner whose CRD is gone), the CRDs
+    /// (which deletes every Task, Workspace, AgentConfig and TaskSpawner, and by owner reference
+    /// their ConfigMaps), the Secrets Axon created, RBAC and the namespace. Returns what it
+    /// removed.
     pub async fn uninstall(
         &self,
         mut progress: impl FnMut(&str),
@@ -496,6 +559,10 @@ impl KubeBackend {
             self.delete_doc(doc, &mut report, &mut progress).await?;
         }
         let resources = self.axon_resources().await;
+        // What Axon's resources own goes first, by label: once a CRD is gone the garbage
+        // collector may no longer map the owner's kind, and would keep these forever.
+        self.delete_owned_workloads(&mut report, &mut progress)
+            .await?;
         let mut crds_deleted = false;
         for doc in crds {
             crds_deleted |= self.delete_doc(doc, &mut report, &mut progress).await?;
