@@ -1326,6 +1326,30 @@ async fn uninstall_stops_the_controller_then_deletes_the_crds_secrets_and_the_re
             vec![meta("axon.io/v1alpha1", "TaskSpawner", "ns", "s")],
         ),
     ));
+    // What Axon's resources own, by label, before their CRDs go.
+    script.push(get(
+        "/apis/apps/v1/deployments",
+        list(
+            "DeploymentList",
+            vec![meta("apps/v1", "Deployment", "ns", "s-spawner")],
+        ),
+    ));
+    script.push(get(
+        "/apis/batch/v1/jobs",
+        list("JobList", vec![meta("batch/v1", "Job", "ns", "t")]),
+    ));
+    script.push(expect(
+        Method::DELETE,
+        "/apis/apps/v1/namespaces/ns/deployments/s-spawner",
+        200,
+        Some(success()),
+    ));
+    script.push(expect(
+        Method::DELETE,
+        "/apis/batch/v1/namespaces/ns/jobs/t",
+        200,
+        Some(success()),
+    ));
     script.extend(crds.iter().map(|(k, n, p)| delete(k, n, p)));
     // The Secrets `axon create secret` made, in every namespace.
     script.push(get(
