@@ -419,27 +419,8 @@ impl KubeBackend {
                 KubeError::api("list them", e)
             )),
         }
-        for (kind, ns, name) in found {
-            let deleted = if kind == "ConfigMap" {
-                Api::<ConfigMap>::namespaced(self.client.clone(), &ns)
-                    .delete(&name, &DeleteParams::background())
-                    .await
-                    .map(|_| ())
-            } else {
-                Api::<NetworkPolicy>::namespaced(self.client.clone(), &ns)
-                    .delete(&name, &DeleteParams::background())
-                    .await
-                    .map(|_| ())
-            };
-            match deleted {
-                Ok(()) => {
-                    let line = format!("{kind} {ns}/{name}");
-                    progress(&format!("deleted {line}"));
-                    report.removed.push(line);
-                }
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(KubeError::api(format!("delete {kind} {ns}/{name}"), e)),
-            }
+        for line in self.delete_listed(found, progress).await? {
+            report.removed.push(line);
         }
         Ok(())
     }
@@ -475,34 +456,55 @@ impl KubeBackend {
             })),
             Err(e) => return Err(KubeError::api("list the Tasks' Jobs", e)),
         }
-        let mut deleted = 0;
-        for (kind, ns, name) in found {
-            let result = if kind == "Deployment" {
-                Api::<Deployment>::namespaced(self.client.clone(), &ns)
-                    .delete(&name, &DeleteParams::background())
-                    .await
-                    .map(|_| ())
-            } else {
-                Api::<k8s_openapi::api::batch::v1::Job>::namespaced(self.client.clone(), &ns)
-                    .delete(&name, &DeleteParams::background())
-                    .await
-                    .map(|_| ())
-            };
-            match result {
-                Ok(()) => {
-                    progress(&format!("deleted {kind} {ns}/{name}"));
-                    deleted += 1;
-                }
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(KubeError::api(format!("delete {kind} {ns}/{name}"), e)),
-            }
-        }
+        let deleted = self.delete_listed(found, progress).await?.len();
         if deleted > 0 {
             report.removed.push(format!(
                 "{deleted} spawner Deployments and Task Jobs (and their Pods)"
             ));
         }
         Ok(())
+    }
+
+    /// Delete each listed `(kind, namespace, name)` (kinds: ConfigMap, NetworkPolicy,
+    /// Deployment, Job), in the background; what was gone already is skipped. Returns
+    /// `Kind namespace/name` of each deleted one.
+    async fn delete_listed(
+        &self,
+        found: Vec<(&str, String, String)>,
+        progress: &mut impl FnMut(&str),
+    ) -> Result<Vec<String>, KubeError> {
+        async fn delete<K>(client: &kube::Client, ns: &str, name: &str) -> Result<(), kube::Error>
+        where
+            K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+                + Clone
+                + serde::de::DeserializeOwned
+                + std::fmt::Debug,
+        {
+            Api::<K>::namespaced(client.clone(), ns)
+                .delete(name, &DeleteParams::background())
+                .await
+                .map(|_| ())
+        }
+        let mut deleted = Vec::new();
+        for (kind, ns, name) in found {
+            let c = &self.client;
+            let result = match kind {
+                "ConfigMap" => delete::<ConfigMap>(c, &ns, &name).await,
+                "NetworkPolicy" => delete::<NetworkPolicy>(c, &ns, &name).await,
+                "Deployment" => delete::<Deployment>(c, &ns, &name).await,
+                _ => delete::<k8s_openapi::api::batch::v1::Job>(c, &ns, &name).await,
+            };
+            match result {
+                Ok(()) => {
+                    let line = format!("{kind} {ns}/{name}");
+                    progress(&format!("deleted {line}"));
+                    deleted.push(line);
+                }
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(KubeError::api(format!("delete {kind} {ns}/{name}"), e)),
+            }
+        }
+        Ok(deleted)
     }
 
     /// Delete one install document; `true` when it was there.
