@@ -43,6 +43,7 @@ pub mod prompt;
 pub mod redact;
 pub mod render;
 pub mod runner;
+pub mod setup_command;
 pub mod wip;
 
 pub use adapter::{Adapter, AdapterInput, Setup, adapter_for};

@@ -10,7 +10,9 @@
 //! standard error to standard error. Afterwards the work tree is inspected with `git` and the
 //! results document is written to `AXON_RESULTS_FILE`. In a sandbox without a network
 //! (`AXON_GATEWAY_SOCKET`, `AXON_GATEWAY_PORT`), the runner first starts the relay of
-//! [`crate::gateway_forward`] and keeps it up until the agent has exited.
+//! [`crate::gateway_forward`] and keeps it up until the agent has exited. A Workspace's
+//! `setupCommand` (`AXON_SETUP_COMMAND`) runs after the relay is up and before the agent
+//! ([`crate::setup_command`]); when it fails, the agent never starts.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -46,7 +48,7 @@ pub const EXIT_RUNNER_FAILED: i32 = 2;
 
 /// How long output may keep arriving after the agent exited and its process group was
 /// killed (a process that escaped the group can hold the pipe open).
-const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(10);
+pub(crate) const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(10);
 
 /// What to run.
 #[derive(Clone, Debug, Default)]
@@ -214,6 +216,23 @@ async fn run_agent(
         Some(f) => Some(gateway_forward::start(f, MAX_CONNECTIONS).await?),
         None => None,
     };
+    if let Some(setup) = child_env.remove(axon_api::contract::ENV_SETUP_COMMAND) {
+        let _ = err.write_all(b"axon: running the setup command\n").await;
+        if let Some(failed) =
+            crate::setup_command::run(&setup, &workdir, &child_env, redactor, err).await?
+        {
+            drop(relay);
+            let doc = ResultsDocument {
+                agent_type: Some(agent_label(args, env)),
+                base_branch: env.base_branch.clone(),
+                exit_code: failed.code,
+                success: false,
+                failure_reason: Some(failed.reason()),
+                ..Default::default()
+            };
+            return finish(&doc, env, err).await;
+        }
+    }
     let mut cmd = Command::new(&program);
     cmd.args(&program_args)
         .current_dir(&workdir)
@@ -279,6 +298,16 @@ async fn run_agent(
         err,
     )
     .await;
+    finish(&doc, env, err).await
+}
+
+/// Say how the run ended on standard error (the line the drivers read the failure reason
+/// from), write the results document, and return the exit code.
+async fn finish(
+    doc: &ResultsDocument,
+    env: &RunEnv,
+    err: &mut (dyn AsyncWrite + Unpin + Send),
+) -> Result<i32, AgentError> {
     let summary = match &doc.failure_reason {
         None => "axon: agent succeeded\n".to_string(),
         Some(reason) => format!("axon: agent failed: {reason}\n"),
@@ -419,7 +448,7 @@ fn is_executable(path: &Path) -> bool {
 
 /// Wait for the agent, forwarding SIGTERM and SIGINT to its process group. Also says whether
 /// the output pumps finished meanwhile (they must not be polled again then).
-async fn wait_forwarding_signals(
+pub(crate) async fn wait_forwarding_signals(
     child: &mut tokio::process::Child,
     pid: Option<u32>,
     pumps: &mut (impl std::future::Future + Unpin),
@@ -438,7 +467,7 @@ async fn wait_forwarding_signals(
     }
 }
 
-fn kill_group(pid: Option<u32>, signal: libc::c_int) {
+pub(crate) fn kill_group(pid: Option<u32>, signal: libc::c_int) {
     if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 1) {
         // SAFETY: kill(2) with a negative pid signals that process group; it has no memory
         // effects. The group is the agent's own (process_group(0) at spawn).
@@ -515,7 +544,7 @@ async fn pump_stdout(
 
 /// Forward the agent's stderr line by line (redacted), keeping the last lines for a failure
 /// reason.
-async fn pump_stderr(
+pub(crate) async fn pump_stderr(
     stderr: Option<impl AsyncRead + Unpin>,
     redactor: &Redactor,
     err: &mut (dyn AsyncWrite + Unpin + Send),

@@ -20,6 +20,10 @@ pub const ENV_MODEL: &str = "AXON_MODEL";
 /// else the repository's default branch, as the workspace preparation resolved it. On
 /// Kubernetes also the name of the file in the agent's env directory holding it.
 pub const ENV_BASE_BRANCH: &str = "AXON_BASE_BRANCH";
+/// The Workspace's `setupCommand`, run by `axon agent run` (or, for a custom image on
+/// Kubernetes, by the agent container's wrapper) in the work tree before the agent; removed
+/// from the agent's own environment.
+pub const ENV_SETUP_COMMAND: &str = "AXON_SETUP_COMMAND";
 /// An API-compatible model endpoint instead of the vendor's.
 pub const ENV_MODEL_BASE_URL: &str = "AXON_MODEL_BASE_URL";
 /// Retries of failed model requests.

@@ -47,7 +47,7 @@ pub use task_spawner::{
     Cron, GitHubIssues, GitHubWebhook, IssueState, ItemResult, ItemType, ItemsSummary, SpawnedItem,
     TaskSpawner, TaskSpawnerPhase, TaskSpawnerSpec, TaskSpawnerStatus, TaskTemplate, When,
 };
-pub use workspace::{Workspace, WorkspaceFile, WorkspaceSpec};
+pub use workspace::{Workspace, WorkspaceFile, WorkspaceRemote, WorkspaceSpec};
 
 /// API group of every Axon resource.
 pub const GROUP: &str = "axon.io";

@@ -53,6 +53,8 @@ pub const DNS1123_SUBDOMAIN_PATTERN: &str =
 pub const NOT_BLANK_PATTERN: &str = r"\S";
 /// A Workspace `repo`: no leading `-`, no ASCII control characters or spaces.
 pub const REPO_PATTERN: &str = r"^[^-\x00-\x20\x7f][^\x00-\x20\x7f]*$";
+/// A Workspace `remotes[].name`: a git remote name that is neither an option nor a path.
+pub const REMOTE_NAME_PATTERN: &str = r"^[A-Za-z0-9][A-Za-z0-9._-]*$";
 /// A Workspace `ref` (empty, or no leading `-`, none of git's forbidden characters); the rest
 /// of `git check-ref-format` is in [`GIT_REF_CEL`].
 pub const GIT_REF_PATTERN: &str = r"^([^-\x00-\x20\x7f~^:?*\[\\][^\x00-\x20\x7f~^:?*\[\\]*)?$";
@@ -327,6 +329,61 @@ pub(crate) fn git_ref_problem(r: &str, glob: bool) -> Option<String> {
     None
 }
 
+/// The longest Workspace `setupCommand` accepted.
+pub const MAX_SETUP_COMMAND_LENGTH: usize = 16384;
+/// The most Workspace `remotes` accepted.
+pub const MAX_REMOTES: usize = 16;
+
+/// A Workspace `setupCommand`: a non-blank shell command of bounded size.
+pub fn check_setup_command(cmd: &str) -> Result<(), String> {
+    if cmd.trim().is_empty() {
+        return Err(
+            "must not be blank: a shell command run before the agent (omit the field for none)"
+                .into(),
+        );
+    }
+    if cmd.len() > MAX_SETUP_COMMAND_LENGTH {
+        return Err(format!(
+            "is {} bytes: at most {MAX_SETUP_COMMAND_LENGTH} (put a longer script in the repository or in `files` and run that)",
+            cmd.len()
+        ));
+    }
+    if cmd.contains('\0') {
+        return Err("contains a NUL character".into());
+    }
+    Ok(())
+}
+
+/// A Workspace `remotes[].name`: a plain git remote name, not `origin`, not repeated.
+pub fn check_remote_name<'a>(
+    name: &str,
+    mut earlier: impl Iterator<Item = &'a str>,
+) -> Result<(), String> {
+    let plain = !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && !name.ends_with(".lock")
+        && !name.contains("..");
+    if !plain {
+        return Err(format!(
+            "invalid remote name {name:?}: use letters, digits, '.', '_' and '-', starting with a letter or digit"
+        ));
+    }
+    if name == "origin" {
+        return Err("\"origin\" is the Workspace's repo: name the extra remote differently".into());
+    }
+    if earlier.any(|e| e == name) {
+        return Err(format!("remote {name:?} is listed twice"));
+    }
+    Ok(())
+}
+
 /// A Workspace `files[].path`: relative, inside the work tree, not inside `.git`.
 pub fn check_file_path(path: &str) -> Result<(), String> {
     if path.is_empty() {
@@ -424,6 +481,31 @@ pub fn violations(resource: &Resource) -> Vec<Violation> {
                     &format!("spec.files[{i}].path"),
                     check_file_path(&f.path),
                 );
+            }
+            if let Some(cmd) = &spec.setup_command {
+                push(&mut out, "spec.setupCommand", check_setup_command(cmd));
+            }
+            for (i, r) in spec.remotes.iter().enumerate() {
+                let earlier = spec.remotes[..i].iter().map(|e| e.name.as_str());
+                push(
+                    &mut out,
+                    &format!("spec.remotes[{i}].name"),
+                    check_remote_name(&r.name, earlier),
+                );
+                push(
+                    &mut out,
+                    &format!("spec.remotes[{i}].url"),
+                    check_repo(&r.url),
+                );
+            }
+            if spec.remotes.len() > MAX_REMOTES {
+                out.push(Violation::at(
+                    "spec.remotes",
+                    format!(
+                        "{} remotes: at most {MAX_REMOTES} are allowed",
+                        spec.remotes.len()
+                    ),
+                ));
             }
         }
         Resource::AgentConfig(_) => {}

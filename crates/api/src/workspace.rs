@@ -42,6 +42,27 @@ pub struct WorkspaceSpec {
     /// Files to inject into the cloned repository before the agent starts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<WorkspaceFile>,
+    /// A shell command run (`sh -c`) in the work tree after the clone and `files`, before the
+    /// agent, in the agent's sandbox (or container) with its network rules; its output is in
+    /// the Task's log and a non-zero exit fails the Task (`setup command exited N: …`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 16384), regex(pattern = crate::rules::NOT_BLANK_PATTERN))]
+    pub setup_command: Option<String>,
+    /// Extra git remotes added to the work tree (`origin` is always `repo`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub remotes: Vec<WorkspaceRemote>,
+}
+
+/// An extra git remote of the work tree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WorkspaceRemote {
+    /// The remote's name (letters, digits, `.`, `_`, `-`; not `origin`).
+    #[schemars(length(min = 1, max = 100), regex(pattern = crate::rules::REMOTE_NAME_PATTERN))]
+    pub name: String,
+    /// Its URL (like `repo`: never starting with `-`, no whitespace or control characters).
+    #[schemars(length(min = 1), regex(pattern = crate::rules::REPO_PATTERN))]
+    pub url: String,
 }
 
 /// A file written into the work tree before the agent starts.

@@ -409,6 +409,9 @@ pub struct PrepareArgs {
     /// The branch the Task works on: continued when the remote has it, else created
     #[arg(long)]
     pub branch: Option<String>,
+    /// An extra git remote of the work tree, `NAME=URL` (repeatable).
+    #[arg(long = "remote", value_name = "NAME=URL")]
+    pub remote: Vec<String>,
     /// Record the base commit and branch here, for `axon agent collect --base-dir`
     #[arg(long)]
     pub base_dir: Option<PathBuf>,

@@ -195,6 +195,8 @@ pub fn item_workspace(
         git_ref: template.and_then(|t| t.git_ref.clone()),
         secret_ref: template.and_then(|t| t.secret_ref.clone()),
         files: template.map(|t| t.files.clone()).unwrap_or_default(),
+        setup_command: template.and_then(|t| t.setup_command.clone()),
+        remotes: template.map(|t| t.remotes.clone()).unwrap_or_default(),
     };
     let mut ws = Workspace::new(&format!("{spawner}-{}", item.id), spec);
     ws.metadata.namespace = namespace.map(String::from);
@@ -394,6 +396,8 @@ mod tests {
             git_ref: Some("main".into()),
             secret_ref: Some(SecretReference { name: "gh".into() }),
             files: Vec::new(),
+            setup_command: None,
+            remotes: Vec::new(),
         }
     }
 

@@ -71,6 +71,11 @@ pub struct RepoPlan {
     /// The branch the Task works on (`spec.branch`, as the start gate rendered it): checked
     /// out from the remote when it exists there, else created from `git_ref`.
     pub branch: Option<String>,
+    /// Extra git remotes (name, URL) added to the work tree after the clone.
+    pub remotes: Vec<(String, String)>,
+    /// The Workspace's `setupCommand` (also in the agent's environment as
+    /// `AXON_SETUP_COMMAND`, which is how the agent side receives it).
+    pub setup_command: Option<String>,
 }
 
 /// One environment variable of the agent.
@@ -149,6 +154,17 @@ pub fn plan_run(
                     .map(|f| (f.path.clone(), f.content.clone()))
                     .collect(),
                 branch: spec.branch.clone().filter(|b| !b.contains("{{")),
+                remotes: ws
+                    .spec
+                    .remotes
+                    .iter()
+                    .map(|r| (r.name.clone(), r.url.clone()))
+                    .collect(),
+                setup_command: ws
+                    .spec
+                    .setup_command
+                    .clone()
+                    .filter(|c| !c.trim().is_empty()),
             })
         }
     };
@@ -202,6 +218,9 @@ pub fn plan_run(
     ];
     if let Some(url) = spec.model_base_url.as_deref().filter(|u| !u.is_empty()) {
         env.push(lit(contract::ENV_MODEL_BASE_URL, url));
+    }
+    if let Some(cmd) = repo.as_ref().and_then(|r| r.setup_command.as_deref()) {
+        env.push(lit(contract::ENV_SETUP_COMMAND, cmd));
     }
     if config_files.contains_key(AGENTS_MD_FILE) {
         env.push(EnvEntry {

@@ -202,6 +202,8 @@ pub fn run_request(
                     git_ref: wc.git_ref.clone(),
                     secret_ref,
                     files: vec![],
+                    setup_command: None,
+                    remotes: Vec::new(),
                 },
             });
             Some(ws_name)

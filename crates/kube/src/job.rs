@@ -348,6 +348,9 @@ fn prepare_container(
     if let Some(b) = &repo.branch {
         args.extend(["--branch".into(), b.clone()]);
     }
+    for (name, url) in &repo.remotes {
+        args.extend(["--remote".into(), format!("{name}={url}")]);
+    }
     args.extend([
         "--dest".into(),
         REPO_DIR.into(),
@@ -427,7 +430,10 @@ fn agent_container(plan: &RunPlan, opts: &JobOptions, gateway: Option<&PodGatewa
         name: AGENT_CONTAINER.into(),
         image: Some(image),
         image_pull_policy: Some("IfNotPresent".into()),
-        command: Some(agent_command(prompt_as_argument(custom, &plan.prompt))),
+        command: Some(agent_command(
+            custom,
+            prompt_as_argument(custom, &plan.prompt),
+        )),
         working_dir: Some(work_dir(plan).into()),
         env: Some(agent_env(plan, gateway)),
         volume_mounts: Some(mounts),

@@ -31,6 +31,8 @@ fn workspace() -> Workspace {
                 name: "github-token".into(),
             }),
             files: vec![],
+            setup_command: None,
+            remotes: Vec::new(),
         },
     )
 }

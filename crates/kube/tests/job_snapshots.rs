@@ -26,6 +26,11 @@ fn workspace() -> Workspace {
                 path: ".axon/notes.md".into(),
                 content: "Run make test.".into(),
             }],
+            setup_command: Some("npm ci --ignore-scripts".into()),
+            remotes: vec![axon_api::WorkspaceRemote {
+                name: "upstream".into(),
+                url: "https://github.com/upstream/app.git".into(),
+            }],
         },
     );
     w.metadata.namespace = Some("team-a".into());

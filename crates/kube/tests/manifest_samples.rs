@@ -74,6 +74,8 @@ fn samples() -> Vec<(String, Value)> {
                 name: "github".into(),
             }),
             files: vec![],
+            setup_command: None,
+            remotes: Vec::new(),
         },
     );
     let ac = AgentConfig::new(

@@ -57,6 +57,8 @@ fn workspace() -> Workspace {
                 name: "github".into(),
             }),
             files: vec![],
+            setup_command: None,
+            remotes: Vec::new(),
         },
     )
 }

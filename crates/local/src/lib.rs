@@ -49,4 +49,4 @@ pub use internal::internal_main;
 pub use profile::mark as profile_mark;
 pub use sandbox::{NO_SANDBOX_WARNING, SandboxMode};
 pub use spawner_support::ServeLock;
-pub use workspace_prep::{PreparedWorkspace, prepare_cli};
+pub use workspace_prep::{PrepareRequest, PreparedWorkspace, prepare};

@@ -672,7 +672,7 @@ async fn setup(
         );
         crate::profile::mark("secrets and dirs ready");
         let (url, git_ref, files) = (repo.url.clone(), repo.git_ref.clone(), repo.files.clone());
-        let branch = repo.branch.clone();
+        let (branch, remotes) = (repo.branch.clone(), repo.remotes.clone());
         let (work, cache) = (td.work(), home.git_cache());
         let prepared = tokio::task::spawn_blocking(move || {
             // The work tree directory exists (empty); git clones into a missing one.
@@ -685,6 +685,7 @@ async fn setup(
                 token_file: token_file.as_deref(),
                 cache: Some(&cache),
                 branch: branch.as_deref(),
+                remotes: &remotes,
             })
         })
         .await

@@ -56,6 +56,8 @@ pub struct PrepareRequest<'a> {
     /// The branch the Task works on: checked out from the remote when it exists there (the
     /// Task continues it), else created at `git_ref`.
     pub branch: Option<&'a str>,
+    /// Extra remotes (name, URL) to add to the work tree.
+    pub remotes: &'a [(String, String)],
 }
 
 /// Prepare a work tree (blocking: runs git).
@@ -90,6 +92,7 @@ pub fn prepare(req: &PrepareRequest<'_>) -> Result<PreparedWorkspace, LocalError
         ),
     };
     crate::profile::mark("fetched and cloned");
+    add_remotes(req.dest, req.remotes, req.repo)?;
     write_files(req.dest, req.files)?;
     Ok(PreparedWorkspace {
         base_branch: checked_out.base_branch,
@@ -145,6 +148,30 @@ fn clone_and_configure(
         None => lines.next().unwrap_or_default().to_string(),
     };
     Ok(CheckedOut { base_branch, head })
+}
+
+/// Add the Workspace's extra remotes (names and URLs were validated at apply; checked again
+/// here, since `axon workspace prepare` takes them from its command line).
+fn add_remotes(dest: &Path, remotes: &[(String, String)], repo: &str) -> Result<(), LocalError> {
+    for (name, url) in remotes {
+        let plain = name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if name.is_empty() || name.starts_with(['-', '.']) || !plain || name == "origin" {
+            return Err(LocalError::Invalid {
+                what: format!("workspace remote name {name:?}"),
+                reason: "use letters, digits, '.', '_' and '-', starting with a letter or digit, not origin".into(),
+            });
+        }
+        if url.is_empty() || url.starts_with('-') || url.chars().any(char::is_control) {
+            return Err(LocalError::Invalid {
+                what: format!("workspace remote {name} URL {:?}", redact_url(url)),
+                reason: "must not be empty, start with '-' or hold control characters".into(),
+            });
+        }
+        git(Some(dest), None, &["remote", "add", "--", name, url], repo)?;
+    }
+    Ok(())
 }
 
 /// Continue `branch` from the remote when it has it, else start it here.
@@ -267,38 +294,6 @@ fn names_branch_or_tag(src: &str, r: &str) -> bool {
                 .filter_map(|l| l.split_once(' ').map(|(_, name)| name))
                 .any(|name| name == heads || name == tags)
         })
-}
-
-/// `axon workspace prepare`: the same preparation, for the Kubernetes init container.
-pub async fn prepare_cli(
-    repo: &str,
-    git_ref: Option<&str>,
-    dest: &Path,
-    files: &[(String, String)],
-    token_file: Option<&Path>,
-    cache: Option<&Path>,
-    branch: Option<&str>,
-) -> Result<PreparedWorkspace, LocalError> {
-    let repo = repo.to_string();
-    let branch = branch.map(str::to_string);
-    let git_ref = git_ref.map(str::to_string);
-    let dest = dest.to_path_buf();
-    let files = files.to_vec();
-    let token_file = token_file.map(Path::to_path_buf);
-    let cache = cache.map(Path::to_path_buf);
-    tokio::task::spawn_blocking(move || {
-        prepare(&PrepareRequest {
-            repo: &repo,
-            git_ref: git_ref.as_deref(),
-            dest: &dest,
-            files: &files,
-            token_file: token_file.as_deref(),
-            cache: cache.as_deref(),
-            branch: branch.as_deref(),
-        })
-    })
-    .await
-    .map_err(|e| LocalError::io("workspace preparation", e))?
 }
 
 /// Bring the mirror of the repository up to date and clone the work tree from it.
@@ -634,6 +629,7 @@ mod tests {
                 token_file: Some(&token),
                 cache: Some(&cache),
                 branch: None,
+                remotes: &[],
             })
             .expect("prepare");
             assert_eq!(p.base_branch, base);
@@ -692,6 +688,7 @@ mod tests {
                 token_file: None,
                 cache: Some(&cache),
                 branch: None,
+                remotes: &[],
             })
         };
         prep("main", "w0").expect("first clone fills the mirror");
@@ -723,6 +720,7 @@ mod tests {
                 token_file: None,
                 cache: Some(&cache),
                 branch: None,
+                remotes: &[],
             })
             .expect("prepare")
         };
@@ -787,6 +785,7 @@ mod tests {
                 token_file: None,
                 cache: Some(&cache),
                 branch: None,
+                remotes: &[],
             })
         };
         let first = prep(&tmp.path().join("w0")).expect("prepare");
@@ -868,6 +867,7 @@ mod tests {
             token_file: None,
             cache: Some(&tmp.path().join("cache")),
             branch: None,
+            remotes: &[],
         })
         .expect_err("missing ref")
         .to_string();
@@ -880,6 +880,7 @@ mod tests {
             token_file: None,
             cache: Some(&tmp.path().join("cache")),
             branch: None,
+            remotes: &[],
         })
         .expect_err("unreachable")
         .to_string();

@@ -25,6 +25,8 @@ pub async fn run(global: &GlobalArgs, command: &CreateCommand) -> Result<ExitCod
                     git_ref: a.git_ref.clone(),
                     secret_ref: a.secret.clone().map(|name| SecretReference { name }),
                     files: vec![],
+                    setup_command: None,
+                    remotes: Vec::new(),
                 },
             }));
             if a.dry_run {

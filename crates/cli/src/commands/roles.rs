@@ -68,16 +68,35 @@ pub async fn workspace(command: WorkspaceCommand) -> Result<ExitCode, CliError> 
     if let Some(dir) = &a.files_dir {
         collect_files(dir, dir, &mut files)?;
     }
-    let prepared = axon_local::workspace_prep::prepare_cli(
-        &a.repo,
-        a.git_ref.as_deref(),
-        &a.dest,
-        &files,
-        a.token_file.as_deref(),
-        a.cache.as_deref(),
-        a.branch.as_deref(),
-    )
-    .await?;
+    let remotes = a
+        .remote
+        .iter()
+        .map(|r| {
+            r.split_once('=')
+                .map(|(n, u)| (n.to_string(), u.to_string()))
+                .ok_or_else(|| {
+                    CliError::Invalid(format!(
+                        "--remote {r:?}: expected NAME=URL (e.g. upstream=https://github.com/o/r.git)"
+                    ))
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let a = std::sync::Arc::new(a);
+    let args = a.clone();
+    let prepared = tokio::task::spawn_blocking(move || {
+        axon_local::prepare(&axon_local::PrepareRequest {
+            repo: &args.repo,
+            git_ref: args.git_ref.as_deref(),
+            dest: &args.dest,
+            files: &files,
+            token_file: args.token_file.as_deref(),
+            cache: args.cache.as_deref(),
+            branch: args.branch.as_deref(),
+            remotes: &remotes,
+        })
+    })
+    .await
+    .map_err(|e| CliError::Invalid(format!("workspace preparation crashed: {e}")))??;
     if let Some(dir) = &a.base_dir {
         super::agent_collect::record_base(dir, &prepared.base_branch, &prepared.head)?;
     }

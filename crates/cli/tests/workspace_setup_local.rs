@@ -1,0 +1,128 @@
+//! A Workspace's `setupCommand` and `remotes` on the local backend, through the real `axon`
+//! binary, bubblewrap and a `git daemon` on 127.0.0.1: the setup command runs in the work tree
+//! inside the sandbox before the agent, its output in the Task's log; a failing one fails the
+//! Task with its exit code and last line and the agent never starts; extra remotes are in the
+//! work tree; bad values are refused at apply with the field named.
+
+mod support;
+
+use axon_testsupport::git_server::GitServer;
+use support::{Env, str_at, text};
+
+const SECRET_VALUE: &str = "sk-setup-secret-4242";
+
+fn env() -> Env {
+    let env = Env::builder("setup").build();
+    env.create_secret("key", "ANTHROPIC_API_KEY", SECRET_VALUE);
+    env
+}
+
+fn apply(env: &Env, yaml: &str) -> std::process::Output {
+    let file = env.root().join("resources.yaml");
+    std::fs::write(&file, yaml).expect("write yaml");
+    env.output(&["apply", "-f", &file.to_string_lossy()])
+}
+
+fn workspace(name: &str, repo: &str, setup: &str, upstream: &str) -> String {
+    format!(
+        "apiVersion: axon.io/v1alpha1\nkind: Workspace\nmetadata: {{name: {name}}}\nspec:\n  repo: {repo}\n  ref: main\n  setupCommand: {setup}\n  remotes:\n  - {{name: upstream, url: {upstream}}}\n"
+    )
+}
+
+fn run(env: &Env, name: &str, ws: &str, agent: &std::path::Path) -> std::process::Output {
+    env.output(&[
+        "run",
+        "--name",
+        name,
+        "-p",
+        "do the work",
+        "--secret",
+        "key",
+        "--image",
+        &agent.to_string_lossy(),
+        "--workspace",
+        ws,
+        "-w",
+    ])
+}
+
+#[test]
+fn the_setup_command_runs_in_the_sandboxed_work_tree_before_the_agent() {
+    let env = env();
+    let git = GitServer::start().expect("git daemon");
+    let upstream = "https://example.invalid/upstream/app.git";
+    let setup = "'echo \"setting up with $ANTHROPIC_API_KEY\"; printf done > .setup-done; echo to-stderr >&2'";
+    let out = apply(&env, &workspace("ws", &git.url(), setup, upstream));
+    assert!(out.status.success(), "{}", text(&out));
+    let agent = env.agent(
+        "check.sh",
+        r#"set -e
+test "$(cat .setup-done)" = done || { echo "setup did not run first"; exit 4; }
+test -z "${AXON_SETUP_COMMAND+x}" || { echo "the agent sees the setup command"; exit 5; }
+echo "upstream is $(git remote get-url upstream)"
+echo "agent ran""#,
+    );
+    let out = run(&env, "ok", "ws", &agent);
+    assert!(out.status.success(), "{}", text(&out));
+    let task = env.task("ok").expect("task");
+    assert_eq!(
+        str_at(&task, "/status/phase"),
+        Some("Succeeded"),
+        "{task:#}"
+    );
+
+    let logs = env.ok(&["logs", "ok", "--raw"]);
+    let setup_at = logs.find("setting up with ***").expect(&logs);
+    let agent_at = logs.find("agent ran").expect(&logs);
+    assert!(setup_at < agent_at, "setup output comes first:\n{logs}");
+    assert!(logs.contains("to-stderr"), "{logs}");
+    assert!(logs.contains(&format!("upstream is {upstream}")), "{logs}");
+    assert!(!logs.contains(SECRET_VALUE), "{logs}");
+}
+
+#[test]
+fn a_failing_setup_command_fails_the_task_and_the_agent_never_starts() {
+    let env = env();
+    let git = GitServer::start().expect("git daemon");
+    let setup = "'echo installing; echo \"npm ERR! lockfile out of date\" >&2; exit 3'";
+    let out = apply(&env, &workspace("ws", &git.url(), setup, &git.url()));
+    assert!(out.status.success(), "{}", text(&out));
+    let agent = env.agent("never.sh", "echo AGENT-STARTED");
+    let out = run(&env, "bad", "ws", &agent);
+    assert!(!out.status.success(), "{}", text(&out));
+    let task = env.task("bad").expect("task");
+    assert_eq!(str_at(&task, "/status/phase"), Some("Failed"), "{task:#}");
+    let message = str_at(&task, "/status/message").unwrap_or_default();
+    assert!(
+        message.contains("setup command exited 3: npm ERR! lockfile out of date"),
+        "{task:#}"
+    );
+    let logs = env.ok(&["logs", "bad", "--raw"]);
+    assert!(logs.contains("installing"), "{logs}");
+    assert!(!logs.contains("AGENT-STARTED"), "{logs}");
+}
+
+#[test]
+fn bad_setup_commands_and_remotes_are_refused_at_apply() {
+    let env = env();
+    for (yaml, field) in [
+        (workspace("a", "https://example.invalid/r.git", "'  '", "https://example.invalid/u.git"), "spec.setupCommand"),
+        (
+            workspace("b", "https://example.invalid/r.git", "make", "--upload-pack=touch /tmp/x"),
+            "spec.remotes[0].url",
+        ),
+        (
+            "apiVersion: axon.io/v1alpha1\nkind: Workspace\nmetadata: {name: c}\nspec:\n  repo: https://example.invalid/r.git\n  remotes:\n  - {name: origin, url: https://example.invalid/u.git}\n".to_string(),
+            "spec.remotes[0].name",
+        ),
+        (
+            "apiVersion: axon.io/v1alpha1\nkind: Workspace\nmetadata: {name: d}\nspec:\n  repo: https://example.invalid/r.git\n  remotes:\n  - {name: up, url: https://example.invalid/u.git}\n  - {name: up, url: https://example.invalid/v.git}\n".to_string(),
+            "spec.remotes[1].name",
+        ),
+    ] {
+        let out = apply(&env, &yaml);
+        assert!(!out.status.success(), "accepted:\n{yaml}");
+        let err = text(&out);
+        assert!(err.contains(field), "{field} not named:\n{err}");
+    }
+}
