@@ -482,6 +482,13 @@ pub fn violations(resource: &Resource) -> Vec<Violation> {
                     check_file_path(&f.path),
                 );
             }
+            if spec.clone_depth == Some(0) {
+                out.push(Violation::at(
+                    "spec.cloneDepth",
+                    "must be at least 1 (the number of commits to clone; omit it for a full clone)"
+                        .to_string(),
+                ));
+            }
             if let Some(cmd) = &spec.setup_command {
                 push(&mut out, "spec.setupCommand", check_setup_command(cmd));
             }

@@ -48,6 +48,12 @@ pub struct WorkspaceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 16384), regex(pattern = crate::rules::NOT_BLANK_PATTERN))]
     pub setup_command: Option<String>,
+    /// Clone only the last N commits of the one branch (or tag, or commit) checked out: a
+    /// shallow, single-branch clone, for very large repositories. Locally such a Workspace is
+    /// cloned directly for each Task instead of through the mirror cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub clone_depth: Option<u32>,
     /// Extra git remotes added to the work tree (`origin` is always `repo`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 16))]

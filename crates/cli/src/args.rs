@@ -409,6 +409,9 @@ pub struct PrepareArgs {
     /// The branch the Task works on: continued when the remote has it, else created
     #[arg(long)]
     pub branch: Option<String>,
+    /// A shallow, single-branch clone of this many commits (not with --cache)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub depth: Option<u32>,
     /// An extra git remote of the work tree, `NAME=URL` (repeatable).
     #[arg(long = "remote", value_name = "NAME=URL")]
     pub remote: Vec<String>,

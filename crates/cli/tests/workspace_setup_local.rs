@@ -2,7 +2,7 @@
 //! binary, bubblewrap and a `git daemon` on 127.0.0.1: the setup command runs in the work tree
 //! inside the sandbox before the agent, its output in the Task's log; a failing one fails the
 //! Task with its exit code and last line and the agent never starts; extra remotes are in the
-//! work tree; bad values are refused at apply with the field named.
+//! work tree; `cloneDepth` makes a shallow clone; bad values are refused at apply with the field named.
 
 mod support;
 
@@ -52,11 +52,13 @@ fn the_setup_command_runs_in_the_sandboxed_work_tree_before_the_agent() {
     let git = GitServer::start().expect("git daemon");
     let upstream = "https://example.invalid/upstream/app.git";
     let setup = "'echo \"setting up with $ANTHROPIC_API_KEY\"; printf done > .setup-done; echo to-stderr >&2'";
-    let out = apply(&env, &workspace("ws", &git.url(), setup, upstream));
+    let ws = workspace("ws", &git.url(), setup, upstream) + "  cloneDepth: 1\n";
+    let out = apply(&env, &ws);
     assert!(out.status.success(), "{}", text(&out));
     let agent = env.agent(
         "check.sh",
         r#"set -e
+test "$(git rev-parse --is-shallow-repository)" = true || { echo "not shallow"; exit 6; }
 test "$(cat .setup-done)" = done || { echo "setup did not run first"; exit 4; }
 test -z "${AXON_SETUP_COMMAND+x}" || { echo "the agent sees the setup command"; exit 5; }
 echo "upstream is $(git remote get-url upstream)"
@@ -118,6 +120,10 @@ fn bad_setup_commands_and_remotes_are_refused_at_apply() {
         (
             "apiVersion: axon.io/v1alpha1\nkind: Workspace\nmetadata: {name: d}\nspec:\n  repo: https://example.invalid/r.git\n  remotes:\n  - {name: up, url: https://example.invalid/u.git}\n  - {name: up, url: https://example.invalid/v.git}\n".to_string(),
             "spec.remotes[1].name",
+        ),
+        (
+            workspace("e", "https://example.invalid/r.git", "make", "https://example.invalid/u.git") + "  cloneDepth: 0\n",
+            "spec.cloneDepth",
         ),
     ] {
         let out = apply(&env, &yaml);

@@ -196,6 +196,7 @@ pub fn item_workspace(
         secret_ref: template.and_then(|t| t.secret_ref.clone()),
         files: template.map(|t| t.files.clone()).unwrap_or_default(),
         setup_command: template.and_then(|t| t.setup_command.clone()),
+        clone_depth: template.and_then(|t| t.clone_depth),
         remotes: template.map(|t| t.remotes.clone()).unwrap_or_default(),
     };
     let mut ws = Workspace::new(&format!("{spawner}-{}", item.id), spec);
@@ -397,6 +398,7 @@ mod tests {
             secret_ref: Some(SecretReference { name: "gh".into() }),
             files: Vec::new(),
             setup_command: None,
+            clone_depth: None,
             remotes: Vec::new(),
         }
     }

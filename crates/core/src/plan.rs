@@ -73,6 +73,8 @@ pub struct RepoPlan {
     pub branch: Option<String>,
     /// Extra git remotes (name, URL) added to the work tree after the clone.
     pub remotes: Vec<(String, String)>,
+    /// A shallow, single-branch clone of this many commits (`None`: a full clone).
+    pub clone_depth: Option<u32>,
     /// The Workspace's `setupCommand` (also in the agent's environment as
     /// `AXON_SETUP_COMMAND`, which is how the agent side receives it).
     pub setup_command: Option<String>,
@@ -165,6 +167,7 @@ pub fn plan_run(
                     .setup_command
                     .clone()
                     .filter(|c| !c.trim().is_empty()),
+                clone_depth: ws.spec.clone_depth.filter(|d| *d > 0),
             })
         }
     };

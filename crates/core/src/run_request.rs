@@ -203,6 +203,7 @@ pub fn run_request(
                     secret_ref,
                     files: vec![],
                     setup_command: None,
+                    clone_depth: None,
                     remotes: Vec::new(),
                 },
             });

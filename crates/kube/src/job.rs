@@ -348,6 +348,9 @@ fn prepare_container(
     if let Some(b) = &repo.branch {
         args.extend(["--branch".into(), b.clone()]);
     }
+    if let Some(depth) = repo.clone_depth {
+        args.extend(["--depth".into(), depth.to_string()]);
+    }
     for (name, url) in &repo.remotes {
         args.extend(["--remote".into(), format!("{name}={url}")]);
     }

@@ -32,6 +32,7 @@ fn workspace() -> Workspace {
             }),
             files: vec![],
             setup_command: None,
+            clone_depth: None,
             remotes: Vec::new(),
         },
     )

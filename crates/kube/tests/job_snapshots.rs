@@ -27,6 +27,7 @@ fn workspace() -> Workspace {
                 content: "Run make test.".into(),
             }],
             setup_command: Some("npm ci --ignore-scripts".into()),
+            clone_depth: Some(1),
             remotes: vec![axon_api::WorkspaceRemote {
                 name: "upstream".into(),
                 url: "https://github.com/upstream/app.git".into(),

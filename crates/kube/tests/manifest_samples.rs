@@ -75,6 +75,7 @@ fn samples() -> Vec<(String, Value)> {
             }),
             files: vec![],
             setup_command: None,
+            clone_depth: None,
             remotes: Vec::new(),
         },
     );

@@ -58,6 +58,7 @@ fn workspace() -> Workspace {
             }),
             files: vec![],
             setup_command: None,
+            clone_depth: None,
             remotes: Vec::new(),
         },
     )

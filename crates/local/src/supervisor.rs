@@ -672,7 +672,8 @@ async fn setup(
         );
         crate::profile::mark("secrets and dirs ready");
         let (url, git_ref, files) = (repo.url.clone(), repo.git_ref.clone(), repo.files.clone());
-        let (branch, remotes) = (repo.branch.clone(), repo.remotes.clone());
+        let (branch, remotes, depth) =
+            (repo.branch.clone(), repo.remotes.clone(), repo.clone_depth);
         let (work, cache) = (td.work(), home.git_cache());
         let prepared = tokio::task::spawn_blocking(move || {
             // The work tree directory exists (empty); git clones into a missing one.
@@ -683,9 +684,11 @@ async fn setup(
                 dest: &work,
                 files: &files,
                 token_file: token_file.as_deref(),
-                cache: Some(&cache),
+                // A shallow clone is made for this Task alone: a mirror is the whole repository.
+                cache: depth.is_none().then_some(cache.as_path()),
                 branch: branch.as_deref(),
                 remotes: &remotes,
+                depth,
             })
         })
         .await

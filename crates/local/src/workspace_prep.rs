@@ -58,6 +58,9 @@ pub struct PrepareRequest<'a> {
     pub branch: Option<&'a str>,
     /// Extra remotes (name, URL) to add to the work tree.
     pub remotes: &'a [(String, String)],
+    /// A shallow, single-branch clone of this many commits; only without `cache` (a mirror
+    /// holds the whole repository).
+    pub depth: Option<u32>,
 }
 
 /// Prepare a work tree (blocking: runs git).
@@ -132,6 +135,7 @@ fn clone_and_configure(
         )?;
     }
     if let Some(branch) = req.branch {
+        fetch_work_branch(req, branch, helper)?;
         check_out_work_branch(req.dest, branch, req.repo)?;
     }
     // The commit and the branch checked out, in one git process.
@@ -198,6 +202,10 @@ fn clone_into(
     src: &Path,
     helper: Option<&str>,
 ) -> Result<bool, LocalError> {
+    if req.cache.is_none() {
+        clone_direct(req, src, helper)?;
+        return Ok(true);
+    }
     let mirror = src.to_string_lossy().to_string();
     let dest = req.dest.to_string_lossy().to_string();
     // From the mirror: borrow its objects (read-only in the sandbox) instead of linking them,
@@ -256,6 +264,91 @@ fn clone_into(
         }
     }
     Ok(rewrite.is_some() || req.cache.is_none())
+}
+
+/// Clone the repository itself (no mirror): at a branch or tag with `--branch`, at a commit
+/// id by checking it out afterwards — or, shallow, by fetching just that commit.
+fn clone_direct(
+    req: &PrepareRequest<'_>,
+    src: &Path,
+    helper: Option<&str>,
+) -> Result<(), LocalError> {
+    let from = src.to_string_lossy().to_string();
+    let dest = req.dest.to_string_lossy().to_string();
+    let depth = req.depth.map(|d| format!("--depth={d}"));
+    let depth = depth.as_deref();
+    let not_found = |r: &str| {
+        LocalError::Clone(format!(
+            "ref {r:?} not found in {}: it is not a branch, tag or commit there",
+            redact_url(req.repo)
+        ))
+    };
+    match req.git_ref {
+        Some(sha) if is_full_sha(sha) => match depth {
+            Some(depth) => {
+                git(None, None, &["init", "--quiet", "--", &dest], req.repo)?;
+                git(
+                    Some(req.dest),
+                    None,
+                    &["remote", "add", "--", "origin", &from],
+                    req.repo,
+                )?;
+                git(
+                    Some(req.dest),
+                    helper,
+                    &["fetch", "--quiet", depth, "--", "origin", sha],
+                    req.repo,
+                )
+                .map_err(|_| not_found(sha))?;
+                git(
+                    Some(req.dest),
+                    None,
+                    &["checkout", "--quiet", "--detach", "FETCH_HEAD"],
+                    req.repo,
+                )?;
+            }
+            None => {
+                let args = ["clone", "--quiet", "--no-checkout", "--", &from, &dest];
+                git(None, helper, &args, req.repo)?;
+                let commit = format!("{sha}^{{commit}}");
+                let args = ["checkout", "--quiet", "--detach", commit.as_str()];
+                git(Some(req.dest), None, &args, req.repo).map_err(|_| not_found(sha))?;
+            }
+        },
+        r => {
+            let branch = r.map(|r| format!("--branch={r}"));
+            let mut args = vec!["clone", "--quiet"];
+            args.extend(depth);
+            args.extend(branch.as_deref());
+            args.extend(["--", &from, &dest]);
+            git(None, helper, &args, req.repo)?;
+        }
+    }
+    Ok(())
+}
+
+/// In a shallow clone, fetch the Task's branch when the remote has it (a single-branch clone
+/// brought only the base), so that it is continued rather than started afresh.
+fn fetch_work_branch(
+    req: &PrepareRequest<'_>,
+    branch: &str,
+    helper: Option<&str>,
+) -> Result<(), LocalError> {
+    let Some(depth) = req.depth else {
+        return Ok(());
+    };
+    let depth = format!("--depth={depth}");
+    let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
+    match git(
+        Some(req.dest),
+        helper,
+        &["fetch", "--quiet", &depth, "--", "origin", &refspec],
+        req.repo,
+    ) {
+        Ok(_) => Ok(()),
+        Err(LocalError::Clone(msg)) if msg.contains("couldn't find remote ref") => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// A URL git reaches over the network (`scheme://...` other than `file://`, or scp-like
@@ -630,6 +723,7 @@ mod tests {
                 cache: Some(&cache),
                 branch: None,
                 remotes: &[],
+                depth: None,
             })
             .expect("prepare");
             assert_eq!(p.base_branch, base);
@@ -674,6 +768,77 @@ mod tests {
     }
 
     #[test]
+    fn direct_clones_full_and_shallow_at_branch_tag_commit_and_work_branch() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let (o, first) = origin(tmp.path());
+        // A work branch on the remote, one commit past main.
+        run(&o, &["checkout", "-q", "-b", "axon/feature"]);
+        std::fs::write(o.join("a.txt"), "3").expect("write");
+        run(&o, &["commit", "-qam", "three"]);
+        let feature = run(&o, &["rev-parse", "HEAD"]);
+        run(&o, &["checkout", "-q", "main"]);
+        // file:// so that git honours --depth (a plain path is a local clone).
+        let repo = format!("file://{}", o.display());
+        let cases: [(Option<&str>, Option<&str>, &str, usize); 5] = [
+            (None, None, "2", 1),
+            (Some("dev"), None, "1", 1),
+            (Some("v1"), None, "1", 1),
+            (Some(first.as_str()), None, "1", 1),
+            (Some("main"), Some("axon/feature"), "3", 1),
+        ];
+        for depth in [None, Some(1)] {
+            for (i, (r, branch, content, shallow_commits)) in cases.iter().enumerate() {
+                let dest = tmp.path().join(format!("d{}-{i}", depth.unwrap_or(0)));
+                let p = prepare(&PrepareRequest {
+                    repo: &repo,
+                    git_ref: *r,
+                    dest: &dest,
+                    files: &[],
+                    token_file: None,
+                    cache: None,
+                    branch: *branch,
+                    remotes: &[],
+                    depth,
+                })
+                .unwrap_or_else(|e| panic!("{r:?} {branch:?} depth {depth:?}: {e}"));
+                assert_eq!(p.shared_objects, None);
+                let read = std::fs::read_to_string(dest.join("a.txt")).expect("a.txt");
+                assert_eq!(read, *content, "{r:?} {branch:?} depth {depth:?}");
+                let shallow = run(&dest, &["rev-parse", "--is-shallow-repository"]);
+                assert_eq!(shallow == "true", depth.is_some(), "{r:?} depth {depth:?}");
+                if depth.is_some() {
+                    let count = run(&dest, &["rev-list", "--count", "HEAD"]);
+                    assert_eq!(count, shallow_commits.to_string(), "{r:?} {branch:?}");
+                }
+                if let Some(b) = branch {
+                    assert_eq!(run(&dest, &["rev-parse", "HEAD"]), feature);
+                    assert_eq!(run(&dest, &["branch", "--show-current"]), *b);
+                }
+                if *r == Some(first.as_str()) {
+                    assert_eq!(run(&dest, &["rev-parse", "HEAD"]), first);
+                }
+                assert_eq!(run(&dest, &["remote", "get-url", "origin"]), repo);
+            }
+        }
+        // A work branch the remote does not have is started at the base, shallow too.
+        let dest = tmp.path().join("new-branch");
+        prepare(&PrepareRequest {
+            repo: &repo,
+            git_ref: Some("main"),
+            dest: &dest,
+            files: &[],
+            token_file: None,
+            cache: None,
+            branch: Some("axon/new"),
+            remotes: &[("upstream".to_string(), repo.clone())],
+            depth: Some(1),
+        })
+        .expect("a new work branch");
+        assert_eq!(run(&dest, &["branch", "--show-current"]), "axon/new");
+        assert_eq!(run(&dest, &["remote", "get-url", "upstream"]), repo);
+    }
+
+    #[test]
     fn a_pinned_commit_in_the_mirror_needs_no_fetch() {
         let tmp = tempfile::tempdir().expect("tmp");
         let (o, first) = origin(tmp.path());
@@ -689,6 +854,7 @@ mod tests {
                 cache: Some(&cache),
                 branch: None,
                 remotes: &[],
+                depth: None,
             })
         };
         prep("main", "w0").expect("first clone fills the mirror");
@@ -721,6 +887,7 @@ mod tests {
                 cache: Some(&cache),
                 branch: None,
                 remotes: &[],
+                depth: None,
             })
             .expect("prepare")
         };
@@ -786,6 +953,7 @@ mod tests {
                 cache: Some(&cache),
                 branch: None,
                 remotes: &[],
+                depth: None,
             })
         };
         let first = prep(&tmp.path().join("w0")).expect("prepare");
@@ -868,6 +1036,7 @@ mod tests {
             cache: Some(&tmp.path().join("cache")),
             branch: None,
             remotes: &[],
+            depth: None,
         })
         .expect_err("missing ref")
         .to_string();
@@ -881,6 +1050,7 @@ mod tests {
             cache: Some(&tmp.path().join("cache")),
             branch: None,
             remotes: &[],
+            depth: None,
         })
         .expect_err("unreachable")
         .to_string();

@@ -26,6 +26,7 @@ pub async fn run(global: &GlobalArgs, command: &CreateCommand) -> Result<ExitCod
                     secret_ref: a.secret.clone().map(|name| SecretReference { name }),
                     files: vec![],
                     setup_command: None,
+                    clone_depth: None,
                     remotes: Vec::new(),
                 },
             }));

@@ -93,6 +93,7 @@ pub async fn workspace(command: WorkspaceCommand) -> Result<ExitCode, CliError> 
             cache: args.cache.as_deref(),
             branch: args.branch.as_deref(),
             remotes: &remotes,
+            depth: args.depth,
         })
     })
     .await
