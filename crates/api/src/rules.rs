@@ -17,6 +17,7 @@
 //! [`crate::model_price`]; [`violations`] applies them too.
 
 use crate::budget::{Budget, budget_violations, spawner_budget_violations};
+use crate::common::LocalObjectReference;
 use crate::loader::Resource;
 use crate::model_price::{ModelPrice, pricing_violations};
 use crate::network::{Network, network_violations};
@@ -331,6 +332,8 @@ pub(crate) fn git_ref_problem(r: &str, glob: bool) -> Option<String> {
 
 /// The longest Workspace `setupCommand` accepted.
 pub const MAX_SETUP_COMMAND_LENGTH: usize = 16384;
+/// The most `agentConfigRefs` a Task (or template) may have.
+pub const MAX_AGENT_CONFIG_REFS: usize = 16;
 /// The most Workspace `remotes` accepted.
 pub const MAX_REMOTES: usize = 16;
 
@@ -532,6 +535,7 @@ struct Common<'a> {
     secret: &'a str,
     workspace: Option<&'a str>,
     agent_config: Option<&'a str>,
+    agent_configs: &'a [LocalObjectReference],
     ttl: Option<i32>,
     timeout: Option<i64>,
     backoff: Option<i32>,
@@ -563,6 +567,22 @@ fn common(prefix: &str, c: Common<'_>, out: &mut Vec<Violation>) {
             &format!("{prefix}.agentConfigRef.name"),
             check_reference_name(a, "AgentConfig"),
         );
+    }
+    for (i, r) in c.agent_configs.iter().enumerate() {
+        push(
+            out,
+            &format!("{prefix}.agentConfigRefs[{i}].name"),
+            check_reference_name(&r.name, "AgentConfig"),
+        );
+    }
+    if c.agent_configs.len() > MAX_AGENT_CONFIG_REFS {
+        out.push(Violation::at(
+            format!("{prefix}.agentConfigRefs"),
+            format!(
+                "{} AgentConfigs: at most {MAX_AGENT_CONFIG_REFS} are allowed",
+                c.agent_configs.len()
+            ),
+        ));
     }
     if let Some(t) = c.ttl {
         push(
@@ -619,6 +639,7 @@ fn task_spec(name: Option<&str>, spec: &TaskSpec, out: &mut Vec<Violation>) {
             secret: &spec.credentials.secret_ref.name,
             workspace: spec.workspace_ref.as_ref().map(|r| r.name.as_str()),
             agent_config: spec.agent_config_ref.as_ref().map(|r| r.name.as_str()),
+            agent_configs: &spec.agent_config_refs,
             ttl: spec.ttl_seconds_after_finished,
             timeout: spec.timeout_seconds,
             backoff: spec.backoff_limit,
@@ -644,6 +665,7 @@ fn task_template(t: &TaskTemplate, out: &mut Vec<Violation>) {
             secret: &t.credentials.secret_ref.name,
             workspace: t.workspace_ref.as_ref().map(|r| r.name.as_str()),
             agent_config: t.agent_config_ref.as_ref().map(|r| r.name.as_str()),
+            agent_configs: &t.agent_config_refs,
             ttl: t.ttl_seconds_after_finished,
             timeout: t.timeout_seconds,
             backoff: t.backoff_limit,

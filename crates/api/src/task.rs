@@ -68,6 +68,11 @@ pub struct TaskSpec {
     /// AgentConfig (instructions, skills, sub-agents) for the agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_config_ref: Option<LocalObjectReference>,
+    /// More AgentConfigs, merged in order after `agentConfigRef`: later ones win per field
+    /// (plugins by name), instructions (`agentsMD`) are concatenated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub agent_config_refs: Vec<LocalObjectReference>,
     /// Delete the Task this many seconds after it finishes (0: immediately). Unset: keep it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
@@ -122,6 +127,21 @@ pub struct TaskSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 256), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["model"]))]
     pub pricing: Vec<crate::model_price::ModelPrice>,
+}
+
+impl TaskSpec {
+    /// The AgentConfigs of the Task in merge order: `agentConfigRef`, then
+    /// `agentConfigRefs`, each name once (its first place).
+    pub fn agent_config_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        let all = self.agent_config_ref.iter().chain(&self.agent_config_refs);
+        for r in all {
+            if !names.contains(&r.name.as_str()) {
+                names.push(&r.name);
+            }
+        }
+        names
+    }
 }
 
 /// Lifecycle phase of a Task.

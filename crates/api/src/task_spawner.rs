@@ -173,6 +173,10 @@ pub struct TaskTemplate {
     /// AgentConfig for spawned Tasks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_config_ref: Option<LocalObjectReference>,
+    /// More AgentConfigs for spawned Tasks, merged in order after `agentConfigRef`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub agent_config_refs: Vec<LocalObjectReference>,
     /// Go text/template for the prompt (variables: ID Number Title Body URL Labels Comments Kind Time Schedule,
     /// and Item.<field> with `items`; `.Deps` actions are kept for the Task's start); required with `items`;
     /// not empty or only whitespace, at most 10 MiB.

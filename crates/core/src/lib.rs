@@ -3,6 +3,7 @@
 //! the gateway's metering (model usage, prices, budgets).
 //! Drivers (local, kubernetes) only observe and act.
 
+pub mod agent_configs;
 pub mod apply;
 pub mod budget;
 pub mod cron;

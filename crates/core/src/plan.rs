@@ -133,7 +133,8 @@ pub fn credential_env(
 }
 
 /// Decide the plan. `workspace` and `agent_config` are what the driver found for the Task's
-/// references (`None` when a referenced one does not exist).
+/// references (`None` when a referenced one does not exist); `agent_config` is the Task's
+/// AgentConfigs merged ([`crate::agent_configs::resolve`]).
 pub fn plan_run(
     task: &Task,
     workspace: Option<&Workspace>,
@@ -171,9 +172,11 @@ pub fn plan_run(
             })
         }
     };
-    let config = match &spec.agent_config_ref {
+    let config = match spec.agent_config_names().first() {
         None => None,
-        Some(r) => Some(agent_config.ok_or_else(|| PlanError::MissingAgentConfig(r.name.clone()))?),
+        Some(name) => {
+            Some(agent_config.ok_or_else(|| PlanError::MissingAgentConfig(name.to_string()))?)
+        }
     };
 
     let mut config_files = BTreeMap::new();

@@ -23,10 +23,11 @@ pub enum References {
 /// The Workspace and AgentConfig that are referenced but absent, as words; when both exist
 /// (or are not referenced) the plan, whose `secret_refs()` say which Secrets to fetch.
 /// `Err` is a Task that can never run (a credential type its agent does not support).
+/// `agent_configs` are those of the Task's AgentConfigs the driver found, in any order.
 pub fn plan_or_missing(
     task: &Task,
     workspace: Option<&Workspace>,
-    agent_config: Option<&AgentConfig>,
+    agent_configs: &[AgentConfig],
 ) -> Result<References, PlanError> {
     let mut missing = Vec::new();
     if let Some(r) = &task.spec.workspace_ref
@@ -34,15 +35,17 @@ pub fn plan_or_missing(
     {
         missing.push(format!("Workspace {:?}", r.name));
     }
-    if let Some(r) = &task.spec.agent_config_ref
-        && agent_config.is_none()
-    {
-        missing.push(format!("AgentConfig {:?}", r.name));
-    }
+    let agent_config = match crate::agent_configs::resolve(&task.spec, agent_configs) {
+        Ok(merged) => merged,
+        Err(names) => {
+            missing.extend(names.iter().map(|n| format!("AgentConfig {n:?}")));
+            None
+        }
+    };
     if !missing.is_empty() {
         return Ok(References::Missing(missing));
     }
-    plan_run(task, workspace, agent_config).map(|p| References::Ready(Box::new(p)))
+    plan_run(task, workspace, agent_config.as_ref()).map(|p| References::Ready(Box::new(p)))
 }
 
 /// The Secrets and keys of `required` (`RunPlan::secret_refs()`) that `found` lacks, as words.

@@ -266,6 +266,7 @@ pub fn run_request(
             model: flags.model.clone().or_else(|| config.model.clone()),
             image: flags.image.clone(),
             workspace_ref: workspace_ref.map(|name| LocalObjectReference { name }),
+            agent_config_refs: Vec::new(),
             agent_config_ref: agent_config
                 .as_ref()
                 .and_then(|c| c.metadata.name.clone())

@@ -167,6 +167,7 @@ mod tests {
             model: None,
             image: None,
             workspace_ref: None,
+            agent_config_refs: Vec::new(),
             agent_config_ref: None,
             prompt_template: Some(prompt.into()),
             ttl_seconds_after_finished: None,

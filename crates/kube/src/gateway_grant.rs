@@ -11,7 +11,7 @@
 //! Nothing is cached here: the caller decides how long a grant may be reused.
 
 use crate::error::KubeError;
-use axon_api::{AgentConfig, Task, Workspace};
+use axon_api::{Task, Workspace};
 use axon_core::gateway_plan::{GatewayNeeds, SecretKey, route_through_gateway};
 use axon_core::gateway_token::TaskIdentity;
 use axon_core::plan::plan_run;
@@ -196,15 +196,12 @@ pub async fn resolve_grant(client: &Client, id: &TaskIdentity) -> Result<TaskGra
             .map_err(|e| KubeError::api(format!("get Workspace {ns}/{}", r.name), e))?,
         None => None,
     };
-    // The AgentConfig adds files, never a Secret: one that is gone since does not matter.
-    let agent_config = match &task.spec.agent_config_ref {
-        Some(r) => Api::<AgentConfig>::namespaced(client.clone(), ns)
-            .get_opt(&r.name)
-            .await
-            .ok()
-            .flatten(),
-        None => None,
-    };
+    // AgentConfigs add files, never a Secret: one that is gone since does not matter.
+    let found = crate::task_controller::agent_configs(client, ns, &task.spec)
+        .await
+        .unwrap_or_default();
+    let agent_config = (!task.spec.agent_config_names().is_empty())
+        .then(|| axon_core::agent_configs::merge(&found.iter().collect::<Vec<_>>()));
     let plan_error = |reason: String| GrantError::Plan {
         namespace: id.namespace.clone(),
         name: id.name.clone(),

@@ -223,15 +223,8 @@ async fn start(
             .map_err(|e| KubeError::api(format!("get Workspace {ns}/{}", r.name), e))?,
         None => None,
     };
-    let agent_config = match &task.spec.agent_config_ref {
-        Some(r) => Api::<AgentConfig>::namespaced(client.clone(), &ns)
-            .get_opt(&r.name)
-            .await
-            .map_err(|e| KubeError::api(format!("get AgentConfig {ns}/{}", r.name), e))?,
-        None => None,
-    };
-    let (mut plan, missing) = match plan_or_missing(task, workspace.as_ref(), agent_config.as_ref())
-    {
+    let agent_configs = agent_configs(&client, &ns, &task.spec).await?;
+    let (mut plan, missing) = match plan_or_missing(task, workspace.as_ref(), &agent_configs) {
         Err(e) => return failed(e.to_string()),
         Ok(References::Missing(m)) => (None, m),
         Ok(References::Ready(plan)) => {
@@ -623,4 +616,22 @@ async fn expire(task: &Task, ctx: &Context, now: Timestamp) -> Result<Action, Ku
             Ok(Action::await_change())
         }
     }
+}
+
+/// Those of the Task's AgentConfigs that exist in `ns` (the start gate names the others).
+pub(crate) async fn agent_configs(
+    client: &kube::Client,
+    ns: &str,
+    spec: &axon_api::TaskSpec,
+) -> Result<Vec<AgentConfig>, KubeError> {
+    let api = Api::<AgentConfig>::namespaced(client.clone(), ns);
+    let mut found = Vec::new();
+    for name in spec.agent_config_names() {
+        let got = api
+            .get_opt(name)
+            .await
+            .map_err(|e| KubeError::api(format!("get AgentConfig {ns}/{name}"), e))?;
+        found.extend(got);
+    }
+    Ok(found)
 }

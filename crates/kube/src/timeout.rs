@@ -45,6 +45,7 @@ mod tests {
                 model: None,
                 image: None,
                 workspace_ref: None,
+                agent_config_refs: Vec::new(),
                 agent_config_ref: None,
                 ttl_seconds_after_finished: None,
                 timeout_seconds: timeout,

@@ -68,6 +68,7 @@ async fn install_run_a_task_uninstall() {
             model: None,
             image: Some(agent_image),
             workspace_ref: None,
+            agent_config_refs: Vec::new(),
             agent_config_ref: None,
             ttl_seconds_after_finished: None,
             timeout_seconds: Some(300),

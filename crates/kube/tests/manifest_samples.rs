@@ -47,6 +47,7 @@ fn samples() -> Vec<(String, Value)> {
             workspace_ref: Some(LocalObjectReference {
                 name: "repo".into(),
             }),
+            agent_config_refs: Vec::new(),
             agent_config_ref: Some(LocalObjectReference {
                 name: "team".into(),
             }),
@@ -153,6 +154,7 @@ fn samples() -> Vec<(String, Value)> {
                 workspace_ref: Some(LocalObjectReference {
                     name: "repo".into(),
                 }),
+                agent_config_refs: Vec::new(),
                 agent_config_ref: None,
                 prompt_template: Some("Fix flakes".into()),
                 ttl_seconds_after_finished: None,

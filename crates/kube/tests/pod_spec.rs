@@ -28,6 +28,7 @@ fn task(ws: bool, image: Option<&str>, prompt: &str, timeout: Option<i64>) -> Ta
             workspace_ref: ws.then(|| LocalObjectReference {
                 name: "repo".into(),
             }),
+            agent_config_refs: Vec::new(),
             agent_config_ref: None,
             ttl_seconds_after_finished: None,
             timeout_seconds: timeout,

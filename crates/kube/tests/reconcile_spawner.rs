@@ -37,6 +37,7 @@ fn spawner() -> TaskSpawner {
                 workspace_ref: Some(LocalObjectReference {
                     name: "repo".into(),
                 }),
+                agent_config_refs: Vec::new(),
                 agent_config_ref: None,
                 prompt_template: None,
                 ttl_seconds_after_finished: None,

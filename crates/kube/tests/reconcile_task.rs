@@ -39,6 +39,7 @@ fn task(status: Option<TaskStatus>) -> Task {
             model: None,
             image: None,
             workspace_ref: None,
+            agent_config_refs: Vec::new(),
             agent_config_ref: None,
             ttl_seconds_after_finished: None,
             timeout_seconds: Some(600),

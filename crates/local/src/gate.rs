@@ -81,12 +81,13 @@ pub fn decide(
             .workspace_ref
             .as_ref()
             .and_then(|r| workspaces.get(&r.name));
-        let config = task
+        let found: Vec<AgentConfig> = task
             .spec
-            .agent_config_ref
-            .as_ref()
-            .and_then(|r| configs.get(&r.name));
-        let missing = match plan_or_missing(task, workspace, config) {
+            .agent_config_names()
+            .into_iter()
+            .filter_map(|n| configs.get(n).cloned())
+            .collect();
+        let missing = match plan_or_missing(task, workspace, &found) {
             Ok(References::Missing(m)) => m,
             Ok(References::Ready(plan)) => {
                 let mut found = FoundSecrets::new();

@@ -530,10 +530,12 @@ async fn setup(
         Some(r) => doc_of(store, Kind::Workspace, &r.name)?,
         None => None,
     };
-    let ac: Option<AgentConfig> = match &spec.agent_config_ref {
-        Some(r) => doc_of(store, Kind::AgentConfig, &r.name)?,
-        None => None,
-    };
+    let mut found: Vec<AgentConfig> = Vec::new();
+    for name in spec.agent_config_names() {
+        found.extend(doc_of::<AgentConfig>(store, Kind::AgentConfig, name)?);
+    }
+    // A missing one is left to plan_run, which names it.
+    let ac = axon_core::agent_configs::resolve(spec, &found).unwrap_or_default();
     let mut plan: RunPlan = plan_run(task, ws.as_ref(), ac.as_ref()).map_err(|e| e.to_string())?;
     // What the start gate admitted it with: the rendered prompt of a Task with dependencies,
     // the branch it works on.

@@ -175,6 +175,7 @@ pub fn build_task(
         model: t.model.clone(),
         image: t.image.clone(),
         workspace_ref,
+        agent_config_refs: t.agent_config_refs.clone(),
         agent_config_ref: t.agent_config_ref.clone(),
         ttl_seconds_after_finished: t.ttl_seconds_after_finished,
         timeout_seconds: t.timeout_seconds,

@@ -1,8 +1,11 @@
-//! A Workspace's `setupCommand` and `remotes` on the local backend, through the real `axon`
+//! What teams configure (issue 14), on the local backend. A Workspace's `setupCommand` and
+//! `remotes`, through the real `axon`
 //! binary, bubblewrap and a `git daemon` on 127.0.0.1: the setup command runs in the work tree
 //! inside the sandbox before the agent, its output in the Task's log; a failing one fails the
 //! Task with its exit code and last line and the agent never starts; extra remotes are in the
 //! work tree; `cloneDepth` makes a shallow clone; bad values are refused at apply with the field named.
+//! A Task's `agentConfigRefs` merge in order: the agent sees the instructions concatenated and
+//! the later AgentConfig's plugin of a name.
 
 mod support;
 
@@ -131,4 +134,80 @@ fn bad_setup_commands_and_remotes_are_refused_at_apply() {
         let err = text(&out);
         assert!(err.contains(field), "{field} not named:\n{err}");
     }
+}
+
+#[test]
+fn agent_config_refs_merge_in_order() {
+    let env = env();
+    let yaml = "apiVersion: axon.io/v1alpha1
+kind: AgentConfig
+metadata: {name: org}
+spec:
+  agentsMD: Org rule.
+  plugins:
+  - name: lint
+    skills: [{name: style, content: org style}]
+---
+apiVersion: axon.io/v1alpha1
+kind: AgentConfig
+metadata: {name: repo}
+spec:
+  agentsMD: Repo rule.
+  plugins:
+  - name: lint
+    skills: [{name: style, content: repo style}]
+  - name: docs
+    skills: [{name: write, content: repo docs}]
+";
+    let out = apply(&env, yaml);
+    assert!(out.status.success(), "{}", text(&out));
+    let agent = env.agent(
+        "show.sh",
+        r#"echo "md: $(tr '\n' '|' < "$AXON_AGENTS_MD_FILE")"
+echo "lint: $(cat "$AXON_PLUGINS_DIR/lint/skills/style/SKILL.md")"
+echo "docs: $(cat "$AXON_PLUGINS_DIR/docs/skills/write/SKILL.md")""#,
+    );
+    let task = format!(
+        "apiVersion: axon.io/v1alpha1
+kind: Task
+metadata: {{name: layered}}
+spec:
+  type: claude-code
+  prompt: do it
+  image: {}
+  credentials: {{type: api-key, secretRef: {{name: key}}}}
+  agentConfigRef: {{name: org}}
+  agentConfigRefs: [{{name: repo}}]
+",
+        agent.display()
+    );
+    let out = apply(&env, &task);
+    assert!(out.status.success(), "{}", text(&out));
+    support::until("Task layered finished", || {
+        env.task("layered")
+            .and_then(|t| str_at(&t, "/status/phase").map(|p| p == "Succeeded" || p == "Failed"))
+            .unwrap_or(false)
+    });
+    let t = env.task("layered").expect("task");
+    assert_eq!(str_at(&t, "/status/phase"), Some("Succeeded"), "{t:#}");
+    let logs = env.ok(&["logs", "layered", "--raw"]);
+    assert!(logs.contains("md: Org rule.||Repo rule.|"), "{logs}");
+    assert!(logs.contains("lint: repo style"), "{logs}");
+    assert!(logs.contains("docs: repo docs"), "{logs}");
+
+    // A missing one keeps the Task waiting, named.
+    let out = apply(
+        &env,
+        &task
+            .replace("layered", "waits")
+            .replace("{name: repo}", "{name: absent}"),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    support::until("Task waits names the missing AgentConfig", || {
+        env.task("waits")
+            .and_then(|t| {
+                str_at(&t, "/status/message").map(|m| m.contains("AgentConfig \"absent\""))
+            })
+            .unwrap_or(false)
+    });
 }
