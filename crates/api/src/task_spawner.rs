@@ -49,6 +49,20 @@ pub struct TaskSpawnerSpec {
     /// until it has room; none is dropped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<crate::budget::SpawnerBudget>,
+    /// Create no new Tasks (its running Tasks go on); `axon suspend|resume taskspawner NAME`.
+    /// Items found meanwhile get their Tasks once it is resumed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suspend: bool,
+    /// Stop creating Tasks once this many have been created in all (retries of an item count).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_total_tasks: Option<i64>,
+    /// Labels in priority order: when `maxConcurrency` (or `maxTotalTasks`) leaves fewer slots
+    /// than items want, items with the first label go first, then the second, …, then the
+    /// rest; oldest first within each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub priority_labels: Vec<String>,
 }
 
 /// The source of work items. Exactly one of `githubIssues`, `cron` and `items` is set.
@@ -243,6 +257,8 @@ pub enum TaskSpawnerPhase {
     Running,
     /// Cannot poll; `message` says why.
     Failed,
+    /// `spec.suspend`: creates no Tasks until resumed.
+    Suspended,
 }
 
 impl fmt::Display for TaskSpawnerPhase {
@@ -250,6 +266,7 @@ impl fmt::Display for TaskSpawnerPhase {
         f.write_str(match self {
             TaskSpawnerPhase::Pending => "Pending",
             TaskSpawnerPhase::Running => "Running",
+            TaskSpawnerPhase::Suspended => "Suspended",
             TaskSpawnerPhase::Failed => "Failed",
         })
     }

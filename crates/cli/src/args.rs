@@ -79,6 +79,10 @@ pub enum Command {
     Get(GetArgs),
     /// Delete a resource
     Delete(DeleteArgs),
+    /// Stop a TaskSpawner creating Tasks (its running Tasks go on): suspend taskspawner NAME
+    Suspend(DeleteArgs),
+    /// Let a suspended TaskSpawner create Tasks again: resume taskspawner NAME
+    Resume(DeleteArgs),
     /// View or stream a Task's logs
     Logs(LogsArgs),
     /// Create a resource from flags

@@ -139,6 +139,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Apply(a) => commands::apply::run(g, &a).await?,
         Command::Get(a) => commands::get::run(g, &a).await?,
         Command::Delete(a) => commands::delete::run(g, &a).await?,
+        Command::Suspend(a) => commands::suspend::run(g, &a, true).await?,
+        Command::Resume(a) => commands::suspend::run(g, &a, false).await?,
         Command::Logs(a) => commands::logs::run(g, &a).await?,
         Command::Create(c) => commands::create::run(g, &c).await?,
         Command::Install(a) => commands::install::install(g, &a).await?,

@@ -211,3 +211,91 @@ spec:
             .unwrap_or(false)
     });
 }
+
+/// `axon serve` for the spawner test; killed when dropped.
+struct Serve(std::process::Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawner_status(env: &Env, name: &str) -> (String, String) {
+    let out = env.ok(&["get", "taskspawner", name, "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let s = |p: &str| str_at(&v, p).unwrap_or_default().to_string();
+    (s("/status/phase"), s("/status/message"))
+}
+
+#[test]
+fn a_suspended_spawner_creates_nothing_until_resumed_and_max_total_tasks_holds() {
+    let env = env();
+    let agent = env.agent("quick.sh", "echo done");
+    let yaml = format!(
+        "apiVersion: axon.io/v1alpha1
+kind: TaskSpawner
+metadata: {{name: fleet}}
+spec:
+  pollInterval: 1s
+  suspend: true
+  maxTotalTasks: 2
+  when:
+    items: [{{name: a}}, {{name: b}}, {{name: c}}]
+  taskTemplate:
+    type: claude-code
+    image: {}
+    credentials: {{type: api-key, secretRef: {{name: key}}}}
+    promptTemplate: 'Work on {{{{.Item.name}}}}'
+",
+        agent.display()
+    );
+    let out = apply(&env, &yaml);
+    assert!(out.status.success(), "{}", text(&out));
+    let serve = Serve(
+        env.axon_process()
+            .arg("serve")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("axon serve"),
+    );
+    support::until("the spawner reports itself suspended", || {
+        let (phase, message) = spawner_status(&env, "fleet");
+        phase == "Suspended" && message.contains("suspended: 3 waiting to be resumed")
+    });
+    assert!(
+        env.task_list().is_empty(),
+        "a suspended spawner made a Task"
+    );
+
+    let refused = env.output(&["suspend", "task", "x"]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("only TaskSpawners"),
+        "{}",
+        text(&refused)
+    );
+
+    let out = env.ok(&["resume", "taskspawner", "fleet"]);
+    assert!(out.contains("taskspawner/fleet resumed"), "{out}");
+    support::until("maxTotalTasks reached after two Tasks", || {
+        let (phase, message) = spawner_status(&env, "fleet");
+        phase == "Running" && message.contains("maxTotalTasks 2 reached: 1 items get no Task")
+    });
+    let names: Vec<String> = env
+        .task_list()
+        .iter()
+        .filter_map(|t| str_at(t, "/metadata/name").map(String::from))
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+
+    let out = env.ok(&["suspend", "taskspawner/fleet"]);
+    assert!(out.contains("taskspawner/fleet suspended"), "{out}");
+    support::until("suspended again", || {
+        spawner_status(&env, "fleet").0 == "Suspended"
+    });
+    drop(serve);
+}

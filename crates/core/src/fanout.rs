@@ -520,8 +520,8 @@ mod tests {
                 let items = work_items(&w);
                 let policy = SpawnPolicy {
                     max_concurrency: Some(2),
-                    exclude_labels: Vec::new(),
                     exact_names: true,
+                    ..SpawnPolicy::default()
                 };
                 let plan = plan_spawns("fan", &items, &self.tasks, &self.memory, &policy);
                 let created: Vec<(String, u32)> = plan

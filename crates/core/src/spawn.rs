@@ -53,6 +53,15 @@ pub struct SpawnPolicy {
     /// `spec.when.items`: a Task is named exactly `<spawner>-<ID>` (the rules checked that
     /// this is a valid name at apply), never hashed, so that `dependsOn` can name it.
     pub exact_names: bool,
+    /// `spec.suspend`: no Task is created; items that want one are deferred.
+    pub suspended: bool,
+    /// `spec.maxTotalTasks`: at most this many Tasks in all.
+    pub max_total_tasks: Option<u64>,
+    /// `status.totalTasksCreated` of the last status (the count may also be derived from the
+    /// Tasks and the memory: the larger is used, so a lagging status never lets more through).
+    pub total_created: u64,
+    /// `spec.priorityLabels`: the order in which items get the free slots.
+    pub priority_labels: Vec<String>,
 }
 
 /// A Task to create.
@@ -73,14 +82,55 @@ pub struct PlannedTask {
 pub struct SpawnPlan {
     /// Tasks to create now, oldest item first.
     pub create: Vec<PlannedTask>,
-    /// Items that want a Task but wait for a free slot (`maxConcurrency`).
+    /// Items that want a Task but wait for a free slot (`maxConcurrency`), for the spawner to
+    /// be resumed (`suspend`) or that will not get one (`maxTotalTasks` reached).
     pub deferred: Vec<String>,
+    /// Why items were deferred other than `maxConcurrency`: `suspended` or `maxTotalTasks`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<Hold>,
     /// Items skipped because they carry an excluded label.
     pub excluded: Vec<String>,
     /// Tasks to annotate with [`ANNOTATION_NEEDS_INPUT`].
     pub mark_needs_input: Vec<String>,
     /// Unfinished Tasks of the spawner before this poll.
     pub active_before: u32,
+}
+
+/// What holds items back besides `maxConcurrency`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Hold {
+    /// `spec.suspend`.
+    Suspended,
+    /// `spec.maxTotalTasks` reached.
+    MaxTotalTasks,
+}
+
+/// How many Tasks the spawner made in all, as far as its Tasks and memory tell: per item, the
+/// highest generation seen (each generation is one Task).
+fn created_by_generations(existing: &[SpawnedTask], memory: &HashMap<&str, &ItemMemory>) -> u64 {
+    let mut highest: HashMap<&str, u32> =
+        memory.iter().map(|(id, m)| (*id, m.generation)).collect();
+    for t in existing {
+        if let Some(id) = &t.item_id {
+            let g = highest.entry(id.as_str()).or_default();
+            *g = (*g).max(t.generation);
+        }
+    }
+    highest.values().map(|g| u64::from(*g)).sum()
+}
+
+/// The order in which items get slots: by their first priority label's rank (items without
+/// one last), oldest first within a rank (the discovered order).
+fn priority_order(items: &[WorkItem], priority_labels: &[String]) -> Vec<usize> {
+    let rank = |item: &WorkItem| {
+        priority_labels
+            .iter()
+            .position(|l| item.has_any_label(std::slice::from_ref(l)))
+            .unwrap_or(priority_labels.len())
+    };
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|i| rank(&items[*i]));
+    order
 }
 
 /// Decides what to do for one poll. `items` must be oldest first (that is the order in which
@@ -109,7 +159,14 @@ pub fn plan_spawns(
         active_before,
         ..SpawnPlan::default()
     };
-    for (index, item) in items.iter().enumerate() {
+    let mut total_left = policy.max_total_tasks.map(|max| {
+        let made = policy
+            .total_created
+            .max(created_by_generations(existing, &memory));
+        max.saturating_sub(made)
+    });
+    for index in priority_order(items, &policy.priority_labels) {
+        let item = &items[index];
         let tasks = by_item
             .get(item.id.as_str())
             .map(Vec::as_slice)
@@ -143,11 +200,22 @@ pub fn plan_spawns(
                 last + 1
             }
         };
-        if slots == 0 {
+        let hold = if policy.suspended {
+            Some(Hold::Suspended)
+        } else if total_left == Some(0) {
+            Some(Hold::MaxTotalTasks)
+        } else {
+            None
+        };
+        if hold.is_some() || slots == 0 {
+            plan.held_by = plan.held_by.or(hold);
             plan.deferred.push(item.id.clone());
             continue;
         }
         slots -= 1;
+        if let Some(left) = total_left.as_mut() {
+            *left -= 1;
+        }
         let name = if policy.exact_names {
             format!("{spawner}-{}", item.id)
         } else {
@@ -219,8 +287,78 @@ mod tests {
         SpawnPolicy {
             max_concurrency: max,
             exclude_labels: vec!["axon/needs-input".into()],
-            exact_names: false,
+            ..SpawnPolicy::default()
         }
+    }
+
+    fn created_ids(plan: &SpawnPlan) -> Vec<&str> {
+        plan.create.iter().map(|c| c.item_id.as_str()).collect()
+    }
+
+    #[test]
+    fn suspended_creates_nothing_and_resuming_creates_what_waited() {
+        let items = [item(1, &[]), item(2, &[])];
+        let suspended = SpawnPolicy {
+            suspended: true,
+            ..policy(None)
+        };
+        let plan = plan_spawns("s", &items, &[], &[], &suspended);
+        assert!(plan.create.is_empty());
+        assert_eq!(plan.deferred, ["1", "2"]);
+        assert_eq!(plan.held_by, Some(Hold::Suspended));
+        let plan = plan_spawns("s", &items, &[], &[], &policy(None));
+        assert_eq!(created_ids(&plan), ["1", "2"]);
+        assert_eq!(plan.held_by, None);
+    }
+
+    #[test]
+    fn max_total_tasks_counts_every_task_ever_made_even_when_the_status_lags() {
+        let items = [item(1, &[]), item(2, &[]), item(3, &[])];
+        let capped = |total_created| SpawnPolicy {
+            max_total_tasks: Some(3),
+            total_created,
+            ..policy(None)
+        };
+        // Item 1 had two Tasks (a retry after needs-input), the status says 0 (it lagged):
+        // only one more may be made.
+        let existing = [
+            task("s-1", "1", 1, true, true),
+            task("s-1-r2", "1", 2, true, false),
+        ];
+        let plan = plan_spawns("s", &items, &existing, &[], &capped(0));
+        assert_eq!(created_ids(&plan), ["2"]);
+        assert_eq!(plan.deferred, ["3"]);
+        assert_eq!(plan.held_by, Some(Hold::MaxTotalTasks));
+        // The status knows of more than the Tasks left (TTL deleted them): it wins.
+        let plan = plan_spawns("s", &items, &[], &[], &capped(3));
+        assert!(plan.create.is_empty());
+    }
+
+    #[test]
+    fn priority_labels_hand_out_the_slots_in_order() {
+        let items = [
+            item(1, &[]),
+            item(2, &["p2"]),
+            item(3, &["P1"]),
+            item(4, &["p2"]),
+            item(5, &["p1", "p2"]),
+        ];
+        let plan = plan_spawns(
+            "s",
+            &items,
+            &[],
+            &[],
+            &SpawnPolicy {
+                max_concurrency: Some(3),
+                priority_labels: vec!["p1".into(), "p2".into()],
+                ..policy(None)
+            },
+        );
+        assert_eq!(created_ids(&plan), ["3", "5", "2"]);
+        assert_eq!(plan.deferred, ["4", "1"]);
+        assert_eq!(plan.held_by, None, "maxConcurrency alone");
+        let indexes: Vec<usize> = plan.create.iter().map(|c| c.item_index).collect();
+        assert_eq!(indexes, [2, 4, 1], "each Task renders its own item");
     }
 
     /// Applies a plan the way a driver would: creates Tasks, writes marks.

@@ -172,6 +172,9 @@ fn samples() -> Vec<(String, Value)> {
             poll_interval: None,
             max_concurrency: None,
             budget: None,
+            suspend: false,
+            max_total_tasks: None,
+            priority_labels: Vec::new(),
         },
     );
     ts.metadata.namespace = Some(NS.into());

@@ -55,6 +55,9 @@ fn spawner() -> TaskSpawner {
             poll_interval: None,
             max_concurrency: None,
             budget: None,
+            suspend: false,
+            max_total_tasks: None,
+            priority_labels: Vec::new(),
         },
     );
     ts.metadata.namespace = Some("ns".into());

@@ -30,7 +30,7 @@ use axon_core::cron;
 use axon_core::fanout::{self, ItemWorkspace, WorkspaceAction};
 use axon_core::fanout_status::{ItemTask, summarise};
 use axon_core::plan::GITHUB_TOKEN_KEY;
-use axon_core::spawn::{SpawnCounters, SpawnPolicy, SpawnedTask, plan_spawns};
+use axon_core::spawn::{Hold, SpawnCounters, SpawnPolicy, SpawnedTask, plan_spawns};
 use axon_core::spawn_item::WorkItem;
 use axon_core::spawn_memory::{memory_from_status, memory_to_status, remember};
 use axon_core::spawn_template::{RenderedTemplate, TaskTemplates};
@@ -86,8 +86,10 @@ pub struct PollReport {
     pub created: Vec<String>,
     /// Tasks the decision wanted that already existed (a restart mid-poll).
     pub already_existed: Vec<String>,
-    /// Items waiting for a free slot.
+    /// Items waiting for a free slot, for the spawner to be resumed, or past `maxTotalTasks`.
     pub deferred: Vec<String>,
+    /// What holds the deferred items besides `maxConcurrency`.
+    pub held_by: Option<Hold>,
     /// Items skipped for an excluded label.
     pub excluded: Vec<String>,
     /// Tasks annotated as "item needed input".
@@ -217,6 +219,17 @@ pub fn spawn_policy(spawner: &TaskSpawner) -> SpawnPolicy {
             .map(|g| g.exclude_labels.clone())
             .unwrap_or_default(),
         exact_names: spawner.spec.when.items.is_some(),
+        suspended: spawner.spec.suspend,
+        max_total_tasks: spawner
+            .spec
+            .max_total_tasks
+            .and_then(|m| u64::try_from(m).ok()),
+        total_created: spawner
+            .status
+            .as_ref()
+            .and_then(|s| u64::try_from(s.total_tasks_created).ok())
+            .unwrap_or(0),
+        priority_labels: spawner.spec.priority_labels.clone(),
     }
 }
 
@@ -442,6 +455,7 @@ impl<S: SpawnerPort, C: Clock> Spawner<S, C> {
         let mut report = PollReport {
             discovered: items.len() - plan.excluded.len(),
             deferred: plan.deferred.clone(),
+            held_by: plan.held_by,
             excluded: plan.excluded.clone(),
             ..PollReport::default()
         };
@@ -584,10 +598,14 @@ impl<S: SpawnerPort, C: Clock> Spawner<S, C> {
                 previous.items.as_ref(),
             )
         });
-        status.phase = Some(TaskSpawnerPhase::Running);
+        status.phase = Some(if policy.suspended {
+            TaskSpawnerPhase::Suspended
+        } else {
+            TaskSpawnerPhase::Running
+        });
         status.message = Some(summary(
             &report,
-            policy.max_concurrency,
+            &policy,
             render_failure.as_deref(),
             workspace_failure.as_deref(),
         ));
@@ -875,18 +893,27 @@ enum RenderFailure {
 
 fn summary(
     report: &PollReport,
-    max: Option<u32>,
+    policy: &SpawnPolicy,
     render_failure: Option<&str>,
     workspace_failure: Option<&str>,
 ) -> String {
     let mut parts = vec![format!("{} items discovered", report.discovered)];
     parts.push(format!("{} Tasks created", report.created.len()));
     if !report.deferred.is_empty() {
-        parts.push(format!(
-            "{} waiting for a free slot (maxConcurrency {})",
-            report.deferred.len(),
-            max.unwrap_or(0)
-        ));
+        let n = report.deferred.len();
+        parts.push(match report.held_by {
+            Some(Hold::Suspended) => {
+                format!("suspended: {n} waiting to be resumed (axon resume taskspawner NAME)")
+            }
+            Some(Hold::MaxTotalTasks) => format!(
+                "maxTotalTasks {} reached: {n} items get no Task",
+                policy.max_total_tasks.unwrap_or(0)
+            ),
+            None => format!(
+                "{n} waiting for a free slot (maxConcurrency {})",
+                policy.max_concurrency.unwrap_or(0)
+            ),
+        });
     }
     if !report.excluded.is_empty() {
         parts.push(format!(

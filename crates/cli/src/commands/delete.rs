@@ -10,10 +10,15 @@ use std::process::ExitCode;
 /// What to delete: `KIND NAME...`, or `KIND/NAME...` (then every argument has that form, as
 /// with kubectl).
 pub fn targets(args: &DeleteArgs) -> Result<Vec<(Kind, String)>, CliError> {
+    targets_of("delete", args)
+}
+
+/// [`targets`] for command `verb` (`delete`, `suspend`, `resume`).
+pub fn targets_of(verb: &str, args: &DeleteArgs) -> Result<Vec<(Kind, String)>, CliError> {
     let (kind, first) = axon_api::kind::parse_kind_name(&args.kind).map_err(CliError::Usage)?;
     match first {
         None if args.names.is_empty() => Err(CliError::Usage(format!(
-            "name the {} to delete: axon delete {} NAME... (or {}/NAME...)",
+            "name the {} to {verb}: axon {verb} {} NAME... (or {}/NAME...)",
             kind.plural(),
             args.kind,
             kind.plural().trim_end_matches('s')

@@ -13,5 +13,6 @@ pub mod logs;
 pub mod roles;
 pub mod run;
 pub mod serve;
+pub mod suspend;
 pub mod validate;
 pub mod version;
