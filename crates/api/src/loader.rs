@@ -309,6 +309,12 @@ fn check(resource: &Resource) -> Result<(), (String, String)> {
                         "must name issues and/or pulls".into(),
                     ));
                 }
+                if gh.comment_policy.is_some() && gh.webhook.is_none() {
+                    return Err((
+                        "spec.when.githubIssues.commentPolicy".into(),
+                        "needs spec.when.githubIssues.webhook: comment commands arrive as webhook deliveries".into(),
+                    ));
+                }
             }
             if let Some(interval) = &ts.spec.poll_interval {
                 interval

@@ -5,8 +5,9 @@
 //! path, so that a delivery of an excluded issue marks its Task as needing input instead of
 //! being dropped unseen.
 
+use super::comment_event::CommentEvent;
 use super::issues_event::IssuesEvent;
-use crate::github_filter::accepts;
+use crate::github_filter::{accepts, wants_kind};
 use axon_api::TaskSpawner;
 
 /// The key of a webhook's Secret that holds the shared secret.
@@ -53,6 +54,32 @@ pub fn verdict(spawner: &TaskSpawner, spawner_repo: &str, event: &IssuesEvent) -
     }
     if !accepts(filter, &event.item) {
         return skip("the issue's kind, state or labels do not match githubIssues".into());
+    }
+    Verdict::Take
+}
+
+/// Whether `spawner`, watching `spawner_repo`, takes comment commands on `event`'s item: it
+/// opted in (`commentPolicy`), watches the repository, and its `types` take the item's kind.
+/// The labels and state filters do not apply: a command is an explicit request.
+pub fn comment_verdict(spawner: &TaskSpawner, spawner_repo: &str, event: &CommentEvent) -> Verdict {
+    let skip = |why: String| Verdict::Skip(why);
+    let Some(filter) = spawner.spec.when.github_issues.as_ref() else {
+        return skip("not a githubIssues spawner".into());
+    };
+    if filter.webhook.is_none() || filter.comment_policy.is_none() {
+        return skip("comment commands not enabled (spec.when.githubIssues.commentPolicy)".into());
+    }
+    if !spawner_repo.eq_ignore_ascii_case(&event.repository) {
+        return skip(format!(
+            "watches {spawner_repo}, the comment is on {}",
+            event.repository
+        ));
+    }
+    if !wants_kind(filter, event.item.kind) {
+        return skip(format!(
+            "takes no {} (spec.when.githubIssues.types)",
+            event.item.kind.as_str()
+        ));
     }
     Verdict::Take
 }
@@ -159,6 +186,58 @@ mod tests {
         other repository: Skip("watches octo/other, the delivery is for Octo/Hello")
         no webhook: Skip("webhooks not enabled (spec.when.githubIssues.webhook)")
         cron spawner: Skip("not a githubIssues spawner")
+        "#);
+    }
+
+    #[test]
+    fn comment_verdicts() {
+        let body = |pull: bool| {
+            format!(
+                r#"{{"action": "created", "issue": {{"number": 1, "title": "t", "state": "closed",
+                  "html_url": "u", "labels": []{}}},
+                  "comment": {{"id": 1, "body": "/axon run", "user": {{"login": "u"}}}},
+                  "repository": {{"full_name": "Octo/Hello"}}}}"#,
+                if pull { r#", "pull_request": {}"# } else { "" }
+            )
+        };
+        let issue = crate::webhook::comment_event::parse(body(false).as_bytes()).expect("parses");
+        let pull = crate::webhook::comment_event::parse(body(true).as_bytes()).expect("parses");
+        let hook = "webhook: {secretRef: {name: hook}}";
+        let commands = spawner(&format!(
+            "{{githubIssues: {{labels: [axon], {hook}, commentPolicy: {{}}}}}}"
+        ));
+        let pulls = spawner(&format!(
+            "{{githubIssues: {{types: [pulls], {hook}, commentPolicy: {{}}}}}}"
+        ));
+        let no_commands = spawner(&format!("{{githubIssues: {{{hook}}}}}"));
+        let lines = [
+            format!(
+                "unlabelled closed issue: {:?}",
+                comment_verdict(&commands, "octo/hello", &issue)
+            ),
+            format!(
+                "a PR, issues only: {:?}",
+                comment_verdict(&commands, "octo/hello", &pull)
+            ),
+            format!(
+                "a PR, pulls: {:?}",
+                comment_verdict(&pulls, "octo/hello", &pull)
+            ),
+            format!(
+                "other repository: {:?}",
+                comment_verdict(&commands, "octo/x", &issue)
+            ),
+            format!(
+                "no commentPolicy: {:?}",
+                comment_verdict(&no_commands, "octo/hello", &issue)
+            ),
+        ];
+        insta::assert_snapshot!(lines.join("\n"), @r#"
+        unlabelled closed issue: Take
+        a PR, issues only: Skip("takes no PR (spec.when.githubIssues.types)")
+        a PR, pulls: Take
+        other repository: Skip("watches octo/x, the comment is on Octo/Hello")
+        no commentPolicy: Skip("comment commands not enabled (spec.when.githubIssues.commentPolicy)")
         "#);
     }
 }

@@ -1,8 +1,12 @@
 //! GitHub webhook deliveries, decided without I/O: whether a request is a delivery at all
 //! ([`envelope`]), whether GitHub signed it with the spawner's secret ([`signature`]), what it
-//! says ([`issues_event`]) and which TaskSpawners it concerns ([`matching`]). The receiver in
+//! says ([`issues_event`], [`comment_event`] with its [`comment_command`]), who may command
+//! ([`comment_policy`]) and which TaskSpawners it concerns ([`matching`]). The receiver in
 //! `axon serve --listen` only reads the request, the secrets and the store, and acts.
 
+pub mod comment_command;
+pub mod comment_event;
+pub mod comment_policy;
 pub mod envelope;
 pub mod issues_event;
 pub mod matching;
