@@ -45,8 +45,8 @@ pub use task::{
 };
 pub use task_spawner::{
     CommentPolicy, Cron, GitHubIssues, GitHubWebhook, IssueState, ItemResult, ItemType,
-    ItemsSummary, RepoPermission, SpawnedItem, TaskSpawner, TaskSpawnerPhase, TaskSpawnerSpec,
-    TaskSpawnerStatus, TaskTemplate, When,
+    ItemsSummary, RepoPermission, ReviewState, SpawnedItem, TaskSpawner, TaskSpawnerPhase,
+    TaskSpawnerSpec, TaskSpawnerStatus, TaskTemplate, When,
 };
 pub use workspace::{Workspace, WorkspaceFile, WorkspaceSpec};
 

@@ -740,6 +740,8 @@ mod tests {
             "{webhook: {secretRef: {name: hook}}, commentPolicy: {minimumPermission: owner}}",
             "{webhook: {secretRef: {name: hook}}, commentPolicy: {allowedUsers: ['-x', 'a b']}}",
             "{webhook: {secretRef: {name: hook}}, commentPolicy: {allowedTeams: ['Octo/Core', 'a/b/c']}}",
+            "{webhook: {secretRef: {name: hook}, reviewStates: [changes_requested]}}",
+            "{types: [pulls], webhook: {secretRef: {name: hook}, reviewStates: [dismissed]}}",
         ]
         .iter()
         .map(|g| {

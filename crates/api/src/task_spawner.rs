@@ -180,6 +180,35 @@ pub struct GitHubWebhook {
     /// Secret whose `WEBHOOK_SECRET` key is the webhook's secret in GitHub: deliveries whose
     /// `X-Hub-Signature-256` it does not verify are refused (401).
     pub secret_ref: crate::common::SecretReference,
+    /// With `types` including `pulls`: also take `pull_request_review` deliveries (a review
+    /// submitted) whose state is one of these: `approved`, `changes_requested`, `commented`.
+    /// Empty (default): reviews start nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 3))]
+    pub review_states: Vec<ReviewState>,
+}
+
+/// The state of a submitted pull request review.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewState {
+    /// Approved.
+    Approved,
+    /// Changes requested.
+    ChangesRequested,
+    /// Commented without a verdict.
+    Commented,
+}
+
+impl ReviewState {
+    /// The state as GitHub's webhook spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewState::Approved => "approved",
+            ReviewState::ChangesRequested => "changes_requested",
+            ReviewState::Commented => "commented",
+        }
+    }
 }
 
 fn default_types() -> Vec<ItemType> {

@@ -12,17 +12,20 @@
 //! with an `/axon` command in a new comment by a person is claimed the same way, then each
 //! such spawner with `commentPolicy` that watches the repository asks GitHub whether the
 //! commenter may and carries the command out (`axon_spawner::deliver_command`). `ping` is
-//! answered, other events are acknowledged (202) and ignored.
+//! answered, other events are acknowledged (202) and ignored. `pull_request` and
+//! `pull_request_review` deliveries go the way of `issues`, for spawners whose `types` take
+//! pull requests (and, for reviews, whose `webhook.reviewStates` take the review's state).
 
 use axon_api::{Kind, Resource, TaskSpawner};
+use axon_core::spawn_item::WorkItem;
 use axon_core::webhook::envelope::{
     self, DELIVERY_HEADER, EVENT_HEADER, Event, MAX_BODY_BYTES, Rejection, Route,
 };
 use axon_core::webhook::matching::{
-    Verdict, WEBHOOK_SECRET_KEY, comment_verdict, verdict, webhook_secret,
+    Verdict, WEBHOOK_SECRET_KEY, comment_verdict, pull_verdict, verdict, webhook_secret,
 };
 use axon_core::webhook::signature::{self, SIGNATURE_HEADER, SignatureError};
-use axon_core::webhook::{comment_event, issues_event};
+use axon_core::webhook::{comment_event, issues_event, pull_request_event};
 use axon_local::LocalBackend;
 use axon_port::SpawnerPort;
 use axon_spawner::{
@@ -243,8 +246,10 @@ async fn handle(backend: &LocalBackend, req: Request<Incoming>) -> Response<Full
         Route::Delivery { event, delivery } => (event, delivery),
     };
     match event {
-        Event::Issues => issues(backend, &spawners, &body, &delivery).await,
         Event::IssueComment => comment(backend, &spawners, &body, &delivery).await,
+        Event::Issues | Event::PullRequest | Event::PullRequestReview => {
+            item_event(backend, &spawners, event, &body, &delivery).await
+        }
     }
 }
 
@@ -346,19 +351,66 @@ async fn comment(
     text(200, format!("delivery {delivery}\n{}", lines.join("\n")))
 }
 
-/// An `issues` delivery: each verified spawner whose filter takes the issue runs the poll's
-/// spawn decision for it.
-async fn issues(
+/// An `issues`, `pull_request` or `pull_request_review` delivery, read.
+enum ItemDelivery {
+    Issue(issues_event::IssuesEvent),
+    Pull(pull_request_event::PullRequestEvent),
+}
+
+impl ItemDelivery {
+    /// Reads an item event's body; the error is the reason for a 400.
+    fn parse(event: Event, body: &[u8]) -> Result<ItemDelivery, String> {
+        match event {
+            Event::Issues => issues_event::parse(body)
+                .map(ItemDelivery::Issue)
+                .map_err(|e| e.to_string()),
+            Event::PullRequest => pull_request_event::parse_pull_request(body)
+                .map(ItemDelivery::Pull)
+                .map_err(|e| e.to_string()),
+            Event::PullRequestReview => pull_request_event::parse_review(body)
+                .map(ItemDelivery::Pull)
+                .map_err(|e| e.to_string()),
+            Event::IssueComment => Err("issue_comment is not an item event".into()),
+        }
+    }
+
+    fn item(&self) -> &WorkItem {
+        match self {
+            ItemDelivery::Issue(e) => &e.item,
+            ItemDelivery::Pull(e) => &e.item,
+        }
+    }
+
+    fn comments(&self) -> u64 {
+        match self {
+            ItemDelivery::Issue(e) => e.comments,
+            ItemDelivery::Pull(e) => e.comments,
+        }
+    }
+
+    /// Whether `spawner`, watching `repo`, takes it.
+    fn verdict(&self, spawner: &TaskSpawner, repo: &str) -> Verdict {
+        match self {
+            ItemDelivery::Issue(e) => verdict(spawner, repo, e),
+            ItemDelivery::Pull(e) => pull_verdict(spawner, repo, e),
+        }
+    }
+}
+
+/// An `issues`, `pull_request` or `pull_request_review` delivery: each verified spawner
+/// whose filter takes the item runs the poll's spawn decision for it.
+async fn item_event(
     backend: &LocalBackend,
     spawners: &[TaskSpawner],
+    event: Event,
     body: &[u8],
     delivery: &str,
 ) -> Response<Full<Bytes>> {
-    let event = match issues_event::parse(body) {
-        Ok(e) => e,
-        Err(e) => return text(400, e.to_string()),
+    let d = match ItemDelivery::parse(event, body) {
+        Ok(d) => d,
+        Err(why) => return text(400, why),
     };
-    if let Some(answer) = claim(backend, delivery, Event::Issues) {
+    if let Some(answer) = claim(backend, delivery, event) {
         return answer;
     }
     let mut lines = Vec::new();
@@ -368,11 +420,11 @@ async fn issues(
             lines.push(format!("{name}: its Workspace's repository cannot be read"));
             continue;
         };
-        if let Verdict::Skip(why) = verdict(spawner, &repo, &event) {
+        if let Verdict::Skip(why) = d.verdict(spawner, &repo) {
             lines.push(format!("{name}: skipped: {why}"));
             continue;
         }
-        match deliver_item(backend, spawner, &event.item, event.comments).await {
+        match deliver_item(backend, spawner, d.item(), d.comments()).await {
             Ok(d) => {
                 for t in &d.created {
                     tracing::info!(spawner = %name, task = %t, %delivery, "webhook created Task");

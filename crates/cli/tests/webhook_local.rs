@@ -7,7 +7,9 @@
 //! an excluded label gets no Task; other events and content types are turned away. And
 //! `/axon` comment commands: refused below the commenter permission the spawner asks for (with
 //! a reply), ignored when edited, quoted, in code or by a bot, one Task per comment however
-//! often it is delivered, the extra prompt in `{{.Command.Args}}`.
+//! often it is delivered, the extra prompt in `{{.Command.Args}}`. And pull requests:
+//! `pull_request` and `pull_request_review` deliveries make the poll's Task for a pull request,
+//! reviews only in the states the spawner lists.
 
 mod support;
 
@@ -262,7 +264,7 @@ spec:
     assert_eq!(status, 415);
     let ping = br#"{"zen": "Keep it logically awesome.", "hook_id": 1}"#;
     assert_eq!(deliver(addr, "ping", "p-1", Some(SECRET), ping).0, 200);
-    let (status, text) = deliver(addr, "pull_request", "pr-1", Some(SECRET), &body);
+    let (status, text) = deliver(addr, "check_run", "cr-1", Some(SECRET), &body);
     assert_eq!(status, 202, "{text}");
     assert!(task_names(&env).is_empty(), "{:?}", task_names(&env));
     // None of the refused deliveries used up the delivery id.
@@ -601,4 +603,140 @@ spec:
     assert_eq!(task_names(&env), ["cmds-1", "cmds-1-c1002", "cmds-2"]);
     assert_eq!(gh.posted_comments().len(), 1);
     assert!(!serve.log().contains(SECRET));
+}
+
+/// The `event` example for `action` (`pull_request` or `pull_request_review`), about pull
+/// request `number` with `labels`, and for a review, in `state`.
+fn pull_payload(
+    event: &str,
+    action: &str,
+    number: u64,
+    labels: &[&str],
+    state: Option<&str>,
+) -> Vec<u8> {
+    let dir = webhook_examples_dir();
+    let mut payload = example(&dir, event, action).unwrap_or_else(|e| panic!("{e}"));
+    payload["number"] = number.into();
+    payload["pull_request"]["number"] = number.into();
+    payload["pull_request"]["labels"] = labels
+        .iter()
+        .map(|l| serde_json::json!({"name": l, "color": "d73a4a", "default": false}))
+        .collect::<Vec<_>>()
+        .into();
+    if let Some(s) = state {
+        payload["review"]["state"] = s.into();
+    }
+    serde_json::to_vec(&payload).expect("json")
+}
+
+#[test]
+fn pull_request_and_review_webhooks_make_the_polls_tasks() {
+    let env = Env::builder("webhook-pulls")
+        .config("backend: local\n")
+        .build();
+    let gh = FakeGitHub::start().expect("fake GitHub");
+    let git = GitServer::start().expect("git daemon");
+    let repo = hello_world(&git);
+    let agent = env.agent("agent.sh", "echo \"reviewing: $1\"\nexit 0");
+    env.create_secret("key", "ANTHROPIC_API_KEY", "sk-x");
+    env.create_secret("hook", "WEBHOOK_SECRET", SECRET);
+    let manifests = env.root().join("spawner.yaml");
+    std::fs::write(
+        &manifests,
+        format!(
+            r#"apiVersion: axon.io/v1alpha1
+kind: Workspace
+metadata:
+  name: ws
+spec:
+  repo: {repo}
+  ref: main
+---
+apiVersion: axon.io/v1alpha1
+kind: TaskSpawner
+metadata:
+  name: prs
+spec:
+  pollInterval: 1s
+  when:
+    githubIssues:
+      types: [pulls]
+      labels: [bug]
+      webhook:
+        secretRef:
+          name: hook
+        reviewStates: [changes_requested]
+  taskTemplate:
+    type: claude-code
+    image: {agent}
+    credentials:
+      type: api-key
+      secretRef:
+        name: key
+    workspaceRef:
+      name: ws
+    promptTemplate: "Review #{{{{.Number}}}}: {{{{.Title}}}} ({{{{.Kind}}}})"
+"#,
+            agent = agent.display()
+        ),
+    )
+    .expect("manifests");
+    env.ok(&["apply", "-f", &manifests.to_string_lossy()]);
+    let serve = Serve::start(&env, &gh);
+    let addr = serve.addr;
+    let send = |event: &str, delivery: &str, body: &[u8]| {
+        let (status, text) = deliver(addr, event, delivery, Some(SECRET), body);
+        assert_eq!(status, 200, "{text}");
+        text
+    };
+
+    // Opened: the pull request's Task; its redelivery and a later push: nothing more.
+    let opened = pull_payload("pull_request", "opened", 2, &["bug"], None);
+    let text = send("pull_request", "pr-opened", &opened);
+    assert!(text.contains("prs: created Task prs-2"), "{text}");
+    assert_eq!(
+        env.task("prs-2").expect("prs-2")["spec"]["prompt"].as_str(),
+        Some("Review #2: Update the README with new information. (PR)")
+    );
+    assert!(send("pull_request", "pr-opened", &opened).contains("already taken"));
+    let pushed = pull_payload("pull_request", "synchronize", 2, &["bug"], None);
+    let text = send("pull_request", "pr-sync", &pushed);
+    assert!(text.contains("Task prs-2 already exists"), "{text}");
+    // Closed, or without the label: nothing.
+    let closed = pull_payload("pull_request", "closed", 3, &["bug"], None);
+    assert!(send("pull_request", "pr-closed", &closed).contains("starts nothing"));
+    let unlabelled = pull_payload("pull_request", "ready_for_review", 3, &[], None);
+    assert!(send("pull_request", "pr-ready", &unlabelled).contains("skipped"));
+
+    // Reviews: only the states the spawner lists.
+    let commented = pull_payload("pull_request_review", "submitted", 4, &["bug"], None);
+    let text = send("pull_request_review", "rv-commented", &commented);
+    assert!(text.contains("review state \"commented\""), "{text}");
+    let changes = pull_payload(
+        "pull_request_review",
+        "submitted",
+        4,
+        &["bug"],
+        Some("changes_requested"),
+    );
+    let text = send("pull_request_review", "rv-changes", &changes);
+    assert!(text.contains("prs: created Task prs-4"), "{text}");
+    assert_eq!(task_names(&env), ["prs-2", "prs-4"]);
+
+    // The poll lists the same pull requests: no second Task for #2, one for the new #3, and
+    // the webhook for #3 then finds it.
+    gh.add_issue("an issue", "", &["bug"]);
+    gh.add_pull("Update the README with new information.", "", &["bug"]);
+    gh.add_pull("third", "", &["bug"]);
+    assert!(
+        poll(Duration::from_secs(30), || task_names(&env).len() == 3),
+        "the poll made no Task for #3: {:?} {}",
+        task_names(&env),
+        serve.log()
+    );
+    assert_eq!(task_names(&env), ["prs-2", "prs-3", "prs-4"]);
+    let reopened = pull_payload("pull_request", "reopened", 3, &["bug"], None);
+    let text = send("pull_request", "pr-3", &reopened);
+    assert!(text.contains("Task prs-3 already exists"), "{text}");
+    assert_eq!(task_names(&env), ["prs-2", "prs-3", "prs-4"]);
 }

@@ -1,4 +1,5 @@
-//! One GitHub item delivered by a webhook, run through the same spawn decision as a poll.
+//! One GitHub item (an issue or a pull request) delivered by a webhook, run through the same
+//! spawn decision as a poll.
 //!
 //! A delivery carries one issue; the decision ([`plan_spawns`]) sees it with the spawner's
 //! Tasks and memory exactly as a poll would, so the Task gets the same name (a poll and a

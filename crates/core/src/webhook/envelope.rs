@@ -102,6 +102,10 @@ pub enum Event {
     Issues,
     /// `issue_comment`: a comment on an issue or pull request (`/axon` commands).
     IssueComment,
+    /// `pull_request`: a pull request opened, pushed to, labelled, …
+    PullRequest,
+    /// `pull_request_review`: a review submitted.
+    PullRequestReview,
 }
 
 impl Event {
@@ -110,6 +114,8 @@ impl Event {
         match self {
             Event::Issues => "issues",
             Event::IssueComment => "issue_comment",
+            Event::PullRequest => "pull_request",
+            Event::PullRequestReview => "pull_request_review",
         }
     }
 
@@ -117,6 +123,8 @@ impl Event {
         match event {
             "issues" => Some(Event::Issues),
             "issue_comment" => Some(Event::IssueComment),
+            "pull_request" => Some(Event::PullRequest),
+            "pull_request_review" => Some(Event::PullRequestReview),
             _ => None,
         }
     }
@@ -213,6 +221,7 @@ mod tests {
             (Some("ping"), None),
             (Some("pull_request"), Some(guid)),
             (Some("issue_comment"), Some(guid)),
+            (Some("check_run"), Some(guid)),
             (None, Some(guid)),
             (Some("issues"), None),
             (Some("issues"), Some("a b")),
@@ -225,8 +234,9 @@ mod tests {
         insta::assert_snapshot!(lines.join("\n"), @r#"
         Some("issues") Some(36): Ok(Delivery { event: Issues, delivery: "72d3162e-cc78-11e3-81ab-4c9367dc0958" })
         Some("ping") None: Ok(Ping)
-        Some("pull_request") Some(36): Ok(Ignored { event: "pull_request" })
+        Some("pull_request") Some(36): Ok(Delivery { event: PullRequest, delivery: "72d3162e-cc78-11e3-81ab-4c9367dc0958" })
         Some("issue_comment") Some(36): Ok(Delivery { event: IssueComment, delivery: "72d3162e-cc78-11e3-81ab-4c9367dc0958" })
+        Some("check_run") Some(36): Ok(Ignored { event: "check_run" })
         None Some(36): Err(Rejection { status: 400, message: "missing X-GitHub-Event header" })
         Some("issues") None: Err(Rejection { status: 400, message: "missing X-GitHub-Delivery header" })
         Some("issues") Some(3): Err(Rejection { status: 400, message: "X-GitHub-Delivery must be at most 128 letters, digits, '-' or '_'" })
