@@ -601,6 +601,24 @@ spec:
     );
     assert!(text.contains("nothing to cancel"), "{text}");
     assert_eq!(task_names(&env), ["cmds-1", "cmds-1-c1002", "cmds-2"]);
+    // GitHub rate-limits the permission check: 503 and the delivery is not used up, so
+    // GitHub's redelivery of it creates the Task once GitHub answers again.
+    let reset = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64 + 3600)
+        .unwrap_or(0);
+    gh.rate_limit_next(1_000_000, reset);
+    let limited = comment_payload("created", 5001, "Codertocat", 5, "/axon run");
+    let (status, text) = deliver(addr, "issue_comment", "c-limited", Some(SECRET), &limited);
+    assert_eq!(status, 503, "{text}");
+    assert!(text.contains("rate limit"), "{text}");
+    gh.rate_limit_next(0, 0);
+    let text = send("c-limited", &limited);
+    assert!(text.contains("cmds: created Task cmds-5"), "{text}");
+    assert_eq!(
+        task_names(&env),
+        ["cmds-1", "cmds-1-c1002", "cmds-2", "cmds-5"]
+    );
     assert_eq!(gh.posted_comments().len(), 1);
     assert!(!serve.log().contains(SECRET));
 }
