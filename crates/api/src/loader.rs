@@ -309,6 +309,24 @@ fn check(resource: &Resource) -> Result<(), (String, String)> {
                         "must name issues and/or pulls".into(),
                     ));
                 }
+                if gh
+                    .webhook
+                    .as_ref()
+                    .is_some_and(|w| !w.review_states.is_empty())
+                    && !gh.types.contains(&crate::ItemType::Pulls)
+                {
+                    return Err((
+                        "spec.when.githubIssues.webhook.reviewStates".into(),
+                        "takes pull request reviews: add pulls to spec.when.githubIssues.types"
+                            .into(),
+                    ));
+                }
+                if gh.comment_policy.is_some() && gh.webhook.is_none() {
+                    return Err((
+                        "spec.when.githubIssues.commentPolicy".into(),
+                        "needs spec.when.githubIssues.webhook: comment commands arrive as webhook deliveries".into(),
+                    ));
+                }
             }
             if let Some(interval) = &ts.spec.poll_interval {
                 interval

@@ -429,6 +429,44 @@ pub fn check_file_path(path: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A GitHub login: 1 to 39 letters, digits or single hyphens, not starting or ending with one.
+pub fn check_github_login(login: &str) -> Result<(), String> {
+    let ok = !login.is_empty()
+        && login.len() <= 39
+        && login
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !login.starts_with('-')
+        && !login.ends_with('-')
+        && !login.contains("--");
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{login:?} is not a GitHub login: 1 to 39 letters, digits or single hyphens, not at either end"
+        ))
+    }
+}
+
+/// A GitHub team: `org/team-slug`, or `team-slug` (of the repository's owner).
+pub fn check_github_team(team: &str) -> Result<(), String> {
+    let (org, slug) = match team.split_once('/') {
+        Some((o, s)) => (Some(o), s),
+        None => (None, team),
+    };
+    let slug_ok = !slug.is_empty()
+        && slug.len() <= 100
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if org.is_some_and(|o| check_github_login(o).is_err()) || !slug_ok {
+        return Err(format!(
+            "{team:?} is not a GitHub team: write org/team-slug (the slug as in the team's URL: lowercase letters, digits, '-', '_'), or team-slug for a team of the repository's owner"
+        ));
+    }
+    Ok(())
+}
+
 /// Every broken rule of a resource, in field order (empty: none).
 pub fn violations(resource: &Resource) -> Vec<Violation> {
     let mut out = Vec::new();
@@ -458,6 +496,28 @@ pub fn violations(resource: &Resource) -> Vec<Violation> {
                     "spec.when.githubIssues.webhook.secretRef.name",
                     check_reference_name(&w.secret_ref.name, "Secret"),
                 );
+            }
+            if let Some(p) = ts
+                .spec
+                .when
+                .github_issues
+                .as_ref()
+                .and_then(|g| g.comment_policy.as_ref())
+            {
+                for (i, u) in p.allowed_users.iter().enumerate() {
+                    push(
+                        &mut out,
+                        &format!("spec.when.githubIssues.commentPolicy.allowedUsers[{i}]"),
+                        check_github_login(u),
+                    );
+                }
+                for (i, t) in p.allowed_teams.iter().enumerate() {
+                    push(
+                        &mut out,
+                        &format!("spec.when.githubIssues.commentPolicy.allowedTeams[{i}]"),
+                        check_github_team(t),
+                    );
+                }
             }
             if let Some(b) = &ts.spec.budget {
                 for (field, reason) in spawner_budget_violations(b) {
@@ -760,6 +820,54 @@ mod tests {
         for bad in ["a.b", "A", "-a", "a-", "", "a_b"] {
             assert!(check_label_name(bad, "Task").is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn comment_policy_needs_a_webhook_and_names_users_and_teams() {
+        let spawner = |github: &str| {
+            format!(
+                "apiVersion: axon.io/v1alpha1\nkind: TaskSpawner\nmetadata: {{name: s}}\nspec:\n  when: {{githubIssues: {github}}}\n  taskTemplate:\n    type: codex\n    credentials: {{type: api-key, secretRef: {{name: c}}}}\n    workspaceRef: {{name: w}}\n"
+            )
+        };
+        let ok = spawner(
+            "{webhook: {secretRef: {name: hook}}, commentPolicy: {minimumPermission: triage, allowedUsers: [octo-cat], allowedTeams: [octo/core_team, reviewers], replyOnDenied: true}}",
+        );
+        let loaded = crate::loader::load_str("s.yaml", &ok).expect("loads");
+        let crate::Resource::TaskSpawner(s) = &loaded[0].resource else {
+            panic!("not a TaskSpawner");
+        };
+        let p = s
+            .spec
+            .when
+            .github_issues
+            .as_ref()
+            .and_then(|g| g.comment_policy.clone());
+        assert_eq!(
+            p.map(|p| p.minimum_permission),
+            Some(crate::RepoPermission::Triage)
+        );
+        let errors: Vec<String> = [
+            "{commentPolicy: {}}",
+            "{webhook: {secretRef: {name: hook}}, commentPolicy: {minimumPermission: owner}}",
+            "{webhook: {secretRef: {name: hook}}, commentPolicy: {allowedUsers: ['-x', 'a b']}}",
+            "{webhook: {secretRef: {name: hook}}, commentPolicy: {allowedTeams: ['Octo/Core', 'a/b/c']}}",
+            "{webhook: {secretRef: {name: hook}, reviewStates: [changes_requested]}}",
+            "{types: [pulls], webhook: {secretRef: {name: hook}, reviewStates: [dismissed]}}",
+        ]
+        .iter()
+        .map(|g| {
+            crate::loader::load_str("s.yaml", &spawner(g))
+                .expect_err("refused")
+                .to_string()
+        })
+        .collect();
+        insta::assert_snapshot!(errors.join("\n"));
+        assert!(crate::RepoPermission::Maintain > crate::RepoPermission::Write);
+        assert_eq!(
+            crate::RepoPermission::from_github("push"),
+            Some(crate::RepoPermission::Write)
+        );
+        assert_eq!(crate::RepoPermission::from_github("none"), None);
     }
 
     #[test]

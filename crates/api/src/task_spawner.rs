@@ -70,6 +70,7 @@ pub struct TaskSpawnerSpec {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("(has(self.githubIssues) ? 1 : 0) + (has(self.cron) ? 1 : 0) + (has(self.items) ? 1 : 0) == 1").message("exactly one source must be set: githubIssues, cron or items"))]
 #[x_kube(validation = Rule::new("!has(self.itemKey) || has(self.items)").message("itemKey is only used with items"))]
+#[x_kube(validation = Rule::new("!has(self.githubIssues) || !has(self.githubIssues.commentPolicy) || has(self.githubIssues.webhook)").message("githubIssues.commentPolicy needs githubIssues.webhook: comment commands arrive as webhook deliveries"))]
 pub struct When {
     /// Create a Task per GitHub issue or pull request of the Workspace's repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -110,6 +111,80 @@ pub struct GitHubIssues {
     /// `WEBHOOK_SECRET`. Polling goes on as the safety net; both name a Task alike.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<GitHubWebhook>,
+    /// Also take `/axon run [extra prompt]`, `/axon retry` and `/axon cancel` comments on the
+    /// repository's issues and pull requests (`issue_comment` deliveries; needs `webhook`),
+    /// from commenters this policy allows. Present (even `{}`) turns commands on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment_policy: Option<CommentPolicy>,
+}
+
+/// Who may command a spawner with `/axon …` comments. A commenter is allowed when listed in
+/// `allowedUsers`, when an active member of a team in `allowedTeams`, or when their
+/// permission on the repository is at least `minimumPermission`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommentPolicy {
+    /// The least repository permission a commenter needs: `read`, `triage`, `write` (default),
+    /// `maintain` or `admin`.
+    #[serde(default)]
+    pub minimum_permission: RepoPermission,
+    /// GitHub logins allowed whatever their permission; at most 100.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    pub allowed_users: Vec<String>,
+    /// Teams (`org/team-slug`, or `team-slug` of the repository's owner) whose active members
+    /// are allowed whatever their permission; at most 20 (one request each per command).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub allowed_teams: Vec<String>,
+    /// Answer a refused command with a comment saying why (default: refuse silently).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reply_on_denied: bool,
+}
+
+/// A commenter's permission on a repository, weakest first.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum RepoPermission {
+    /// Read (and open issues, comment).
+    Read,
+    /// Triage issues and pull requests.
+    Triage,
+    /// Push to the repository.
+    #[default]
+    Write,
+    /// Manage the repository without admin rights.
+    Maintain,
+    /// Everything.
+    Admin,
+}
+
+impl RepoPermission {
+    /// The name GitHub uses (`role_name` of the permission API).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepoPermission::Read => "read",
+            RepoPermission::Triage => "triage",
+            RepoPermission::Write => "write",
+            RepoPermission::Maintain => "maintain",
+            RepoPermission::Admin => "admin",
+        }
+    }
+
+    /// Parses GitHub's `role_name` or legacy `permission` (`pull`/`push` too); `None` for
+    /// `none` and custom roles.
+    pub fn from_github(s: &str) -> Option<RepoPermission> {
+        match s {
+            "read" | "pull" => Some(RepoPermission::Read),
+            "triage" => Some(RepoPermission::Triage),
+            "write" | "push" => Some(RepoPermission::Write),
+            "maintain" => Some(RepoPermission::Maintain),
+            "admin" => Some(RepoPermission::Admin),
+            _ => None,
+        }
+    }
 }
 
 /// Webhook deliveries for a `githubIssues` source.
@@ -119,6 +194,35 @@ pub struct GitHubWebhook {
     /// Secret whose `WEBHOOK_SECRET` key is the webhook's secret in GitHub: deliveries whose
     /// `X-Hub-Signature-256` it does not verify are refused (401).
     pub secret_ref: crate::common::SecretReference,
+    /// With `types` including `pulls`: also take `pull_request_review` deliveries (a review
+    /// submitted) whose state is one of these: `approved`, `changes_requested`, `commented`.
+    /// Empty (default): reviews start nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 3))]
+    pub review_states: Vec<ReviewState>,
+}
+
+/// The state of a submitted pull request review.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewState {
+    /// Approved.
+    Approved,
+    /// Changes requested.
+    ChangesRequested,
+    /// Commented without a verdict.
+    Commented,
+}
+
+impl ReviewState {
+    /// The state as GitHub's webhook spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewState::Approved => "approved",
+            ReviewState::ChangesRequested => "changes_requested",
+            ReviewState::Commented => "commented",
+        }
+    }
 }
 
 fn default_types() -> Vec<ItemType> {

@@ -8,19 +8,29 @@
 //! in the store before anything is created (a redelivery is answered 200 and does nothing),
 //! then each spawner whose secret verified it, that watches its repository and whose filter
 //! takes the issue runs the spawn decision for it (`axon_spawner::deliver_item`), creating
-//! the Task the poll would create, under the same name. `ping` is answered, other events are
-//! acknowledged (202) and ignored.
+//! the Task the poll would create, under the same name. A verified `issue_comment` delivery
+//! with an `/axon` command in a new comment by a person is claimed the same way, then each
+//! such spawner with `commentPolicy` that watches the repository asks GitHub whether the
+//! commenter may and carries the command out (`axon_spawner::deliver_command`). `ping` is
+//! answered, other events are acknowledged (202) and ignored. `pull_request` and
+//! `pull_request_review` deliveries go the way of `issues`, for spawners whose `types` take
+//! pull requests (and, for reviews, whose `webhook.reviewStates` take the review's state).
 
 use axon_api::{Kind, Resource, TaskSpawner};
+use axon_core::spawn_item::WorkItem;
 use axon_core::webhook::envelope::{
-    self, DELIVERY_HEADER, EVENT_HEADER, MAX_BODY_BYTES, Rejection, Route,
+    self, DELIVERY_HEADER, EVENT_HEADER, Event, MAX_BODY_BYTES, Rejection, Route,
 };
-use axon_core::webhook::issues_event;
-use axon_core::webhook::matching::{Verdict, WEBHOOK_SECRET_KEY, verdict, webhook_secret};
+use axon_core::webhook::matching::{
+    Verdict, WEBHOOK_SECRET_KEY, comment_verdict, pull_verdict, verdict, webhook_secret,
+};
 use axon_core::webhook::signature::{self, SIGNATURE_HEADER, SignatureError};
+use axon_core::webhook::{comment_event, issues_event, pull_request_event};
 use axon_local::LocalBackend;
 use axon_port::SpawnerPort;
-use axon_spawner::{RepoRef, deliver_item};
+use axon_spawner::{
+    Commanded, GithubClient, RepoRef, SystemClock, deliver_command, deliver_item, github_config,
+};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -225,7 +235,7 @@ async fn handle(backend: &LocalBackend, req: Request<Incoming>) -> Response<Full
         Ok(r) => r,
         Err(r) => return rejected(r),
     };
-    let delivery = match route {
+    let (event, delivery) = match route {
         Route::Ping => return text(200, "pong"),
         Route::Ignored { event } => {
             return text(
@@ -233,29 +243,188 @@ async fn handle(backend: &LocalBackend, req: Request<Incoming>) -> Response<Full
                 format!("event {event:?} ignored: no TaskSpawner takes it"),
             );
         }
-        Route::Issues { delivery } => delivery,
+        Route::Delivery { event, delivery } => (event, delivery),
     };
-    let event = match issues_event::parse(&body) {
+    match event {
+        Event::IssueComment => comment(backend, &spawners, &body, &delivery).await,
+        Event::Issues | Event::PullRequest | Event::PullRequestReview => {
+            item_event(backend, &spawners, event, &body, &delivery).await
+        }
+    }
+}
+
+/// Claims `delivery` of `event` in the store: `Some` is the answer when it was taken before
+/// or cannot be recorded (and nothing is to be done).
+fn claim(backend: &LocalBackend, delivery: &str, event: Event) -> Option<Response<Full<Bytes>>> {
+    match backend.claim_webhook_delivery(delivery, event.as_str()) {
+        Ok(true) => None,
+        Ok(false) => Some(text(200, format!("delivery {delivery} was already taken"))),
+        Err(e) => Some(text(500, format!("cannot record delivery {delivery}: {e}"))),
+    }
+}
+
+/// An `issue_comment` delivery: each verified spawner that takes comment commands on the
+/// item carries out the comment's `/axon` command, if its commenter may give it.
+async fn comment(
+    backend: &LocalBackend,
+    spawners: &[TaskSpawner],
+    body: &[u8],
+    delivery: &str,
+) -> Response<Full<Bytes>> {
+    let event = match comment_event::parse(body) {
         Ok(e) => e,
         Err(e) => return text(400, e.to_string()),
     };
-    match backend.claim_webhook_delivery(&delivery, "issues") {
-        Ok(true) => {}
-        Ok(false) => return text(200, format!("delivery {delivery} was already taken")),
-        Err(e) => return text(500, format!("cannot record delivery {delivery}: {e}")),
+    if let Some(why) = event.ignored() {
+        return text(200, format!("delivery {delivery}: ignored: {why}"));
+    }
+    if let Some(answer) = claim(backend, delivery, Event::IssueComment) {
+        return answer;
+    }
+    let options = crate::spawner_host::options_from_env();
+    let mut lines = Vec::new();
+    for spawner in spawners {
+        let name = spawner.metadata.name.clone().unwrap_or_default();
+        let config = match github_config(backend, spawner, options.github_api_base.as_deref()).await
+        {
+            Ok(Ok(c)) => c,
+            Ok(Err(why)) => {
+                lines.push(format!("{name}: {why}"));
+                continue;
+            }
+            Err(e) => {
+                let _ = backend.release_webhook_delivery(delivery);
+                return text(500, format!("delivery {delivery}: {e}"));
+            }
+        };
+        let repo = format!("{}/{}", config.owner, config.repo);
+        if let Verdict::Skip(why) = comment_verdict(spawner, &repo, &event) {
+            lines.push(format!("{name}: skipped: {why}"));
+            continue;
+        }
+        let mut client = match GithubClient::new(config) {
+            Ok(c) => c,
+            Err(e) => {
+                lines.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let outcome =
+            match deliver_command(backend, spawner, &mut client, &event, &SystemClock).await {
+                Ok(o) => o,
+                Err(e) => {
+                    let _ = backend.release_webhook_delivery(delivery);
+                    return text(500, format!("delivery {delivery}: {e}"));
+                }
+            };
+        let line = match outcome {
+            Commanded::Created(t) => {
+                tracing::info!(spawner = %name, task = %t, %delivery, author = %event.author, "comment command created Task");
+                format!("created Task {t}")
+            }
+            Commanded::AlreadyExists(t) => format!("Task {t} already exists"),
+            Commanded::Running(t) => format!("Task {t} is still running: nothing started"),
+            Commanded::Ignored(why) => format!("ignored: {why}"),
+            Commanded::Denied { reason, replied } => {
+                tracing::info!(spawner = %name, %delivery, author = %event.author, "comment command refused");
+                format!(
+                    "denied: {reason}{}",
+                    if replied { " (replied)" } else { "" }
+                )
+            }
+            Commanded::CancelUnsupported(t) => format!(
+                "/axon cancel is not supported yet: Task {t} keeps running (answered on the item)"
+            ),
+            Commanded::NothingToCancel => "nothing to cancel".to_string(),
+            Commanded::Failed(why) => format!("failed: {why}"),
+            Commanded::Unavailable(why) => {
+                // Let a redelivery try again once GitHub answers.
+                let _ = backend.release_webhook_delivery(delivery);
+                return text(
+                    503,
+                    format!("delivery {delivery}: cannot ask GitHub now: {why}"),
+                );
+            }
+        };
+        lines.push(format!("{name}: {line}"));
+    }
+    text(200, format!("delivery {delivery}\n{}", lines.join("\n")))
+}
+
+/// An `issues`, `pull_request` or `pull_request_review` delivery, read.
+enum ItemDelivery {
+    Issue(issues_event::IssuesEvent),
+    Pull(pull_request_event::PullRequestEvent),
+}
+
+impl ItemDelivery {
+    /// Reads an item event's body; the error is the reason for a 400.
+    fn parse(event: Event, body: &[u8]) -> Result<ItemDelivery, String> {
+        match event {
+            Event::Issues => issues_event::parse(body)
+                .map(ItemDelivery::Issue)
+                .map_err(|e| e.to_string()),
+            Event::PullRequest => pull_request_event::parse_pull_request(body)
+                .map(ItemDelivery::Pull)
+                .map_err(|e| e.to_string()),
+            Event::PullRequestReview => pull_request_event::parse_review(body)
+                .map(ItemDelivery::Pull)
+                .map_err(|e| e.to_string()),
+            Event::IssueComment => Err("issue_comment is not an item event".into()),
+        }
+    }
+
+    fn item(&self) -> &WorkItem {
+        match self {
+            ItemDelivery::Issue(e) => &e.item,
+            ItemDelivery::Pull(e) => &e.item,
+        }
+    }
+
+    fn comments(&self) -> u64 {
+        match self {
+            ItemDelivery::Issue(e) => e.comments,
+            ItemDelivery::Pull(e) => e.comments,
+        }
+    }
+
+    /// Whether `spawner`, watching `repo`, takes it.
+    fn verdict(&self, spawner: &TaskSpawner, repo: &str) -> Verdict {
+        match self {
+            ItemDelivery::Issue(e) => verdict(spawner, repo, e),
+            ItemDelivery::Pull(e) => pull_verdict(spawner, repo, e),
+        }
+    }
+}
+
+/// An `issues`, `pull_request` or `pull_request_review` delivery: each verified spawner
+/// whose filter takes the item runs the poll's spawn decision for it.
+async fn item_event(
+    backend: &LocalBackend,
+    spawners: &[TaskSpawner],
+    event: Event,
+    body: &[u8],
+    delivery: &str,
+) -> Response<Full<Bytes>> {
+    let d = match ItemDelivery::parse(event, body) {
+        Ok(d) => d,
+        Err(why) => return text(400, why),
+    };
+    if let Some(answer) = claim(backend, delivery, event) {
+        return answer;
     }
     let mut lines = Vec::new();
-    for spawner in &spawners {
+    for spawner in spawners {
         let name = spawner.metadata.name.clone().unwrap_or_default();
         let Some(repo) = spawner_repository(backend, spawner).await else {
             lines.push(format!("{name}: its Workspace's repository cannot be read"));
             continue;
         };
-        if let Verdict::Skip(why) = verdict(spawner, &repo, &event) {
+        if let Verdict::Skip(why) = d.verdict(spawner, &repo) {
             lines.push(format!("{name}: skipped: {why}"));
             continue;
         }
-        match deliver_item(backend, spawner, &event.item, event.comments).await {
+        match deliver_item(backend, spawner, d.item(), d.comments()).await {
             Ok(d) => {
                 for t in &d.created {
                     tracing::info!(spawner = %name, task = %t, %delivery, "webhook created Task");
@@ -276,7 +445,7 @@ async fn handle(backend: &LocalBackend, req: Request<Incoming>) -> Response<Full
             }
             Err(e) => {
                 // Let GitHub's redelivery try again.
-                let _ = backend.release_webhook_delivery(&delivery);
+                let _ = backend.release_webhook_delivery(delivery);
                 return text(500, format!("delivery {delivery}: {e}"));
             }
         }

@@ -4,7 +4,12 @@
 //! repository. Asserts: unsigned and wrongly signed deliveries are refused (401) and create
 //! nothing; 1,000 redeliveries of one delivery make one Task, also across a restart; a webhook
 //! and a poll for the same issue make one Task, whichever comes first; an issue labelled with
-//! an excluded label gets no Task; other events and content types are turned away.
+//! an excluded label gets no Task; other events and content types are turned away. And
+//! `/axon` comment commands: refused below the commenter permission the spawner asks for (with
+//! a reply), ignored when edited, quoted, in code or by a bot, one Task per comment however
+//! often it is delivered, the extra prompt in `{{.Command.Args}}`. And pull requests:
+//! `pull_request` and `pull_request_review` deliveries make the poll's Task for a pull request,
+//! reviews only in the states the spawner lists.
 
 mod support;
 
@@ -150,6 +155,21 @@ fn issue_payload(action: &str, number: u64, labels: &[&str]) -> Vec<u8> {
     serde_json::to_vec(&payload).expect("json")
 }
 
+/// Serves a copy of the git daemon's repository as Codertocat/Hello-World (the examples'
+/// repository); its URL.
+fn hello_world(git: &GitServer) -> String {
+    let base = git.repo_path().parent().expect("base").to_path_buf();
+    std::fs::create_dir_all(base.join("Codertocat")).expect("owner dir");
+    let cloned = std::process::Command::new("git")
+        .args(["clone", "--quiet", "--bare"])
+        .arg(git.repo_path())
+        .arg(base.join("Codertocat/Hello-World.git"))
+        .status()
+        .expect("git clone");
+    assert!(cloned.success());
+    format!("git://127.0.0.1:{}/Codertocat/Hello-World.git", git.port())
+}
+
 #[test]
 fn github_issue_webhooks_make_one_task_per_issue_with_the_poll() {
     let env = Env::builder("webhook-local")
@@ -166,16 +186,7 @@ fn github_issue_webhooks_make_one_task_per_issue_with_the_poll() {
     // The Workspace's repo is Codertocat/Hello-World on a git daemon; the API a fake GitHub.
     let gh = FakeGitHub::start().expect("fake GitHub");
     let git = GitServer::start().expect("git daemon");
-    let base = git.repo_path().parent().expect("base").to_path_buf();
-    std::fs::create_dir_all(base.join("Codertocat")).expect("owner dir");
-    let cloned = std::process::Command::new("git")
-        .args(["clone", "--quiet", "--bare"])
-        .arg(git.repo_path())
-        .arg(base.join("Codertocat/Hello-World.git"))
-        .status()
-        .expect("git clone");
-    assert!(cloned.success());
-    let repo = format!("git://127.0.0.1:{}/Codertocat/Hello-World.git", git.port());
+    let repo = hello_world(&git);
     let agent = env.agent("agent.sh", "echo \"working on: $1\"\nexit 0");
     env.create_secret("key", "ANTHROPIC_API_KEY", "sk-x");
     env.create_secret("hook", "WEBHOOK_SECRET", SECRET);
@@ -253,7 +264,7 @@ spec:
     assert_eq!(status, 415);
     let ping = br#"{"zen": "Keep it logically awesome.", "hook_id": 1}"#;
     assert_eq!(deliver(addr, "ping", "p-1", Some(SECRET), ping).0, 200);
-    let (status, text) = deliver(addr, "pull_request", "pr-1", Some(SECRET), &body);
+    let (status, text) = deliver(addr, "check_run", "cr-1", Some(SECRET), &body);
     assert_eq!(status, 202, "{text}");
     assert!(task_names(&env).is_empty(), "{:?}", task_names(&env));
     // None of the refused deliveries used up the delivery id.
@@ -378,4 +389,372 @@ spec:
         serve.log()
     );
     assert!(TcpStream::connect(serve.addr).is_err(), "still listening");
+}
+
+/// The `issue_comment` example for `action`, rewritten to be comment `id` by `login` on issue
+/// `number` saying `body`.
+fn comment_payload(action: &str, id: u64, login: &str, number: u64, body: &str) -> Vec<u8> {
+    let dir = webhook_examples_dir();
+    let mut payload = example(&dir, "issue_comment", action).unwrap_or_else(|e| panic!("{e}"));
+    payload["issue"]["number"] = number.into();
+    payload["comment"]["id"] = id.into();
+    payload["comment"]["body"] = body.into();
+    payload["comment"]["user"]["login"] = login.into();
+    payload["sender"]["login"] = login.into();
+    serde_json::to_vec(&payload).expect("json")
+}
+
+/// A Task's phase.
+fn phase(env: &Env, name: &str) -> Option<String> {
+    env.task(name)
+        .and_then(|t| t["status"]["phase"].as_str().map(str::to_string))
+}
+
+#[test]
+fn comment_commands_are_authorised_by_permission_and_make_one_task_per_comment() {
+    let env = Env::builder("webhook-commands")
+        .config("backend: local\n")
+        .build();
+    let gh = FakeGitHub::start().expect("fake GitHub");
+    let git = GitServer::start().expect("git daemon");
+    let repo = hello_world(&git);
+    let agent = env.agent("agent.sh", "echo \"working on: $1\"\nexit 0");
+    env.create_secret("key", "ANTHROPIC_API_KEY", "sk-x");
+    env.create_secret("hook", "WEBHOOK_SECRET", SECRET);
+    let manifests = env.root().join("spawner.yaml");
+    std::fs::write(
+        &manifests,
+        format!(
+            r#"apiVersion: axon.io/v1alpha1
+kind: Workspace
+metadata:
+  name: ws
+spec:
+  repo: {repo}
+  ref: main
+---
+apiVersion: axon.io/v1alpha1
+kind: TaskSpawner
+metadata:
+  name: cmds
+spec:
+  pollInterval: 1s
+  when:
+    githubIssues:
+      labels: [bug]
+      webhook:
+        secretRef:
+          name: hook
+      commentPolicy:
+        allowedTeams: [core]
+        replyOnDenied: true
+  taskTemplate:
+    type: claude-code
+    image: {agent}
+    credentials:
+      type: api-key
+      secretRef:
+        name: key
+    workspaceRef:
+      name: ws
+    promptTemplate: "Fix #{{{{.Number}}}}: {{{{.Title}}}}{{{{if .Command.Args}}}} ({{{{.Command.Args}}}}, asked by @{{{{.Command.Author}}}}){{{{end}}}}"
+"#,
+            agent = agent.display()
+        ),
+    )
+    .expect("manifests");
+    env.ok(&["apply", "-f", &manifests.to_string_lossy()]);
+    gh.set_permission("Codertocat", "write");
+    gh.set_permission("mallory", "triage");
+    gh.set_permission("teamie", "read");
+    gh.add_team_member("Codertocat", "core", "teamie");
+    let serve = Serve::start(&env, &gh);
+    let addr = serve.addr;
+    let send = |delivery: &str, body: &[u8]| {
+        let (status, text) = deliver(addr, "issue_comment", delivery, Some(SECRET), body);
+        assert_eq!(status, 200, "{text}");
+        text
+    };
+
+    // Triage permission is below the default (write): no Task, and a polite reply.
+    let text = send(
+        "c-denied",
+        &comment_payload("created", 11, "mallory", 1, "/axon run"),
+    );
+    assert!(
+        text.contains("cmds: denied") && text.contains("(replied)"),
+        "{text}"
+    );
+    let replies = gh.posted_comments();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert_eq!(replies[0].0, 1);
+    assert!(replies[0].1.starts_with("@mallory sorry"), "{replies:?}");
+    // Edited comments, commands in code or quotes, and bots: nothing, and GitHub is not asked.
+    let asked = gh.requests().len();
+    let edited = comment_payload("edited", 12, "Codertocat", 1, "/axon run");
+    assert!(send("c-edited", &edited).contains("only new comments"));
+    for (n, body) in [
+        (13, "Use it like this:\n```\n/axon run\n```"),
+        (14, "> /axon run\nI would not."),
+        (15, "    /axon run"),
+        (16, "please /axon run"),
+    ] {
+        let text = send(
+            &format!("c-{n}"),
+            &comment_payload("created", n, "Codertocat", 1, body),
+        );
+        assert!(text.contains("no /axon command"), "{body:?}: {text}");
+    }
+    let bot = comment_payload("created", 17, "axon[bot]", 1, "/axon run");
+    assert!(send("c-bot", &bot).contains("bots cannot command"));
+    assert!(task_names(&env).is_empty(), "{:?}", task_names(&env));
+    let permission_requests = |from: usize| {
+        gh.requests()[from..]
+            .iter()
+            .filter(|r| r.path.ends_with("/permission"))
+            .count()
+    };
+    assert_eq!(permission_requests(asked), 0);
+
+    // Write permission: the item's Task, under the poll's name, with the extra prompt.
+    let run = comment_payload(
+        "created",
+        1001,
+        "Codertocat",
+        1,
+        "/axon run  add a regression test ",
+    );
+    let text = send("c-run", &run);
+    assert!(text.contains("cmds: created Task cmds-1"), "{text}");
+    let task = env.task("cmds-1").expect("cmds-1");
+    assert_eq!(
+        task["spec"]["prompt"].as_str(),
+        Some(
+            "Fix #1: Spelling error in the README file (add a regression test, asked by @Codertocat)"
+        )
+    );
+    assert_eq!(
+        task["metadata"]["annotations"]["axon.io/source-comment"].as_str(),
+        Some("1001")
+    );
+
+    // 100 redeliveries of that comment, 4 at a time: one Task.
+    let answers: Vec<(u16, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..25)
+                        .map(|_| deliver(addr, "issue_comment", "c-run", Some(SECRET), &run))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("sender"))
+            .collect()
+    });
+    assert_eq!(answers.len(), 100);
+    for (status, text) in &answers {
+        assert_eq!(*status, 200, "{text}");
+        assert!(text.contains("already taken"), "{text}");
+    }
+    assert_eq!(task_names(&env), ["cmds-1"]);
+
+    // Once it finished: the same comment under another delivery id makes nothing; a new
+    // `/axon retry` makes the next attempt, keyed by its comment.
+    assert!(
+        poll(Duration::from_secs(60), || phase(&env, "cmds-1").as_deref()
+            == Some("Succeeded")),
+        "cmds-1 did not succeed: {:?} {}",
+        env.task("cmds-1"),
+        serve.log()
+    );
+    let text = send("c-run-again", &run);
+    assert!(text.contains("Task cmds-1 already exists"), "{text}");
+    let retry = comment_payload("created", 1002, "Codertocat", 1, "/axon retry");
+    let text = send("c-retry", &retry);
+    assert!(text.contains("cmds: created Task cmds-1-c1002"), "{text}");
+    assert_eq!(
+        env.task("cmds-1-c1002").expect("attempt")["spec"]["prompt"].as_str(),
+        Some("Fix #1: Spelling error in the README file")
+    );
+    assert_eq!(task_names(&env), ["cmds-1", "cmds-1-c1002"]);
+
+    // A member of an allowed team with only read permission: allowed.
+    let text = send(
+        "c-team",
+        &comment_payload("created", 2001, "teamie", 2, "/axon run"),
+    );
+    assert!(text.contains("cmds: created Task cmds-2"), "{text}");
+    assert!(
+        gh.requests()
+            .iter()
+            .any(|r| r.path == "/orgs/Codertocat/teams/core/memberships/teamie"),
+        "{:?}",
+        gh.requests()
+    );
+    // Nothing running on issue 3: nothing to cancel.
+    let text = send(
+        "c-cancel",
+        &comment_payload("created", 3001, "Codertocat", 3, "/axon cancel"),
+    );
+    assert!(text.contains("nothing to cancel"), "{text}");
+    assert_eq!(task_names(&env), ["cmds-1", "cmds-1-c1002", "cmds-2"]);
+    // GitHub rate-limits the permission check: 503 and the delivery is not used up, so
+    // GitHub's redelivery of it creates the Task once GitHub answers again.
+    let reset = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64 + 3600)
+        .unwrap_or(0);
+    gh.rate_limit_next(1_000_000, reset);
+    let limited = comment_payload("created", 5001, "Codertocat", 5, "/axon run");
+    let (status, text) = deliver(addr, "issue_comment", "c-limited", Some(SECRET), &limited);
+    assert_eq!(status, 503, "{text}");
+    assert!(text.contains("rate limit"), "{text}");
+    gh.rate_limit_next(0, 0);
+    let text = send("c-limited", &limited);
+    assert!(text.contains("cmds: created Task cmds-5"), "{text}");
+    assert_eq!(
+        task_names(&env),
+        ["cmds-1", "cmds-1-c1002", "cmds-2", "cmds-5"]
+    );
+    assert_eq!(gh.posted_comments().len(), 1);
+    assert!(!serve.log().contains(SECRET));
+}
+
+/// The `event` example for `action` (`pull_request` or `pull_request_review`), about pull
+/// request `number` with `labels`, and for a review, in `state`.
+fn pull_payload(
+    event: &str,
+    action: &str,
+    number: u64,
+    labels: &[&str],
+    state: Option<&str>,
+) -> Vec<u8> {
+    let dir = webhook_examples_dir();
+    let mut payload = example(&dir, event, action).unwrap_or_else(|e| panic!("{e}"));
+    payload["number"] = number.into();
+    payload["pull_request"]["number"] = number.into();
+    payload["pull_request"]["labels"] = labels
+        .iter()
+        .map(|l| serde_json::json!({"name": l, "color": "d73a4a", "default": false}))
+        .collect::<Vec<_>>()
+        .into();
+    if let Some(s) = state {
+        payload["review"]["state"] = s.into();
+    }
+    serde_json::to_vec(&payload).expect("json")
+}
+
+#[test]
+fn pull_request_and_review_webhooks_make_the_polls_tasks() {
+    let env = Env::builder("webhook-pulls")
+        .config("backend: local\n")
+        .build();
+    let gh = FakeGitHub::start().expect("fake GitHub");
+    let git = GitServer::start().expect("git daemon");
+    let repo = hello_world(&git);
+    let agent = env.agent("agent.sh", "echo \"reviewing: $1\"\nexit 0");
+    env.create_secret("key", "ANTHROPIC_API_KEY", "sk-x");
+    env.create_secret("hook", "WEBHOOK_SECRET", SECRET);
+    let manifests = env.root().join("spawner.yaml");
+    std::fs::write(
+        &manifests,
+        format!(
+            r#"apiVersion: axon.io/v1alpha1
+kind: Workspace
+metadata:
+  name: ws
+spec:
+  repo: {repo}
+  ref: main
+---
+apiVersion: axon.io/v1alpha1
+kind: TaskSpawner
+metadata:
+  name: prs
+spec:
+  pollInterval: 1s
+  when:
+    githubIssues:
+      types: [pulls]
+      labels: [bug]
+      webhook:
+        secretRef:
+          name: hook
+        reviewStates: [changes_requested]
+  taskTemplate:
+    type: claude-code
+    image: {agent}
+    credentials:
+      type: api-key
+      secretRef:
+        name: key
+    workspaceRef:
+      name: ws
+    promptTemplate: "Review #{{{{.Number}}}}: {{{{.Title}}}} ({{{{.Kind}}}})"
+"#,
+            agent = agent.display()
+        ),
+    )
+    .expect("manifests");
+    env.ok(&["apply", "-f", &manifests.to_string_lossy()]);
+    let serve = Serve::start(&env, &gh);
+    let addr = serve.addr;
+    let send = |event: &str, delivery: &str, body: &[u8]| {
+        let (status, text) = deliver(addr, event, delivery, Some(SECRET), body);
+        assert_eq!(status, 200, "{text}");
+        text
+    };
+
+    // Opened: the pull request's Task; its redelivery and a later push: nothing more.
+    let opened = pull_payload("pull_request", "opened", 2, &["bug"], None);
+    let text = send("pull_request", "pr-opened", &opened);
+    assert!(text.contains("prs: created Task prs-2"), "{text}");
+    assert_eq!(
+        env.task("prs-2").expect("prs-2")["spec"]["prompt"].as_str(),
+        Some("Review #2: Update the README with new information. (PR)")
+    );
+    assert!(send("pull_request", "pr-opened", &opened).contains("already taken"));
+    let pushed = pull_payload("pull_request", "synchronize", 2, &["bug"], None);
+    let text = send("pull_request", "pr-sync", &pushed);
+    assert!(text.contains("Task prs-2 already exists"), "{text}");
+    // Closed, or without the label: nothing.
+    let closed = pull_payload("pull_request", "closed", 3, &["bug"], None);
+    assert!(send("pull_request", "pr-closed", &closed).contains("starts nothing"));
+    let unlabelled = pull_payload("pull_request", "ready_for_review", 3, &[], None);
+    assert!(send("pull_request", "pr-ready", &unlabelled).contains("skipped"));
+
+    // Reviews: only the states the spawner lists.
+    let commented = pull_payload("pull_request_review", "submitted", 4, &["bug"], None);
+    let text = send("pull_request_review", "rv-commented", &commented);
+    assert!(text.contains("review state \"commented\""), "{text}");
+    let changes = pull_payload(
+        "pull_request_review",
+        "submitted",
+        4,
+        &["bug"],
+        Some("changes_requested"),
+    );
+    let text = send("pull_request_review", "rv-changes", &changes);
+    assert!(text.contains("prs: created Task prs-4"), "{text}");
+    assert_eq!(task_names(&env), ["prs-2", "prs-4"]);
+
+    // The poll lists the same pull requests: no second Task for #2, one for the new #3, and
+    // the webhook for #3 then finds it.
+    gh.add_issue("an issue", "", &["bug"]);
+    gh.add_pull("Update the README with new information.", "", &["bug"]);
+    gh.add_pull("third", "", &["bug"]);
+    assert!(
+        poll(Duration::from_secs(30), || task_names(&env).len() == 3),
+        "the poll made no Task for #3: {:?} {}",
+        task_names(&env),
+        serve.log()
+    );
+    assert_eq!(task_names(&env), ["prs-2", "prs-3", "prs-4"]);
+    let reopened = pull_payload("pull_request", "reopened", 3, &["bug"], None);
+    let text = send("pull_request", "pr-3", &reopened);
+    assert!(text.contains("Task prs-3 already exists"), "{text}");
+    assert_eq!(task_names(&env), ["prs-2", "prs-3", "prs-4"]);
 }

@@ -70,6 +70,24 @@ pub struct WorkItem {
     /// `{{.Item.<field>}}`: the fields of a `when.items` entry; empty for the other sources.
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
+    /// `{{.Command.<field>}}`: the `/axon` comment command that asked for this Task; `None`
+    /// (every field empty) for Tasks a poll or an event made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<CommandContext>,
+}
+
+/// The comment command behind a Task, for `{{.Command.Name}}`, `{{.Command.Args}}`,
+/// `{{.Command.Author}}` and `{{.Command.URL}}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandContext {
+    /// `run` or `retry`.
+    pub name: String,
+    /// The rest of the command's line (the extra prompt).
+    pub args: String,
+    /// The commenter's login.
+    pub author: String,
+    /// The comment's page.
+    pub url: String,
 }
 
 impl WorkItem {
@@ -89,6 +107,7 @@ impl WorkItem {
             state: ItemState::Open,
             updated_at: None,
             fields: BTreeMap::new(),
+            command: None,
         }
     }
 
@@ -110,6 +129,7 @@ impl WorkItem {
             state: ItemState::Open,
             updated_at: None,
             fields,
+            command: None,
         }
     }
 
@@ -129,6 +149,7 @@ impl WorkItem {
             state: ItemState::Open,
             updated_at: None,
             fields: BTreeMap::new(),
+            command: None,
         }
     }
 

@@ -36,6 +36,24 @@ pub fn task_name(spawner: &str, item_id: &str, generation: u32) -> String {
     hashed_name(&readable, spawner, item_id, generation)
 }
 
+/// The Task a `/axon run` or `/axon retry` comment makes for an item whose Task finished (or
+/// was deleted): `<spawner>-<ID>-c<comment id>`, keyed by the comment so that any number of
+/// redeliveries of one comment name one Task, and two comments two Tasks. Hashed like
+/// [`task_name`] when the readable form is not a valid name.
+pub fn command_task_name(spawner: &str, item_id: &str, comment_id: u64) -> String {
+    let readable = format!("{spawner}-{item_id}-c{comment_id}");
+    if is_plain_id(item_id) && is_dns_label(spawner) && readable.len() <= MAX_NAME_LEN {
+        return readable;
+    }
+    // Generation u32::MAX never names a poll's Task, so the two hash spaces stay apart.
+    hashed_name(
+        &readable,
+        spawner,
+        &format!("{item_id}#c{comment_id}"),
+        u32::MAX,
+    )
+}
+
 fn hashed_name(readable: &str, spawner: &str, item_id: &str, generation: u32) -> String {
     let mut hasher = Sha256::new();
     hasher.update(spawner.as_bytes());
@@ -162,6 +180,19 @@ mod tests {
         for n in &names {
             assert!(is_dns_label(n), "{n}");
         }
+    }
+
+    #[test]
+    fn command_attempts_are_keyed_by_the_comment() {
+        assert_eq!(
+            command_task_name("fix", "42", 492700400),
+            "fix-42-c492700400"
+        );
+        let long = command_task_name(&"s".repeat(50), "42", 492700400);
+        assert!(is_dns_label(&long), "{long}");
+        assert_ne!(long, command_task_name(&"s".repeat(50), "42", 492700401));
+        assert_ne!(long, task_name(&"s".repeat(50), "42", 2));
+        assert!(is_dns_label(&command_task_name("Odd_Name", "x/y", 1)));
     }
 
     /// Exhaustive over a grid of spawner names, IDs (numbers, ticks, look-alikes, odd text,

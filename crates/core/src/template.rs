@@ -33,12 +33,12 @@ pub const DEFAULT_PROMPT_TEMPLATE: &str = "{{.Title}}\n\n{{.Body}}";
 pub const COMMENT_SEPARATOR: &str = "\n\n---\n\n";
 
 /// The variables an item provides, as the error messages list them.
-const VARIABLES: &str = ".ID .Number .Title .Body .URL .Labels .Comments .Kind .Time .Schedule, .Item.<field> with when.items; .Deps.<name>.<Field> is kept for the Task's start";
+const VARIABLES: &str = ".ID .Number .Title .Body .URL .Labels .Comments .Kind .Time .Schedule .Command.Name .Command.Args .Command.Author .Command.URL, .Item.<field> with when.items; .Deps.<name>.<Field> is kept for the Task's start";
 
 /// The top-level names an item provides (what a block kept for start time must not use).
-const ITEM_VARIABLES: [&str; 11] = [
+const ITEM_VARIABLES: [&str; 12] = [
     "Item", "ID", "Number", "Title", "Body", "URL", "Labels", "Comments", "Kind", "Time",
-    "Schedule",
+    "Schedule", "Command",
 ];
 
 /// Why a template was rejected or failed to render. `field` is the template's field:
@@ -318,6 +318,14 @@ pub fn uses_deps(source: &str) -> bool {
         .any(|a| !a.is_comment() && mentions(a.inner, "Deps"))
 }
 
+/// Whether some action of `source` (other than a comment) refers to top-level `.{name}`
+/// (e.g. `Command`).
+pub fn uses_variable(source: &str, name: &str) -> bool {
+    actions(source)
+        .iter()
+        .any(|a| !a.is_comment() && mentions(a.inner, name))
+}
+
 fn actions_in(text: &str) -> impl Iterator<Item = &str> {
     actions(text).into_iter().map(|a| a.inner)
 }
@@ -431,6 +439,17 @@ pub fn template_data(item: &WorkItem) -> Value {
         .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
         .collect();
     map.insert("Item".into(), Value::from(fields));
+    let command = item.command.clone().unwrap_or_default();
+    let command: BTreeMap<String, Value> = [
+        ("Name", command.name),
+        ("Args", command.args),
+        ("Author", command.author),
+        ("URL", command.url),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), Value::from(v)))
+    .collect();
+    map.insert("Command".into(), Value::from(command));
     Value::from(map)
 }
 
@@ -560,6 +579,26 @@ mod tests {
             matches!(&err, TemplateError::Render { item_id, .. } if item_id == "42"),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn command_variables_are_empty_without_a_command() {
+        let t = parse_template("{{.Title}}{{if .Command.Args}}: {{.Command.Args}} (asked by @{{.Command.Author}} via /axon {{.Command.Name}} at {{.Command.URL}}){{end}}").expect("parses");
+        assert_eq!(t.render(&issue()).expect("renders"), "Crash on start");
+        let mut item = issue();
+        item.command = Some(crate::spawn_item::CommandContext {
+            name: "run".into(),
+            args: "add a test".into(),
+            author: "octo".into(),
+            url: "https://github.com/o/r/issues/42#issuecomment-1".into(),
+        });
+        insta::assert_snapshot!(t.render(&item).expect("renders"), @"Crash on start: add a test (asked by @octo via /axon run at https://github.com/o/r/issues/42#issuecomment-1)");
+        assert!(uses_variable("x {{ .Command.Args }}", "Command"));
+        assert!(!uses_variable(
+            "Command {{.Title}} {{/* .Command */}}",
+            "Command"
+        ));
+        assert!(parse_template("{{.Command.Argz}}").is_err());
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! One GitHub item delivered by a webhook, run through the same spawn decision as a poll.
+//! One GitHub item (an issue or a pull request) delivered by a webhook, run through the same
+//! spawn decision as a poll.
 //!
 //! A delivery carries one issue; the decision ([`plan_spawns`]) sees it with the spawner's
 //! Tasks and memory exactly as a poll would, so the Task gets the same name (a poll and a
@@ -34,7 +35,7 @@ pub struct Delivered {
     pub left_to_poll: Option<String>,
 }
 
-fn backend_error(spawner: &str, source: axon_port::BackendError) -> SpawnerError {
+pub(crate) fn backend_error(spawner: &str, source: axon_port::BackendError) -> SpawnerError {
     SpawnerError::Backend {
         spawner: spawner.to_string(),
         source,
@@ -131,37 +132,58 @@ pub async fn deliver_item<S: SpawnerPort>(
         }
         spawned.push((planned.item_id.clone(), planned.generation));
     }
-    // The memory (a new generation, or the needs-input mark of an item whose Task is gone)
-    // and the count, merged into the status as it is now (a poll may have written it since
-    // the spawner was read); written only when they changed.
+    remember_delivery(
+        backend,
+        &name,
+        item,
+        &existing,
+        &spawned,
+        &policy.exclude_labels,
+        out.created.len(),
+    )
+    .await?;
+    Ok(out)
+}
+
+/// Writes what a delivery did into the spawner's status: the memory (a new generation, or the
+/// needs-input mark of an item whose Task is gone) and the counts, merged into the status as
+/// it is now (a poll may have written it since the spawner was read); written only when they
+/// changed.
+pub(crate) async fn remember_delivery<S: SpawnerPort>(
+    backend: &S,
+    name: &str,
+    item: &WorkItem,
+    existing: &[SpawnedTask],
+    spawned: &[(String, u32)],
+    exclude_labels: &[String],
+    created: usize,
+) -> Result<(), SpawnerError> {
+    let err = |e| backend_error(name, e);
     let current = match backend
-        .get(axon_api::Kind::TaskSpawner, &name)
+        .get(axon_api::Kind::TaskSpawner, name)
         .await
         .map_err(err)?
     {
         Some(axon_api::Resource::TaskSpawner(s)) => s.status.unwrap_or_default(),
-        _ => return Ok(out),
+        _ => return Ok(()),
     };
     let mut status = current.clone();
     let memory = remember_one(
         &memory_from_status(&current.spawned_items),
         item,
-        &existing,
-        &spawned,
-        &policy.exclude_labels,
+        existing,
+        spawned,
+        exclude_labels,
     );
     status.spawned_items = memory_to_status(&memory);
-    status.total_tasks_created = current
-        .total_tasks_created
-        .saturating_add(i64::try_from(out.created.len()).unwrap_or(i64::MAX));
-    status.active_tasks = current
-        .active_tasks
-        .saturating_add(i64::try_from(out.created.len()).unwrap_or(i64::MAX));
+    let created = i64::try_from(created).unwrap_or(i64::MAX);
+    status.total_tasks_created = current.total_tasks_created.saturating_add(created);
+    status.active_tasks = current.active_tasks.saturating_add(created);
     if status != current {
         backend
-            .write_spawner_status(&name, &status)
+            .write_spawner_status(name, &status)
             .await
             .map_err(err)?;
     }
-    Ok(out)
+    Ok(())
 }

@@ -16,7 +16,7 @@
 use crate::clock::Clock;
 use crate::rate_limit::rate_limited_until;
 use crate::secret::Token;
-use axon_api::GitHubIssues;
+use axon_api::{GitHubIssues, RepoPermission};
 use axon_core::github_filter::wants_kind;
 use axon_core::github_issue::ApiIssue;
 use axon_core::spawn_item::WorkItem;
@@ -365,6 +365,144 @@ impl GithubClient {
             self.comments.insert(number, (k, text.clone()));
         }
         Ok(text)
+    }
+
+    /// `{api_base}/` followed by `segments`, each percent-encoded as one path segment.
+    fn api_url(&self, segments: &[&str]) -> Result<reqwest::Url, GithubError> {
+        let base = self.config.api_base.trim_end_matches('/');
+        let mut url = reqwest::Url::parse(base)
+            .map_err(|e| GithubError::Client(format!("invalid GitHub API URL {base:?}: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|()| GithubError::Client(format!("invalid GitHub API URL {base:?}")))?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
+    /// An uncached request: the status and body, rate limits as [`GithubError::RateLimited`].
+    async fn send(
+        &mut self,
+        request: reqwest::RequestBuilder,
+        url: &str,
+        clock: &impl Clock,
+    ) -> Result<(u16, String), GithubError> {
+        self.stats.requests += 1;
+        let response = request.send().await.map_err(|e| GithubError::Transport {
+            url: url.to_string(),
+            message: e.without_url().to_string(),
+        })?;
+        let status = response.status().as_u16();
+        if let Some(until) = rate_limited_until(status, response.headers(), clock.now()) {
+            self.stats.rate_limited += 1;
+            return Err(GithubError::RateLimited { until });
+        }
+        let body = response.text().await.map_err(|e| GithubError::Transport {
+            url: url.to_string(),
+            message: e.without_url().to_string(),
+        })?;
+        if status == 401 {
+            return Err(GithubError::Unauthorized {
+                repo: self.repo_name(),
+            });
+        }
+        Ok((status, body))
+    }
+
+    /// `user`'s permission on the repository (`GET
+    /// /repos/{o}/{r}/collaborators/{user}/permission`): its `role_name` (`read`, `triage`,
+    /// `write`, `maintain`, `admin`), else the legacy `permission`; `None` for no access
+    /// (`none`, or 404: not a collaborator of a private repository) or a custom role.
+    pub async fn permission(
+        &mut self,
+        user: &str,
+        clock: &impl Clock,
+    ) -> Result<Option<RepoPermission>, GithubError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            permission: String,
+            #[serde(default)]
+            role_name: String,
+        }
+        let (owner, repo) = (self.config.owner.clone(), self.config.repo.clone());
+        let url = self.api_url(&["repos", &owner, &repo, "collaborators", user, "permission"])?;
+        let (status, body) = self
+            .send(self.http.get(url.clone()), url.as_str(), clock)
+            .await?;
+        match status {
+            200 => {
+                let a: Answer = serde_json::from_str(&body).map_err(|e| GithubError::Decode {
+                    url: url.to_string(),
+                    message: e.to_string(),
+                })?;
+                Ok(RepoPermission::from_github(&a.role_name)
+                    .or_else(|| RepoPermission::from_github(&a.permission)))
+            }
+            404 => Ok(None),
+            _ => Err(GithubError::Status {
+                status,
+                url: url.to_string(),
+                message: api_message(&body),
+            }),
+        }
+    }
+
+    /// Whether `user` is an active member of team `org/slug` (`GET
+    /// /orgs/{org}/teams/{slug}/memberships/{user}`); a 404 (no such member or team, or a
+    /// token that cannot see the team) is no.
+    pub async fn team_member(
+        &mut self,
+        org: &str,
+        slug: &str,
+        user: &str,
+        clock: &impl Clock,
+    ) -> Result<bool, GithubError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            state: String,
+        }
+        let url = self.api_url(&["orgs", org, "teams", slug, "memberships", user])?;
+        let (status, body) = self
+            .send(self.http.get(url.clone()), url.as_str(), clock)
+            .await?;
+        match status {
+            200 => Ok(serde_json::from_str::<Answer>(&body)
+                .map(|a| a.state == "active")
+                .unwrap_or(false)),
+            403 | 404 => Ok(false),
+            _ => Err(GithubError::Status {
+                status,
+                url: url.to_string(),
+                message: api_message(&body),
+            }),
+        }
+    }
+
+    /// Posts a comment on issue or pull request `number`.
+    pub async fn post_comment(
+        &mut self,
+        number: u64,
+        body: &str,
+        clock: &impl Clock,
+    ) -> Result<(), GithubError> {
+        let (owner, repo) = (self.config.owner.clone(), self.config.repo.clone());
+        let number = number.to_string();
+        let url = self.api_url(&["repos", &owner, &repo, "issues", &number, "comments"])?;
+        let request = self
+            .http
+            .post(url.clone())
+            .json(&serde_json::json!({ "body": body }));
+        let (status, answer) = self.send(request, url.as_str(), clock).await?;
+        if (200..300).contains(&status) {
+            Ok(())
+        } else {
+            Err(GithubError::Status {
+                status,
+                url: url.to_string(),
+                message: api_message(&answer),
+            })
+        }
     }
 
     /// A conditional GET through the page cache.

@@ -12,6 +12,7 @@
 //! ```
 
 pub mod clock;
+pub mod command;
 pub mod cron_source;
 pub mod deliver;
 pub mod github;
@@ -22,12 +23,13 @@ pub mod secret;
 pub mod spawner;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use command::{Commanded, deliver_command};
 pub use deliver::{Delivered, deliver_item};
 pub use github::{GithubClient, GithubConfig, GithubError, RequestStats};
 pub use memory::MemorySink;
 pub use repo::{RepoRef, RepoUrlError};
 pub use secret::Token;
 pub use spawner::{
-    PollOutcome, PollReport, Spawner, SpawnerError, SpawnerOptions, build_task, poll_interval,
-    spawn_policy, spawned_task,
+    PollOutcome, PollReport, Spawner, SpawnerError, SpawnerOptions, build_task, github_config,
+    poll_interval, spawn_policy, spawned_task,
 };

@@ -233,6 +233,56 @@ pub fn spawn_policy(spawner: &TaskSpawner) -> SpawnPolicy {
     }
 }
 
+/// Where `spawner`'s GitHub repository is and how to authenticate: the repository of its
+/// Workspace, the Workspace secret's `GITHUB_TOKEN`, and `api_base` (default: from the repo's
+/// host). `Ok(Err(reason))` when the spawner's spec or Workspace does not say.
+pub async fn github_config<S: SpawnerPort>(
+    backend: &S,
+    spawner: &TaskSpawner,
+    api_base: Option<&str>,
+) -> Result<Result<GithubConfig, String>, SpawnerError> {
+    let name = spawner.metadata.name.clone().unwrap_or_default();
+    let err = |source| SpawnerError::Backend {
+        spawner: name.clone(),
+        source,
+    };
+    let Some(workspace_ref) = &spawner.spec.task_template.workspace_ref else {
+        return Ok(Err(
+            "spec.taskTemplate.workspaceRef is required with githubIssues".to_string(),
+        ));
+    };
+    let workspace = match backend
+        .get(Kind::Workspace, &workspace_ref.name)
+        .await
+        .map_err(err)?
+    {
+        Some(Resource::Workspace(w)) => *w,
+        _ => {
+            return Ok(Err(format!("Workspace {:?} not found", workspace_ref.name)));
+        }
+    };
+    let repo = match RepoRef::parse(&workspace.spec.repo) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let token = match &workspace.spec.secret_ref {
+        None => None,
+        Some(secret) => backend
+            .secret_value(&secret.name, GITHUB_TOKEN_KEY)
+            .await
+            .map_err(err)?
+            .and_then(Token::new),
+    };
+    Ok(Ok(GithubConfig {
+        api_base: api_base
+            .map(str::to_string)
+            .unwrap_or_else(|| repo.default_api_base()),
+        owner: repo.owner,
+        repo: repo.repo,
+        token,
+    }))
+}
+
 /// Sets (or replaces) condition `type_`, keeping its transition time when the status holds.
 fn set_condition(
     conditions: &mut Vec<Condition>,
@@ -779,43 +829,15 @@ impl<S: SpawnerPort, C: Clock> Spawner<S, C> {
                 "spec.when has no source: set githubIssues, cron or items".to_string(),
             ));
         };
-        let Some(workspace_ref) = &spawner.spec.task_template.workspace_ref else {
-            return Ok(Discovery::Failed(
-                "spec.taskTemplate.workspaceRef is required with githubIssues".to_string(),
-            ));
-        };
-        let workspace = self
-            .get_workspace(&workspace_ref.name)
-            .await
-            .map_err(|e| self.backend_error(e))?;
-        let Some(workspace) = workspace else {
-            return Ok(Discovery::Failed(format!(
-                "Workspace {:?} not found",
-                workspace_ref.name
-            )));
-        };
-        let repo = match RepoRef::parse(&workspace.spec.repo) {
-            Ok(r) => r,
-            Err(e) => return Ok(Discovery::Failed(e.to_string())),
-        };
-        let token = match &workspace.spec.secret_ref {
-            None => None,
-            Some(secret) => self
-                .backend
-                .secret_value(&secret.name, GITHUB_TOKEN_KEY)
-                .await
-                .map_err(|e| self.backend_error(e))?
-                .and_then(Token::new),
-        };
-        let config = GithubConfig {
-            api_base: self
-                .options
-                .github_api_base
-                .clone()
-                .unwrap_or_else(|| repo.default_api_base()),
-            owner: repo.owner,
-            repo: repo.repo,
-            token,
+        let config = match github_config(
+            &self.backend,
+            spawner,
+            self.options.github_api_base.as_deref(),
+        )
+        .await?
+        {
+            Ok(c) => c,
+            Err(message) => return Ok(Discovery::Failed(message)),
         };
         // Keep the client (and its caches) while the repository and token stay the same.
         if self.github.as_ref().map(GithubClient::config) != Some(&config) {

@@ -3,7 +3,8 @@
 //! It serves the slice of the API the spawner uses, with the behaviours that matter for cost
 //! and correctness: issues and pull requests (`GET /repos/{o}/{r}/issues`, `.../pulls`) with
 //! label and state filters, sorting, `per_page`/`page` pagination with `Link` headers,
-//! comments (`.../issues/{n}/comments`), `ETag`/`If-None-Match` answered with `304`, and a
+//! comments (`.../issues/{n}/comments`, listed and posted), the permission checks of comment
+//! commands (`.../collaborators/{user}/permission`, `/orgs/{org}/teams/{team}/memberships/{user}`), `ETag`/`If-None-Match` answered with `304`, and a
 //! switchable rate limit (`403` with `x-ratelimit-remaining: 0` and `x-ratelimit-reset`, or
 //! `429` with `retry-after`). Tests mutate the repository (add issues, add/remove labels,
 //! close) and read a request log to count exactly what the client asked for.
@@ -82,6 +83,12 @@ struct Repo {
     log: Vec<RequestRecord>,
     rate_limit: RateLimit,
     token: Option<String>,
+    /// `role_name` per login (lower case) for the collaborator permission API.
+    permissions: BTreeMap<String, String>,
+    /// Active memberships: (org, team slug, login), lower case.
+    team_members: Vec<(String, String, String)>,
+    /// Comments POSTed through the API: (issue number, body).
+    posted: Vec<(u64, String)>,
 }
 
 impl Repo {
@@ -234,6 +241,29 @@ impl FakeGitHub {
         };
     }
 
+    /// Sets `login`'s permission on the repository as GitHub's `role_name` (`read`, `triage`,
+    /// `write`, `maintain`, `admin`); logins never set have `read` (anyone, on a public
+    /// repository).
+    pub fn set_permission(&self, login: &str, role: &str) {
+        lock(&self.state)
+            .permissions
+            .insert(login.to_lowercase(), role.to_string());
+    }
+
+    /// Makes `login` an active member of team `org/slug`.
+    pub fn add_team_member(&self, org: &str, slug: &str, login: &str) {
+        lock(&self.state).team_members.push((
+            org.to_lowercase(),
+            slug.to_lowercase(),
+            login.to_lowercase(),
+        ));
+    }
+
+    /// Comments POSTed through the API, oldest first: (issue number, body).
+    pub fn posted_comments(&self) -> Vec<(u64, String)> {
+        lock(&self.state).posted.clone()
+    }
+
     /// Every request so far.
     pub fn requests(&self) -> Vec<RequestRecord> {
         lock(&self.state).log.clone()
@@ -251,7 +281,15 @@ fn router(state: Shared) -> Router {
         .route("/repos/{owner}/{repo}/pulls", get(list_pulls))
         .route(
             "/repos/{owner}/{repo}/issues/{number}/comments",
-            get(list_comments),
+            get(list_comments).post(post_comment),
+        )
+        .route(
+            "/repos/{owner}/{repo}/collaborators/{user}/permission",
+            get(permission),
+        )
+        .route(
+            "/orgs/{org}/teams/{team}/memberships/{user}",
+            get(team_membership),
         )
         .fallback(not_found)
         .with_state(state)
@@ -334,8 +372,26 @@ struct Gate<'a> {
     headers: HeaderMap,
 }
 
+/// What a handler answers once auth and the rate limit let the request through.
+enum Answer {
+    /// One page of a listing: the values, the page number and the last page.
+    Page(Vec<Value>, usize, usize),
+    /// One JSON object with a status.
+    Object(StatusCode, Value),
+    /// `404`.
+    NotFound,
+}
+
 impl Gate<'_> {
     fn finish(self, base: &str, page: Option<(Vec<Value>, usize, usize)>) -> Response<Body> {
+        let answer = match page {
+            Some((values, page, last)) => Answer::Page(values, page, last),
+            None => Answer::NotFound,
+        };
+        self.answer(base, answer)
+    }
+
+    fn answer(self, base: &str, answer: Answer) -> Response<Body> {
         let mut repo = lock(self.state);
         let authorized = match (&repo.token, self.headers.get("authorization")) {
             (None, _) => true,
@@ -381,9 +437,12 @@ impl Gate<'_> {
             insert(&mut r, "x-ratelimit-remaining", "0");
             r
         } else {
-            match page {
-                None => json_response(StatusCode::NOT_FOUND, &json!({"message": "Not Found"})),
-                Some((values, page, last)) => {
+            match answer {
+                Answer::NotFound => {
+                    json_response(StatusCode::NOT_FOUND, &json!({"message": "Not Found"}))
+                }
+                Answer::Object(status, v) => json_response(status, &v),
+                Answer::Page(values, page, last) => {
                     let body = Value::Array(values).to_string();
                     let etag = etag(&body, page, last);
                     let matches = self
@@ -625,6 +684,103 @@ async fn list_comments(
         headers,
     }
     .finish(&base, page)
+}
+
+async fn permission(
+    State(state): State<Shared>,
+    Path((_owner, _repo, user)): Path<(String, String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response<Body> {
+    let base = base_of(&headers);
+    let role = lock(&state)
+        .permissions
+        .get(&user.to_lowercase())
+        .cloned()
+        .unwrap_or_else(|| "read".to_string());
+    // The legacy `permission` folds maintain into write and triage into read.
+    let legacy = match role.as_str() {
+        "admin" => "admin",
+        "maintain" | "write" => "write",
+        "none" => "none",
+        _ => "read",
+    };
+    let body = json!({"permission": legacy, "role_name": role, "user": {"login": user}});
+    Gate {
+        state: &state,
+        method,
+        uri,
+        headers,
+    }
+    .answer(&base, Answer::Object(StatusCode::OK, body))
+}
+
+async fn team_membership(
+    State(state): State<Shared>,
+    Path((org, team, user)): Path<(String, String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response<Body> {
+    let base = base_of(&headers);
+    let key = (org.to_lowercase(), team.to_lowercase(), user.to_lowercase());
+    let member = lock(&state).team_members.contains(&key);
+    let answer = if member {
+        Answer::Object(
+            StatusCode::OK,
+            json!({"state": "active", "role": "member", "url": format!("{base}{}", uri.path())}),
+        )
+    } else {
+        Answer::NotFound
+    };
+    Gate {
+        state: &state,
+        method,
+        uri,
+        headers,
+    }
+    .answer(&base, answer)
+}
+
+async fn post_comment(
+    State(state): State<Shared>,
+    Path((_owner, _repo, number)): Path<(String, String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response<Body> {
+    let base = base_of(&headers);
+    let text = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("body").and_then(Value::as_str).map(str::to_string));
+    let answer = match (number.parse::<u64>(), text) {
+        (Ok(n), Some(text)) => {
+            let id = {
+                let mut r = lock(&state);
+                r.next_comment_id += 1;
+                r.posted.push((n, text.clone()));
+                r.next_comment_id
+            };
+            Answer::Object(
+                StatusCode::CREATED,
+                json!({"id": id, "body": text, "user": {"login": "axon[bot]", "type": "Bot"}}),
+            )
+        }
+        (_, None) => Answer::Object(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"message": "Invalid request: body is required"}),
+        ),
+        (Err(_), _) => Answer::NotFound,
+    };
+    Gate {
+        state: &state,
+        method,
+        uri,
+        headers,
+    }
+    .answer(&base, answer)
 }
 
 async fn not_found(

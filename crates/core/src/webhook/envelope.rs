@@ -81,8 +81,10 @@ pub fn check_request(
 pub enum Route {
     /// GitHub's `ping` when the webhook is created: answered, nothing recorded.
     Ping,
-    /// An `issues` event, to be recorded under its delivery id and acted on.
-    Issues {
+    /// An event a TaskSpawner can take, to be recorded under its delivery id and acted on.
+    Delivery {
+        /// Which event.
+        event: Event,
         /// `X-GitHub-Delivery`.
         delivery: String,
     },
@@ -93,39 +95,75 @@ pub enum Route {
     },
 }
 
+/// The events a TaskSpawner can take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// `issues`: an issue opened, labelled, …
+    Issues,
+    /// `issue_comment`: a comment on an issue or pull request (`/axon` commands).
+    IssueComment,
+    /// `pull_request`: a pull request opened, pushed to, labelled, …
+    PullRequest,
+    /// `pull_request_review`: a review submitted.
+    PullRequestReview,
+}
+
+impl Event {
+    /// The `X-GitHub-Event` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Issues => "issues",
+            Event::IssueComment => "issue_comment",
+            Event::PullRequest => "pull_request",
+            Event::PullRequestReview => "pull_request_review",
+        }
+    }
+
+    fn from_header(event: &str) -> Option<Event> {
+        match event {
+            "issues" => Some(Event::Issues),
+            "issue_comment" => Some(Event::IssueComment),
+            "pull_request" => Some(Event::PullRequest),
+            "pull_request_review" => Some(Event::PullRequestReview),
+            _ => None,
+        }
+    }
+}
+
 /// Routes a verified delivery by its `X-GitHub-Event` and `X-GitHub-Delivery` headers.
 pub fn route(event: Option<&str>, delivery: Option<&str>) -> Result<Route, Rejection> {
     let event = event.map(str::trim).unwrap_or_default();
     if event.is_empty() {
         return Err(reject(400, "missing X-GitHub-Event header"));
     }
-    match event {
-        "ping" => Ok(Route::Ping),
-        "issues" => {
-            let delivery = delivery.map(str::trim).unwrap_or_default();
-            if delivery.is_empty() {
-                return Err(reject(400, "missing X-GitHub-Delivery header"));
-            }
-            if delivery.len() > MAX_DELIVERY_ID_LEN
-                || !delivery
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
-                return Err(reject(
-                    400,
-                    format!(
-                        "X-GitHub-Delivery must be at most {MAX_DELIVERY_ID_LEN} letters, digits, '-' or '_'"
-                    ),
-                ));
-            }
-            Ok(Route::Issues {
-                delivery: delivery.to_string(),
-            })
-        }
-        other => Ok(Route::Ignored {
-            event: other.chars().take(64).collect(),
-        }),
+    if event == "ping" {
+        return Ok(Route::Ping);
     }
+    let Some(kind) = Event::from_header(event) else {
+        return Ok(Route::Ignored {
+            event: event.chars().take(64).collect(),
+        });
+    };
+    let delivery = delivery.map(str::trim).unwrap_or_default();
+    if delivery.is_empty() {
+        return Err(reject(400, "missing X-GitHub-Delivery header"));
+    }
+    if delivery.len() > MAX_DELIVERY_ID_LEN
+        || !delivery
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(reject(
+            400,
+            format!(
+                "X-GitHub-Delivery must be at most {MAX_DELIVERY_ID_LEN} letters, digits, '-' or '_'"
+            ),
+        ));
+    }
+    Ok(Route::Delivery {
+        event: kind,
+        delivery: delivery.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -182,6 +220,8 @@ mod tests {
             (Some("issues"), Some(guid)),
             (Some("ping"), None),
             (Some("pull_request"), Some(guid)),
+            (Some("issue_comment"), Some(guid)),
+            (Some("check_run"), Some(guid)),
             (None, Some(guid)),
             (Some("issues"), None),
             (Some("issues"), Some("a b")),
@@ -192,9 +232,11 @@ mod tests {
             .map(|(e, d)| format!("{e:?} {:?}: {:?}", d.map(|d| d.len()), route(*e, *d)))
             .collect();
         insta::assert_snapshot!(lines.join("\n"), @r#"
-        Some("issues") Some(36): Ok(Issues { delivery: "72d3162e-cc78-11e3-81ab-4c9367dc0958" })
+        Some("issues") Some(36): Ok(Delivery { event: Issues, delivery: "72d3162e-cc78-11e3-81ab-4c9367dc0958" })
         Some("ping") None: Ok(Ping)
-        Some("pull_request") Some(36): Ok(Ignored { event: "pull_request" })
+        Some("pull_request") Some(36): Ok(Delivery { event: PullRequest, delivery: "72d3162e-cc78-11e3-81ab-4c9367dc0958" })
+        Some("issue_comment") Some(36): Ok(Delivery { event: IssueComment, delivery: "72d3162e-cc78-11e3-81ab-4c9367dc0958" })
+        Some("check_run") Some(36): Ok(Ignored { event: "check_run" })
         None Some(36): Err(Rejection { status: 400, message: "missing X-GitHub-Event header" })
         Some("issues") None: Err(Rejection { status: 400, message: "missing X-GitHub-Delivery header" })
         Some("issues") Some(3): Err(Rejection { status: 400, message: "X-GitHub-Delivery must be at most 128 letters, digits, '-' or '_'" })
