@@ -140,6 +140,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Get(a) => commands::get::run(g, &a).await?,
         Command::Delete(a) => commands::delete::run(g, &a).await?,
         Command::Logs(a) => commands::logs::run(g, &a).await?,
+        Command::Cancel(a) => commands::cancel::run(g, &a).await?,
         Command::Create(c) => commands::create::run(g, &c).await?,
         Command::Install(a) => commands::install::install(g, &a).await?,
         Command::Uninstall => commands::install::uninstall(g).await?,

@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod budget;
+pub mod cancel;
 pub mod cron;
 pub mod deps;
 pub mod deps_template;
