@@ -163,10 +163,18 @@ mod tests {
             k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH),
         );
         assert!(!job_to_stop(&failed, &deleting));
+        let cancelled = TaskStatus {
+            phase: Some(TaskPhase::Cancelled),
+            ..Default::default()
+        };
+        assert!(
+            job_to_stop(&cancelled, &active),
+            "a cancelled run is stopped"
+        );
     }
 
     #[test]
-    fn tasks_failed_from_a_waiting_pod_are_looked_at_again() {
+    fn tasks_failed_from_a_waiting_pod_or_cancelled_are_looked_at_again() {
         let failed = |reason: &str| TaskStatus {
             phase: Some(TaskPhase::Failed),
             conditions: vec![Condition {
@@ -185,5 +193,11 @@ mod tests {
         let mut succeeded = failed("ImagePullBackOff");
         succeeded.phase = Some(TaskPhase::Succeeded);
         assert!(!may_have_live_job(&succeeded));
+        let mut cancelled = failed("Cancelled");
+        cancelled.phase = Some(TaskPhase::Cancelled);
+        assert!(
+            may_have_live_job(&cancelled),
+            "a controller that restarted after recording Cancelled still deletes the Job"
+        );
     }
 }
