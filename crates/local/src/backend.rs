@@ -259,7 +259,12 @@ impl LocalBackend {
         name: &str,
         by: &str,
     ) -> Result<axon_port::CancelOutcome, LocalError> {
-        crate::cancel::cancel_task(&self.home, &self.store, name, by)
+        let outcome = crate::cancel::cancel_task(&self.home, &self.store, name, by)?;
+        if outcome == axon_port::CancelOutcome::Cancelled {
+            // Its dependants fail at once, even when no engine was running.
+            self.kick()?;
+        }
+        Ok(outcome)
     }
 
     /// Create or update a resource. A new Task is stored Pending and the engine is kicked, so

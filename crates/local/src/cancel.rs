@@ -87,7 +87,6 @@ pub fn cancel_task(
     // Nothing runs it, and nothing can start it while the lock is held.
     let status = observe(store, name, &uid, &cancelled(&asked_by, &ids::now(), None))?;
     drop(lock);
-    // Dependants fail at once, and the engine forgets it.
     notify(home);
     let phase = status.and_then(|s| s.phase).unwrap_or_default();
     Ok(match phase {

@@ -110,3 +110,27 @@ async fn cancel_one(
         Ok(false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(tasks: &[&str]) -> CancelArgs {
+        CancelArgs {
+            tasks: tasks.iter().map(|t| t.to_string()).collect(),
+            wait: true,
+            timeout: 1,
+        }
+    }
+
+    #[test]
+    fn names_are_bare_or_task_slash_name_only() {
+        assert_eq!(
+            names(&args(&["a", "task/b", "tasks/c"])).expect("names"),
+            ["a", "b", "c"]
+        );
+        let e = names(&args(&["workspace/w"])).expect_err("not a Task");
+        assert!(e.to_string().contains("only Tasks can be cancelled"), "{e}");
+        assert!(names(&args(&["bogus/x"])).is_err());
+    }
+}
