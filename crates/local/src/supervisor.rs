@@ -4,8 +4,9 @@
 //! the sandbox with the Task's log as stdout/stderr, enforces `timeoutSeconds` (the Task's, else
 //! the configured default, else 4 h), kills a run whose runner stays stopped, stops on SIGTERM
 //! (a delete, or a cancel: then the sandbox's whole process tree is killed and the work tree
-//! saved on the WIP branch, see `crate::cancel`), and reports each step as a `RunObservation`. It survives the engine: a restarted
-//! engine finds it alive through its lock and adopts it.
+//! saved on the WIP branch, see `crate::cancel`), and reports each step as a
+//! `RunObservation`. It survives the engine: a restarted engine finds it alive through its
+//! lock and adopts it.
 //!
 //! Results are taken only after the sandbox's PID namespace is gone, and only from what the
 //! agent cannot write: git is read on the work tree by [`axon_agent::collect`] with its
