@@ -1,5 +1,5 @@
 //! The WIP commit of a stopped run: whatever the work tree holds when Axon stops an agent (a
-//! budget reached), committed and pushed from outside so nothing is lost.
+//! budget reached, a cancel), committed and pushed from outside so nothing is lost.
 //!
 //! Everything the work tree holds — tracked changes and untracked files, minus what its
 //! `.gitignore` files exclude — is committed on top of the agent's HEAD (measured with
@@ -58,20 +58,36 @@ pub struct WipOutcome {
     pub push_error: Option<String>,
 }
 
-/// `doc` made the results of a run stopped over its budget (`message`: the limit and the
-/// figure), with the work tree saved on the WIP branch when `save` gives a repository: the run
-/// failed, the branch and commit are the WIP's, and nothing the agent side claimed about
+/// Why Axon stopped a run before the agent ended it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop<'a> {
+    /// The gateway refused a model call over the Task's budget; the limit and the figure.
+    OverBudget(&'a str),
+    /// A cancel was requested; who asked (`axon cancel`).
+    Cancelled(&'a str),
+}
+
+/// `doc` made the results of a run Axon stopped (`stop`: over its budget, or cancelled), with
+/// the work tree saved on the WIP branch when `save` gives a repository: the run did not
+/// succeed, the branch and commit are the WIP's, and nothing the agent side claimed about
 /// success stands. Returns the line telling what happened to the work tree (for the Task's
 /// log), `None` without a repository. Both drivers call this once the agent's processes are
 /// gone: the local supervisor, and on Kubernetes the Pod's `results` container.
-pub async fn stopped_over_budget(
+pub async fn stopped(
     doc: &mut ResultsDocument,
-    message: &str,
+    stop: Stop<'_>,
     save: Option<&WipRequest<'_>>,
 ) -> Option<String> {
     doc.success = false;
-    doc.failure_reason = Some(message.to_string());
-    doc.budget_exceeded = Some(message.to_string());
+    match stop {
+        Stop::OverBudget(message) => {
+            doc.failure_reason = Some(message.to_string());
+            doc.budget_exceeded = Some(message.to_string());
+        }
+        Stop::Cancelled(by) => {
+            doc.failure_reason = Some(axon_core::cancel::message(by));
+        }
+    }
     let req = save?;
     let line = match commit_and_push(req).await {
         Ok(Some(w)) => {

@@ -79,6 +79,13 @@ pub const ANNOTATION_GENERATION: &str = "axon.io/source-generation";
 /// Task has finished and the label is gone, the item is re-queued.
 pub const ANNOTATION_NEEDS_INPUT: &str = "axon.io/needs-input-seen";
 
+// Annotations on any Task.
+
+/// A request to cancel the Task (`axon cancel`, a `/axon cancel` comment), recorded before
+/// anything is stopped so that a crash in between still ends the Task `Cancelled`. Its value
+/// says who asked (`axon cancel`); the driver that sees it stops the run and records the phase.
+pub const ANNOTATION_CANCEL_REQUESTED: &str = "axon.io/cancel-requested";
+
 // Reasons (the `reason` of a Task's `Succeeded` condition) that more than one crate writes or
 // reads.
 

@@ -156,12 +156,18 @@ pub enum TaskPhase {
     Succeeded,
     /// The agent, its workspace or its setup failed; `message` says why.
     Failed,
+    /// Stopped on request (`axon cancel`, the `axon.io/cancel-requested` annotation) before it
+    /// finished; its work tree is kept on a WIP branch where it could be saved.
+    Cancelled,
 }
 
 impl TaskPhase {
-    /// Whether the Task has finished (Succeeded or Failed).
+    /// Whether the Task has finished (Succeeded, Failed or Cancelled).
     pub fn is_finished(self) -> bool {
-        matches!(self, TaskPhase::Succeeded | TaskPhase::Failed)
+        matches!(
+            self,
+            TaskPhase::Succeeded | TaskPhase::Failed | TaskPhase::Cancelled
+        )
     }
 
     /// The name used in status and output.
@@ -171,6 +177,7 @@ impl TaskPhase {
             TaskPhase::Running => "Running",
             TaskPhase::Succeeded => "Succeeded",
             TaskPhase::Failed => "Failed",
+            TaskPhase::Cancelled => "Cancelled",
         }
     }
 }
@@ -185,7 +192,7 @@ impl fmt::Display for TaskPhase {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskStatus {
-    /// Current phase: Pending, Running, Succeeded or Failed.
+    /// Current phase: Pending, Running, Succeeded, Failed or Cancelled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<TaskPhase>,
     /// Name of the Job created for this Task (local backend: the run's id).

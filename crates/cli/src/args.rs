@@ -85,6 +85,8 @@ pub enum Command {
     Resume(DeleteArgs),
     /// View or stream a Task's logs
     Logs(LogsArgs),
+    /// Stop a Task's agent, keep its work (WIP branch) and end it Cancelled
+    Cancel(CancelArgs),
     /// Create a resource from flags
     #[command(subcommand)]
     Create(CreateCommand),
@@ -215,6 +217,20 @@ pub struct DeleteArgs {
     pub kind: String,
     /// Resource name(s); with TYPE/NAME, more TYPE/NAME arguments
     pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// Task name(s), or task/NAME
+    #[arg(required = true)]
+    pub tasks: Vec<String>,
+    /// Wait until the Task has ended and say how (`--wait=false`: return once the request is
+    /// recorded)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub wait: bool,
+    /// How long to wait, in seconds
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]

@@ -142,6 +142,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Suspend(a) => commands::suspend::run(g, &a, true).await?,
         Command::Resume(a) => commands::suspend::run(g, &a, false).await?,
         Command::Logs(a) => commands::logs::run(g, &a).await?,
+        Command::Cancel(a) => commands::cancel::run(g, &a).await?,
         Command::Create(c) => commands::create::run(g, &c).await?,
         Command::Install(a) => commands::install::install(g, &a).await?,
         Command::Uninstall => commands::install::uninstall(g).await?,

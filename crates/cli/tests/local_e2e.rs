@@ -4,7 +4,8 @@
 //! bubblewrap), a bare repository served by `git daemon` on 127.0.0.1, and the detached engine
 //! the commands start on demand. Each scenario of the local backend issue's Tests section:
 //! push → Succeeded with branch and commit; concurrency 2 with a third Task Pending; timeout;
-//! delete kills the process tree; engine SIGKILLed mid-run then recovered by the next command;
+//! delete kills the process tree; cancel kills it too (by pid) and survives a killed
+//! supervisor; engine SIGKILLed mid-run then recovered by the next command;
 //! sandbox escapes fail; a secret never shows; `logs -f` follows to the end; TTL deletion.
 //!
 //! Agents that must stay running block on a "gate" file the test creates in their work tree
@@ -359,6 +360,107 @@ fn deleting_a_running_task_kills_its_process_tree() {
         assert_eq!(std::fs::metadata(&kept).expect("heartbeat").len(), len);
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The live processes with `marker` in their command line (arguments joined by spaces), by
+/// pid.
+fn pids_with(marker: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter_map(|e| {
+                    let pid = e.file_name().to_string_lossy().parse::<i32>().ok()?;
+                    let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+                    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                    (alive(pid) && cmdline.contains(marker)).then_some(pid)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `axon cancel` on a running Task whose agent started processes in and out of its process
+/// group (`setsid`), with and without the sandbox: the command returns once the Task is
+/// `Cancelled`, and by then every one of those processes (by pid, as seen before the cancel)
+/// is gone. The Task is not Failed and its message says who asked.
+#[test]
+fn cancelling_a_running_task_kills_every_agent_process_by_pid() {
+    let env = Env::new("");
+    for (name, sandbox) in [("boxed", None), ("bare", Some("none"))] {
+        let marker = format!("{}{}", 6_100_000 + std::process::id() % 100_000, name.len());
+        let agent = env.agent(
+            &format!("{name}.sh"),
+            &format!(
+                "setsid sleep {marker} &\nsh -c 'sleep {marker}; : child' &\necho started\nsleep {marker}"
+            ),
+        );
+        let mut extra = vec![];
+        if let Some(s) = sandbox {
+            extra.extend(["--sandbox", s]);
+        }
+        let agent_s = agent.to_string_lossy().to_string();
+        let mut args = vec![
+            "run", "--name", name, "-p", "work", "--secret", "key", "--image", &agent_s,
+        ];
+        args.extend(extra.iter().copied());
+        env.ok(&args);
+        env.until_phase(name, "Running");
+        let mut before = vec![];
+        let started = poll(DEADLINE, || {
+            before = pids_with(&format!("sleep {marker}"));
+            before.len() >= 3
+        });
+        assert!(
+            started,
+            "the agent's sleeps never ran ({before:?}): {}",
+            env.ok(&["logs", name])
+        );
+        let out = env.ok(&["cancel", name]);
+        assert!(out.contains(&format!("task/{name} cancelled")), "{out}");
+        let t = env.task(name).expect("task");
+        assert_eq!(str_at(&t, "/status/phase"), Some("Cancelled"), "{t:#}");
+        assert_eq!(
+            str_at(&t, "/status/message"),
+            Some("cancelled (axon cancel)"),
+            "{t:#}"
+        );
+        until("every process of the agent gone", || {
+            before.iter().all(|p| !alive(*p))
+        });
+        assert!(pids_with(&format!("sleep {marker}")).is_empty());
+    }
+}
+
+/// A cancel survives the supervisor dying before it acted: the supervisor is frozen, the
+/// request recorded (`axon cancel --wait=false`), then the supervisor is SIGKILLed without
+/// having seen it. The next command records `Cancelled` (not an orphaned `Failed`), and
+/// cancelling again is a no-op.
+#[test]
+fn a_cancel_request_outlives_a_killed_supervisor() {
+    let env = Env::new("");
+    let agent = env.agent("slow.sh", "echo started\nsleep 600");
+    let out = env.run("crashy", &agent, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    env.until_phase("crashy", "Running");
+    let supervisor = read_pid(&env.run_dir("crashy").join("supervisor.pid")).expect("supervisor");
+    let engine = env.engine_pid();
+    kill(supervisor, "-STOP");
+    let out = env.ok(&["cancel", "crashy", "--wait=false"]);
+    assert!(out.contains("cancel requested"), "{out}");
+    assert_eq!(env.phase("crashy").as_deref(), Some("Running"));
+    if let Some(engine) = engine.filter(|p| alive(*p)) {
+        kill(engine, "-KILL");
+    }
+    kill(supervisor, "-KILL");
+    until("the supervisor gone", || !alive(supervisor));
+    let t = env.until_phase("crashy", "Cancelled");
+    assert_eq!(
+        str_at(&t, "/status/message"),
+        Some("cancelled (axon cancel)"),
+        "{t:#}"
+    );
+    let again = env.ok(&["cancel", "crashy"]);
+    assert!(again.contains("task/crashy already cancelled"), "{again}");
 }
 
 /// The engine is SIGKILLed while one Task runs and another waits (concurrency 1): the next

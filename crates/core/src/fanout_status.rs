@@ -45,7 +45,8 @@ pub fn summarise(
         let name = format!("{spawner}-{key}");
         let result = match tasks.get(name.as_str()) {
             Some(task) => match task.phase {
-                Some(phase @ (TaskPhase::Succeeded | TaskPhase::Failed)) => Some(ItemResult {
+                // A cancelled item's Task counts with the failed ones: it did not succeed.
+                Some(phase) if phase.is_finished() => Some(ItemResult {
                     item: key.clone(),
                     task: name,
                     phase: phase.as_str().to_string(),

@@ -6,6 +6,7 @@
 pub mod agent_configs;
 pub mod apply;
 pub mod budget;
+pub mod cancel;
 pub mod cron;
 pub mod deps;
 pub mod deps_template;

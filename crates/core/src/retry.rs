@@ -62,7 +62,9 @@ mod tests {
         assert!(retry_after((0, 3), Some(&ok), Some(0), None).is_none());
         for cause in [
             EndCause::Timeout { seconds: 5 },
-            EndCause::Cancelled,
+            EndCause::Cancelled {
+                by: "axon cancel".into(),
+            },
             EndCause::RunnerStopped { seconds: 10 },
             EndCause::BudgetExceeded {
                 message: "Axon budget exceeded: maxTurns 1 reached (1 model requests)".into(),

@@ -27,6 +27,8 @@ pub struct TaskView {
     /// The start gate lets it start ([`crate::start_gate`]); a Pending Task that is not ready
     /// waits for its gate, not for a slot.
     pub ready: bool,
+    /// Who asked to cancel it, when a request is recorded ([`crate::cancel`]).
+    pub cancel: Option<String>,
 }
 
 /// What the scheduler does now.
@@ -36,6 +38,10 @@ pub struct Decision {
     pub start: Vec<String>,
     /// Running Tasks whose supervisor is gone: fail them with this detail.
     pub orphaned: Vec<(String, String)>,
+    /// Unfinished Tasks a cancel was requested for and that nothing runs (never started, or
+    /// their supervisor died before it recorded the end): record them `Cancelled`, with who
+    /// asked. A live run is stopped by its supervisor, which records the end itself.
+    pub cancelled: Vec<(String, String)>,
     /// Finished Tasks whose TTL expired: delete them and their directories.
     pub expire: Vec<String>,
     /// Pending Tasks that wait, with the message their status should show (only when it changes).
@@ -65,15 +71,19 @@ pub fn decide(tasks: &[TaskView], limit: usize, now: Timestamp) -> Decision {
         .iter()
         .filter(|t| t.alive && !phase(t).is_finished())
         .count();
-    for t in tasks {
-        if phase(t) == TaskPhase::Running && !t.alive {
-            d.orphaned.push((t.name.clone(), ORPHAN_DETAIL.to_string()));
+    for t in tasks.iter().filter(|t| !t.alive && !phase(t).is_finished()) {
+        match &t.cancel {
+            Some(by) => d.cancelled.push((t.name.clone(), by.clone())),
+            None if phase(t) == TaskPhase::Running => {
+                d.orphaned.push((t.name.clone(), ORPHAN_DETAIL.to_string()));
+            }
+            None => {}
         }
     }
 
     let mut queue: Vec<&TaskView> = tasks
         .iter()
-        .filter(|t| phase(t) == TaskPhase::Pending && !t.alive && t.ready)
+        .filter(|t| phase(t) == TaskPhase::Pending && !t.alive && t.ready && t.cancel.is_none())
         .collect();
     queue.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.name.cmp(&b.name)));
     for t in &queue {
@@ -123,7 +133,30 @@ mod tests {
             ttl_seconds: None,
             message: None,
             ready: true,
+            cancel: None,
         }
+    }
+
+    #[test]
+    fn a_cancel_request_without_a_live_run_is_recorded_never_started() {
+        let mut pending = task("p", TaskPhase::Pending, 1, false);
+        pending.cancel = Some("axon cancel".into());
+        let mut crashed = task("r", TaskPhase::Running, 0, false);
+        crashed.cancel = Some("axon cancel".into());
+        let mut live = task("l", TaskPhase::Running, 0, true);
+        live.cancel = Some("axon cancel".into());
+        let mut done = task("d", TaskPhase::Cancelled, 0, false);
+        done.cancel = Some("axon cancel".into());
+        let d = decide(&[pending, crashed, live, done], 4, at(10));
+        assert!(d.start.is_empty(), "{d:?}");
+        assert!(d.orphaned.is_empty(), "{d:?}");
+        assert_eq!(
+            d.cancelled,
+            [
+                ("p".to_string(), "axon cancel".to_string()),
+                ("r".to_string(), "axon cancel".to_string())
+            ]
+        );
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub struct SpawnedTask {
     pub item_id: Option<String>,
     /// `axon.io/source-generation` (1 when absent).
     pub generation: u32,
-    /// Whether the Task reached a terminal phase (Succeeded or Failed).
+    /// Whether the Task reached a terminal phase (Succeeded, Failed or Cancelled).
     pub finished: bool,
     /// Whether it carries `axon.io/needs-input-seen`.
     pub needs_input_seen: bool,

@@ -5,7 +5,8 @@
 //!
 //! The rules, in the order they apply:
 //! 1. **Dependencies** (`spec.dependsOn`): wait while one is Pending, Running or not created
-//!    yet; fail at once when one failed, or was deleted before it finished.
+//!    yet; fail at once when one failed, was cancelled (`dependency X was cancelled`), or was
+//!    deleted before it finished.
 //! 2. **References**: a missing Workspace, AgentConfig or Secret is waited for during
 //!    [`REFERENCE_GRACE`] (it may be applied right after the Task), counted from when the Task
 //!    was created or its last dependency finished, whichever is later; then the Task fails.
@@ -226,6 +227,9 @@ pub fn gate(
                     )
                 });
             }
+            (_, Some(TaskPhase::Cancelled)) => {
+                failure.get_or_insert_with(|| crate::cancel::dependency_message(name));
+            }
             (None, Some(p)) => {
                 failure.get_or_insert_with(|| {
                     format!("dependency {name} was deleted before it finished (it was {p})")
@@ -309,7 +313,7 @@ pub fn gate(
 /// on one branch cannot deadlock).
 fn goes_before(other: &TaskFacts<'_>, task: &TaskFacts<'_>, tasks: &[TaskFacts<'_>]) -> bool {
     match other.phase() {
-        TaskPhase::Succeeded | TaskPhase::Failed => false,
+        TaskPhase::Succeeded | TaskPhase::Failed | TaskPhase::Cancelled => false,
         TaskPhase::Running => true,
         TaskPhase::Pending if other.active => true,
         TaskPhase::Pending => {
@@ -593,6 +597,29 @@ mod tests {
         assert_eq!(
             w.gate("c", &[], 9).gate,
             Gate::Fail("dependency gone was deleted before it finished (it was Running)".into())
+        );
+        let w = World::new()
+            .add(
+                "stopped",
+                0,
+                spec("S", &[], None),
+                status(TaskPhase::Cancelled, None, "cancelled (axon cancel)"),
+            )
+            .add("e", 1, spec("E", &["stopped"], None), pending());
+        assert_eq!(
+            w.gate("e", &[], 9).gate,
+            Gate::Fail("dependency stopped was cancelled".into())
+        );
+        let mut seen = pending();
+        seen.dependencies = vec![DependencyState {
+            name: "stopped".into(),
+            phase: Some(TaskPhase::Cancelled),
+        }];
+        let w = World::new().add("f", 0, spec("F", &["stopped"], None), seen);
+        assert_eq!(
+            w.gate("f", &[], 9).gate,
+            Gate::Fail("dependency stopped was cancelled".into()),
+            "cancelled, then deleted"
         );
         let w = World::new().add("d", 0, spec("D", &["later"], None), pending());
         let d = w.gate("d", &[], 9);

@@ -59,8 +59,9 @@ pub enum RunObservation {
 pub enum EndCause {
     /// Exceeded `timeoutSeconds`.
     Timeout { seconds: i64 },
-    /// Deleted or cancelled by a user.
-    Cancelled,
+    /// Cancelled on request ([`crate::cancel`]); `by` says who asked (the request annotation's
+    /// value, `axon cancel`). The Task ends `Cancelled`, not `Failed`.
+    Cancelled { by: String },
     /// Killed for exceeding its memory limit.
     OomKilled,
     /// The image could not be pulled.
@@ -185,13 +186,21 @@ pub fn next_status(
             exit_code,
             cause,
         } => {
-            let (ok, reason, message) = verdict(results.as_ref(), *exit_code, cause.as_ref());
-            s.phase = Some(if ok {
-                TaskPhase::Succeeded
-            } else {
-                TaskPhase::Failed
+            let (ok, reason, mut message) = verdict(results.as_ref(), *exit_code, cause.as_ref());
+            let cancelled = matches!(cause, Some(EndCause::Cancelled { .. }));
+            s.phase = Some(match (ok, cancelled) {
+                (_, true) => TaskPhase::Cancelled,
+                (true, false) => TaskPhase::Succeeded,
+                (false, false) => TaskPhase::Failed,
             });
-            s.start_time = s.start_time.or_else(|| Some(at.clone()));
+            if cancelled {
+                // A Task cancelled before it started never ran: no start time.
+                if let Some(saved) = results.as_ref().and_then(crate::cancel::saved_work) {
+                    message = format!("{message}; {saved}");
+                }
+            } else {
+                s.start_time = s.start_time.or_else(|| Some(at.clone()));
+            }
             s.completion_time = Some(at.clone());
             s.message = Some(message.clone());
             if let Some(r) = results {
@@ -287,7 +296,7 @@ pub fn verdict(
                 "Timeout",
                 format!("timed out after {seconds}s (timeoutSeconds) and was killed"),
             ),
-            EndCause::Cancelled => (false, "Cancelled", "cancelled".to_string()),
+            EndCause::Cancelled { by } => (false, "Cancelled", crate::cancel::message(by)),
             EndCause::OomKilled => (
                 false,
                 "OOMKilled",
@@ -602,9 +611,12 @@ mod tests {
                 at: "t".into(),
                 results: None,
                 exit_code: None,
-                cause: Some(EndCause::Cancelled),
+                cause: Some(EndCause::Cancelled {
+                    by: "axon cancel".into(),
+                }),
             },
         ]);
+        assert_eq!(done.phase, Some(TaskPhase::Cancelled));
         let after = next_status(&done, &started(), Some(2));
         assert_eq!(after, done);
     }

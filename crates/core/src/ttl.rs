@@ -77,6 +77,14 @@ mod tests {
             TtlAction::RequeueAfter(std::time::Duration::from_secs(30))
         );
         assert_eq!(ttl_action(Some(&s), None, now), TtlAction::Keep);
+        let cancelled = TaskStatus {
+            phase: Some(TaskPhase::Cancelled),
+            ..s.clone()
+        };
+        assert_eq!(
+            ttl_action(Some(&cancelled), Some(60), now),
+            TtlAction::Delete
+        );
         assert_eq!(
             expires_at(t("2026-01-01T00:00:00Z"), -5),
             t("2026-01-01T00:00:00Z")

@@ -300,7 +300,7 @@ impl KubeBackend {
         }
     }
 
-    /// Wait until the Task finishes (Succeeded or Failed) and return it.
+    /// Wait until the Task finishes (Succeeded, Failed or Cancelled) and return it.
     pub async fn wait(&self, task: &str) -> Result<Task, KubeError> {
         let api = self.api::<Task>();
         // A Task deleted before it was seen finished (ttlSecondsAfterFinished: 0, or a user's

@@ -264,7 +264,7 @@ mod tests {
         let e = check_task(&task("u2", Some("Running"), false), &id("u1")).expect_err("uid");
         assert!(matches!(e, GrantError::OtherTask { .. }), "{e}");
         assert_eq!(e.status(), 403);
-        for phase in ["Succeeded", "Failed"] {
+        for phase in ["Succeeded", "Failed", "Cancelled"] {
             let e = check_task(&task("u1", Some(phase), false), &id("u1")).expect_err(phase);
             assert!(e.to_string().contains(phase), "{e}");
             assert_eq!(e.status(), 403);

@@ -7,6 +7,7 @@
 
 pub mod agent_command;
 pub mod backend;
+pub mod cancel;
 pub mod controller;
 pub mod error;
 pub mod gateway_ca;

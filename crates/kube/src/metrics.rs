@@ -121,14 +121,14 @@ impl Metrics {
             "# HELP axon_tasks Tasks by phase, as the controller sees them."
         );
         let _ = writeln!(o, "# TYPE axon_tasks gauge");
-        for phase in ["Pending", "Running", "Succeeded", "Failed"] {
+        for phase in ["Pending", "Running", "Succeeded", "Failed", "Cancelled"] {
             let n = tasks_by_phase.get(phase).copied().unwrap_or(0);
             let _ = writeln!(o, "axon_tasks{{phase=\"{phase}\"}} {n}");
         }
         self.with(|m| {
             let _ = writeln!(o, "# HELP axon_tasks_finished_total Tasks that finished, by phase.");
             let _ = writeln!(o, "# TYPE axon_tasks_finished_total counter");
-            for phase in ["Succeeded", "Failed"] {
+            for phase in ["Succeeded", "Failed", "Cancelled"] {
                 let n = m.finished.get(phase).copied().unwrap_or(0);
                 let _ = writeln!(o, "axon_tasks_finished_total{{phase=\"{phase}\"}} {n}");
             }

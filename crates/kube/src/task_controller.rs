@@ -139,6 +139,8 @@ async fn reconcile_task(task: &Task, ctx: &Context, now: Timestamp) -> Result<Ac
         .map_err(|e| KubeError::api(format!("get Job {ns}/{name}"), e))?;
     let mut admitted = Vec::new();
     let mut recheck_at = None;
+    let cancel = axon_core::cancel::requested_by(task);
+    let at = now.to_string();
     let observation = match &job {
         Some(job) => {
             let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
@@ -152,8 +154,12 @@ async fn reconcile_task(task: &Task, ctx: &Context, now: Timestamp) -> Result<Ac
                 .as_ref()
                 .and_then(|s| s.active_deadline_seconds)
                 .or(task.spec.timeout_seconds);
-            observe(job, &pods.items, deadline, &now.to_string())
+            let seen = observe(job, &pods.items, deadline, &at);
+            // A run that ended first keeps its end; otherwise the Job is deleted below.
+            axon_core::cancel::with_request(seen, cancel.as_deref(), &at)
         }
+        // Cancelled before it started: it never gets a Job.
+        None if let Some(by) = &cancel => axon_core::cancel::cancelled(by, &at, None),
         None => {
             let (mut observations, recheck) = start(task, ctx, now).await?;
             recheck_at = recheck;
@@ -172,7 +178,8 @@ async fn reconcile_task(task: &Task, ctx: &Context, now: Timestamp) -> Result<Ac
     if next != current {
         write_status(task, ctx, &current, &next).await?;
     }
-    // Failed from a waiting Pod (image pull, container config): nothing may run behind it.
+    // Failed from a waiting Pod (image pull, container config), or cancelled: nothing may run
+    // behind it.
     if let Some(job) = job.as_ref().filter(|j| job_to_stop(&next, j)) {
         stop_job(task, ctx, job, &next).await?;
     }
@@ -541,7 +548,8 @@ async fn write_status(
 }
 
 /// Delete the active Job of a Task that finished without it (propagation Background: its Pod
-/// goes too), so the agent cannot start later behind a Failed status.
+/// goes too), so the agent cannot start later behind a Failed status, or go on behind a
+/// Cancelled one.
 async fn stop_job(
     task: &Task,
     ctx: &Context,
@@ -557,13 +565,14 @@ async fn stop_job(
         Err(e) => return Err(KubeError::api(format!("delete Job {ns}/{job_name}"), e)),
     }
     let why = status.message.clone().unwrap_or_default();
-    tracing::info!(task = %what(task), job = %job_name, reason = %why, "deleted the Job of a failed Task");
+    let phase = status.phase.unwrap_or_default();
+    tracing::info!(task = %what(task), job = %job_name, phase = %phase, reason = %why, "deleted the Job of a finished Task");
     publish(
         ctx,
         task,
         EventType::Normal,
         "JobDeleted",
-        format!("deleted Job {job_name} so that nothing runs behind the failed Task: {why}"),
+        format!("deleted Job {job_name} so that nothing runs behind the {phase} Task: {why}"),
     )
     .await;
     Ok(())

@@ -6,7 +6,7 @@
 //!   absent fields as they were;
 //! * a Task that failed while its Job is still active (an image that cannot be pulled, a
 //!   container that cannot start) gets its Job deleted, so the agent cannot start later behind
-//!   a Failed status.
+//!   a Failed status; so does a Task cancelled while its Job runs (its Pod goes with it).
 
 use axon_api::{TaskPhase, TaskStatus};
 use k8s_openapi::api::batch::v1::Job;
@@ -69,13 +69,13 @@ pub fn job_to_stop(status: &TaskStatus, job: &Job) -> bool {
 }
 
 /// Whether a finished Task may still have an active Job (so a controller that restarted, or a
-/// deletion that failed, looks again): only Tasks failed from a waiting Pod.
+/// deletion that failed, looks again): Tasks failed from a waiting Pod, and cancelled ones.
 pub fn may_have_live_job(status: &TaskStatus) -> bool {
-    status.phase == Some(TaskPhase::Failed)
-        && status
-            .conditions
-            .iter()
-            .any(|c| c.type_ == "Succeeded" && FAILED_WITH_LIVE_JOB.contains(&c.reason.as_str()))
+    status.phase == Some(TaskPhase::Cancelled)
+        || status.phase == Some(TaskPhase::Failed)
+            && status.conditions.iter().any(|c| {
+                c.type_ == "Succeeded" && FAILED_WITH_LIVE_JOB.contains(&c.reason.as_str())
+            })
 }
 
 #[cfg(test)]
@@ -163,10 +163,18 @@ mod tests {
             k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH),
         );
         assert!(!job_to_stop(&failed, &deleting));
+        let cancelled = TaskStatus {
+            phase: Some(TaskPhase::Cancelled),
+            ..Default::default()
+        };
+        assert!(
+            job_to_stop(&cancelled, &active),
+            "a cancelled run is stopped"
+        );
     }
 
     #[test]
-    fn tasks_failed_from_a_waiting_pod_are_looked_at_again() {
+    fn tasks_failed_from_a_waiting_pod_or_cancelled_are_looked_at_again() {
         let failed = |reason: &str| TaskStatus {
             phase: Some(TaskPhase::Failed),
             conditions: vec![Condition {
@@ -185,5 +193,11 @@ mod tests {
         let mut succeeded = failed("ImagePullBackOff");
         succeeded.phase = Some(TaskPhase::Succeeded);
         assert!(!may_have_live_job(&succeeded));
+        let mut cancelled = failed("Cancelled");
+        cancelled.phase = Some(TaskPhase::Cancelled);
+        assert!(
+            may_have_live_job(&cancelled),
+            "a controller that restarted after recording Cancelled still deletes the Job"
+        );
     }
 }

@@ -516,6 +516,128 @@ async fn a_container_config_error_fails_the_task_and_deletes_its_job() {
     run(task(Some(s)), vec![get(JOB, failed_job())]).await;
 }
 
+/// `t` with a cancel request from `by`.
+fn cancel_requested(mut t: Task, by: &str) -> Task {
+    t.metadata.annotations = Some(
+        [(
+            axon_api::contract::ANNOTATION_CANCEL_REQUESTED.to_string(),
+            by.to_string(),
+        )]
+        .into_iter()
+        .collect(),
+    );
+    t
+}
+
+/// A cancel request on a Task without a Job: `Cancelled` at once, without a start time, and
+/// no Job is ever created (no Secret read, nothing posted but the status and its Event).
+#[tokio::test]
+async fn a_pending_task_cancelled_never_gets_a_job() {
+    let (seen, metrics) = run(
+        cancel_requested(task(Some(pending())), "axon cancel"),
+        vec![
+            not_found(JOB),
+            patched(),
+            expect(Method::POST, EVENTS, 201, None),
+        ],
+    )
+    .await;
+    let s = status_of(&seen);
+    assert_eq!(s.phase, Some(TaskPhase::Cancelled));
+    assert_eq!(s.message.as_deref(), Some("cancelled (axon cancel)"));
+    assert_eq!(s.start_time, None);
+    assert_eq!(seen[2].body["reason"], "Cancelled");
+    assert!(
+        metrics
+            .render(&Default::default())
+            .contains("axon_tasks_finished_total{phase=\"Cancelled\"} 1")
+    );
+}
+
+/// A cancel request on a running Task: `Cancelled` first, then its Job deleted (Background:
+/// its Pod goes with it). A controller that died in between deletes the Job on its next look;
+/// a run that had already ended keeps its own result.
+#[tokio::test]
+async fn a_running_task_cancelled_has_its_job_deleted() {
+    let running = TaskStatus {
+        phase: Some(TaskPhase::Running),
+        start_time: Some("2026-01-01T00:00:10Z".into()),
+        pod_name: Some("t-x1".into()),
+        message: Some("agent running".into()),
+        ..Default::default()
+    };
+    let agent_running = json!({"running": {"startedAt": "2026-01-01T00:00:10Z"}});
+    let (seen, _) = run(
+        cancel_requested(task(Some(running.clone())), "/axon cancel by @alice"),
+        vec![
+            get(JOB, job(json!({"active": 1}))),
+            get(PODS, pods(vec![pod(agent_running.clone(), initializing())])),
+            patched(),
+            expect(Method::POST, EVENTS, 201, None),
+            deleted(),
+            expect(Method::POST, EVENTS, 201, None),
+        ],
+    )
+    .await;
+    let s = status_of(&seen);
+    assert_eq!(s.phase, Some(TaskPhase::Cancelled));
+    assert_eq!(
+        s.message.as_deref(),
+        Some("cancelled (/axon cancel by @alice)")
+    );
+    assert_eq!(seen[4].method, Method::DELETE);
+    assert_eq!(seen[4].body["propagationPolicy"], "Background");
+    assert_eq!(seen[5].body["reason"], "JobDeleted");
+
+    // The controller restarted before it deleted the Job: the next look deletes it.
+    let mut cancelled = running.clone();
+    cancelled.phase = s.phase;
+    cancelled.conditions = s.conditions.clone();
+    let (seen, _) = run(
+        cancel_requested(task(Some(cancelled)), "/axon cancel by @alice"),
+        vec![
+            get(JOB, job(json!({"active": 1}))),
+            deleted(),
+            expect(Method::POST, EVENTS, 201, None),
+        ],
+    )
+    .await;
+    assert_eq!(seen.len(), 3);
+
+    // The run ended before the request was seen: its own result stands.
+    let (s, _) = finished_with_request(pod(
+        agent_done(""),
+        json!({"terminated": {"exitCode": 0, "reason": "Completed",
+            "message": r#"{"success": true, "exitCode": 0}"#,
+            "finishedAt": "2026-01-01T00:05:00Z"}}),
+    ))
+    .await;
+    assert_eq!(s.phase, Some(TaskPhase::Succeeded));
+}
+
+async fn finished_with_request(pod: Value) -> (TaskStatus, Vec<Seen>) {
+    let running = TaskStatus {
+        phase: Some(TaskPhase::Running),
+        ..Default::default()
+    };
+    let (seen, _) = run(
+        cancel_requested(task(Some(running)), "axon cancel"),
+        vec![
+            get(
+                JOB,
+                job(
+                    json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}),
+                ),
+            ),
+            get(PODS, pods(vec![pod])),
+            patched(),
+            expect(Method::POST, EVENTS, 201, None),
+        ],
+    )
+    .await;
+    (status_of(&seen), seen)
+}
+
 #[tokio::test]
 async fn a_retried_task_back_in_pending_has_no_pod() {
     let running = TaskStatus {

@@ -253,6 +253,20 @@ impl LocalBackend {
         })
     }
 
+    /// Ask to cancel Task `name` on behalf of `by` (see [`crate::cancel`]).
+    pub async fn cancel_task(
+        &self,
+        name: &str,
+        by: &str,
+    ) -> Result<axon_port::CancelOutcome, LocalError> {
+        let outcome = crate::cancel::cancel_task(&self.home, &self.store, name, by)?;
+        if outcome == axon_port::CancelOutcome::Cancelled {
+            // Its dependants fail at once, even when no engine was running.
+            self.kick()?;
+        }
+        Ok(outcome)
+    }
+
     /// Create or update a resource. A new Task is stored Pending and the engine is kicked, so
     /// it starts without `axon serve`.
     pub async fn apply(&self, r: Resource) -> Result<ApplyOutcome, LocalError> {

@@ -105,6 +105,7 @@ fn observe_all(home: &Home, store: &Store) -> Result<(Vec<Observed>, Vec<StoredT
                 ttl_seconds: t.spec.ttl_seconds_after_finished.map(|t| t.max(0)),
                 message: status.message,
                 ready: true,
+                cancel: axon_core::cancel::requested_by(t),
             };
             Observed {
                 view,
@@ -116,11 +117,19 @@ fn observe_all(home: &Home, store: &Store) -> Result<(Vec<Observed>, Vec<StoredT
 }
 
 /// Fail Running Tasks whose supervisor is gone (used by the engine and, when no engine runs,
-/// by any command that opens the backend).
+/// by any command that opens the backend), and record `Cancelled` for those a cancel was
+/// requested for.
 pub fn fail_orphans(home: &Home, store: &Store) -> Result<usize, LocalError> {
     let tasks = observe_tasks(home, store)?;
     let views: Vec<TaskView> = tasks.iter().map(|t| t.view.clone()).collect();
     let d = decide(&views, 1, Timestamp::now());
+    record_cancelled(store, &d.cancelled, |name| {
+        tasks
+            .iter()
+            .find(|t| t.view.name == name)
+            .map(|t| t.uid.clone())
+            .unwrap_or_default()
+    })?;
     for (name, detail) in &d.orphaned {
         if let Some(t) = tasks.iter().find(|t| &t.view.name == name) {
             let obs = RunObservation::Finished {
@@ -135,6 +144,20 @@ pub fn fail_orphans(home: &Home, store: &Store) -> Result<usize, LocalError> {
         }
     }
     Ok(d.orphaned.len())
+}
+
+/// Record `Cancelled` for Tasks with a cancel request that nothing runs (never started, or
+/// their supervisor died before it recorded the end; see `crate::cancel`).
+fn record_cancelled(
+    store: &Store,
+    cancelled: &[(String, String)],
+    uid_of: impl Fn(&str) -> String,
+) -> Result<(), LocalError> {
+    for (name, by) in cancelled {
+        let obs = axon_core::cancel::cancelled(by, &ids::now(), None);
+        observe(store, name, &uid_of(name), &obs)?;
+    }
+    Ok(())
 }
 
 /// What one pass did.
@@ -155,7 +178,11 @@ impl Engine {
         let (mut tasks, stored) = observe_all(&self.home, &self.store)?;
         let pending: Vec<&str> = tasks
             .iter()
-            .filter(|t| t.view.phase.unwrap_or_default() == TaskPhase::Pending && !t.view.alive)
+            .filter(|t| {
+                t.view.phase.unwrap_or_default() == TaskPhase::Pending
+                    && !t.view.alive
+                    && t.view.cancel.is_none()
+            })
             .map(|t| t.view.name.as_str())
             .collect();
         let now = Timestamp::now();
@@ -216,6 +243,7 @@ impl Engine {
             };
             observe(&self.store, name, &uid_of(name), &obs)?;
         }
+        record_cancelled(&self.store, &d.cancelled, uid_of)?;
         for (name, reason) in &d.waiting {
             let obs = RunObservation::Waiting {
                 reason: reason.clone(),

@@ -13,6 +13,7 @@
 
 pub mod agent_bins;
 mod backend;
+mod cancel;
 mod drop_privileges;
 mod engine;
 mod error;
@@ -34,6 +35,7 @@ pub mod sandbox;
 pub mod seccomp;
 mod secrets;
 mod spawner_support;
+mod stop_tree;
 mod store;
 mod store_watch;
 mod supervisor;

@@ -8,7 +8,8 @@ use axon_api::loader::Resource;
 use axon_api::{Kind, Task, TaskSpawner, TaskSpawnerStatus, Workspace};
 use axon_core::apply::ApplyOutcome;
 use axon_port::{
-    Backend, BackendError, CreateOutcome, ErrorKind, LogNotice, SpawnerGuard, SpawnerPort, Valid,
+    Backend, BackendError, CancelOutcome, CreateOutcome, ErrorKind, LogNotice, SpawnerGuard,
+    SpawnerPort, Valid,
 };
 use std::collections::BTreeMap;
 
@@ -68,6 +69,10 @@ impl SpawnerPort for LocalBackend {
 
     async fn secret_value(&self, name: &str, key: &str) -> Result<Option<String>, BackendError> {
         Ok(LocalBackend::secret_value(self, name, key).await?)
+    }
+
+    async fn cancel_task(&self, task: &str, by: &str) -> Result<CancelOutcome, BackendError> {
+        Ok(LocalBackend::cancel_task(self, task, by).await?)
     }
 }
 

@@ -3,8 +3,10 @@
 //! the RunPlan (secrets from the local store, config files), prepares the workspace, starts
 //! the sandbox with the Task's log as stdout/stderr, enforces `timeoutSeconds` (the Task's, else
 //! the configured default, else 4 h), kills a run whose runner stays stopped, stops on SIGTERM
-//! (delete), and reports each step as a `RunObservation`. It survives the engine: a restarted
-//! engine finds it alive through its lock and adopts it.
+//! (a delete, or a cancel: then the sandbox's whole process tree is killed and the work tree
+//! saved on the WIP branch, see `crate::cancel`), and reports each step as a
+//! `RunObservation`. It survives the engine: a restarted engine finds it alive through its
+//! lock and adopts it.
 //!
 //! Results are taken only after the sandbox's PID namespace is gone, and only from what the
 //! agent cannot write: git is read on the work tree by [`axon_agent::collect`] with its
@@ -28,7 +30,9 @@ use crate::task_gateway::{TaskGateway, TaskGatewaySpec};
 use crate::workspace_prep::{PrepareRequest, prepare};
 use axon_agent::collect::{CollectInput, claims_from_stream, collect};
 use axon_agent::outside_push::{is_local_repository, push_agent_branch};
+use axon_agent::wip::Stop;
 use axon_api::{AgentConfig, AgentType, Kind, Task, TaskPhase, Workspace};
+use axon_core::cancel::cancelled;
 use axon_core::gateway_plan::route_through_gateway;
 use axon_core::plan::{EnvValue, RunPlan, plan_run};
 use axon_core::results::ResultsDocument;
@@ -94,6 +98,12 @@ pub async fn supervise(
     let phase = task.status.as_ref().and_then(|s| s.phase);
     if phase.is_some_and(|p| p != TaskPhase::Pending) {
         // Already started once: never run twice.
+        return Ok(());
+    }
+    if let Some(by) = axon_core::cancel::requested_by(&task) {
+        // Cancelled before it started: nothing to stop or save.
+        observe(&store, &name, &uid, &cancelled(&by, &ids::now(), None))?;
+        let _ = kick::kick(&home, &exe);
         return Ok(());
     }
     let opts: RunOptions = row
@@ -205,7 +215,7 @@ async fn run_once(
         _ = &mut until_deadline => return Ok(timed_out()),
     };
     let launch = match setup {
-        None => return Ok(finished(None, None, Some(EndCause::Cancelled))),
+        None => return Ok(finished(None, None, Some(stop_cause(store, &name, &uid)))),
         Some(Err(reason)) => {
             return Ok(RunObservation::SetupFailed {
                 at: ids::now(),
@@ -283,8 +293,8 @@ async fn run_once(
             (child.wait().await.ok(), Some(EndCause::RunnerStopped { seconds }))
         }
         _ = term.recv() => {
-            signal_group(pid, libc::SIGKILL);
-            (child.wait().await.ok(), Some(EndCause::Cancelled))
+            crate::stop_tree::kill_tree(pid);
+            (child.wait().await.ok(), Some(stop_cause(store, &name, &uid)))
         }
     };
     crate::profile::mark("agent exited");
@@ -295,7 +305,10 @@ async fn run_once(
     let results = match &cause {
         None => Some(results(&launch, td, code, gw).await),
         Some(EndCause::BudgetExceeded { message }) => {
-            Some(budget_results(&launch, td, task, gw, message).await)
+            Some(stopped_results(&launch, td, task, gw, Stop::OverBudget(message)).await)
+        }
+        Some(EndCause::Cancelled { by }) => {
+            Some(stopped_results(&launch, td, task, gw, Stop::Cancelled(by)).await)
         }
         Some(_) => None,
     };
@@ -350,15 +363,36 @@ fn measured(gw: &TaskGateway, td: &TaskDir) -> Option<axon_gateway::UsageTotals>
     Some(totals)
 }
 
-/// The results of a run the gateway stopped over budget: whatever the work tree holds is
-/// committed on the Task's WIP branch from outside and pushed when the Workspace can be pushed
-/// to (nothing lost); the failure names the limit and the figure.
-async fn budget_results(
+/// Why SIGTERM stopped the run: a cancel request recorded on the Task (`Cancelled`, the work
+/// tree is saved), else its deletion (the row is gone: nothing is recorded) or a stop from
+/// outside Axon (a failure that says so).
+fn stop_cause(store: &Store, name: &str, uid: &str) -> EndCause {
+    let task = store
+        .get(Kind::Task, name)
+        .ok()
+        .flatten()
+        .filter(|row| row.doc.pointer("/metadata/uid").and_then(Value::as_str) == Some(uid))
+        .and_then(|row| serde_json::from_value::<Task>(row.doc).ok());
+    match task {
+        None => EndCause::Other("the Task was deleted".into()),
+        Some(t) => match axon_core::cancel::requested_by(&t) {
+            Some(by) => EndCause::Cancelled { by },
+            None => EndCause::Other(
+                "the run was stopped from outside Axon (its supervisor got SIGTERM)".into(),
+            ),
+        },
+    }
+}
+
+/// The results of a run Axon stopped (the gateway over budget, or a cancel): whatever the work
+/// tree holds is committed on the Task's WIP branch from outside and pushed when the Workspace
+/// can be pushed to (nothing lost); the failure says why.
+async fn stopped_results(
     launch: &Launch,
     td: &TaskDir,
     task: &Task,
     gw: &TaskGateway,
-    message: &str,
+    stop: Stop<'_>,
 ) -> ResultsDocument {
     let mut doc = ResultsDocument {
         agent_type: launch.agent_type.map(|a| a.as_str().to_string()),
@@ -377,8 +411,7 @@ async fn budget_results(
             token_file: launch.token_file.as_deref(),
             lent_objects: launch.lent_objects.as_deref(),
         });
-    if let Some(line) = axon_agent::wip::stopped_over_budget(&mut doc, message, save.as_ref()).await
-    {
+    if let Some(line) = axon_agent::wip::stopped(&mut doc, stop, save.as_ref()).await {
         append_log(td, &format!("{line}\n"));
     }
     doc.with_measured_usage(measured(gw, td).as_ref())

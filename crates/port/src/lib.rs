@@ -5,7 +5,7 @@
 //! the gateway's request records, wait, the spawner's lock); [`SpawnerPort`] is the narrow
 //! part of it the spawner loop needs (read resources, the Tasks of a spawner, create one,
 //! annotate one, make a fan-out item's Workspace, write a spawner's status, read one key of a
-//! Secret). The local backend (`axon-local`) and the Kubernetes backend (`axon-kube`)
+//! Secret, cancel a Task). The local backend (`axon-local`) and the Kubernetes backend (`axon-kube`)
 //! implement both; `axon_spawner::MemorySink` implements the narrow one for tests. Every method
 //! fails with the one [`BackendError`].
 //!
@@ -26,7 +26,7 @@ mod port;
 mod valid;
 
 pub use error::{BackendError, ErrorKind};
-pub use port::{Backend, CreateOutcome, LogNotice, SpawnerGuard, SpawnerPort};
+pub use port::{Backend, CancelOutcome, CreateOutcome, LogNotice, SpawnerGuard, SpawnerPort};
 pub use valid::Valid;
 
 /// Re-exported so implementors write `#[axon_port::async_trait]` without a dependency of

@@ -8,7 +8,7 @@
 use crate::error::BackendError;
 use crate::valid::Valid;
 use axon_api::loader::Resource;
-use axon_api::{Kind, Task, TaskSpawner, TaskSpawnerStatus, Workspace};
+use axon_api::{Kind, Task, TaskPhase, TaskSpawner, TaskSpawnerStatus, Workspace};
 use axon_core::apply::ApplyOutcome;
 use std::collections::BTreeMap;
 
@@ -19,6 +19,20 @@ pub enum CreateOutcome {
     Created,
     /// A Task of that name existed; nothing changed.
     AlreadyExists,
+}
+
+/// What asking to cancel a Task did ([`SpawnerPort::cancel_task`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// The Task had not started: it is `Cancelled` now.
+    Cancelled,
+    /// The request is recorded and its run is being stopped; the backend records `Cancelled`
+    /// once the agent is gone (its work tree saved where it can be).
+    Stopping,
+    /// It was cancelled already (a second request changes nothing).
+    AlreadyCancelled,
+    /// It finished (`Succeeded` or `Failed`) before: nothing was recorded or stopped.
+    Finished(TaskPhase),
 }
 
 /// Held while this process runs one TaskSpawner's loop (see [`Backend::hold_spawner_lock`]);
@@ -88,6 +102,20 @@ pub trait SpawnerPort: Send + Sync {
     /// The value of `key` in Secret `name`; `None` when the Secret or the key is missing. The
     /// value never reaches an error message.
     async fn secret_value(&self, name: &str, key: &str) -> Result<Option<String>, BackendError>;
+
+    /// Asks to cancel Task `task` on behalf of `by` (`axon cancel`, `/axon cancel by @alice`):
+    /// the request is recorded on the Task first (annotation `axon.io/cancel-requested`, see
+    /// `axon_core::cancel`), durably, then a Task that has not started is `Cancelled` at once
+    /// and a running one has its run stopped. Idempotent; a finished Task is left as it is. A
+    /// missing Task is an error of kind [`crate::ErrorKind::NotFound`]. Returns without
+    /// waiting for the run to stop ([`Backend::wait`] does).
+    async fn cancel_task(&self, task: &str, by: &str) -> Result<CancelOutcome, BackendError> {
+        let _ = by;
+        Err(BackendError::message(
+            crate::ErrorKind::Failed,
+            format!("cannot cancel Task {task}: this backend does not cancel Tasks"),
+        ))
+    }
 }
 
 /// Everything the CLI's commands need from a backend.
@@ -192,5 +220,9 @@ impl<T: SpawnerPort + ?Sized> SpawnerPort for std::sync::Arc<T> {
 
     async fn secret_value(&self, name: &str, key: &str) -> Result<Option<String>, BackendError> {
         (**self).secret_value(name, key).await
+    }
+
+    async fn cancel_task(&self, task: &str, by: &str) -> Result<CancelOutcome, BackendError> {
+        (**self).cancel_task(task, by).await
     }
 }

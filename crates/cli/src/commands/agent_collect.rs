@@ -108,7 +108,13 @@ async fn stop_over_budget(
             token_file: args.token_file.as_deref(),
             lent_objects: None,
         });
-    if let Some(line) = axon_agent::wip::stopped_over_budget(doc, &message, save.as_ref()).await {
+    if let Some(line) = axon_agent::wip::stopped(
+        doc,
+        axon_agent::wip::Stop::OverBudget(&message),
+        save.as_ref(),
+    )
+    .await
+    {
         eprintln!("{line}");
     }
 }

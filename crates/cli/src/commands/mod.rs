@@ -2,6 +2,7 @@
 
 pub mod agent_collect;
 pub mod apply;
+pub mod cancel;
 pub mod completion;
 pub mod create;
 pub mod delete;

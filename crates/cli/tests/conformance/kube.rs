@@ -12,7 +12,7 @@ use crate::space::{Backend, Run, Space};
 use axon_testsupport::kube_plane::ControlPlane;
 use axon_testsupport::kubelet::{Kubelet, KubeletConfig, client};
 use axon_testsupport::model_server::FakeModelServer;
-use k8s_openapi::api::core::v1::{Event, Namespace};
+use k8s_openapi::api::core::v1::{Event, Namespace, Pod};
 use kube::api::{Api, ListParams, PostParams};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -287,4 +287,21 @@ impl Space for KubeSpace<'_> {
     }
 
     fn serve_spawners(&self) {}
+
+    /// Every Pod of the namespace, a deleted one included until it is gone.
+    fn pods(&self) -> Vec<String> {
+        let kubeconfig = self.cluster.plane.kubeconfig();
+        block_on(async {
+            let c = client(&kubeconfig, None).await;
+            let api: Api<Pod> = Api::namespaced(c, &self.ns);
+            match api.list(&ListParams::default()).await {
+                Ok(l) => l
+                    .items
+                    .into_iter()
+                    .filter_map(|p| p.metadata.name)
+                    .collect(),
+                Err(e) => vec![format!("cannot list Pods: {e}")],
+            }
+        })
+    }
 }

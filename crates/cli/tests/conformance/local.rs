@@ -66,6 +66,11 @@ impl Space for LocalSpace {
         String::new()
     }
 
+    /// Local Tasks run without Pods.
+    fn pods(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     fn serve_spawners(&self) {
         let log = std::fs::File::create(self.env.root().join("serve.log")).expect("log");
         let mut child = self

@@ -46,6 +46,7 @@ pub const SCENARIOS: &[(&str, Scenario)] = &[
     ("branch_exclusion", branch_exclusion),
     ("spawner_budget", spawner_budget),
     ("budget_stop", budget_stop),
+    ("cancel", cancel),
 ];
 
 // PENDING(start-gate): scenarios that fail today on one backend because the backends still
@@ -707,6 +708,152 @@ spec:
     space.apply_ok("spawner.yaml", &spawner(1000));
     let two = space.until_phase("thrifty-two", "Succeeded", RUN);
     assert_eq!(waiting_condition(&two)["status"], "False", "{two:#}");
+}
+
+/// The processes whose command line holds `marker` (host-wide: locally the sandbox's, on
+/// Kubernetes the test kubelet's containers are processes of this machine).
+fn processes_with(marker: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit(')')
+                    .next()
+                    .map(|r| r.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true);
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if !zombie && cmdline.contains(marker) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Poll `f` until it holds or `limit` passes; whether it held.
+fn eventually(limit: Duration, f: impl Fn() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    f()
+}
+
+/// Cancel: `axon cancel` stops a running agent (a script that writes a file, then sleeps in
+/// two processes) — every one of its processes is gone (and on Kubernetes its Pod), the Task
+/// ends `Cancelled` (not Failed) saying who asked, and a Task depending on it fails at once
+/// with `dependency long was cancelled` without ever running. Locally the work tree is saved
+/// on `axon/wip/<task>` and pushed; on Kubernetes it goes with the Pod (documented). A Pending
+/// Task cancelled goes straight to `Cancelled` without a start time; cancelling again is a
+/// no-op, cancelling a Succeeded Task is an error that changes nothing, and a missing one is
+/// "not found".
+fn cancel(space: &dyn Space) {
+    setup(space);
+    let git = GitServer::start().expect("git daemon");
+    space.apply_ok("ws.yaml", &workspace_yaml("ws", &git.url()));
+    // A number no other process has on its command line.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let seconds = 7_000_000 + nanos % 1_000_000;
+    let marker = format!("sleep {seconds}");
+    let image = space.agent_image(
+        "long.sh",
+        &format!("echo draft > notes.txt\necho sleeping\n{marker} &\n{marker}\n"),
+    );
+    let ok = space.agent_image("ok.sh", QUIET);
+    let yaml = [
+        task_yaml("long", &image, "workspaceRef:\n  name: ws"),
+        task_yaml("after", &ok, "dependsOn: [long]"),
+        task_yaml("queued", &ok, "dependsOn: [not-yet]"),
+        task_yaml("done", &ok, ""),
+    ]
+    .join("---\n");
+    space.apply_ok("tasks.yaml", &yaml);
+    space.until_phase("long", "Running", RUN);
+    assert!(
+        eventually(RUN, || processes_with(&marker).len() >= 2),
+        "the agent's two sleeps never ran"
+    );
+    space.until_phase("done", "Succeeded", RUN);
+
+    let out = space.ok(&["cancel", "long"]);
+    assert!(out.contains("task/long cancelled"), "{out}");
+    let t = space.until_phase("long", "Cancelled", RUN);
+    assert!(message(&t).starts_with("cancelled (axon cancel)"), "{t:#}");
+    assert_ne!(s(&t, "/status/startTime"), "", "it ran: {t:#}");
+    assert!(
+        eventually(Duration::from_secs(30), || processes_with(&marker)
+            .is_empty()),
+        "agent processes left running: {:?}",
+        processes_with(&marker)
+    );
+    if space.backend() == Backend::Kubernetes {
+        let long_pods = || {
+            let mut pods = space.pods();
+            pods.retain(|p| p.starts_with("long-"));
+            pods
+        };
+        assert!(
+            eventually(Duration::from_secs(30), || long_pods().is_empty()),
+            "the cancelled Task's Pod is left: {:?}",
+            long_pods()
+        );
+    } else {
+        assert_eq!(s(&t, "/status/outputs/branch"), "axon/wip/long", "{t:#}");
+        assert_eq!(
+            t.pointer("/status/outputs/pushed"),
+            Some(&true.into()),
+            "{t:#}"
+        );
+        assert_eq!(
+            git.file_at("axon/wip/long", "notes.txt").as_deref(),
+            Some("draft\n"),
+            "{t:#}"
+        );
+    }
+    let after = space.until_phase("after", "Failed", RUN);
+    assert_eq!(
+        message(&after),
+        "dependency long was cancelled",
+        "{after:#}"
+    );
+    assert_eq!(s(&after, "/status/startTime"), "", "{after:#}");
+
+    let out = space.ok(&["cancel", "task/queued"]);
+    assert!(out.contains("task/queued cancelled"), "{out}");
+    let q = space.until_phase("queued", "Cancelled", RUN);
+    assert_eq!(s(&q, "/status/startTime"), "", "{q:#}");
+    assert_eq!(message(&q), "cancelled (axon cancel)", "{q:#}");
+
+    let again = space.ok(&["cancel", "queued"]);
+    assert!(again.contains("task/queued already cancelled"), "{again}");
+    let finished = space.axon(&["cancel", "done"]);
+    assert!(
+        !finished.ok() && finished.stderr.contains("already finished (Succeeded)"),
+        "{finished}"
+    );
+    assert_eq!(
+        s(&space.task("done").expect("done"), "/status/phase"),
+        "Succeeded"
+    );
+    let missing = space.axon(&["cancel", "nope"]);
+    assert!(
+        !missing.ok() && missing.stderr.contains("not found"),
+        "{missing}"
+    );
 }
 
 /// A budget stops a run: `maxTurns: 1` and an agent that writes a file, makes a model call

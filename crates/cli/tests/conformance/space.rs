@@ -91,6 +91,9 @@ pub trait Space: Send + Sync {
     /// Run this space's TaskSpawners (local: `axon serve`; Kubernetes: the controller and
     /// the kubelet already do).
     fn serve_spawners(&self);
+
+    /// The Pods of this space, by name (empty where Tasks run without Pods).
+    fn pods(&self) -> Vec<String>;
 }
 
 /// A shell function `model_call`: one Anthropic Messages call to the Task's model endpoint
