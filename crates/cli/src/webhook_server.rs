@@ -332,9 +332,7 @@ async fn comment(
                     if replied { " (replied)" } else { "" }
                 )
             }
-            Commanded::CancelUnsupported(t) => format!(
-                "/axon cancel is not supported yet: Task {t} keeps running (answered on the item)"
-            ),
+            Commanded::Cancelled(t) => format!("Task {t} cancelled"),
             Commanded::NothingToCancel => "nothing to cancel".to_string(),
             Commanded::Failed(why) => format!("failed: {why}"),
             Commanded::Unavailable(why) => {

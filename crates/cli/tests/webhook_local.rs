@@ -23,7 +23,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::Duration;
-use support::{Env, poll};
+use support::{Env, poll, str_at};
 
 const SECRET: &str = "whsec-local-e2e-7f3a9c";
 const DELIVERY: &str = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
@@ -418,7 +418,10 @@ fn comment_commands_are_authorised_by_permission_and_make_one_task_per_comment()
     let gh = FakeGitHub::start().expect("fake GitHub");
     let git = GitServer::start().expect("git daemon");
     let repo = hello_world(&git);
-    let agent = env.agent("agent.sh", "echo \"working on: $1\"\nexit 0");
+    let agent = env.agent(
+        "agent.sh",
+        "echo \"working on: $1\"\ncase \"$1\" in *hold-on*) sleep 300;; esac\nexit 0",
+    );
     env.create_secret("key", "ANTHROPIC_API_KEY", "sk-x");
     env.create_secret("hook", "WEBHOOK_SECRET", SECRET);
     let manifests = env.root().join("spawner.yaml");
@@ -620,6 +623,34 @@ spec:
         ["cmds-1", "cmds-1-c1002", "cmds-2", "cmds-5"]
     );
     assert_eq!(gh.posted_comments().len(), 1);
+
+    // `/axon cancel` stops the item's running Task: it ends Cancelled, saying who asked.
+    let text = send(
+        "c-hold",
+        &comment_payload("created", 6001, "Codertocat", 6, "/axon run hold-on"),
+    );
+    assert!(text.contains("cmds: created Task cmds-6"), "{text}");
+    support::until("Task cmds-6 running", || {
+        env.task("cmds-6")
+            .is_some_and(|t| str_at(&t, "/status/phase") == Some("Running"))
+    });
+    let text = send(
+        "c-stop",
+        &comment_payload("created", 6002, "Codertocat", 6, "/axon cancel"),
+    );
+    assert!(
+        text.contains("Task cmds-6 cancelled"),
+        "{text}\n{:#}",
+        env.task("cmds-6").unwrap_or_default()
+    );
+    support::until("Task cmds-6 Cancelled", || {
+        env.task("cmds-6")
+            .is_some_and(|t| str_at(&t, "/status/phase") == Some("Cancelled"))
+    });
+    let t = env.task("cmds-6").expect("task");
+    let message = str_at(&t, "/status/message").unwrap_or_default();
+    assert!(message.contains("/axon cancel by @Codertocat"), "{t:#}");
+    assert_eq!(gh.posted_comments().len(), 2, "one answer to the cancel");
     assert!(!serve.log().contains(SECRET));
 }
 

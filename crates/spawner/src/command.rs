@@ -6,10 +6,9 @@
 //! `.Command`, the command's extra text is appended to the prompt after a blank line, so it is
 //! never dropped unseen. `.Comments` are fetched when the prompt uses them.
 //!
-//! `/axon cancel` is authorised and decided here, but not carried out yet: the backend port
-//! has no cancel call (the `Cancelled` phase lands with `axon cancel`), so the outcome says so
-//! and the receiver answers the commenter.
-// TODO(issue 12, cancellation): call the backend's cancel once the port has it.
+//! `/axon cancel` cancels the item's running Task through the backend port's
+//! `cancel_task` (the same call as `axon cancel`), recording who asked; the commenter is
+//! answered once, when the request is new.
 
 use crate::clock::Clock;
 use crate::deliver::{backend_error, remember_delivery};
@@ -26,7 +25,7 @@ use axon_core::template::{Samples, uses_variable};
 use axon_core::webhook::comment_command::{Parsed, Verb};
 use axon_core::webhook::comment_event::CommentEvent;
 use axon_core::webhook::comment_policy::{Check, after_permission, denial_reply, first_check};
-use axon_port::{CreateOutcome, SpawnerPort, Valid};
+use axon_port::{CancelOutcome, CreateOutcome, SpawnerPort, Valid};
 
 /// What one command did for one spawner.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,8 +45,8 @@ pub enum Commanded {
     AlreadyExists(String),
     /// The item's Task is still running; nothing started.
     Running(String),
-    /// `/axon cancel` for this running Task, which this build cannot cancel yet.
-    CancelUnsupported(String),
+    /// `/axon cancel`: this Task is cancelled (or being stopped).
+    Cancelled(String),
     /// `/axon cancel` with no running Task.
     NothingToCancel,
     /// GitHub could not be asked now (rate limit, outage): try the delivery again later.
@@ -165,13 +164,22 @@ pub async fn deliver_command<S: SpawnerPort>(
         CommandPlan::Running { task } => return Ok(Commanded::Running(task)),
         CommandPlan::Exists { task } => return Ok(Commanded::AlreadyExists(task)),
         CommandPlan::Cancel { task } => {
-            let reply = format!(
-                "@{author} `/axon cancel` is not supported by this Axon yet: Task `{task}` keeps running. To stop it now, delete it: `axon delete task {task}`."
-            );
-            if let Err(e) = github.post_comment(event.item.number, &reply, clock).await {
+            let outcome = backend
+                .cancel_task(&task, &format!("/axon cancel by @{author}"))
+                .await
+                .map_err(|e| backend_error(&name, e))?;
+            let reply = match outcome {
+                CancelOutcome::Cancelled | CancelOutcome::Stopping => Some(format!(
+                    "@{author} cancelling Task `{task}`: its agent is stopped and the Task ends `Cancelled`."
+                )),
+                CancelOutcome::AlreadyCancelled | CancelOutcome::Finished(_) => None,
+            };
+            if let Some(reply) = reply
+                && let Err(e) = github.post_comment(event.item.number, &reply, clock).await
+            {
                 tracing::warn!(error = %e, "cannot answer /axon cancel");
             }
-            return Ok(Commanded::CancelUnsupported(task));
+            return Ok(Commanded::Cancelled(task));
         }
         CommandPlan::NothingToCancel => return Ok(Commanded::NothingToCancel),
     };
