@@ -3,7 +3,9 @@
 //! `axon_core::schedule::decide` decide, and acts: starts a supervisor per Task to start
 //! (handing it the run lock it took, so no Task can start twice), fails orphans, tells waiting
 //! Tasks why, deletes expired ones. It wakes on its socket (a command or supervisor kicked),
-//! on a supervisor's exit, at the next TTL expiry, and every second regardless.
+//! on a supervisor's exit, at the next TTL expiry, and every second regardless. A pass parses
+//! only the Task rows changed since the previous one ([`RowCache`]); kicks that queued up
+//! during a pass wake it once.
 //!
 //! Started on demand (`axon __local engine`), it exits when idle — not while a Task waits for
 //! a reference's grace or for a full TaskSpawner budget window to open, which happen with time
@@ -13,11 +15,12 @@
 //! the ones whose supervisor died.
 
 use crate::error::LocalError;
-use crate::gate::StoredTask;
+use crate::gate::{Referenced, StoredTask};
 use crate::ids;
 use crate::lock::{Lock, is_held, read_pid, signal};
 use crate::observe::observe;
 use crate::paths::Home;
+use crate::row_cache::RowCache;
 use crate::store::Store;
 use crate::teardown::delete_task;
 use axon_api::{Kind, Task, TaskPhase};
@@ -26,6 +29,7 @@ use axon_core::start_gate::{Gate, WaitKind};
 use axon_core::task_status::{EndCause, RunObservation};
 use jiff::Timestamp;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::future::Future;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
@@ -65,45 +69,50 @@ struct Observed {
     uid: String,
 }
 
-fn observe_tasks(home: &Home, store: &Store) -> Result<Vec<Observed>, LocalError> {
-    Ok(observe_all(home, store)?.0)
-}
-
 /// The rows as the scheduler sees them, and as the start gate sees them (a row that is not a
-/// readable Task is left out: no supervisor could run it).
-fn observe_all(home: &Home, store: &Store) -> Result<(Vec<Observed>, Vec<StoredTask>), LocalError> {
+/// readable Task is left out: no supervisor could run it). `cache` holds the Tasks parsed by
+/// the previous pass: only rows changed since are read and parsed.
+fn observe_all(
+    home: &Home,
+    store: &Store,
+    cache: &mut RowCache<Task>,
+) -> Result<(Vec<Observed>, Vec<StoredTask>), LocalError> {
     let now = Timestamp::now();
-    let rows = store.list(Kind::Task)?;
-    // One parse and one lock check per row, for the scheduler and the start gate alike.
-    let stored: Vec<StoredTask> = rows
+    // One parse per changed row and one lock check per unfinished row, for the scheduler and
+    // the start gate alike.
+    let stored: Vec<StoredTask> = cache
+        .read(store, Kind::Task)?
         .into_iter()
-        .filter_map(|row| serde_json::from_value::<Task>(row.doc).ok())
-        .map(|task| {
-            let uid = task.metadata.uid.clone().unwrap_or_default();
+        .map(|(_, task)| {
             let finished = task
                 .status
                 .as_ref()
                 .and_then(|s| s.phase)
                 .is_some_and(|p| p.is_finished());
-            StoredTask {
-                alive: !finished && is_held(&home.task(&uid).lock()),
-                task,
-            }
+            let alive = !finished
+                && is_held(
+                    &home
+                        .task(task.metadata.uid.as_deref().unwrap_or_default())
+                        .lock(),
+                );
+            StoredTask { alive, task }
         })
         .collect();
     let observed = stored
         .iter()
         .map(|s| {
             let t = &s.task;
-            let status = t.status.clone().unwrap_or_default();
+            let status = t.status.as_ref();
             let view = TaskView {
                 name: t.metadata.name.clone().unwrap_or_default(),
-                phase: status.phase,
+                phase: status.and_then(|s| s.phase),
                 created: t.metadata.creation_timestamp.as_ref().map_or(now, |c| c.0),
                 alive: s.alive,
-                completed: status.completion_time.as_deref().and_then(ids::parse),
+                completed: status
+                    .and_then(|s| s.completion_time.as_deref())
+                    .and_then(ids::parse),
                 ttl_seconds: t.spec.ttl_seconds_after_finished.map(|t| t.max(0)),
-                message: status.message,
+                message: status.and_then(|s| s.message.clone()),
                 ready: true,
                 cancel: axon_core::cancel::requested_by(t),
             };
@@ -120,7 +129,7 @@ fn observe_all(home: &Home, store: &Store) -> Result<(Vec<Observed>, Vec<StoredT
 /// by any command that opens the backend), and record `Cancelled` for those a cancel was
 /// requested for.
 pub fn fail_orphans(home: &Home, store: &Store) -> Result<usize, LocalError> {
-    let tasks = observe_tasks(home, store)?;
+    let (tasks, _) = observe_all(home, store, &mut RowCache::default())?;
     let views: Vec<TaskView> = tasks.iter().map(|t| t.view.clone()).collect();
     let d = decide(&views, 1, Timestamp::now());
     record_cancelled(store, &d.cancelled, |name| {
@@ -171,11 +180,16 @@ struct Engine {
     store: Store,
     exe: PathBuf,
     children: JoinSet<()>,
+    /// The Tasks as parsed by the previous pass.
+    tasks: RowCache<Task>,
+    /// What the start gate read in the previous pass.
+    referenced: Referenced,
 }
 
 impl Engine {
     async fn pass(&mut self) -> Result<Pass, LocalError> {
-        let (mut tasks, stored) = observe_all(&self.home, &self.store)?;
+        crate::profile::mark("pass");
+        let (mut tasks, stored) = observe_all(&self.home, &self.store, &mut self.tasks)?;
         let pending: Vec<&str> = tasks
             .iter()
             .filter(|t| {
@@ -186,7 +200,14 @@ impl Engine {
             .map(|t| t.view.name.as_str())
             .collect();
         let now = Timestamp::now();
-        let gates = crate::gate::decide(&self.home, &self.store, &stored, &pending, now)?;
+        let gates = crate::gate::decide(
+            &self.home,
+            &self.store,
+            &mut self.referenced,
+            &stored,
+            &pending,
+            now,
+        )?;
         let mut reference_wait = false;
         // A full TaskSpawner window opens with time alone: keep looking (every pass, at most a
         // second apart) until it does.
@@ -205,21 +226,18 @@ impl Engine {
         }
         let views: Vec<TaskView> = tasks.iter().map(|t| t.view.clone()).collect();
         let mut d = decide(&views, concurrency(&self.store), now);
+        crate::profile::mark("pass decided");
         // A missing reference may appear without a command kicking the engine (a secret
         // file); its grace must run out even then.
         d.idle &= !reference_wait && recheck.is_none();
-        let uid_of = |name: &str| {
-            tasks
-                .iter()
-                .find(|t| t.view.name == name)
-                .map(|t| t.uid.clone())
-                .unwrap_or_default()
-        };
+        let index: HashMap<&str, &Observed> =
+            tasks.iter().map(|t| (t.view.name.as_str(), t)).collect();
+        let uid_of = |name: &str| index.get(name).map(|t| t.uid.clone()).unwrap_or_default();
         for (name, g) in &gates {
             let unchanged = |message: &str| {
-                tasks
-                    .iter()
-                    .any(|t| &t.view.name == name && t.view.message.as_deref() == Some(message))
+                index
+                    .get(name.as_str())
+                    .is_some_and(|t| t.view.message.as_deref() == Some(message))
             };
             match &g.gate {
                 Gate::Start(_) => continue,
@@ -331,7 +349,7 @@ impl Engine {
             what: format!("the supervisor of Task {name}"),
             reason: e.to_string(),
         })?;
-        crate::profile::mark("supervisor spawned");
+        crate::profile::mark_task("supervisor spawned", name);
         drop(lock); // the child holds it now
         self.children.spawn(async move {
             let _ = child.wait().await;
@@ -370,6 +388,8 @@ pub async fn run(
         store,
         exe,
         children: JoinSet::new(),
+        tasks: RowCache::default(),
+        referenced: Referenced::default(),
     };
     let mut lock = Some(lock);
     tokio::pin!(shutdown);
@@ -401,7 +421,13 @@ pub async fn run(
             _ = &mut shutdown => return Ok(()),
             _ = async {
                 match &sock {
-                    Some(s) => { let _ = s.recv(&mut buf).await; }
+                    Some(s) => {
+                        let _ = s.recv(&mut buf).await;
+                        // One pass looks at everything stored so far: the kicks queued
+                        // meanwhile (a supervisor kicks and exits, commands burst) need no
+                        // pass each.
+                        while s.try_recv(&mut buf).is_ok() {}
+                    }
                     None => std::future::pending::<()>().await,
                 }
             } => {}

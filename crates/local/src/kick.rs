@@ -20,6 +20,11 @@ pub fn notify(home: &Home) {
 /// Make sure an engine runs and knows there is work.
 pub fn kick(home: &Home, exe: &Path) -> std::io::Result<()> {
     notify(home);
+    ensure_engine(home, exe)
+}
+
+/// Start an engine if none runs (without waking a running one).
+pub fn ensure_engine(home: &Home, exe: &Path) -> std::io::Result<()> {
     match Lock::try_acquire(&home.engine_lock())? {
         Some(lock) => {
             drop(lock);

@@ -30,6 +30,7 @@ mod paths;
 mod port;
 mod proc_tree;
 mod profile;
+mod row_cache;
 mod run_options;
 pub mod sandbox;
 pub mod seccomp;

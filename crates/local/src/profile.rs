@@ -22,3 +22,11 @@ pub fn mark(step: &str) {
         let _ = f.write_all(format!("{micros} {} {step}\n", std::process::id()).as_bytes());
     }
 }
+
+/// Record that this process reached `step` for Task `name` (the line then ends with the name;
+/// formatted only when profiling).
+pub fn mark_task(step: &str, name: &str) {
+    if std::env::var_os("AXON_PROFILE").is_some() {
+        mark(&format!("{step} {name}"));
+    }
+}

@@ -21,6 +21,17 @@ pub struct Row {
     pub run_options: Option<Value>,
 }
 
+/// Which stored document a row holds: a write that changes a document raises its
+/// `resource_version`, and a row deleted and created again under its name gets a new uid and
+/// creation time. Equal versions, equal documents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Version {
+    pub name: String,
+    pub uid: String,
+    pub created: String,
+    pub resource_version: i64,
+}
+
 /// The SQLite store.
 #[derive(Debug)]
 pub struct Store {
@@ -122,6 +133,42 @@ impl Store {
             for r in rows {
                 let (d, o) = r.map_err(|e| self.err(e))?;
                 out.push(self.row(&d, o.as_deref())?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Every resource of a kind, oldest first, by identity and version; the document text only
+    /// of the rows `wanted` asks for (given the row's [`Version`]). A reader that keeps parsed
+    /// documents across reads ([`crate::row_cache`]) reads and parses only what changed:
+    /// SQLite loads a document's text only when its column is read.
+    pub fn versions(
+        &self,
+        kind: Kind,
+        mut wanted: impl FnMut(&Version) -> bool,
+    ) -> Result<Vec<(Version, Option<String>)>, LocalError> {
+        self.with(|c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT name, uid, created_at, resource_version, doc FROM resources
+                     WHERE kind = ?1 ORDER BY created_at, name",
+                )
+                .map_err(|e| self.err(e))?;
+            let mut rows = st.query(params![kind.as_str()]).map_err(|e| self.err(e))?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+                let version = Version {
+                    name: r.get(0).map_err(|e| self.err(e))?,
+                    uid: r.get(1).map_err(|e| self.err(e))?,
+                    created: r.get(2).map_err(|e| self.err(e))?,
+                    resource_version: r.get(3).map_err(|e| self.err(e))?,
+                };
+                let doc = if wanted(&version) {
+                    Some(r.get(4).map_err(|e| self.err(e))?)
+                } else {
+                    None
+                };
+                out.push((version, doc));
             }
             Ok(out)
         })

@@ -111,7 +111,7 @@ pub async fn supervise(
         .and_then(|o| serde_json::from_value(o).ok())
         .unwrap_or_default();
 
-    crate::profile::mark("task read");
+    crate::profile::mark_task("task read", &name);
     // `timeoutSeconds` covers the whole run, clone and retries included, as a Job's
     // `activeDeadlineSeconds` does on Kubernetes.
     let limit = effective_timeout(task.spec.timeout_seconds, opts.default_timeout_seconds);
@@ -167,12 +167,17 @@ pub async fn supervise(
         observe(&store, &name, &uid, &end)?;
         break;
     }
+    // The status is stored: the slot is free and a dependant may start. Wake the engine now,
+    // not after the gateway's stop.
+    crate::profile::mark("status stored");
+    kick::notify(&home);
+    crate::profile::mark("engine kicked");
     if let Some(g) = gateway.take() {
         g.stop().await;
     }
-    crate::profile::mark("status stored");
-    let _ = kick::kick(&home, &exe);
-    crate::profile::mark("engine kicked");
+    // The engine that started this supervisor normally still runs; if it does not, one must
+    // (for the Tasks that wait for this one).
+    let _ = kick::ensure_engine(&home, &exe);
     Ok(())
 }
 
