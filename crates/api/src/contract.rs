@@ -73,6 +73,8 @@ pub const LABEL_TASKSPAWNER: &str = "axon.io/taskspawner";
 pub const ANNOTATION_SOURCE_ID: &str = "axon.io/source-id";
 /// The id of the `/axon run`/`/axon retry` comment that made the Task (none for a poll's).
 pub const ANNOTATION_SOURCE_COMMENT: &str = "axon.io/source-comment";
+/// The failed CI check that made a CI remediation Task: `<event>/<id>` (`check_run/42`).
+pub const ANNOTATION_SOURCE_CHECK: &str = "axon.io/source-check";
 /// Which generation of its item the Task is (1, 2, ...).
 pub const ANNOTATION_GENERATION: &str = "axon.io/source-generation";
 /// Written on an item's latest Task when a poll saw the item with an excluded label: once that

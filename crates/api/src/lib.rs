@@ -44,9 +44,9 @@ pub use task::{
     DependencyState, Task, TaskOutputs, TaskPhase, TaskSpec, TaskStatus, TaskUsage, UsageSource,
 };
 pub use task_spawner::{
-    CommentPolicy, Cron, GitHubIssues, GitHubWebhook, IssueState, ItemResult, ItemType,
-    ItemsSummary, RepoPermission, ReviewState, SpawnedItem, TaskSpawner, TaskSpawnerPhase,
-    TaskSpawnerSpec, TaskSpawnerStatus, TaskTemplate, When,
+    CheckConclusion, CheckRemediation, CommentPolicy, Cron, GitHubIssues, GitHubWebhook,
+    IssueState, ItemResult, ItemType, ItemsSummary, RepoPermission, ReviewState, SpawnedItem,
+    TaskSpawner, TaskSpawnerPhase, TaskSpawnerSpec, TaskSpawnerStatus, TaskTemplate, When,
 };
 pub use workspace::{Workspace, WorkspaceFile, WorkspaceRemote, WorkspaceSpec};
 

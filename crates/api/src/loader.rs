@@ -321,6 +321,15 @@ fn check(resource: &Resource) -> Result<(), (String, String)> {
                             .into(),
                     ));
                 }
+                if gh.webhook.as_ref().is_some_and(|w| w.checks.is_some())
+                    && !gh.types.contains(&crate::ItemType::Pulls)
+                {
+                    return Err((
+                        "spec.when.githubIssues.webhook.checks".into(),
+                        "remediates pull requests' failed checks: add pulls to spec.when.githubIssues.types"
+                            .into(),
+                    ));
+                }
                 if gh.comment_policy.is_some() && gh.webhook.is_none() {
                     return Err((
                         "spec.when.githubIssues.commentPolicy".into(),

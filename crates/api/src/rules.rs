@@ -496,6 +496,29 @@ pub fn violations(resource: &Resource) -> Vec<Violation> {
                     "spec.when.githubIssues.webhook.secretRef.name",
                     check_reference_name(&w.secret_ref.name, "Secret"),
                 );
+                if let Some(c) = &w.checks {
+                    push(
+                        &mut out,
+                        "spec.when.githubIssues.webhook.checks.maxAttempts",
+                        if (1..=20).contains(&c.max_attempts) {
+                            Ok(())
+                        } else {
+                            Err(format!("{} is out of range: use 1 to 20", c.max_attempts))
+                        },
+                    );
+                    for (i, n) in c.names.iter().enumerate() {
+                        push(
+                            &mut out,
+                            &format!("spec.when.githubIssues.webhook.checks.names[{i}]"),
+                            if n.trim().is_empty() || n.len() > 200 {
+                                Err("must name a check or workflow (1 to 200 characters)"
+                                    .to_string())
+                            } else {
+                                Ok(())
+                            },
+                        );
+                    }
+                }
             }
             if let Some(p) = ts
                 .spec
@@ -868,6 +891,46 @@ mod tests {
             Some(crate::RepoPermission::Write)
         );
         assert_eq!(crate::RepoPermission::from_github("none"), None);
+    }
+
+    #[test]
+    fn check_remediation_needs_pulls_and_bounded_attempts() {
+        let spawner = |github: &str| {
+            format!(
+                "apiVersion: axon.io/v1alpha1\nkind: TaskSpawner\nmetadata: {{name: s}}\nspec:\n  when: {{githubIssues: {github}}}\n  taskTemplate:\n    type: codex\n    credentials: {{type: api-key, secretRef: {{name: c}}}}\n    workspaceRef: {{name: w}}\n"
+            )
+        };
+        let loaded = crate::loader::load_str(
+            "s.yaml",
+            &spawner("{types: [pulls], webhook: {secretRef: {name: hook}, checks: {}}}"),
+        )
+        .expect("loads");
+        let crate::Resource::TaskSpawner(s) = &loaded[0].resource else {
+            panic!("not a TaskSpawner");
+        };
+        let checks = s
+            .spec
+            .when
+            .github_issues
+            .as_ref()
+            .and_then(|g| g.webhook.as_ref())
+            .and_then(|w| w.checks.clone());
+        assert_eq!(checks, Some(crate::CheckRemediation::default()));
+        let errors: Vec<String> = [
+            "{webhook: {secretRef: {name: hook}, checks: {}}}",
+            "{types: [pulls], webhook: {secretRef: {name: hook}, checks: {maxAttempts: 0}}}",
+            "{types: [pulls], webhook: {secretRef: {name: hook}, checks: {maxAttempts: 21}}}",
+            "{types: [pulls], webhook: {secretRef: {name: hook}, checks: {names: [' ']}}}",
+            "{types: [pulls], webhook: {secretRef: {name: hook}, checks: {conclusions: [red]}}}",
+        ]
+        .iter()
+        .map(|g| {
+            crate::loader::load_str("s.yaml", &spawner(g))
+                .expect_err("refused")
+                .to_string()
+        })
+        .collect();
+        insta::assert_snapshot!(errors.join("\n"));
     }
 
     #[test]

@@ -200,6 +200,91 @@ pub struct GitHubWebhook {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 3))]
     pub review_states: Vec<ReviewState>,
+    /// CI remediation (with `types` including `pulls`): take `check_run`, `check_suite` and
+    /// `workflow_run` deliveries (action `completed`) whose conclusion is one of
+    /// `conclusions`, and create a Task on each of the check's pull requests' head branch,
+    /// with `{{.Check.*}}` set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<CheckRemediation>,
+}
+
+/// Which completed checks start a remediation Task, and how many times per pull request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckRemediation {
+    /// The conclusions that start a Task (default `failure` and `timed_out`).
+    #[serde(default = "default_check_conclusions")]
+    #[schemars(length(min = 1, max = 9))]
+    pub conclusions: Vec<CheckConclusion>,
+    /// Only checks (check run name, workflow name, or the check suite's app name) matching
+    /// one of these exact names or globs (`*`); empty (default): every check.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50))]
+    pub names: Vec<String>,
+    /// At most this many CI remediation Tasks per pull request (default 3, 1 to 20), so that
+    /// an agent's push that fails CI again cannot start Tasks forever.
+    #[serde(default = "default_check_max_attempts")]
+    #[schemars(range(min = 1, max = 20))]
+    pub max_attempts: i64,
+}
+
+impl Default for CheckRemediation {
+    fn default() -> Self {
+        CheckRemediation {
+            conclusions: default_check_conclusions(),
+            names: Vec::new(),
+            max_attempts: default_check_max_attempts(),
+        }
+    }
+}
+
+fn default_check_conclusions() -> Vec<CheckConclusion> {
+    vec![CheckConclusion::Failure, CheckConclusion::TimedOut]
+}
+
+fn default_check_max_attempts() -> i64 {
+    3
+}
+
+/// The conclusion of a completed check run, check suite or workflow run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckConclusion {
+    /// Failed.
+    Failure,
+    /// Ran out of time.
+    TimedOut,
+    /// Cancelled.
+    Cancelled,
+    /// Needs someone to act (e.g. approve a deployment).
+    ActionRequired,
+    /// The run could not start.
+    StartupFailure,
+    /// Neither success nor failure.
+    Neutral,
+    /// Skipped.
+    Skipped,
+    /// Too old to matter.
+    Stale,
+    /// Succeeded.
+    Success,
+}
+
+impl CheckConclusion {
+    /// The conclusion as GitHub's webhook spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckConclusion::Failure => "failure",
+            CheckConclusion::TimedOut => "timed_out",
+            CheckConclusion::Cancelled => "cancelled",
+            CheckConclusion::ActionRequired => "action_required",
+            CheckConclusion::StartupFailure => "startup_failure",
+            CheckConclusion::Neutral => "neutral",
+            CheckConclusion::Skipped => "skipped",
+            CheckConclusion::Stale => "stale",
+            CheckConclusion::Success => "success",
+        }
+    }
 }
 
 /// The state of a submitted pull request review.

@@ -15,9 +15,14 @@
 //! answered, other events are acknowledged (202) and ignored. `pull_request` and
 //! `pull_request_review` deliveries go the way of `issues`, for spawners whose `types` take
 //! pull requests (and, for reviews, whose `webhook.reviewStates` take the review's state).
+//! `check_run`, `check_suite` and `workflow_run` deliveries of a completed check on pull
+//! requests are claimed the same way, then each spawner with `webhook.checks` that watches
+//! the repository reads each pull request from GitHub and creates a CI remediation Task on
+//! its head branch (`axon_spawner::deliver_check`).
 
 use axon_api::{Kind, Resource, TaskSpawner};
 use axon_core::spawn_item::WorkItem;
+use axon_core::webhook::check_event::{self, CheckKind};
 use axon_core::webhook::envelope::{
     self, DELIVERY_HEADER, EVENT_HEADER, Event, MAX_BODY_BYTES, Rejection, Route,
 };
@@ -29,7 +34,8 @@ use axon_core::webhook::{comment_event, issues_event, pull_request_event};
 use axon_local::LocalBackend;
 use axon_port::SpawnerPort;
 use axon_spawner::{
-    Commanded, GithubClient, RepoRef, SystemClock, deliver_command, deliver_item, github_config,
+    Commanded, GithubClient, Remediated, RepoRef, SystemClock, deliver_check, deliver_command,
+    deliver_item, github_config,
 };
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -250,6 +256,7 @@ async fn handle(backend: &LocalBackend, req: Request<Incoming>) -> Response<Full
         Event::Issues | Event::PullRequest | Event::PullRequestReview => {
             item_event(backend, &spawners, event, &body, &delivery).await
         }
+        Event::Check(kind) => check(backend, &spawners, kind, &body, &delivery).await,
     }
 }
 
@@ -349,6 +356,116 @@ async fn comment(
     text(200, format!("delivery {delivery}\n{}", lines.join("\n")))
 }
 
+/// A `check_run`, `check_suite` or `workflow_run` delivery (CI remediation): for each pull
+/// request the check ran for, each verified spawner with `webhook.checks` that watches the
+/// repository and takes the check's conclusion and name creates a Task on the pull request's
+/// head branch.
+async fn check(
+    backend: &LocalBackend,
+    spawners: &[TaskSpawner],
+    kind: CheckKind,
+    body: &[u8],
+    delivery: &str,
+) -> Response<Full<Bytes>> {
+    let event = match check_event::parse(kind, body) {
+        Ok(e) => e,
+        Err(e) => return text(400, e.to_string()),
+    };
+    if let Some(why) = event.ignored() {
+        return text(200, format!("delivery {delivery}: ignored: {why}"));
+    }
+    if let Some(answer) = claim(backend, delivery, Event::Check(kind)) {
+        return answer;
+    }
+    let options = crate::spawner_host::options_from_env();
+    let mut lines = Vec::new();
+    for spawner in spawners {
+        let name = spawner.metadata.name.clone().unwrap_or_default();
+        if spawner
+            .spec
+            .when
+            .github_issues
+            .as_ref()
+            .and_then(|g| g.webhook.as_ref())
+            .and_then(|w| w.checks.as_ref())
+            .is_none()
+        {
+            lines.push(format!(
+                "{name}: skipped: CI remediation not enabled (spec.when.githubIssues.webhook.checks)"
+            ));
+            continue;
+        }
+        let config = match github_config(backend, spawner, options.github_api_base.as_deref()).await
+        {
+            Ok(Ok(c)) => c,
+            Ok(Err(why)) => {
+                lines.push(format!("{name}: {why}"));
+                continue;
+            }
+            Err(e) => {
+                let _ = backend.release_webhook_delivery(delivery);
+                return text(500, format!("delivery {delivery}: {e}"));
+            }
+        };
+        let repo = format!("{}/{}", config.owner, config.repo);
+        if !repo.eq_ignore_ascii_case(&event.repository) {
+            lines.push(format!(
+                "{name}: skipped: watches {repo}, the check ran on {}",
+                event.repository
+            ));
+            continue;
+        }
+        let mut client = match GithubClient::new(config) {
+            Ok(c) => c,
+            Err(e) => {
+                lines.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        for pull in &event.pulls {
+            let n = pull.number;
+            let outcome = match deliver_check(
+                backend,
+                spawner,
+                &mut client,
+                &event,
+                pull,
+                &SystemClock,
+            )
+            .await
+            {
+                Ok(o) => o,
+                Err(e) => {
+                    let _ = backend.release_webhook_delivery(delivery);
+                    return text(500, format!("delivery {delivery}: {e}"));
+                }
+            };
+            let line = match outcome {
+                Remediated::Created(t) => {
+                    tracing::info!(spawner = %name, task = %t, %delivery, check = %event.name, "failed check created Task");
+                    format!("created Task {t} on branch {}", pull.branch)
+                }
+                Remediated::AlreadyExists(t) => format!("Task {t} already exists"),
+                Remediated::Running(t) => format!("Task {t} is still running: nothing started"),
+                Remediated::Exhausted { attempts, max } => format!(
+                    "{attempts} CI Tasks already (webhook.checks.maxAttempts {max}): nothing started"
+                ),
+                Remediated::Skipped(why) => format!("skipped: {why}"),
+                Remediated::Failed(why) => format!("failed: {why}"),
+                Remediated::Unavailable(why) => {
+                    let _ = backend.release_webhook_delivery(delivery);
+                    return text(
+                        503,
+                        format!("delivery {delivery}: cannot ask GitHub now: {why}"),
+                    );
+                }
+            };
+            lines.push(format!("{name}: #{n}: {line}"));
+        }
+    }
+    text(200, format!("delivery {delivery}\n{}", lines.join("\n")))
+}
+
 /// An `issues`, `pull_request` or `pull_request_review` delivery, read.
 enum ItemDelivery {
     Issue(issues_event::IssuesEvent),
@@ -368,7 +485,9 @@ impl ItemDelivery {
             Event::PullRequestReview => pull_request_event::parse_review(body)
                 .map(ItemDelivery::Pull)
                 .map_err(|e| e.to_string()),
-            Event::IssueComment => Err("issue_comment is not an item event".into()),
+            Event::IssueComment | Event::Check(_) => {
+                Err(format!("{} is not an item event", event.as_str()))
+            }
         }
     }
 

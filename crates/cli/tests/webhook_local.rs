@@ -9,7 +9,10 @@
 //! a reply), ignored when edited, quoted, in code or by a bot, one Task per comment however
 //! often it is delivered, the extra prompt in `{{.Command.Args}}`. And pull requests:
 //! `pull_request` and `pull_request_review` deliveries make the poll's Task for a pull request,
-//! reviews only in the states the spawner lists.
+//! reviews only in the states the spawner lists. And CI remediation: a failed `check_run` or
+//! `workflow_run` on a pull request makes one Task on its head branch with `{{.Check.*}}`,
+//! however often it is delivered, none for a success or an unnamed check, and no more than
+//! `maxAttempts` per pull request.
 
 mod support;
 
@@ -264,7 +267,7 @@ spec:
     assert_eq!(status, 415);
     let ping = br#"{"zen": "Keep it logically awesome.", "hook_id": 1}"#;
     assert_eq!(deliver(addr, "ping", "p-1", Some(SECRET), ping).0, 200);
-    let (status, text) = deliver(addr, "check_run", "cr-1", Some(SECRET), &body);
+    let (status, text) = deliver(addr, "workflow_job", "wj-1", Some(SECRET), &body);
     assert_eq!(status, 202, "{text}");
     assert!(task_names(&env).is_empty(), "{:?}", task_names(&env));
     // None of the refused deliveries used up the delivery id.
@@ -788,4 +791,225 @@ spec:
     let text = send("pull_request", "pr-3", &reopened);
     assert!(text.contains("Task prs-3 already exists"), "{text}");
     assert_eq!(task_names(&env), ["prs-2", "prs-3", "prs-4"]);
+}
+
+/// The `event` example (`check_run` or `workflow_run`, action `completed`), for check `id`
+/// named `name` that concluded `conclusion` on pull requests `pulls` (on branch `changes`).
+fn check_payload(event: &str, id: u64, name: &str, conclusion: &str, pulls: &[u64]) -> Vec<u8> {
+    let dir = webhook_examples_dir();
+    let mut payload = example(&dir, event, "completed").unwrap_or_else(|e| panic!("{e}"));
+    let run = &mut payload[event];
+    run["id"] = id.into();
+    run["name"] = name.into();
+    run["conclusion"] = conclusion.into();
+    run["pull_requests"] = pulls
+        .iter()
+        .map(|n| {
+            serde_json::json!({"number": n, "head": {"ref": "changes", "sha": "ec26c3e57ca3a959ca5aad62de7213c562f8c821"},
+                "base": {"ref": "main"}})
+        })
+        .collect::<Vec<_>>()
+        .into();
+    if event == "workflow_run" {
+        run["head_branch"] = "changes".into();
+    }
+    serde_json::to_vec(&payload).expect("json")
+}
+
+/// Whether a Task ended.
+fn finished(env: &Env, name: &str) -> bool {
+    matches!(
+        phase(env, name).as_deref(),
+        Some("Succeeded" | "Failed" | "Cancelled")
+    )
+}
+
+#[test]
+fn failed_checks_on_a_pull_request_make_one_remediation_task_each_up_to_max_attempts() {
+    let env = Env::builder("webhook-checks")
+        .config("backend: local\n")
+        .build();
+    let gh = FakeGitHub::start().expect("fake GitHub");
+    let git = GitServer::start().expect("git daemon");
+    let repo = hello_world(&git);
+    let agent = env.agent("agent.sh", "echo \"fixing: $1\"\nexit 0");
+    env.create_secret("key", "ANTHROPIC_API_KEY", "sk-x");
+    env.create_secret("hook", "WEBHOOK_SECRET", SECRET);
+    let manifests = env.root().join("spawner.yaml");
+    let spawner = |name: &str, checks: &str, prompt: &str| {
+        format!(
+            r#"---
+apiVersion: axon.io/v1alpha1
+kind: TaskSpawner
+metadata:
+  name: {name}
+spec:
+  pollInterval: 1h
+  when:
+    githubIssues:
+      types: [pulls]
+      webhook:
+        secretRef:
+          name: hook
+        checks: {checks}
+  taskTemplate:
+    type: claude-code
+    image: {agent}
+    credentials:
+      type: api-key
+      secretRef:
+        name: key
+    workspaceRef:
+      name: ws
+{prompt}"#,
+            agent = agent.display()
+        )
+    };
+    std::fs::write(
+        &manifests,
+        format!(
+            "apiVersion: axon.io/v1alpha1\nkind: Workspace\nmetadata:\n  name: ws\nspec:\n  repo: {repo}\n  ref: main\n{}\n{}",
+            spawner(
+                "ci",
+                "{names: ['Octo*'], maxAttempts: 2}",
+                "    promptTemplate: \"Fix CI of #{{.Number}} ({{.Title}}): {{.Check.Name}} {{.Check.Conclusion}} at {{.Check.URL}} on {{.Check.Branch}}@{{.Check.SHA}}\"\n",
+            ),
+            spawner("wf", "{names: [Build]}", ""),
+        ),
+    )
+    .expect("manifests");
+    env.ok(&["apply", "-f", &manifests.to_string_lossy()]);
+    let serve = Serve::start(&env, &gh);
+    let addr = serve.addr;
+    // The poll (hourly) has run: the pull request appears after it, so only CI makes Tasks.
+    assert!(
+        poll(Duration::from_secs(30), || gh
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/issues"))
+            .count()
+            >= 2),
+        "the spawners did not poll: {}",
+        serve.log()
+    );
+    let pr = gh.add_pull("Update the README with new information.", "", &[]);
+    let send = |event: &str, delivery: &str, body: &[u8]| {
+        let (status, text) = deliver(addr, event, delivery, Some(SECRET), body);
+        assert_eq!(status, 200, "{text}");
+        text
+    };
+
+    // A failed check run on the pull request: one Task on its head branch, for the spawner
+    // whose names take the check.
+    let failed = check_payload(
+        "check_run",
+        128620228,
+        "Octocoders-linter",
+        "failure",
+        &[pr],
+    );
+    let text = send("check_run", "ck-1", &failed);
+    let first = format!("ci-{pr}-ci128620228");
+    assert!(
+        text.contains(&format!(
+            "ci: #{pr}: created Task {first} on branch changes"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "wf: #{pr}: skipped: check \"Octocoders-linter\" is not in webhook.checks.names"
+        )),
+        "{text}"
+    );
+    let task = env.task(&first).expect("the CI Task");
+    assert_eq!(task["spec"]["branch"].as_str(), Some("changes"));
+    assert_eq!(
+        task["spec"]["prompt"].as_str(),
+        Some(
+            format!(
+                "Fix CI of #{pr} (Update the README with new information.): Octocoders-linter failure at https://octocoders.io on changes@ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(
+        task["metadata"]["annotations"]["axon.io/source-check"].as_str(),
+        Some("check_run/128620228")
+    );
+
+    // 50 redeliveries (GitHub's own and new delivery ids alike): still one Task.
+    assert!(send("check_run", "ck-1", &failed).contains("already taken"));
+    for i in 0..50 {
+        let text = send("check_run", &format!("ck-re-{i}"), &failed);
+        assert!(
+            text.contains(&format!("Task {first} already exists")),
+            "{text}"
+        );
+    }
+    assert_eq!(task_names(&env), std::slice::from_ref(&first));
+
+    // Success, a check no spawner names, and a check on no pull request: nothing.
+    let passed = check_payload("check_run", 5, "Octocoders-linter", "success", &[pr]);
+    let text = send("check_run", "ck-ok", &passed);
+    assert!(
+        text.contains("conclusion \"success\" is not in webhook.checks.conclusions"),
+        "{text}"
+    );
+    let lint = check_payload("check_run", 6, "lint", "failure", &[pr]);
+    let text = send("check_run", "ck-lint", &lint);
+    assert!(!text.contains("created"), "{text}");
+    let orphan = check_payload("check_run", 7, "Octocoders-linter", "failure", &[]);
+    assert!(send("check_run", "ck-orphan", &orphan).contains("no pull request"));
+    assert_eq!(task_names(&env), std::slice::from_ref(&first));
+
+    // A failed workflow run: the other spawner's Task, its prompt (no .Check) with a line
+    // naming the check.
+    let build = check_payload("workflow_run", 1589141559, "Build", "timed_out", &[pr]);
+    let text = send("workflow_run", "wf-1", &build);
+    let wf = format!("wf-{pr}-ci1589141559");
+    assert!(
+        text.contains(&format!("wf: #{pr}: created Task {wf}")),
+        "{text}"
+    );
+    let prompt = env.task(&wf).expect("wf Task")["spec"]["prompt"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        prompt.ends_with("\n\nCI check \"Build\" concluded timed_out on branch changes: https://github.com/octo-org/octo-repo/actions/runs/1589141559"),
+        "{prompt}"
+    );
+
+    // The agent's push fails CI again: a second attempt once the first ended, then no more
+    // (maxAttempts 2), so a red CI cannot start Tasks forever.
+    assert!(
+        poll(Duration::from_secs(120), || finished(&env, &first)),
+        "{first} did not end: {:?} {}",
+        phase(&env, &first),
+        serve.log()
+    );
+    let again = check_payload("check_run", 2, "Octocoders-linter", "failure", &[pr]);
+    let text = send("check_run", "ck-2", &again);
+    let second = format!("ci-{pr}-ci2");
+    assert!(text.contains(&format!("created Task {second}")), "{text}");
+    assert_eq!(
+        env.task(&second).expect("second")["metadata"]["annotations"]["axon.io/source-generation"]
+            .as_str(),
+        Some("2")
+    );
+    assert!(
+        poll(Duration::from_secs(120), || finished(&env, &second)),
+        "{second} did not end: {}",
+        serve.log()
+    );
+    let third = check_payload("check_run", 3, "Octocoders-linter", "failure", &[pr]);
+    let text = send("check_run", "ck-3", &third);
+    assert!(
+        text.contains(&format!(
+            "ci: #{pr}: 2 CI Tasks already (webhook.checks.maxAttempts 2): nothing started"
+        )),
+        "{text}"
+    );
+    assert_eq!(task_names(&env), [first, second, wf]);
 }

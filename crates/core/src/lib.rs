@@ -29,6 +29,7 @@ pub mod rfc3339;
 pub mod run_request;
 pub mod schedule;
 pub mod spawn;
+pub mod spawn_check;
 pub mod spawn_command;
 pub mod spawn_item;
 pub mod spawn_memory;

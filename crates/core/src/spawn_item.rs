@@ -74,6 +74,10 @@ pub struct WorkItem {
     /// (every field empty) for Tasks a poll or an event made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandContext>,
+    /// `{{.Check.<field>}}`: the failed CI check that asked for this Task (CI remediation);
+    /// `None` (every field empty) for other Tasks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<CheckContext>,
 }
 
 /// The comment command behind a Task, for `{{.Command.Name}}`, `{{.Command.Args}}`,
@@ -88,6 +92,22 @@ pub struct CommandContext {
     pub author: String,
     /// The comment's page.
     pub url: String,
+}
+
+/// The failed check behind a CI remediation Task, for `{{.Check.Name}}`,
+/// `{{.Check.Conclusion}}`, `{{.Check.URL}}`, `{{.Check.Branch}}` and `{{.Check.SHA}}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckContext {
+    /// The check run's name, the workflow's name or the check suite's app name.
+    pub name: String,
+    /// `failure`, `timed_out`, …
+    pub conclusion: String,
+    /// Where its log is shown.
+    pub url: String,
+    /// The pull request's head branch (the Task works on it).
+    pub branch: String,
+    /// The commit the check ran on.
+    pub sha: String,
 }
 
 impl WorkItem {
@@ -108,6 +128,7 @@ impl WorkItem {
             updated_at: None,
             fields: BTreeMap::new(),
             command: None,
+            check: None,
         }
     }
 
@@ -130,6 +151,7 @@ impl WorkItem {
             updated_at: None,
             fields,
             command: None,
+            check: None,
         }
     }
 
@@ -150,6 +172,7 @@ impl WorkItem {
             updated_at: None,
             fields: BTreeMap::new(),
             command: None,
+            check: None,
         }
     }
 

@@ -54,6 +54,23 @@ pub fn command_task_name(spawner: &str, item_id: &str, comment_id: u64) -> Strin
     )
 }
 
+/// The name of the CI remediation Task a failed check makes for item `item_id`:
+/// `<spawner>-<ID>-ci<check id>` (the check run's, suite's or workflow run's id), so any number
+/// of redeliveries of one check's failure name one Task. Hashed like [`task_name`] when the
+/// readable form is not a valid name.
+pub fn check_task_name(spawner: &str, item_id: &str, check_id: u64) -> String {
+    let readable = format!("{spawner}-{item_id}-ci{check_id}");
+    if is_plain_id(item_id) && is_dns_label(spawner) && readable.len() <= MAX_NAME_LEN {
+        return readable;
+    }
+    hashed_name(
+        &readable,
+        spawner,
+        &format!("{item_id}#ci{check_id}"),
+        u32::MAX,
+    )
+}
+
 fn hashed_name(readable: &str, spawner: &str, item_id: &str, generation: u32) -> String {
     let mut hasher = Sha256::new();
     hasher.update(spawner.as_bytes());
@@ -193,6 +210,18 @@ mod tests {
         assert_ne!(long, command_task_name(&"s".repeat(50), "42", 492700401));
         assert_ne!(long, task_name(&"s".repeat(50), "42", 2));
         assert!(is_dns_label(&command_task_name("Odd_Name", "x/y", 1)));
+    }
+
+    #[test]
+    fn check_attempts_are_keyed_by_the_check() {
+        assert_eq!(
+            check_task_name("fix", "42", 128620228),
+            "fix-42-ci128620228"
+        );
+        let long = check_task_name(&"s".repeat(50), "42", 1);
+        assert!(is_dns_label(&long), "{long}");
+        assert_ne!(long, command_task_name(&"s".repeat(50), "42", 1));
+        assert_ne!(long, check_task_name(&"s".repeat(50), "42", 2));
     }
 
     /// Exhaustive over a grid of spawner names, IDs (numbers, ticks, look-alikes, odd text,

@@ -150,7 +150,7 @@ mod tests {
         f.yaml: document 0 (TaskSpawner/fleet): spec.taskTemplate.dependsOn[0]: dependsOn[0] failed to render for item search: renders to "": is empty: name the Task to use
         f.yaml: document 0 (TaskSpawner/fleet): spec.taskTemplate.branch: branch failed to render for item billing: renders to "billing..": "billing.." is not a valid git ref name: it contains ".." (a branch, tag or commit id, as `git check-ref-format` accepts)
         f.yaml: document 0 (TaskSpawner/fleet): spec.taskTemplate.promptTemplate: uses .Deps but spec.taskTemplate.dependsOn is empty: .Deps is rendered only for a Task with dependencies (list the Tasks it reads in dependsOn)
-        f.yaml: document 0 (TaskSpawner/fleet): spec.taskTemplate.promptTemplate: promptTemplate cannot render: map has no entry for key: name (available variables: .ID .Number .Title .Body .URL .Labels .Comments .Kind .Time .Schedule .Command.Name .Command.Args .Command.Author .Command.URL, .Item.<field> with when.items; .Deps.<name>.<Field> is kept for the Task's start)
+        f.yaml: document 0 (TaskSpawner/fleet): spec.taskTemplate.promptTemplate: promptTemplate cannot render: map has no entry for key: name (available variables: .ID .Number .Title .Body .URL .Labels .Comments .Kind .Time .Schedule .Command.Name .Command.Args .Command.Author .Command.URL .Check.Name .Check.Conclusion .Check.URL .Check.Branch .Check.SHA, .Item.<field> with when.items; .Deps.<name>.<Field> is kept for the Task's start)
         f.yaml: document 0 (TaskSpawner/fleet): spec.when: exactly one source must be set, found both cron and items
         ok
         "#);

@@ -33,12 +33,12 @@ pub const DEFAULT_PROMPT_TEMPLATE: &str = "{{.Title}}\n\n{{.Body}}";
 pub const COMMENT_SEPARATOR: &str = "\n\n---\n\n";
 
 /// The variables an item provides, as the error messages list them.
-const VARIABLES: &str = ".ID .Number .Title .Body .URL .Labels .Comments .Kind .Time .Schedule .Command.Name .Command.Args .Command.Author .Command.URL, .Item.<field> with when.items; .Deps.<name>.<Field> is kept for the Task's start";
+const VARIABLES: &str = ".ID .Number .Title .Body .URL .Labels .Comments .Kind .Time .Schedule .Command.Name .Command.Args .Command.Author .Command.URL .Check.Name .Check.Conclusion .Check.URL .Check.Branch .Check.SHA, .Item.<field> with when.items; .Deps.<name>.<Field> is kept for the Task's start";
 
 /// The top-level names an item provides (what a block kept for start time must not use).
-const ITEM_VARIABLES: [&str; 12] = [
+const ITEM_VARIABLES: [&str; 13] = [
     "Item", "ID", "Number", "Title", "Body", "URL", "Labels", "Comments", "Kind", "Time",
-    "Schedule", "Command",
+    "Schedule", "Command", "Check",
 ];
 
 /// Why a template was rejected or failed to render. `field` is the template's field:
@@ -450,6 +450,18 @@ pub fn template_data(item: &WorkItem) -> Value {
     .map(|(k, v)| (k.to_string(), Value::from(v)))
     .collect();
     map.insert("Command".into(), Value::from(command));
+    let check = item.check.clone().unwrap_or_default();
+    let check: BTreeMap<String, Value> = [
+        ("Name", check.name),
+        ("Conclusion", check.conclusion),
+        ("URL", check.url),
+        ("Branch", check.branch),
+        ("SHA", check.sha),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), Value::from(v)))
+    .collect();
+    map.insert("Check".into(), Value::from(check));
     Value::from(map)
 }
 
@@ -599,6 +611,23 @@ mod tests {
             "Command"
         ));
         assert!(parse_template("{{.Command.Argz}}").is_err());
+    }
+
+    #[test]
+    fn check_variables_are_empty_without_a_check() {
+        let t = parse_template("{{.Title}}{{if .Check.Name}}: {{.Check.Name}} {{.Check.Conclusion}} on {{.Check.Branch}}@{{.Check.SHA}} ({{.Check.URL}}){{end}}").expect("parses");
+        assert_eq!(t.render(&issue()).expect("renders"), "Crash on start");
+        let mut item = issue();
+        item.check = Some(crate::spawn_item::CheckContext {
+            name: "test".into(),
+            conclusion: "failure".into(),
+            url: "https://github.com/o/r/actions/runs/1".into(),
+            branch: "fix-crash".into(),
+            sha: "ec26c3e".into(),
+        });
+        insta::assert_snapshot!(t.render(&item).expect("renders"), @"Crash on start: test failure on fix-crash@ec26c3e (https://github.com/o/r/actions/runs/1)");
+        assert!(uses_variable("x {{ .Check.URL }}", "Check"));
+        assert!(parse_template("{{.Check.Log}}").is_err());
     }
 
     #[test]

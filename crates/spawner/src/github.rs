@@ -479,6 +479,38 @@ impl GithubClient {
         }
     }
 
+    /// Issue or pull request `number` as a work item (`GET /repos/{o}/{r}/issues/{n}`, the
+    /// object the poll's listing holds), without comments; `None` when GitHub has no such item.
+    pub async fn item(
+        &mut self,
+        number: u64,
+        clock: &impl Clock,
+    ) -> Result<Option<(WorkItem, u64)>, GithubError> {
+        let (owner, repo) = (self.config.owner.clone(), self.config.repo.clone());
+        let n = number.to_string();
+        let url = self.api_url(&["repos", &owner, &repo, "issues", &n])?;
+        let (status, body) = self
+            .send(self.http.get(url.clone()), url.as_str(), clock)
+            .await?;
+        match status {
+            200 => {
+                let issue: ApiIssue =
+                    serde_json::from_str(&body).map_err(|e| GithubError::Decode {
+                        url: url.to_string(),
+                        message: e.to_string(),
+                    })?;
+                let comments = issue.comments;
+                Ok(Some((issue.into_work_item(), comments)))
+            }
+            404 | 410 => Ok(None),
+            _ => Err(GithubError::Status {
+                status,
+                url: url.to_string(),
+                message: api_message(&body),
+            }),
+        }
+    }
+
     /// Posts a comment on issue or pull request `number`.
     pub async fn post_comment(
         &mut self,

@@ -11,6 +11,7 @@
 //! spawner.run(async { let _ = tokio::signal::ctrl_c().await; }).await?;
 //! ```
 
+pub mod check;
 pub mod clock;
 pub mod command;
 pub mod cron_source;
@@ -22,6 +23,7 @@ pub mod repo;
 pub mod secret;
 pub mod spawner;
 
+pub use check::{Remediated, deliver_check};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use command::{Commanded, deliver_command};
 pub use deliver::{Delivered, deliver_item};

@@ -3,7 +3,7 @@
 //! It serves the slice of the API the spawner uses, with the behaviours that matter for cost
 //! and correctness: issues and pull requests (`GET /repos/{o}/{r}/issues`, `.../pulls`) with
 //! label and state filters, sorting, `per_page`/`page` pagination with `Link` headers,
-//! comments (`.../issues/{n}/comments`, listed and posted), the permission checks of comment
+//! one item (`.../issues/{n}`), comments (`.../issues/{n}/comments`, listed and posted), the permission checks of comment
 //! commands (`.../collaborators/{user}/permission`, `/orgs/{org}/teams/{team}/memberships/{user}`), `ETag`/`If-None-Match` answered with `304`, and a
 //! switchable rate limit (`403` with `x-ratelimit-remaining: 0` and `x-ratelimit-reset`, or
 //! `429` with `retry-after`). Tests mutate the repository (add issues, add/remove labels,
@@ -279,6 +279,7 @@ fn router(state: Shared) -> Router {
     Router::new()
         .route("/repos/{owner}/{repo}/issues", get(list_issues))
         .route("/repos/{owner}/{repo}/pulls", get(list_pulls))
+        .route("/repos/{owner}/{repo}/issues/{number}", get(get_item))
         .route(
             "/repos/{owner}/{repo}/issues/{number}/comments",
             get(list_comments).post(post_comment),
@@ -650,6 +651,35 @@ async fn list_pulls(
         headers,
     }
     .finish(&base, Some(page))
+}
+
+async fn get_item(
+    State(state): State<Shared>,
+    Path((owner, repo, number)): Path<(String, String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response<Body> {
+    let base = base_of(&headers);
+    let found = {
+        let r = lock(&state);
+        number
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| r.items.iter().find(|i| i.number == n))
+            .map(|item| item_json(&base, &owner, &repo, item))
+    };
+    let answer = match found {
+        Some(v) => Answer::Object(StatusCode::OK, v),
+        None => Answer::NotFound,
+    };
+    Gate {
+        state: &state,
+        method,
+        uri,
+        headers,
+    }
+    .answer(&base, answer)
 }
 
 async fn list_comments(

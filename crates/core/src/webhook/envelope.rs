@@ -3,6 +3,8 @@
 //! signature is verified, which event it carries and under which delivery id. Every refusal
 //! is a status code and a message for whoever configured the webhook.
 
+use super::check_event::CheckKind;
+
 /// The path GitHub deliveries are posted to.
 pub const GITHUB_PATH: &str = "/webhooks/github";
 
@@ -106,6 +108,8 @@ pub enum Event {
     PullRequest,
     /// `pull_request_review`: a review submitted.
     PullRequestReview,
+    /// `check_run`, `check_suite` or `workflow_run`: CI finished (remediation).
+    Check(super::check_event::CheckKind),
 }
 
 impl Event {
@@ -116,6 +120,7 @@ impl Event {
             Event::IssueComment => "issue_comment",
             Event::PullRequest => "pull_request",
             Event::PullRequestReview => "pull_request_review",
+            Event::Check(kind) => kind.as_str(),
         }
     }
 
@@ -125,6 +130,9 @@ impl Event {
             "issue_comment" => Some(Event::IssueComment),
             "pull_request" => Some(Event::PullRequest),
             "pull_request_review" => Some(Event::PullRequestReview),
+            "check_run" => Some(Event::Check(CheckKind::CheckRun)),
+            "check_suite" => Some(Event::Check(CheckKind::CheckSuite)),
+            "workflow_run" => Some(Event::Check(CheckKind::WorkflowRun)),
             _ => None,
         }
     }
@@ -222,6 +230,7 @@ mod tests {
             (Some("pull_request"), Some(guid)),
             (Some("issue_comment"), Some(guid)),
             (Some("check_run"), Some(guid)),
+            (Some("workflow_job"), Some(guid)),
             (None, Some(guid)),
             (Some("issues"), None),
             (Some("issues"), Some("a b")),
@@ -236,7 +245,8 @@ mod tests {
         Some("ping") None: Ok(Ping)
         Some("pull_request") Some(36): Ok(Delivery { event: PullRequest, delivery: "72d3162e-cc78-11e3-81ab-4c9367dc0958" })
         Some("issue_comment") Some(36): Ok(Delivery { event: IssueComment, delivery: "72d3162e-cc78-11e3-81ab-4c9367dc0958" })
-        Some("check_run") Some(36): Ok(Ignored { event: "check_run" })
+        Some("check_run") Some(36): Ok(Delivery { event: Check(CheckRun), delivery: "72d3162e-cc78-11e3-81ab-4c9367dc0958" })
+        Some("workflow_job") Some(36): Ok(Ignored { event: "workflow_job" })
         None Some(36): Err(Rejection { status: 400, message: "missing X-GitHub-Event header" })
         Some("issues") None: Err(Rejection { status: 400, message: "missing X-GitHub-Delivery header" })
         Some("issues") Some(3): Err(Rejection { status: 400, message: "X-GitHub-Delivery must be at most 128 letters, digits, '-' or '_'" })
