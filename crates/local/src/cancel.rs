@@ -35,12 +35,7 @@ pub fn cancel_task(
         name: name.to_string(),
     };
     let row = store.get(Kind::Task, name)?.ok_or_else(not_found)?;
-    let uid = row
-        .doc
-        .pointer("/metadata/uid")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let uid = row.uid();
     let mut finished = None;
     let mut asked_by = by.to_string();
     let updated = store.update(Kind::Task, name, &uid, |doc| {

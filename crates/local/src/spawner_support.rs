@@ -98,12 +98,7 @@ impl LocalBackend {
         let Some(row) = store.get(Kind::Task, task)? else {
             return Ok(());
         };
-        let uid = row
-            .doc
-            .pointer("/metadata/uid")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        let uid = row.uid();
         store.update(Kind::Task, task, &uid, |doc| {
             let Some(meta) = doc.get_mut("metadata").and_then(Value::as_object_mut) else {
                 return false;
@@ -138,12 +133,7 @@ impl LocalBackend {
         let row = store
             .get(Kind::TaskSpawner, spawner)?
             .ok_or_else(not_found)?;
-        let uid = row
-            .doc
-            .pointer("/metadata/uid")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        let uid = row.uid();
         let mut value = serde_json::to_value(status).map_err(|e| {
             LocalError::io(format!("encode the status of TaskSpawner {spawner}"), e)
         })?;

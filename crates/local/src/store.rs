@@ -21,6 +21,17 @@ pub struct Row {
     pub run_options: Option<Value>,
 }
 
+impl Row {
+    /// The document's `metadata.uid` (empty when it has none).
+    pub fn uid(&self) -> String {
+        self.doc
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
 /// Which stored document a row holds: a write that changes a document raises its
 /// `resource_version`, and a row deleted and created again under its name gets a new uid and
 /// creation time. Equal versions, equal documents.

@@ -9,7 +9,6 @@ use crate::lock::{is_held, read_pid, signal, signal_group};
 use crate::paths::Home;
 use crate::store::Store;
 use axon_api::Kind;
-use serde_json::Value;
 use std::time::{Duration, Instant};
 
 /// How long a supervisor gets to stop its sandbox after SIGTERM.
@@ -20,12 +19,7 @@ pub async fn delete_task(home: &Home, store: &Store, name: &str) -> Result<bool,
     let Some(row) = store.get(Kind::Task, name)? else {
         return Ok(false);
     };
-    let uid = row
-        .doc
-        .pointer("/metadata/uid")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let uid = row.uid();
     let gone = store.delete(Kind::Task, name, Some(&uid))?;
     if !uid.is_empty() {
         stop_run(home, &uid).await;

@@ -157,22 +157,18 @@ fn clone_and_configure(
 /// Add the Workspace's extra remotes (names and URLs were validated at apply; checked again
 /// here, since `axon workspace prepare` takes them from its command line).
 fn add_remotes(dest: &Path, remotes: &[(String, String)], repo: &str) -> Result<(), LocalError> {
-    for (name, url) in remotes {
-        let plain = name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-        if name.is_empty() || name.starts_with(['-', '.']) || !plain || name == "origin" {
-            return Err(LocalError::Invalid {
+    for (i, (name, url)) in remotes.iter().enumerate() {
+        let earlier = remotes[..i].iter().map(|(n, _)| n.as_str());
+        axon_api::rules::check_remote_name(name, earlier).map_err(|reason| {
+            LocalError::Invalid {
                 what: format!("workspace remote name {name:?}"),
-                reason: "use letters, digits, '.', '_' and '-', starting with a letter or digit, not origin".into(),
-            });
-        }
-        if url.is_empty() || url.starts_with('-') || url.chars().any(char::is_control) {
-            return Err(LocalError::Invalid {
-                what: format!("workspace remote {name} URL {:?}", redact_url(url)),
-                reason: "must not be empty, start with '-' or hold control characters".into(),
-            });
-        }
+                reason,
+            }
+        })?;
+        axon_api::rules::check_repo(url).map_err(|reason| LocalError::Invalid {
+            what: format!("workspace remote {name} URL {:?}", redact_url(url)),
+            reason: redact_all(&reason, url),
+        })?;
         git(Some(dest), None, &["remote", "add", "--", name, url], repo)?;
     }
     Ok(())
