@@ -127,12 +127,13 @@ fn clone_and_configure(
         )?;
     }
     if let Some(h) = helper {
-        git(
-            Some(req.dest),
-            None,
-            &["config", "credential.helper", h],
-            req.repo,
-        )?;
+        // Scoped to the repository's own site when it is an http(s) URL: the token is never
+        // offered to another host (an extra remote, a redirect, a URL the agent fetches).
+        let key = match credential_scope(req.repo) {
+            Some(scope) => format!("credential.{scope}.helper"),
+            None => "credential.helper".to_string(),
+        };
+        git(Some(req.dest), None, &["config", &key, h], req.repo)?;
     }
     if let Some(branch) = req.branch {
         fetch_work_branch(req, branch, helper)?;
@@ -172,6 +173,18 @@ fn add_remotes(dest: &Path, remotes: &[(String, String)], repo: &str) -> Result<
         git(Some(dest), None, &["remote", "add", "--", name, url], repo)?;
     }
     Ok(())
+}
+
+/// The `scheme://host[:port]` of an http(s) repository URL (without user information), the
+/// scope a credential helper is configured for; `None` for other URLs and paths.
+fn credential_scope(repo: &str) -> Option<String> {
+    let (scheme, rest) = repo.split_once("://")?;
+    if !scheme.eq_ignore_ascii_case("https") && !scheme.eq_ignore_ascii_case("http") {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    (!host.is_empty()).then(|| format!("{}://{host}", scheme.to_ascii_lowercase()))
 }
 
 /// Continue `branch` from the remote when it has it, else start it here.
@@ -832,6 +845,67 @@ mod tests {
         .expect("a new work branch");
         assert_eq!(run(&dest, &["branch", "--show-current"]), "axon/new");
         assert_eq!(run(&dest, &["remote", "get-url", "upstream"]), repo);
+    }
+
+    #[test]
+    fn the_token_is_offered_only_to_the_repositorys_own_host() {
+        assert_eq!(
+            credential_scope("https://x:tok@GitHub.com:8443/o/r.git?a#b").as_deref(),
+            Some("https://GitHub.com:8443")
+        );
+        assert_eq!(
+            credential_scope("HTTP://127.0.0.1:9/r").as_deref(),
+            Some("http://127.0.0.1:9")
+        );
+        for other in [
+            "git://h/r",
+            "ssh://h/r",
+            "git@h:o/r",
+            "/srv/r.git",
+            "file:///r",
+        ] {
+            assert_eq!(credential_scope(other), None, "{other}");
+        }
+        // As git applies it: a work tree whose helper is scoped to its origin's host.
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dest = tmp.path().join("w");
+        std::fs::create_dir_all(&dest).expect("mkdir");
+        run(&dest, &["init", "-q"]);
+        let token = tmp.path().join("token");
+        std::fs::write(&token, "tok-scoped").expect("token");
+        let scope = credential_scope("https://git.example.com/o/r.git").expect("scope");
+        run(
+            &dest,
+            &[
+                "config",
+                &format!("credential.{scope}.helper"),
+                &credential_helper(&token),
+            ],
+        );
+        let fill = |host: &str| {
+            let mut child = Command::new("git")
+                .current_dir(&dest)
+                .args(["credential", "fill"])
+                .env("GIT_TERMINAL_PROMPT", "0")
+                .env("GIT_ASKPASS", "")
+                .env("SSH_ASKPASS", "")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("git credential");
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(format!("protocol=https\nhost={host}\n\n").as_bytes())
+                .expect("write");
+            let out = child.wait_with_output().expect("output");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        assert!(fill("git.example.com").contains("password=tok-scoped"));
+        assert!(!fill("evil.example").contains("tok-scoped"));
     }
 
     #[test]
