@@ -24,13 +24,34 @@ pub async fn delete_task(home: &Home, store: &Store, name: &str) -> Result<bool,
     if !uid.is_empty() {
         stop_run(home, &uid).await;
         let dir = home.task(&uid).root;
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)
-                .map_err(|e| LocalError::io(format!("remove {}", dir.display()), e))?;
-        }
+        remove_settled(&dir)
+            .await
+            .map_err(|e| LocalError::io(format!("remove {}", dir.display()), e))?;
     }
     notify(home);
     Ok(gone)
+}
+
+/// Remove a Task's directory. Something may still be writing in it — most likely a supervisor
+/// the engine started from a pass that read the row before it was deleted (it finds the row
+/// gone and exits) — which makes one `remove_dir_all` fail with "directory not empty" (seen
+/// once in the conformance suite's `spawner_deletion` on a loaded machine): retry that for a
+/// bounded time.
+async fn remove_settled(dir: &std::path::Path) -> std::io::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::DirectoryNotEmpty
+                    && Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Stop the run of Task `uid` if one is alive, and wait until it is gone.
