@@ -10,9 +10,9 @@
 //! never left guessing why it runs.
 
 use crate::clock::Clock;
-use crate::deliver::{backend_error, remember_delivery};
+use crate::deliver::{EventTask, backend_error, create_event_task};
 use crate::github::GithubClient;
-use crate::spawner::{SpawnerError, build_task, spawn_policy, spawned_task};
+use crate::spawner::{SpawnerError, spawn_policy, spawned_task};
 use axon_api::TaskSpawner;
 use axon_api::contract::{ANNOTATION_SOURCE_CHECK, ANNOTATION_SOURCE_ID};
 use axon_core::spawn::SpawnedTask;
@@ -22,7 +22,7 @@ use axon_core::spawn_memory::memory_from_status;
 use axon_core::spawn_template::TaskTemplates;
 use axon_core::template::{Samples, uses_variable};
 use axon_core::webhook::check_event::{CheckEvent, CheckPull, check_verdict, item_verdict};
-use axon_port::{CreateOutcome, SpawnerPort, Valid};
+use axon_port::{CreateOutcome, SpawnerPort};
 
 /// What one failed check did for one pull request of one spawner.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,37 +161,17 @@ pub async fn deliver_check<S: SpawnerPort>(
     if !pull.branch.is_empty() {
         rendered.branch = Some(pull.branch.clone());
     }
-    let mut task = build_task(
-        spawner,
-        &task_name,
-        &item_id,
+    let event_task = EventTask {
+        name: &task_name,
+        item: &item,
         generation,
-        rendered,
-        spawner.spec.task_template.workspace_ref.clone(),
-    );
-    task.metadata
-        .annotations
-        .get_or_insert_with(Default::default)
-        .insert(ANNOTATION_SOURCE_CHECK.to_string(), source);
-    let task = match Valid::check_task(task) {
-        Ok(t) => t,
-        Err(e) => return Ok(Remediated::Failed(e.to_string())),
+        source: (ANNOTATION_SOURCE_CHECK, source),
     };
-    let outcome = backend
-        .create_spawned_task(spawner, task)
-        .await
-        .map_err(|e| backend_error(&name, e))?;
-    let created = usize::from(outcome == CreateOutcome::Created);
-    remember_delivery(
-        backend,
-        &name,
-        &item,
-        &existing,
-        &[(item_id.clone(), generation)],
-        &spawn_policy(spawner).exclude_labels,
-        created,
-    )
-    .await?;
+    let outcome = match create_event_task(backend, spawner, &existing, event_task, rendered).await?
+    {
+        Ok(outcome) => outcome,
+        Err(reason) => return Ok(Remediated::Failed(reason)),
+    };
     Ok(match outcome {
         CreateOutcome::Created => Remediated::Created(task_name),
         CreateOutcome::AlreadyExists => Remediated::AlreadyExists(task_name),

@@ -11,9 +11,9 @@
 //! answered once, when the request is new.
 
 use crate::clock::Clock;
-use crate::deliver::{backend_error, remember_delivery};
+use crate::deliver::{EventTask, backend_error, create_event_task};
 use crate::github::{GithubClient, GithubError};
-use crate::spawner::{SpawnerError, build_task, spawn_policy, spawned_task};
+use crate::spawner::{SpawnerError, spawned_task};
 use axon_api::TaskSpawner;
 use axon_api::contract::ANNOTATION_SOURCE_COMMENT;
 use axon_core::spawn::SpawnedTask;
@@ -25,7 +25,7 @@ use axon_core::template::{Samples, uses_variable};
 use axon_core::webhook::comment_command::{Parsed, Verb};
 use axon_core::webhook::comment_event::CommentEvent;
 use axon_core::webhook::comment_policy::{Check, after_permission, denial_reply, first_check};
-use axon_port::{CancelOutcome, CreateOutcome, SpawnerPort, Valid};
+use axon_port::{CancelOutcome, CreateOutcome, SpawnerPort};
 
 /// What one command did for one spawner.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -208,37 +208,17 @@ pub async fn deliver_command<S: SpawnerPort>(
     if !args.is_empty() && !uses_variable(template.prompt_source(), "Command") {
         rendered.prompt = format!("{}\n\n{args}", rendered.prompt.trim_end());
     }
-    let mut task = build_task(
-        spawner,
-        &task_name,
-        item_id,
+    let event_task = EventTask {
+        name: &task_name,
+        item: &event.item,
         generation,
-        rendered,
-        spawner.spec.task_template.workspace_ref.clone(),
-    );
-    task.metadata
-        .annotations
-        .get_or_insert_with(Default::default)
-        .insert(ANNOTATION_SOURCE_COMMENT.to_string(), comment);
-    let task = match Valid::check_task(task) {
-        Ok(t) => t,
-        Err(e) => return Ok(Commanded::Failed(e.to_string())),
+        source: (ANNOTATION_SOURCE_COMMENT, comment),
     };
-    let outcome = backend
-        .create_spawned_task(spawner, task)
-        .await
-        .map_err(|e| backend_error(&name, e))?;
-    let created = usize::from(outcome == CreateOutcome::Created);
-    remember_delivery(
-        backend,
-        &name,
-        &event.item,
-        &existing,
-        &[(item_id.to_string(), generation)],
-        &spawn_policy(spawner).exclude_labels,
-        created,
-    )
-    .await?;
+    let outcome = match create_event_task(backend, spawner, &existing, event_task, rendered).await?
+    {
+        Ok(outcome) => outcome,
+        Err(reason) => return Ok(Commanded::Failed(reason)),
+    };
     Ok(match outcome {
         CreateOutcome::Created => Commanded::Created(task_name),
         CreateOutcome::AlreadyExists => Commanded::AlreadyExists(task_name),

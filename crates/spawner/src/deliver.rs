@@ -18,7 +18,7 @@ use axon_api::contract::ANNOTATION_NEEDS_INPUT;
 use axon_core::spawn::{SpawnedTask, plan_spawns};
 use axon_core::spawn_item::WorkItem;
 use axon_core::spawn_memory::{memory_from_status, memory_to_status, remember_one};
-use axon_core::spawn_template::TaskTemplates;
+use axon_core::spawn_template::{RenderedTemplate, TaskTemplates};
 use axon_core::template::Samples;
 use axon_port::{CreateOutcome, SpawnerPort, Valid};
 
@@ -186,4 +186,60 @@ pub(crate) async fn remember_delivery<S: SpawnerPort>(
             .map_err(err)?;
     }
     Ok(())
+}
+
+/// One Task an event asked for (a comment command, a failed CI check).
+pub(crate) struct EventTask<'a> {
+    /// Its deterministic name.
+    pub name: &'a str,
+    /// The item it is for, as the event described it.
+    pub item: &'a WorkItem,
+    /// Which generation of the item it is.
+    pub generation: u32,
+    /// The annotation saying which event made it (so the same event never makes another).
+    pub source: (&'static str, String),
+}
+
+/// Builds the Task of `spawner` for `event` from `rendered`, creates it if absent and
+/// remembers the item in the spawner's memory. `Ok(Err(reason))`: the Task is invalid.
+pub(crate) async fn create_event_task<S: SpawnerPort>(
+    backend: &S,
+    spawner: &TaskSpawner,
+    existing: &[SpawnedTask],
+    event: EventTask<'_>,
+    rendered: RenderedTemplate,
+) -> Result<Result<CreateOutcome, String>, SpawnerError> {
+    let name = spawner.metadata.name.clone().unwrap_or_default();
+    let mut task = build_task(
+        spawner,
+        event.name,
+        &event.item.id,
+        event.generation,
+        rendered,
+        spawner.spec.task_template.workspace_ref.clone(),
+    );
+    let (key, value) = event.source;
+    task.metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(key.to_string(), value);
+    let task = match Valid::check_task(task) {
+        Ok(t) => t,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let outcome = backend
+        .create_spawned_task(spawner, task)
+        .await
+        .map_err(|e| backend_error(&name, e))?;
+    remember_delivery(
+        backend,
+        &name,
+        event.item,
+        existing,
+        &[(event.item.id.clone(), event.generation)],
+        &spawn_policy(spawner).exclude_labels,
+        usize::from(outcome == CreateOutcome::Created),
+    )
+    .await?;
+    Ok(Ok(outcome))
 }
